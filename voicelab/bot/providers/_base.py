@@ -1,0 +1,62 @@
+"""The provider bundle and the factory that picks one by name."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from voicelab.config import Settings
+from voicelab.errors import ConfigError
+
+if TYPE_CHECKING:
+    from pipecat.services.llm_service import LLMService
+    from pipecat.services.stt_service import STTService
+    from pipecat.services.tts_service import TTSService
+
+    from voicelab.bot.models import ModelPool
+
+__all__ = ["Providers", "build_providers"]
+
+
+@dataclass
+class Providers:
+    """The three services of one call, plus what the call record says about them.
+
+    Attributes:
+        name: ``cloud``, ``offline`` or ``scripted``.
+        stt: Speech-to-text service.
+        llm: Language model service.
+        tts: Text-to-speech service.
+        description: ``{"stt": ..., "llm": ..., "tts": ...}`` names and models.
+    """
+
+    name: str
+    stt: STTService
+    llm: LLMService
+    tts: TTSService
+    description: dict[str, Any] = field(default_factory=dict)
+
+
+def build_providers(settings: Settings, pool: ModelPool | None = None) -> Providers:
+    """Build the configured providers for one call.
+
+    Args:
+        settings: Picks the bundle (``settings.providers``) and holds the keys.
+        pool: The process's model pool (needed for ``offline`` and ``scripted``).
+
+    Raises:
+        ConfigError: Cloud keys are missing, or no pool was given for a local bundle.
+    """
+    if settings.providers == "cloud":
+        from voicelab.bot.providers.cloud import cloud_providers
+
+        return cloud_providers(settings)
+    if pool is None:
+        raise ConfigError(f"the {settings.providers} providers need a ModelPool")
+    if settings.providers == "scripted":
+        from voicelab.bot.providers.scripted import scripted_providers
+
+        return scripted_providers(pool)
+    from voicelab.bot.providers.offline import offline_providers
+
+    return offline_providers(pool)

