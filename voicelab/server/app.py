@@ -31,6 +31,19 @@ CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 
+async def twilio_form(request: Request) -> dict[str, str]:
+    """The webhook's form, after checking Twilio's signature over it (403 if wrong)."""
+    state: ServerState = request.app.state.voicelab
+    form = await request.form()
+    if not state.signatures.is_valid(request, form):
+        logger.warning(f"{request.url.path}: missing or invalid X-Twilio-Signature")
+        raise HTTPException(403, "Invalid or missing X-Twilio-Signature")
+    return {key: value for key, value in form.items() if isinstance(value, str)}
+
+
+TwilioForm = Annotated[dict[str, str], Depends(twilio_form)]
+
+
 class OutboundCallRequest(BaseModel):
     """Body of ``POST /outbound``."""
 
@@ -71,16 +84,6 @@ def create_app(
             allow_methods=["*"],
             allow_headers=["*"],
         )
-
-    async def twilio_form(request: Request) -> dict[str, str]:
-        """The webhook's form, after checking Twilio's signature over it (403 if wrong)."""
-        form = await request.form()
-        if not state.signatures.is_valid(request, form):
-            logger.warning(f"{request.url.path}: missing or invalid X-Twilio-Signature")
-            raise HTTPException(403, "Invalid or missing X-Twilio-Signature")
-        return {key: value for key, value in form.items() if isinstance(value, str)}
-
-    TwilioForm = Annotated[dict[str, str], Depends(twilio_form)]
 
     def twiml_response(request: Request, form: dict[str, str], direction: str) -> Response:
         ws_url = websocket_url(state.public_url.base(request)) + "/ws"
@@ -127,7 +130,7 @@ def create_app(
             "call_sid": call.sid,
             "status": call.status,
             "to": call.to,
-            "from": call.from_formatted or from_number,
+            "from": call._from or from_number,
             "webhook_url": webhook_url,
         }
 
@@ -149,7 +152,7 @@ def create_app(
             "status": call.status,
             "direction": call.direction,
             "to": call.to,
-            "from_": call.from_,
+            "from_": call._from,  # the SDK keeps "from" as `_from` (a keyword)
             "duration": int(call.duration) if call.duration not in (None, "") else None,
             "start_time": _iso(call.start_time),
             "end_time": _iso(call.end_time),

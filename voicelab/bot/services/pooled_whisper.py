@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator
 from typing import Any
 
-from pipecat.frames.frames import Frame, TranscriptionFrame, VADUserStartedSpeakingFrame
+from pipecat.frames.frames import Frame, TranscriptionFrame
 from pipecat.processors.frame_processor import FrameDirection
+from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.services.whisper.stt import WhisperSTTService
 
 __all__ = ["PooledWhisperSTTService"]
@@ -27,7 +27,6 @@ class PooledWhisperSTTService(WhisperSTTService):
 
     def __init__(self, *, model: Any, model_name: str = "tiny.en", **kwargs: Any) -> None:
         self._shared_model = model
-        self._segments_started = 0
         kwargs.setdefault("settings", WhisperSTTService.Settings(model=model_name))
         # Whisper tiny.en on 2 CPU cores: speech end to transcript, measured p99.
         kwargs.setdefault("ttfs_p99_latency", 1.5)
@@ -36,21 +35,16 @@ class PooledWhisperSTTService(WhisperSTTService):
     def _load(self) -> None:
         self._model = self._shared_model
 
-    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
-        if isinstance(frame, VADUserStartedSpeakingFrame):
-            self._segments_started += 1
-        await super().process_frame(frame, direction)
-
-    async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
-        """Transcribe one VAD segment, marking the transcript ``finalized`` when it is the last.
+    async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM):
+        """Mark a transcript ``finalized`` only if no later speech is pending.
 
         ``finalized`` tells the turn-stop strategy that no more text is coming, so
-        the turn ends as soon as the transcript arrives instead of after the STT
-        timeout. It is only true if the caller has not started another segment
-        meanwhile (a pause mid-sentence splits one utterance into two segments).
+        the turn may end as soon as the transcript arrives. pipecat's segmented
+        STT marks every segment's transcript final; but a pause mid-sentence
+        splits one utterance into two VAD segments, and the first transcript
+        then ended the turn before the second was transcribed.
         """
-        segment = self._segments_started
-        async for frame in super().run_stt(audio):
-            if isinstance(frame, TranscriptionFrame):
-                frame.finalized = self._segments_started == segment
-            yield frame
+        if isinstance(frame, TranscriptionFrame):
+            frame.finalized = not self._user_speaking and self._segment_queue.empty()
+        # Skip SegmentedSTTService.push_frame, which would set the flag back to True.
+        await super(SegmentedSTTService, self).push_frame(frame, direction)

@@ -1,0 +1,159 @@
+"""End to end: a Twilio Media Streams caller speaks real (synthesised) speech to the real server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import uuid
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import soundfile as sf
+from twilio.request_validator import RequestValidator
+
+from voicelab.config import Settings
+from voicelab.recording.store import find_call_dir
+from voicelab.server.runner import CallServer
+from voicelab.simulator._script import Say
+from voicelab.simulator.caller import CallerResult, MediaStreamsCaller
+from voicelab.simulator.voices import CallerVoice
+
+pytestmark = pytest.mark.slow
+
+ACCOUNT = "AC" + "e" * 32
+TOKEN = "e2e-token"
+
+
+def place_call(server: CallServer, lines: list[str], root: Path, direction: str = "inbound") -> tuple[CallerResult, Path]:
+    voice = CallerVoice()
+    actions = [Say(text, voice.speak(text)) for text in lines]
+    call_sid = "CA" + uuid.uuid4().hex
+    ws_url = server.url.replace("http://", "ws://") + "/ws"
+    headers = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(ws_url, {})}
+    caller = MediaStreamsCaller(actions, recordings_dir=root)
+    result = asyncio.run(
+        caller.run(
+            ws_url,
+            call_sid=call_sid,
+            stream_sid="MZ" + uuid.uuid4().hex,
+            account_sid=ACCOUNT,
+            custom_parameters={"direction": direction, "from_number": "+15557770000", "to_number": "+15550001111"},
+            headers=headers,
+        )
+    )
+    directory = find_call_dir(root, call_sid)
+    assert directory is not None
+    return result, directory
+
+
+def events(directory: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in (directory / "events.jsonl").read_text().splitlines()]
+
+
+def wait_for_server_end(directory: Path, timeout: float = 10.0) -> None:
+    """The server finishes its record a moment after the caller hangs up."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(e["type"] == "call.ended" and e["source"] == "server" for e in events(directory)):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the server never recorded call.ended")
+
+
+def rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(np.square(x, dtype=np.float64))))
+
+
+@pytest.fixture(scope="module")
+def scripted_server(tmp_path_factory):
+    root = tmp_path_factory.mktemp("recordings")
+    settings = Settings(
+        providers="scripted",
+        twilio_account_sid=ACCOUNT,
+        twilio_auth_token=TOKEN,
+        recordings_dir=root,
+    )
+    with CallServer(settings) as server:
+        yield server, root
+
+
+def test_a_spoken_complaint_is_transcribed_answered_and_recorded(scripted_server):
+    server, root = scripted_server
+    result, directory = place_call(server, ["Hi, the soup was cold today at lunch."], root)
+    wait_for_server_end(directory)
+    log = events(directory)
+
+    # What the caller said reached the transcript.
+    transcripts = " ".join(e["data"]["text"].lower() for e in log if e["type"] == "stt.transcript")
+    assert "soup" in transcripts and "cold" in transcripts
+    # The bot greeted first, then answered the complaint (the scripted LLM apologises).
+    replies = [e["data"]["text"] for e in log if e["type"] == "llm.response"]
+    assert replies and "sorry" in replies[0].lower()
+    started = next(e for e in log if e["type"] == "call.started")
+    assert started["data"]["direction"] == "inbound" and started["data"]["from"] == "+15557770000"
+    assert {0, 1} <= {turn for turn, _, _ in result.heard}, "heard the greeting and the reply"
+    v2v = result.v2v()
+    assert 0 < v2v[1] < 10
+
+    # The server's recording: guide-named, stereo, caller left and bot right, both audible.
+    wavs = list(directory.glob("server_*_inbound_recording_*.wav"))
+    assert len(wavs) == 1
+    assert re.fullmatch(rf"server_{server.port}_inbound_recording_\d{{8}}_\d{{6}}\.wav", wavs[0].name)
+    audio, rate = sf.read(wavs[0], dtype="float32", always_2d=True)
+    assert audio.shape[1] == 2 and rate in (8000, 16000)
+    assert rms(audio[:, 0]) > 0.005, "caller channel is silent"
+    assert rms(audio[:, 1]) > 0.005, "bot channel is silent"
+
+    # The caller's own recording: what it said (left) and heard (right).
+    said_heard, rate = sf.read(directory / "caller.wav", dtype="float32", always_2d=True)
+    assert rate == 8000 and said_heard.shape[1] == 2
+    assert rms(said_heard[:, 0]) > 0.005 and rms(said_heard[:, 1]) > 0.005
+
+    manifest = json.loads((directory / "call.json").read_text())
+    assert manifest["providers"]["name"] == "scripted"
+    assert manifest["persona"]["id"] == "guest-relations-inbound"
+    assert manifest["end_reason"] == "websocket_closed"
+    assert manifest["recording"] == wavs[0].name
+
+
+def test_outbound_call_uses_the_outbound_greeting(scripted_server):
+    server, root = scripted_server
+    _, directory = place_call(server, ["Yes, it was lovely, thank you."], root, direction="outbound")
+    wait_for_server_end(directory)
+    manifest = json.loads((directory / "call.json").read_text())
+    assert manifest["direction"] == "outbound"
+    assert manifest["persona"]["id"] == "guest-relations-outbound"
+    assert list(directory.glob("server_*_outbound_recording_*.wav"))
+
+
+def test_the_offline_stack_holds_a_conversation(tmp_path):
+    settings = Settings(providers="offline", recordings_dir=tmp_path)
+    with CallServer(settings) as server:
+        voice = CallerVoice()
+        text = "The pasta at the staff canteen was delicious."
+        call_sid = "CA" + uuid.uuid4().hex
+        caller = MediaStreamsCaller([Say(text, voice.speak(text))], recordings_dir=tmp_path)
+        result = asyncio.run(
+            caller.run(
+                server.url.replace("http://", "ws://") + "/ws",
+                call_sid=call_sid,
+                stream_sid="MZ" + uuid.uuid4().hex,
+                account_sid=ACCOUNT,
+                custom_parameters={"direction": "inbound"},
+            )
+        )
+        directory = find_call_dir(tmp_path, call_sid)
+        assert directory is not None
+        wait_for_server_end(directory)
+    log = events(directory)
+    transcripts = " ".join(e["data"]["text"].lower() for e in log if e["type"] == "stt.transcript")
+    assert "pasta" in transcripts
+    reply = next(e["data"]["text"] for e in log if e["type"] == "llm.response" and e["data"]["turn"] == 1)
+    assert len(reply.split()) >= 2, "SmolLM2 produced a reply"
+    assert any(e["type"] == "llm.first_token" for e in log)
+    assert 1 in result.v2v()

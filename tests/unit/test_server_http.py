@@ -1,0 +1,279 @@
+"""The server's HTTP API over real sockets, with Twilio's REST API faked at the HTTP layer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import xml.etree.ElementTree as ET
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from helpers import serve_app
+from twilio.request_validator import RequestValidator
+from websockets.asyncio.client import connect
+from websockets.exceptions import ConnectionClosed, InvalidStatus
+
+from voicelab.config import Settings
+from voicelab.recording.store import find_call_dir
+from voicelab.server.runner import CallServer
+
+ACCOUNT = "AC" + "a" * 32
+TOKEN = "test-auth-token"
+KNOWN_CALL = "CA" + "b" * 32
+UNREACHABLE = "+15550009999"
+
+
+def fake_twilio() -> tuple[FastAPI, list[dict[str, Any]]]:
+    """Twilio's Calls API as the SDK sees it: JSON over HTTP, Basic auth, error bodies."""
+    app = FastAPI()
+    created: list[dict[str, Any]] = []
+    call = {
+        "sid": KNOWN_CALL,
+        "account_sid": ACCOUNT,
+        "status": "completed",
+        "direction": "outbound-api",
+        "to": "+15550002222",
+        "from": "+15550001111",
+        "from_formatted": "(555) 000-1111",
+        "duration": "42",
+        "start_time": "Mon, 01 Jun 2026 10:30:00 +0000",
+        "end_time": "Mon, 01 Jun 2026 10:30:42 +0000",
+    }
+
+    @app.post("/2010-04-01/Accounts/{account}/Calls.json")
+    async def create(account: str, request: Request) -> JSONResponse:
+        form = await request.form()
+        created.append({k: form.getlist(k) for k in form})
+        if form["To"] == UNREACHABLE:
+            error = {"code": 21211, "message": f"Invalid 'To' Phone Number: {UNREACHABLE}"}
+            return JSONResponse({**error, "status": 400}, status_code=400)
+        return JSONResponse({**call, "status": "queued", "to": form["To"]}, status_code=201)
+
+    @app.get("/2010-04-01/Accounts/{account}/Calls/{sid}.json")
+    async def fetch(account: str, sid: str) -> JSONResponse:
+        if sid != KNOWN_CALL:
+            error = {"code": 20404, "message": "The requested resource was not found"}
+            return JSONResponse({**error, "status": 404}, status_code=404)
+        return JSONResponse(call)
+
+    return app, created
+
+
+@pytest.fixture(scope="module")
+def twilio_api() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    app, created = fake_twilio()
+    with serve_app(app) as url:
+        yield url, created
+
+
+@pytest.fixture(scope="module")
+def server(twilio_api, tmp_path_factory) -> Iterator[CallServer]:
+    settings = Settings(
+        providers="cloud",  # no models to load: this module tests HTTP only
+        twilio_account_sid=ACCOUNT,
+        twilio_auth_token=TOKEN,
+        twilio_phone_number="+15550001111",
+        twilio_api_base=twilio_api[0],
+        recordings_dir=tmp_path_factory.mktemp("recordings"),
+    )
+    with CallServer(settings) as running:
+        yield running
+
+
+def signed(url: str, params: dict[str, str] | None = None) -> dict[str, str]:
+    return {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, params or {})}
+
+
+WEBHOOK_FORM = {"CallSid": KNOWN_CALL, "From": "+15557770000", "To": "+15550001111"}
+
+
+def test_incoming_webhook_returns_stream_twiml_when_signed(server):
+    url = server.url + "/"
+    response = httpx.post(url, data=WEBHOOK_FORM, headers=signed(url, WEBHOOK_FORM))
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/xml")
+    stream = ET.fromstring(response.text).find("./Connect/Stream")
+    assert stream is not None
+    assert stream.get("url") == server.url.replace("http://", "ws://") + "/ws"
+    params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+    assert params == {"direction": "inbound", "from_number": "+15557770000", "to_number": "+15550001111"}
+
+
+def test_outbound_twiml_says_outbound(server):
+    url = server.url + "/outbound-twiml"
+    response = httpx.post(url, data=WEBHOOK_FORM, headers=signed(url, WEBHOOK_FORM))
+    assert response.status_code == 200
+    assert '<Parameter name="direction" value="outbound"' in response.text
+
+
+@pytest.mark.parametrize("path", ["/", "/outbound-twiml", "/status-callback"])
+def test_unsigned_or_wrongly_signed_webhooks_are_refused(server, path):
+    url = server.url + path
+    assert httpx.post(url, data=WEBHOOK_FORM).status_code == 403
+    wrong = {"X-Twilio-Signature": RequestValidator("other").compute_signature(url, WEBHOOK_FORM)}
+    response = httpx.post(url, data=WEBHOOK_FORM, headers=wrong)
+    assert response.status_code == 403
+    assert "X-Twilio-Signature" in response.json()["detail"]
+    tampered = dict(WEBHOOK_FORM, From="+15550000000")
+    assert httpx.post(url, data=tampered, headers=signed(url, WEBHOOK_FORM)).status_code == 403
+
+
+def test_signature_is_checked_against_the_public_url_behind_a_proxy(server):
+    proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "abc.ngrok.app"}
+    public = "https://abc.ngrok.app/"
+    good = httpx.post(
+        server.url + "/", data=WEBHOOK_FORM, headers={**proxy, **signed(public, WEBHOOK_FORM)}
+    )
+    assert good.status_code == 200
+    stream = ET.fromstring(good.text).find("./Connect/Stream")
+    assert stream is not None and stream.get("url") == "wss://abc.ngrok.app/ws"
+    # Signed for the local URL but arriving through the proxy: not what Twilio signed.
+    local = httpx.post(
+        server.url + "/", data=WEBHOOK_FORM, headers={**proxy, **signed(server.url + "/", WEBHOOK_FORM)}
+    )
+    assert local.status_code == 403
+
+
+def test_websocket_upgrade_without_signature_is_refused(server):
+    async def attempt() -> int:
+        try:
+            async with connect(server.url.replace("http", "ws") + "/ws"):
+                return 101
+        except InvalidStatus as exc:
+            return exc.response.status_code
+
+    assert asyncio.run(attempt()) == 403
+
+
+def test_websocket_with_a_non_twilio_handshake_is_closed_with_policy_violation(server):
+    ws_url = server.url.replace("http", "ws") + "/ws"
+
+    async def attempt() -> int | None:
+        async with connect(ws_url, additional_headers=signed(ws_url)) as ws:
+            await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+            await ws.send(json.dumps({"event": "start", "start": {"callSid": "nope"}}))
+            try:
+                await asyncio.wait_for(ws.recv(), 5)
+            except ConnectionClosed as exc:
+                return exc.rcvd.code if exc.rcvd else None
+        return None
+
+    assert asyncio.run(attempt()) == 1008
+    assert httpx.get(server.url + "/health").json()["active_calls"] == 0
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{}, {"to_number": "5551234"}, {"to_number": "+1 555 123"}, {"to_number": "+15550002222", "from_number": "abc"}],
+)
+def test_outbound_rejects_invalid_numbers_with_422(server, body):
+    response = httpx.post(server.url + "/outbound", json=body)
+    assert response.status_code == 422
+    assert response.json()["detail"]
+
+
+def test_outbound_places_the_call_through_twilio(server, twilio_api):
+    _, created = twilio_api
+    response = httpx.post(
+        server.url + "/outbound",
+        json={"to_number": "+15550002222"},
+        headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "abc.ngrok.app"},
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["success"] is True and body["call_sid"] == KNOWN_CALL
+    assert body["status"] == "queued" and body["to"] == "+15550002222"
+    assert body["webhook_url"] == "https://abc.ngrok.app/outbound-twiml"
+    sent = created[-1]
+    assert sent["Url"] == ["https://abc.ngrok.app/outbound-twiml"]
+    assert sent["StatusCallback"] == ["https://abc.ngrok.app/status-callback"]
+    assert sent["From"] == ["+15550001111"]
+    assert set(sent["StatusCallbackEvent"]) == {"initiated", "ringing", "answered", "completed"}
+
+
+def test_outbound_twilio_failure_is_a_502_with_twilios_message(server):
+    response = httpx.post(server.url + "/outbound", json={"to_number": UNREACHABLE})
+    assert response.status_code == 502
+    detail = response.json()["detail"]
+    assert detail.startswith("Failed to initiate call: ")
+    assert "Invalid 'To' Phone Number" in detail
+
+
+def test_call_status_comes_from_twilio(server):
+    response = httpx.get(f"{server.url}/call-status/{KNOWN_CALL}")
+    assert response.status_code == 200
+    assert response.json() == {
+        "call_sid": KNOWN_CALL,
+        "status": "completed",
+        "direction": "outbound-api",
+        "to": "+15550002222",
+        "from_": "+15550001111",
+        "duration": 42,
+        "start_time": "2026-06-01T10:30:00+00:00",
+        "end_time": "2026-06-01T10:30:42+00:00",
+    }
+
+
+@pytest.mark.parametrize("sid", ["CA" + "c" * 32, "not-a-sid"])
+def test_call_status_of_an_unknown_call_is_404(server, sid):
+    response = httpx.get(f"{server.url}/call-status/{sid}")
+    assert response.status_code == 404
+    assert sid in response.json()["detail"]
+
+
+def test_status_callbacks_are_stored_with_the_call_record(server):
+    url = server.url + "/status-callback"
+    sid = "CA" + "d" * 32
+    for status, seq in [("ringing", "1"), ("completed", "3")]:
+        form = {"CallSid": sid, "CallStatus": status, "SequenceNumber": seq, "CallDuration": "7"}
+        assert httpx.post(url, data=form, headers=signed(url, form)).status_code == 204
+    directory = find_call_dir(server.settings.recordings_dir, sid)
+    assert directory is not None
+    events = [json.loads(line) for line in (directory / "events.jsonl").read_text().splitlines()]
+    assert [e["data"]["status"] for e in events if e["type"] == "twilio.status"] == ["ringing", "completed"]
+    manifest = json.loads((directory / "call.json").read_text())
+    assert manifest["status"] == "completed"
+    assert [h["status"] for h in manifest["status_history"]] == ["ringing", "completed"]
+
+
+def test_status_callback_without_call_sid_is_a_400(server):
+    url = server.url + "/status-callback"
+    form = {"CallStatus": "ringing"}
+    assert httpx.post(url, data=form, headers=signed(url, form)).status_code == 400
+
+
+def test_health_reports_real_readiness(server):
+    body = httpx.get(server.url + "/health").json()
+    assert body["providers"] == "cloud"
+    assert body["cloud_keys_missing"] == ["OPENAI_API_KEY", "DEEPGRAM_API_KEY", "CARTESIA_API_KEY"]
+    assert body["twilio"]["credentials"] is True
+    assert body["twilio"]["signature_validation"] is True
+    assert body["active_calls"] == 0
+    assert body["offline_models"] == {}
+
+
+def test_public_url_setting_overrides_the_request(twilio_api, tmp_path):
+    settings = Settings(
+        providers="cloud",
+        twilio_auth_token=TOKEN,
+        public_url="https://calls.example.com",
+        recordings_dir=tmp_path,
+    )
+    with CallServer(settings) as server:
+        url = "https://calls.example.com/"
+        response = httpx.post(server.url + "/", data=WEBHOOK_FORM, headers=signed(url, WEBHOOK_FORM))
+        assert response.status_code == 200
+        assert 'url="wss://calls.example.com/ws"' in response.text
+
+
+def test_outbound_without_twilio_credentials_is_a_clear_503(tmp_path):
+    with CallServer(Settings(providers="cloud", recordings_dir=tmp_path)) as server:
+        response = httpx.post(
+            server.url + "/outbound", json={"to_number": "+15550002222", "from_number": "+15550001111"}
+        )
+        assert response.status_code == 503
+        assert "TWILIO_ACCOUNT_SID" in response.json()["detail"]

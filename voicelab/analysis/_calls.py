@@ -1,0 +1,149 @@
+"""The calls table: one row per call, from its manifest and a summary of its events.
+
+Manifest fields are declared once below with the paths they may be found at (the first
+present wins), so a writer that nests ``persona`` or flattens it loads the same. Top-level
+scalar manifest fields not declared here become extra string columns, so a tag a user put
+in the manifest (a prompt variant, an experiment name) can be grouped by.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from voicelab.analysis._files import CALLER_WAV, ParsedCall
+
+__all__ = ["CALLS_SCHEMA", "build_calls"]
+
+_STR, _I64, _F64, _BOOL = pa.string(), pa.int64(), pa.float64(), pa.bool_()
+_TS = pa.timestamp("us", tz="UTC")
+
+# column -> (type, manifest paths tried in order; "a.b" is manifest["a"]["b"])
+MANIFEST_COLUMNS: dict[str, tuple[pa.DataType, tuple[str, ...]]] = {
+    "direction": (_STR, ("direction",)),
+    "from": (_STR, ("from",)),
+    "to": (_STR, ("to",)),
+    "stream_sid": (_STR, ("stream_sid",)),
+    "started_at": (_TS, ("started_at",)),
+    "ended_at": (_TS, ("ended_at",)),
+    "end_reason": (_STR, ("end_reason",)),
+    "status": (_STR, ("status",)),
+    "scenario_id": (_STR, ("scenario_id", "scenario.id", "scenario")),
+    "providers": (_STR, ("providers.name",)),
+    **{
+        f"{part}_{attr}": (_STR, (f"providers.{part}.{attr}", *alias))
+        for part in ("stt", "llm", "tts", "vad")
+        for attr, alias in (
+            ("service", (f"providers.{part}.name", f"providers.{part}")),
+            ("model", ()),
+        )
+    },
+    "persona_id": (_STR, ("persona.id", "persona_id")),
+    "persona_version": (_I64, ("persona.version", "persona_version")),
+    "persona_hash": (_STR, ("persona.text_hash", "persona.hash", "persona_hash")),
+    "voicelab_version": (_STR, ("versions.voicelab", "voicelab_version")),
+    "pipecat_version": (_STR, ("versions.pipecat", "pipecat_version")),
+    "settings_hash": (_STR, ("settings_hash",)),
+    "server_port": (_I64, ("server_port",)),
+}
+_CONSUMED = {"call_sid", "status_history", "recording", "account_sid", "expectations"} | {
+    path.split(".")[0] for _, paths in MANIFEST_COLUMNS.values() for path in paths
+}
+
+CALLS_SCHEMA = pa.schema(
+    [
+        ("call_sid", _STR),
+        *((name, typ) for name, (typ, _) in MANIFEST_COLUMNS.items()),
+        ("duration_s", _F64),
+        ("simulated", _BOOL),
+        ("n_events", _I64),
+        ("n_turns", _I64),
+        ("n_interruptions", _I64),
+        ("n_errors", _I64),
+        ("fatal_error", _BOOL),
+        ("call_dir", _STR),
+        ("server_wav", _STR),
+        ("caller_wav", _STR),
+    ]
+)
+
+
+def _lookup(manifest: dict[str, Any], path: str) -> Any:
+    value: Any = manifest
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _coerce(value: Any, typ: pa.DataType) -> Any:
+    if value is None or isinstance(value, (dict, list)):
+        return None
+    if typ == _TS:
+        try:
+            stamp = datetime.fromisoformat(str(value))
+        except ValueError:
+            return None
+        return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+    if typ == _I64:
+        try:
+            return int(value)
+        except (TypeError, ValueError):
+            return None
+    return str(value)
+
+
+def call_row(call: ParsedCall) -> dict[str, Any]:
+    """The calls-table row of one call (``call_dir`` and WAVs as names, made paths on load)."""
+    manifest, events = call.manifest, call.events
+    row: dict[str, Any] = {"call_sid": call.call_sid}
+    for name, (typ, paths) in MANIFEST_COLUMNS.items():
+        values = (_coerce(_lookup(manifest, p), typ) for p in paths)
+        row[name] = next((v for v in values if v is not None), None)
+    server = [e for e in events if e["source"] == "server"]
+    started = next((e["data"] for e in server if e["type"] == "call.started"), {})
+    ended = [e for e in server if e["type"] == "call.ended"]
+    for name in ("direction", "from", "to", "stream_sid"):  # older manifests lack them
+        row[name] = row[name] or _coerce(started.get(name), _STR)
+    if row["started_at"] is None and events:
+        row["started_at"] = _coerce(min(e["wall"] for e in events), _TS)
+    if ended:
+        row["ended_at"] = row["ended_at"] or _coerce(ended[-1]["wall"], _TS)
+        row["end_reason"] = row["end_reason"] or _coerce(ended[-1]["data"].get("reason"), _STR)
+    if row["started_at"] and row["ended_at"]:
+        row["duration_s"] = (row["ended_at"] - row["started_at"]).total_seconds()
+    types = [e["type"] for e in server]
+    caller_wav = CALLER_WAV in call.dir.stats
+    recording = manifest.get("recording")
+    server_wavs = call.dir.server_wavs
+    row |= {
+        "simulated": caller_wav
+        or row["scenario_id"] is not None
+        or any(e["source"] == "caller" for e in events),
+        "n_events": len(events),
+        "n_turns": types.count("user.speech_stopped"),
+        "n_interruptions": types.count("interruption"),
+        "n_errors": sum(e["type"] == "error" for e in events),
+        "fatal_error": any(e["type"] == "error" and e["data"].get("fatal") for e in events),
+        "call_dir": call.dir.name,
+        "server_wav": recording if recording in server_wavs else (server_wavs or [None])[-1],
+        "caller_wav": CALLER_WAV if caller_wav else None,
+    }
+    for key, value in manifest.items():
+        if key not in _CONSUMED and key not in row and isinstance(value, (str, int, float)):
+            row[key] = str(value)
+    return row
+
+
+def build_calls(calls: Sequence[ParsedCall]) -> pa.Table:
+    """The rows of ``calls`` as one table: :data:`CALLS_SCHEMA` plus extra manifest fields."""
+    rows = [call_row(call) for call in calls]
+    extras = sorted({k for row in rows for k in row} - set(CALLS_SCHEMA.names))
+    schema = CALLS_SCHEMA
+    for name in extras:
+        schema = schema.append(pa.field(name, _STR))
+    return pa.Table.from_pydict({n: [r.get(n) for r in rows] for n in schema.names}, schema=schema)

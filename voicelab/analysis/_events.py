@@ -1,0 +1,127 @@
+"""The events table: one row per line of ``events.jsonl``, data fields as typed columns.
+
+The event data fields of DESIGN.md section 3.1 are declared once below; each becomes a
+column (null where an event lacks it). Anything else an event carries, including a known
+field with an unexpected type, is kept as JSON in ``extra``, so nothing a newer writer
+adds is lost.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from voicelab.analysis._files import ParsedCall
+
+__all__ = ["DATA_FIELDS", "EVENTS_SCHEMA", "build_events"]
+
+_STR, _F64, _I64, _BOOL = pa.string(), pa.float64(), pa.int64(), pa.bool_()
+
+# data field -> (column type, the Python types accepted for it). Exact type checks: a
+# bool is not a turn number.
+DATA_FIELDS: dict[str, tuple[pa.DataType, tuple[type, ...]]] = {
+    "turn": (_I64, (int,)),
+    "text": (_STR, (str,)),
+    "final": (_BOOL, (bool,)),
+    "service": (_STR, (str,)),
+    "ttft_s": (_F64, (float, int)),
+    "ttfa_s": (_F64, (float, int)),
+    "ttfb_s": (_F64, (float, int)),
+    "v2v_s": (_F64, (float, int)),
+    "measured_from": (_STR, (str,)),
+    "reason": (_STR, (str,)),
+    "message": (_STR, (str,)),
+    "fatal": (_BOOL, (bool,)),
+    "digit": (_STR, (str,)),
+    "name": (_STR, (str,)),
+    "status": (_STR, (str,)),
+}
+
+_DICT = pa.dictionary(pa.int32(), pa.string())
+EVENTS_SCHEMA = pa.schema(
+    [
+        ("call_sid", _DICT),
+        ("t", _F64),
+        ("wall", pa.timestamp("us", tz="UTC")),
+        ("source", _DICT),
+        ("type", _DICT),
+        *((name, typ) for name, (typ, _) in DATA_FIELDS.items()),
+        ("extra", _STR),
+    ]
+)
+
+
+def _scatter(n: int, rows: list[int], values: list[Any], typ: pa.DataType) -> pa.Array:
+    """A length-``n`` array holding ``values`` at ``rows`` and nulls elsewhere."""
+    if typ == _STR:
+        full: list[Any] = [None] * n
+        for row, value in zip(rows, values, strict=True):
+            full[row] = value
+        return pa.array(full, typ)
+    dtype = {_F64: np.float64, _I64: np.int64, _BOOL: np.bool_}[typ]
+    data = np.zeros(n, dtype)
+    mask = np.ones(n, np.bool_)
+    if rows:
+        index = np.asarray(rows)
+        data[index] = values
+        mask[index] = False
+    return pa.array(data, typ, mask=mask)
+
+
+def _timestamps(walls: list[str]) -> pa.Array:
+    strings = pa.array(walls, _STR)
+    try:
+        return strings.cast(pa.timestamp("us", tz="UTC"))
+    except pa.ArrowInvalid:  # a malformed wall stamp: that value alone becomes null
+        parsed = pd.to_datetime(pd.Series(walls), utc=True, format="ISO8601", errors="coerce")
+        return pa.array(parsed.dt.as_unit("us"), pa.timestamp("us", tz="UTC"))
+
+
+def build_events(calls: Sequence[ParsedCall]) -> pa.Table:
+    """The events of ``calls`` as one table with :data:`EVENTS_SCHEMA`."""
+    call_index: list[int] = []
+    t: list[float] = []
+    walls: list[str] = []
+    sources: list[str] = []
+    types: list[str] = []
+    sparse: dict[str, tuple[list[int], list[Any]]] = {k: ([], []) for k in DATA_FIELDS}
+    extra_rows: list[int] = []
+    extra_values: list[str] = []
+    row = 0
+    for position, call in enumerate(calls):
+        call_index.extend([position] * len(call.events))
+        for event in call.events:
+            t.append(event["t"])
+            walls.append(event["wall"])
+            sources.append(event["source"])
+            types.append(event["type"])
+            extra = None
+            for key, value in event["data"].items():
+                spec = DATA_FIELDS.get(key)
+                if spec is not None and type(value) in spec[1]:
+                    rows, values = sparse[key]
+                    rows.append(row)
+                    values.append(value)
+                elif value is not None:
+                    extra = extra or {}
+                    extra[key] = value
+            if extra:
+                extra_rows.append(row)
+                extra_values.append(json.dumps(extra, ensure_ascii=False, default=str))
+            row += 1
+    sids = pa.array([c.call_sid for c in calls], _STR)
+    columns = [
+        pa.DictionaryArray.from_arrays(pa.array(call_index, pa.int32()), sids),
+        pa.array(t, _F64),
+        _timestamps(walls),
+        pa.array(sources, _STR).dictionary_encode(),
+        pa.array(types, _STR).dictionary_encode(),
+        *(_scatter(row, *sparse[k], typ) for k, (typ, _) in DATA_FIELDS.items()),
+        _scatter(row, extra_rows, extra_values, _STR),
+    ]
+    return pa.Table.from_arrays(columns, schema=EVENTS_SCHEMA)

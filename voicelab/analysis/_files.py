@@ -1,0 +1,199 @@
+"""Finding call directories and reading their manifest and events, tolerantly.
+
+Plain Python over the files the recorder writes (DESIGN.md section 3). A directory
+that cannot be read is described by :class:`MalformedCall`; the loaders turn that
+into a :class:`CallRecordWarning` naming the path and skip the call, so one broken
+directory never stops an analysis of thousands.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from voicelab.errors import CallRecordError
+from voicelab.recording.store import EVENTS, MANIFEST
+
+__all__ = [
+    "CALLER_WAV",
+    "CallDir",
+    "CallRecordWarning",
+    "MalformedCall",
+    "ParsedCall",
+    "parse_call",
+    "read_manifest",
+    "scan",
+]
+
+CALLER_WAV = "caller.wav"
+# The server's recording, named by voicelab.bot.pipeline.recording_filename.
+SERVER_WAV_RE = re.compile(r"^server_\d+_(?:inbound|outbound)_recording_.+\.wav$")
+
+Stat = tuple[int, int]  # (size, mtime_ns): what cache invalidation compares
+
+
+class CallRecordWarning(UserWarning):
+    """A call directory was skipped, or part of it dropped, while loading."""
+
+
+class MalformedCall(CallRecordError):
+    """A call directory cannot be loaded; the message names the path."""
+
+
+@dataclass(frozen=True, slots=True)
+class CallDir:
+    """A call directory and the stat of the files the loaders read.
+
+    Attributes:
+        path: The directory.
+        stats: ``(size, mtime_ns)`` of the manifest, the events and every WAV, by file name.
+    """
+
+    path: Path
+    stats: dict[str, Stat] = field(default_factory=dict)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    @property
+    def server_wavs(self) -> list[str]:
+        """File names of the server recordings, oldest first (names end in a timestamp)."""
+        return sorted(name for name in self.stats if SERVER_WAV_RE.match(name))
+
+    def signature(self, *names: str) -> list[Any]:
+        """The stats of ``names`` (``None`` when absent): equal signatures, same content."""
+        return [list(self.stats[n]) if n in self.stats else None for n in names]
+
+
+def _stat_dir(path: Path) -> CallDir:
+    stats: dict[str, Stat] = {}
+    with os.scandir(path) as entries:
+        for entry in entries:
+            if entry.name in (MANIFEST, EVENTS) or entry.name.endswith(".wav"):
+                st = entry.stat()
+                stats[entry.name] = (st.st_size, st.st_mtime_ns)
+    return CallDir(path, stats)
+
+
+def scan(root: Path) -> list[CallDir]:
+    """The call directories under ``root``, sorted by name (the name starts with a timestamp).
+
+    ``root`` may also be one call directory. Hidden directories (the loaders' cache) and
+    directories without a manifest or events file are not calls and are ignored.
+
+    Raises:
+        CallRecordError: ``root`` is not a directory.
+    """
+    if not root.is_dir():
+        raise CallRecordError(f"not a directory of call records: {root}")
+    if (root / MANIFEST).exists() or (root / EVENTS).exists():
+        return [_stat_dir(root)]
+    with os.scandir(root) as entries:
+        paths = sorted(e.path for e in entries if e.is_dir() and not e.name.startswith("."))
+    dirs = (_stat_dir(Path(p)) for p in paths)
+    return [d for d in dirs if MANIFEST in d.stats or EVENTS in d.stats]
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The parsed ``call.json`` of ``directory``.
+
+    Raises:
+        MalformedCall: Missing, not JSON, not an object, or without a string ``call_sid``.
+    """
+    path = directory / MANIFEST
+    try:
+        manifest = json.loads(path.read_bytes())
+    except FileNotFoundError:
+        raise MalformedCall(f"{path}: missing manifest; call skipped") from None
+    except (OSError, ValueError) as exc:
+        raise MalformedCall(f"{path}: unreadable manifest ({exc}); call skipped") from None
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("call_sid"), str):
+        raise MalformedCall(f"{path}: manifest has no call_sid; call skipped")
+    return manifest
+
+
+@dataclass(slots=True)
+class ParsedCall:
+    """One call directory, read.
+
+    Attributes:
+        dir: Where it was read from.
+        manifest: ``call.json``.
+        events: The JSON objects of ``events.jsonl`` in file order, each checked to have a
+            numeric ``t`` and string ``wall``, ``source`` and ``type``; ``data`` is a dict.
+        warnings: Problems that did not stop the call from loading (a dropped last line).
+    """
+
+    dir: CallDir
+    manifest: dict[str, Any]
+    events: list[dict[str, Any]]
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def call_sid(self) -> str:
+        return str(self.manifest["call_sid"])
+
+
+def _valid(event: Any) -> bool:
+    if not isinstance(event, dict):
+        return False
+    t = event.get("t")
+    if isinstance(t, bool) or not isinstance(t, (int, float)):
+        return False
+    if not all(isinstance(event.get(k), str) for k in ("wall", "source", "type")):
+        return False
+    data = event.get("data")
+    if data is None:
+        event["data"] = {}
+    return isinstance(event["data"], dict)
+
+
+def _read_events(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return []
+    except OSError as exc:
+        raise MalformedCall(f"{path}: unreadable events ({exc}); call skipped") from None
+    lines = [line for line in raw.split(b"\n") if line.strip()]
+    try:
+        # One parse for the whole file is several times faster than one per line;
+        # per-line parsing below only runs to find the culprit.
+        events = json.loads(b"[" + b",".join(lines) + b"]")
+        if all(_valid(e) for e in events):
+            return list(events)
+    except ValueError:
+        pass
+    events = []
+    for number, line in enumerate(lines, 1):
+        try:
+            event = json.loads(line)
+        except ValueError:
+            event = None
+        if _valid(event):
+            events.append(event)
+        elif number == len(lines):
+            # The writer appends one whole line per write, so only the line being written
+            # when a process died can be cut short: drop it and keep the call.
+            warnings.append(f"{path}: dropped a truncated last line ({number})")
+        else:
+            raise MalformedCall(f"{path}: line {number} is not a call event; call skipped")
+    return events
+
+
+def parse_call(directory: CallDir) -> ParsedCall:
+    """Read the manifest and events of ``directory``.
+
+    Raises:
+        MalformedCall: The manifest is missing or invalid, or a line other than the last
+            one of ``events.jsonl`` is not a call event.
+    """
+    manifest = read_manifest(directory.path)
+    warnings: list[str] = []
+    events = _read_events(directory.path / EVENTS, warnings)
+    return ParsedCall(directory, manifest, events, warnings)

@@ -1,0 +1,256 @@
+"""The turns table: one row per exchange, built from one call's events in plain Python.
+
+Turn ``N`` is the bot's answer to the caller's ``N``-th speech turn; 0 is the greeting.
+The server's events are attributed to turns the way the server counts them (DESIGN.md
+section 3.1): the ``k``-th ``user.speech_stopped`` ends turn ``k``. Two events are placed
+by time rather than by their ``turn`` field, because the recorder stamps the counter as it
+stands when the frame passes: ``user.speech_started`` goes with the stop that follows it,
+and a final ``stt.transcript`` with the speech segment that began last (a streaming STT
+may finish before the stop, a segmented one after it).
+
+Caller utterances (simulated calls) are matched to server turns by wall clock: turn ``k``
+gets the caller utterance that ended last before its ``user.speech_stopped`` and after the
+previous turn's. An utterance the server never heard keeps a row of its own, ``turn`` null.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import pyarrow as pa
+
+from voicelab.analysis._files import ParsedCall
+from voicelab.analysis.latency import breakdown
+
+__all__ = ["TURNS_SCHEMA", "build_turns"]
+
+_F64, _STR, _DICT = pa.float64(), pa.string(), pa.dictionary(pa.int32(), pa.string())
+_LATENCY = ("v2v_caller_s", "v2v_server_s", "vad_stop_s", "stt_s", "llm_ttft_s",
+            "tts_ttfa_s", "transport_s")  # fmt: skip
+_TIMES = ("user_started_t", "user_stopped_t", "stt_final_t", "bot_started_t", "bot_stopped_t",
+          "utterance_started_t", "utterance_ended_t", "heard_started_t", "heard_ended_t")  # fmt: skip
+
+TURNS_SCHEMA = pa.schema(
+    [
+        ("call_sid", _DICT),
+        ("turn", pa.int64()),
+        ("caller_turn", pa.int64()),
+        ("speaker", _DICT),
+        ("started_at", pa.timestamp("us", tz="UTC")),
+        ("caller_text", _STR),
+        ("stt_text", _STR),
+        ("bot_text", _STR),
+        ("interrupted", pa.bool_()),
+        ("bot_speech_s", _F64),
+        *((name, _F64) for name in _LATENCY),
+        *((name, _F64) for name in _TIMES),
+    ]
+)
+
+
+@dataclass(slots=True)
+class _Turn:
+    turn: int | None = None
+    caller_turn: int | None = None
+    first_wall: str | None = None
+    stop_wall: str | None = None
+    stt: list[str] = field(default_factory=list)
+    llm: list[str] = field(default_factory=list)
+    tts: list[str] = field(default_factory=list)
+    times: dict[str, float] = field(default_factory=dict)
+    ttft: float | None = None
+    ttfa: float | None = None
+    v2v: float | None = None
+    interrupted: bool = False
+
+
+@dataclass(slots=True)
+class _Utterance:
+    text: str | None = None
+    started_t: float | None = None
+    ended_t: float | None = None
+    started_wall: str | None = None
+    ended_wall: str | None = None
+
+
+def _wall(value: str | None) -> datetime | None:
+    """A wall stamp as an aware datetime (a stamp without offset is taken as UTC)."""
+    try:
+        stamp = datetime.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+    if stamp is not None and stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return stamp
+
+
+def _server_turns(events: list[dict[str, Any]]) -> dict[int, _Turn]:
+    turns: dict[int, _Turn] = {}
+    started = stopped = 0
+    for event in sorted(events, key=lambda e: e["t"]):
+        kind, data, t = event["type"], event["data"], event["t"]
+        number = data.get("turn")
+        if kind == "user.speech_started":
+            started += 1
+            number = started
+        elif kind == "user.speech_stopped":
+            stopped += 1
+            number, started = stopped, max(started, stopped)
+        elif kind == "stt.transcript" and started:
+            number = started
+        if type(number) is not int:
+            continue
+        turn = turns.setdefault(number, _Turn(turn=number, first_wall=event["wall"]))
+        times = turn.times
+        if kind == "user.speech_started":
+            times.setdefault("user_started_t", t)
+        elif kind == "user.speech_stopped":
+            times["user_stopped_t"], turn.stop_wall = t, event["wall"]
+        elif kind == "stt.transcript" and data.get("final", True) is not False:
+            turn.stt.append(str(data.get("text") or ""))
+            times["stt_final_t"] = t
+        elif kind == "llm.response" and data.get("text"):
+            turn.llm.append(str(data["text"]))
+        elif kind == "tts.started" and data.get("text"):
+            turn.tts.append(str(data["text"]))
+        elif kind == "llm.first_token" and turn.ttft is None:
+            turn.ttft = _number(data.get("ttft_s"))
+        elif kind == "tts.first_audio" and turn.ttfa is None:
+            turn.ttfa = _number(data.get("ttfa_s"))
+        elif kind == "bot.speech_started":
+            times.setdefault("bot_started_t", t)
+        elif kind == "bot.speech_stopped":
+            times["bot_stopped_t"] = t
+        elif kind == "interruption":
+            turn.interrupted = True
+        elif kind == "metrics.v2v" and data.get("measured_from", "user_stopped") == "user_stopped":
+            turn.v2v = turn.v2v if turn.v2v is not None else _number(data.get("v2v_s"))
+    return turns
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if type(value) in (int, float) else None
+
+
+def _caller_side(events: list[dict[str, Any]]) -> tuple[dict[int, _Utterance], dict[int, dict]]:
+    utterances: dict[int, _Utterance] = {}
+    heard: dict[int, dict[str, float]] = {}
+    for event in sorted(events, key=lambda e: e["t"]):
+        kind, data, t = event["type"], event["data"], event["t"]
+        number = data.get("turn")
+        if type(number) is not int:
+            continue
+        if kind in ("caller.utterance_started", "caller.utterance_ended"):
+            utt = utterances.setdefault(number, _Utterance())
+            utt.text = utt.text or data.get("text")
+            if kind.endswith("started") and utt.started_t is None:
+                utt.started_t, utt.started_wall = t, event["wall"]
+            elif kind.endswith("ended"):
+                utt.ended_t, utt.ended_wall = t, event["wall"]
+        elif kind == "caller.heard_started":
+            heard.setdefault(number, {}).setdefault("heard_started_t", t)
+        elif kind == "caller.heard_ended":
+            heard.setdefault(number, {})["heard_ended_t"] = t
+    return utterances, heard
+
+
+def _match(turns: dict[int, _Turn], utterances: dict[int, _Utterance]) -> None:
+    """Give each server turn the caller utterance that ended in its window (wall clock)."""
+    ends = {n: _wall(u.ended_wall) for n, u in utterances.items()}
+    free = sorted((end, n) for n, end in ends.items() if end is not None)
+    previous: datetime | None = None
+    for number in sorted(k for k in turns if k > 0):
+        stop = _wall(turns[number].stop_wall)
+        if stop is None:
+            continue
+        window = [
+            (end, n) for end, n in free if end <= stop and (previous is None or end > previous)
+        ]
+        if window:
+            turns[number].caller_turn = window[-1][1]
+            free.remove(window[-1])
+        previous = stop
+
+
+def _row(sid: str, turn: _Turn, utt: _Utterance | None, heard: dict[str, float]) -> dict:
+    times = dict(turn.times)
+    if utt is not None:
+        times.update(utterance_started_t=utt.started_t, utterance_ended_t=utt.ended_t)
+    times.update(heard)
+    stop, end = _wall(turn.stop_wall), _wall(utt.ended_wall if utt else None)
+    latency = breakdown(
+        utterance_ended_t=times.get("utterance_ended_t"),
+        heard_started_t=times.get("heard_started_t"),
+        caller_to_stop_s=(stop - end).total_seconds() if stop and end else None,
+        user_stopped_t=times.get("user_stopped_t"),
+        stt_final_t=times.get("stt_final_t"),
+        llm_ttft_s=turn.ttft,
+        tts_ttfa_s=turn.ttfa,
+        bot_started_t=times.get("bot_started_t"),
+        v2v_server_s=turn.v2v,
+    )
+    walls = [w for w in (_wall(turn.first_wall), _wall(utt.started_wall if utt else None)) if w]
+    caller = "user_stopped_t" in times or "user_started_t" in times or utt is not None
+    bot = "bot_started_t" in times or "heard_started_t" in times or bool(turn.llm or turn.tts)
+    speaker = "both" if caller and bot else "caller" if caller else "bot" if bot else None
+    speech = _sub(times, "bot_stopped_t", "bot_started_t")
+    if speech is None:
+        speech = _sub(times, "heard_ended_t", "heard_started_t")
+    return {
+        "call_sid": sid,
+        "turn": turn.turn,
+        "caller_turn": turn.caller_turn,
+        "speaker": speaker,
+        "started_at": min(walls) if walls else None,
+        "caller_text": utt.text if utt else None,
+        "stt_text": " ".join(t for t in turn.stt if t) or None,
+        "bot_text": " ".join(turn.llm or turn.tts) or None,
+        "interrupted": turn.interrupted,
+        "bot_speech_s": speech,
+        **latency,
+        **{name: times.get(name) for name in _TIMES},
+    }
+
+
+def _sub(times: dict[str, Any], a: str, b: str) -> float | None:
+    return times[a] - times[b] if times.get(a) is not None and times.get(b) is not None else None
+
+
+def call_turns(call: ParsedCall) -> list[dict[str, Any]]:
+    """The turn rows of one call, in time order."""
+    server = [e for e in call.events if e["source"] == "server"]
+    caller = [e for e in call.events if e["source"] == "caller"]
+    turns = _server_turns(server)
+    utterances, heard = _caller_side(caller)
+    _match(turns, utterances)
+    if caller and 0 in turns:
+        turns[0].caller_turn = 0  # the greeting is what the caller hears as turn 0
+    matched = {t.caller_turn for t in turns.values()}
+    unheard = [  # utterances the server never registered still get a row
+        _Turn(caller_turn=n, first_wall=utterances[n].started_wall)
+        for n in sorted(set(utterances) - matched)
+    ]
+    rows = []
+    for turn in [*turns.values(), *unheard]:
+        number = turn.caller_turn
+        utt = utterances.get(number) if number is not None else None
+        said = heard.get(number, {}) if number is not None else {}
+        rows.append(_row(call.call_sid, turn, utt, said))
+    rows.sort(key=_order)
+    return rows
+
+
+def _order(row: dict[str, Any]) -> tuple[bool, float, int]:
+    started: datetime | None = row["started_at"]
+    turn: int | None = row["turn"]
+    return started is None, started.timestamp() if started else 0.0, -1 if turn is None else turn
+
+
+def build_turns(calls: Sequence[ParsedCall]) -> pa.Table:
+    """The turns of ``calls`` as one table with :data:`TURNS_SCHEMA`."""
+    rows = [row for call in calls for row in call_turns(call)]
+    columns = {name: [r[name] for r in rows] for name in TURNS_SCHEMA.names}
+    return pa.Table.from_pydict(columns, schema=TURNS_SCHEMA)

@@ -1,0 +1,222 @@
+"""Call directories into pandas: ``calls_df``, ``turns_df``, ``events_df``.
+
+Each loader takes a recordings root (or one call directory), reads every call under it and
+returns one DataFrame. A directory that cannot be read (no or invalid ``call.json``, a bad
+line in ``events.jsonl``) is reported with a :class:`CallRecordWarning` naming its path and
+skipped; a truncated last line of ``events.jsonl`` (a writer died mid-line) is dropped alone.
+
+Results are cached as parquet in ``<root>/.voicelab_cache/`` and reused for every call
+directory whose ``call.json``, ``events.jsonl`` and WAV files kept their size and mtime, so
+a second load of 10,000 calls costs a directory scan and a parquet read. ``cache=False``
+neither reads nor writes the cache.
+
+Dtypes: text is pandas' ``str``; identifiers and labels are ``category``; counts and turn
+numbers are nullable ``Int64``; flags are nullable ``boolean``; times in seconds are
+``float64`` (NaN when unknown); timestamps are ``datetime64[us, UTC]``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+from voicelab.analysis import _cache
+from voicelab.analysis._audio import build_recording
+from voicelab.analysis._calls import build_calls
+from voicelab.analysis._events import build_events
+from voicelab.analysis._files import (
+    CALLER_WAV,
+    CallDir,
+    MalformedCall,
+    ParsedCall,
+    parse_call,
+    scan,
+)
+from voicelab.analysis._turns import build_turns
+from voicelab.recording.store import EVENTS, MANIFEST
+
+__all__ = ["calls_df", "events_df", "turns_df"]
+
+# Bump when a builder's output changes, so caches written by older code are not reused.
+_RECORDS_VERSION = 1
+_RECORDING_VERSION = 1
+_TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
+
+PathLike = str | os.PathLike[str]
+
+
+def _build_records(dirs: Sequence[CallDir]) -> _cache.Built:
+    parsed: list[ParsedCall] = []
+    entries: dict[str, _cache.Entry] = {}
+    for directory in dirs:
+        try:
+            call = parse_call(directory)
+        except MalformedCall as exc:
+            entries[directory.name] = _cache.Entry(warnings=[str(exc)])
+            continue
+        parsed.append(call)
+        entries[directory.name] = _cache.Entry(key=call.call_sid, warnings=call.warnings)
+    tables = {
+        "calls": build_calls(parsed),
+        "events": build_events(parsed),
+        "turns": build_turns(parsed),
+    }
+    return _cache.Built(tables, entries)
+
+
+def _records_signature(d: CallDir) -> list[object]:
+    return [*d.signature(MANIFEST, EVENTS), d.server_wavs, CALLER_WAV in d.stats]
+
+
+def _records(root: Path, dirs: Sequence[CallDir], table: str, cache: bool) -> pa.Table:
+    return _cache.load(
+        root,
+        dirs,
+        name="records",
+        version=_RECORDS_VERSION,
+        signature=_records_signature,
+        build=_build_records,
+        tables=[table],
+        use_cache=cache,
+    )[table]
+
+
+def _pandas(table: pa.Table) -> pd.DataFrame:
+    return table.to_pandas(types_mapper=_TYPES.get)
+
+
+def events_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
+    """Every event of every call: one row per line of ``events.jsonl``, in file order.
+
+    Columns:
+        call_sid (category): The call (from its manifest).
+        t (float64): Seconds since the writer's call start (server and caller clocks differ).
+        wall (datetime64[us, UTC]): When it happened.
+        source (category): ``server``, ``caller`` or ``carrier``.
+        type (category): The event type (DESIGN.md section 3.1).
+        turn (Int64): ``data.turn`` as written (the server counts caller speech turns).
+        text (str): ``data.text`` (transcript, reply, caller's ground truth).
+        final (boolean): ``data.final`` of ``stt.transcript``.
+        service (str): ``data.service`` of ``metrics.ttfb``.
+        ttft_s, ttfa_s, ttfb_s, v2v_s (float64): The durations of ``llm.first_token``,
+            ``tts.first_audio``, ``metrics.ttfb`` and ``metrics.v2v``.
+        measured_from (str): ``data.measured_from`` of ``metrics.v2v``.
+        reason (str): ``data.reason`` of ``call.ended``.
+        message (str): ``data.message`` of ``error``.
+        fatal (boolean): ``data.fatal`` of ``error``.
+        digit (str): ``data.digit`` of ``dtmf``.
+        name (str): ``data.name`` of ``mark``.
+        status (str): ``data.status`` of ``twilio.status``.
+        extra (str): The event's other data fields as a JSON object (NaN when none).
+
+    Args:
+        root: The recordings root, or one call directory.
+        cache: Use and update the parquet cache.
+    """
+    root = Path(root)
+    return _pandas(_records(root, scan(root), "events", cache))
+
+
+def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
+    """One row per call: its manifest, flattened, and a summary of its events.
+
+    Columns:
+        call_sid (str): Twilio's call SID.
+        direction, from, to, stream_sid (str): From ``call.json`` (else ``call.started``).
+        started_at, ended_at (datetime64[us, UTC]): From ``call.json``, else the first event
+            and the ``call.ended`` event.
+        end_reason (str): ``hangup``, ``stop``, ``websocket_closed``, ``error``, ``timeout``.
+        status (str): Twilio's last call status.
+        scenario_id (str): The simulator's scenario (NaN for real calls).
+        providers (str): The provider set (``cloud``, ``offline``, ``scripted``).
+        stt_service, stt_model, llm_service, llm_model, tts_service, tts_model,
+            vad_service, vad_model (str): Each provider's name and model.
+        persona_id (str), persona_version (Int64), persona_hash (str): The prompt used.
+        voicelab_version, pipecat_version, settings_hash (str): What ran the call.
+        server_port (Int64): The server's port.
+        duration_s (float64): ``ended_at - started_at``.
+        simulated (boolean): The call has caller events, a ``caller.wav`` or a scenario.
+        n_events, n_turns, n_interruptions, n_errors (Int64): Counts of events, of caller
+            speech turns (``user.speech_stopped``), of interruptions and of errors.
+        fatal_error (boolean): An ``error`` event had ``fatal`` set.
+        call_dir (str): The call directory.
+        server_wav, caller_wav (str): The recordings' paths (NaN when absent).
+
+    Any other top-level scalar field of ``call.json`` follows as a ``str`` column.
+
+    Args:
+        root: The recordings root, or one call directory.
+        cache: Use and update the parquet cache.
+    """
+    root = Path(root)
+    dirs = scan(root)
+    df = _pandas(_records(root, dirs, "calls", cache))
+    paths = {d.name: str(d.path) for d in dirs}
+    df["call_dir"] = df["call_dir"].map(paths).astype("str")
+    for col in ("server_wav", "caller_wav"):
+        df[col] = [
+            str(Path(d) / name) if isinstance(name, str) else None
+            for d, name in zip(df["call_dir"], df[col], strict=True)
+        ]
+        df[col] = df[col].astype("str")
+    return df
+
+
+def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> pd.DataFrame:
+    """One row per turn: who spoke, what was said and heard, and every latency.
+
+    Turn ``N`` is the bot's answer to the caller's ``N``-th speech turn as the server counted
+    it; 0 is the greeting. Latency definitions: :mod:`voicelab.analysis.latency`.
+
+    Columns:
+        call_sid (category): The call.
+        turn (Int64): The server's turn number; NaN for a caller utterance the server never
+            registered (it still gets a row).
+        caller_turn (Int64): The simulated caller's utterance this turn answers (matched by
+            wall clock; 0 for the greeting); NaN on real calls.
+        speaker (category): Who spoke in the turn: ``both``, ``caller`` (no reply) or ``bot``
+            (the greeting, or a reply to nothing heard).
+        started_at (datetime64[us, UTC]): The turn's first event.
+        caller_text (str): What the simulated caller said (ground truth).
+        stt_text (str): The final ``stt.transcript`` texts of the turn, joined.
+        bot_text (str): The bot's reply (``llm.response``, else the ``tts.started`` texts).
+        interrupted (boolean): The caller barged in on this reply.
+        bot_speech_s (float64): How long the bot spoke (``bot.speech_stopped - started``).
+        v2v_caller_s, v2v_server_s, v2v_recording_s, vad_stop_s, stt_s, llm_ttft_s,
+            tts_ttfa_s, transport_s (float64): Latencies (see the latency module).
+        user_started_t, user_stopped_t, stt_final_t, bot_started_t, bot_stopped_t
+            (float64): Server-clock ``t`` of the turn's ``user.speech_*``, last final
+            transcript and ``bot.speech_*`` events.
+        utterance_started_t, utterance_ended_t, heard_started_t, heard_ended_t (float64):
+            Caller-clock ``t`` of the matched ``caller.utterance_*`` / ``caller.heard_*``.
+
+    Args:
+        root: The recordings root, or one call directory.
+        recording: Measure ``v2v_recording_s`` on ``caller.wav`` (cached like the rest);
+            ``False`` leaves it NaN and reads no audio.
+        cache: Use and update the parquet cache.
+    """
+    root = Path(root)
+    dirs = scan(root)
+    df = _pandas(_records(root, dirs, "turns", cache))
+    measured = pd.Series(float("nan"), index=df.index)
+    if recording and len(df):
+        rec = _cache.load(
+            root,
+            dirs,
+            name="recording",
+            version=_RECORDING_VERSION,
+            signature=lambda d: d.signature(MANIFEST, EVENTS, CALLER_WAV),
+            build=build_recording,
+            tables=["recording"],
+            use_cache=cache,
+        )["recording"].to_pandas()
+        lookup = rec.set_index(["call_sid", "caller_turn"])["v2v_recording_s"]
+        keys = pd.MultiIndex.from_arrays([df["call_sid"].astype("str"), df["caller_turn"]])
+        measured = pd.Series(lookup.reindex(keys).to_numpy(), index=df.index)
+    df.insert(df.columns.get_loc("v2v_server_s") + 1, "v2v_recording_s", measured)
+    return df

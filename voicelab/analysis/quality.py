@@ -1,0 +1,283 @@
+"""Quality of the bot's replies: rule checks, scenario expectations and an LLM judge.
+
+Every check yields rows of one shape, so they stack into one scores DataFrame:
+``call_sid``, ``check``, ``turn`` (Int64; NaN for a whole-call check), ``passed``
+(boolean; NaN when it could not be decided), ``score`` (float64: 1/0 for rules, the
+judge's 1-5) and ``detail`` (str: why).
+
+The rules are heuristics for the reference persona (Compass Group's guest relations line):
+cheap, deterministic, and good at catching regressions; the judge is for nuance.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pathlib import Path
+
+import pandas as pd
+
+from voicelab.analysis._files import read_manifest
+from voicelab.analysis._scores import SCORE_COLUMNS, score_row, scores_frame
+from voicelab.analysis._judge import RUBRIC, RUBRIC_VERSION, judge_calls
+from voicelab.analysis.load import calls_df, turns_df
+from voicelab.errors import CallRecordError, ScenarioError
+
+__all__ = [
+    "RUBRIC",
+    "RUBRIC_VERSION",
+    "SCORE_COLUMNS",
+    "Expectation",
+    "RuleConfig",
+    "check_expectations",
+    "judge_calls",
+    "rule_checks",
+    "scores_df",
+]
+
+_TTS_UNSAFE = {
+    "markup character": re.compile(r"[*#_`~|<>\[\]{}\\^]"),
+    "url": re.compile(r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|org|net|io|co|uk|example)\b"),
+    "emoji": re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]"),
+    "list or heading": re.compile(r"^\s*(?:[-+]\s|\d+[.)]\s)", re.MULTILINE),
+}
+_COMPLAINT = re.compile(
+    r"\b(?:complain\w*|terrible|awful|horrible|disgusting|disappoint\w*|unacceptable|rude|"
+    r"cold|late|wrong|worst|bad|dirty|sick|waited|waiting|refund|money back|not happy|"
+    r"unhappy|poor|stale|overcharged|missing|broken)\b",
+    re.IGNORECASE,
+)
+_PRAISE = re.compile(
+    r"\b(?:feedback|suggest\w*|recommend\w*|liked|loved|enjoyed|delicious|great|lovely|"
+    r"excellent|tasty|amazing|compliment\w*)\b",
+    re.IGNORECASE,
+)
+_APOLOGY = re.compile(r"\b(?:sorry|apologi[sz]e\w*|apologies|regret\w*)\b", re.IGNORECASE)
+_PROMISE = re.compile(
+    r"\b(?:i|we)(?:'ll|\s+will|\s+can|\s+shall|'m going to|\s+am going to|\s+are going to)"
+    r"\s+(?:\w+\s+){0,4}?(?:refund|reimburse|compensate|(?:a|your|the)\s+(?:full\s+)?refund)"
+    r"|\byou(?:'ll|\s+will)\s+(?:get|receive|have)\s+(?:\w+\s+){0,2}?(?:refund|money back)"
+    r"|\b(?:refund|money)\b[^.!?]{0,30}\b(?:is|has been|will be)\s+"
+    r"(?:issued|processed|sent|approved|on its way)",
+    re.IGNORECASE,
+)
+_NEGATION = re.compile(r"\b(?:not|never|cannot|unable)\b|n't\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class RuleConfig:
+    """Thresholds of the rule checks.
+
+    Attributes:
+        company: The name the greeting must say.
+        max_words: Longest acceptable reply, in words (a phone reply is short).
+        max_seconds: Longest acceptable reply, in seconds of bot speech.
+    """
+
+    company: str = "Compass Group"
+    max_words: int = 60
+    max_seconds: float = 20.0
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a scenario expects of one reply (``turn``) or of every reply (``turn=None``).
+
+    Turn numbers are the scenario's: ``N`` is the answer to the caller's ``N``-th scripted
+    utterance, 0 the greeting. Each field set gives one row in the scores.
+
+    Attributes:
+        turn: Which reply; ``None`` for all of them.
+        contains: Phrases that must all appear (case-insensitive; call-wide: in some reply).
+        regex: A pattern that must match (``re.search``, case-insensitive).
+        must_not_say: Phrases that must not appear (call-wide: in no reply).
+        max_latency_s: Upper bound of the voice-to-voice latency (caller side, else the
+            recording's, else the server's); call-wide: of every turn.
+    """
+
+    turn: int | None = None
+    contains: tuple[str, ...] = ()
+    regex: str | None = None
+    must_not_say: tuple[str, ...] = ()
+    max_latency_s: float | None = None
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Expectation:
+        """Build one from a scenario's dict.
+
+        Raises:
+            ScenarioError: An unknown key or a value of the wrong type (the message names it).
+        """
+        unknown = set(raw) - {"turn", "contains", "regex", "must_not_say", "max_latency_s"}
+        if unknown:
+            raise ScenarioError(f"expectation has unknown keys {sorted(unknown)}: {dict(raw)}")
+        try:
+            phrases = {k: _phrases(raw.get(k)) for k in ("contains", "must_not_say")}
+            turn, latency = raw.get("turn"), raw.get("max_latency_s")
+            if raw.get("regex") is not None:
+                re.compile(str(raw["regex"]))
+            return cls(
+                turn=None if turn is None else int(turn),
+                regex=None if raw.get("regex") is None else str(raw["regex"]),
+                max_latency_s=None if latency is None else float(latency),
+                **phrases,
+            )
+        except (TypeError, ValueError, re.error) as exc:
+            raise ScenarioError(f"invalid expectation {dict(raw)}: {exc}") from None
+
+
+def _phrases(value: Any) -> tuple[str, ...]:
+    if value is None:
+        return ()
+    if isinstance(value, str):
+        return (value,)
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return tuple(value)
+    raise TypeError(f"expected a phrase or a list of phrases, got {value!r}")
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def rule_checks(turns: pd.DataFrame, config: RuleConfig | None = None) -> pd.DataFrame:
+    """Rule checks on every bot reply of ``turns`` (``turns_df`` output).
+
+    Checks: ``greeting_names_company`` (turn 0 says ``config.company``), ``words`` and
+    ``seconds`` (the reply is short enough), ``tts_safe`` (no markup, URL or emoji a TTS
+    would read out), and, where the caller's words call for it, ``follow_up_question``
+    (feedback gets a question back), ``apology`` (a complaint gets an apology) and, on every
+    reply, ``no_refund_promise`` (the bot cannot grant refunds).
+    """
+    config = config or RuleConfig()
+    rows: list[dict[str, Any]] = []
+    for r in turns.itertuples(index=False):
+        reply, sid, turn = _text(r.bot_text), r.call_sid, r.turn
+        caller = _text(r.caller_text) or _text(r.stt_text)
+        if turn == 0:
+            named = config.company.lower() in reply.lower() if reply else None
+            detail = f"greeting: {reply!r}" if reply else "no greeting text recorded"
+            rows.append(score_row(sid, "greeting_names_company", turn, named, detail))
+        if not reply:
+            continue
+        words = len(reply.split())
+        rows.append(score_row(sid, "words", turn, words <= config.max_words, f"{words} words"))
+        if pd.notna(r.bot_speech_s):
+            ok = r.bot_speech_s <= config.max_seconds
+            rows.append(score_row(sid, "seconds", turn, ok, f"{r.bot_speech_s:.2f} s of speech"))
+        found = [f"{kind} {m.group()!r}" for kind, rx in _TTS_UNSAFE.items()
+                 for m in rx.finditer(reply)]  # fmt: skip
+        rows.append(score_row(sid, "tts_safe", turn, not found, "; ".join(found) or "plain text"))
+        complaint = _COMPLAINT.search(caller) if turn != 0 else None
+        if complaint or (turn != 0 and _PRAISE.search(caller)):
+            asked = "?" in reply
+            detail = "asks back" if asked else f"no question after feedback: {caller!r}"
+            rows.append(score_row(sid, "follow_up_question", turn, asked, detail))
+        if complaint:
+            sorry = bool(_APOLOGY.search(reply))
+            detail = "apologises" if sorry else f"complaint ({complaint.group()!r}) not apologised for"
+            rows.append(score_row(sid, "apology", turn, sorry, detail))
+        promises = [s.strip() for s in re.split(r"(?<=[.!?])\s+", reply)
+                    if _PROMISE.search(s) and not _NEGATION.search(s)]  # fmt: skip
+        detail = f"promises a refund: {promises[0]!r}" if promises else "no refund promised"
+        rows.append(score_row(sid, "no_refund_promise", turn, not promises, detail))
+    return scores_frame(rows)
+
+
+def _latency(row: pd.Series) -> float:
+    for col in ("v2v_caller_s", "v2v_recording_s", "v2v_server_s"):
+        if col in row and pd.notna(row[col]):
+            return float(row[col])
+    return float("nan")
+
+
+def _expect(sid: Any, exp: Expectation, rows: pd.DataFrame) -> list[dict[str, Any]]:
+    out = []
+    turn = exp.turn
+    if turn is not None and rows.empty:
+        return [score_row(sid, "expect.turn", turn, False, f"the call has no turn {turn}")]
+    replies = [_text(t) for t in rows["bot_text"]]
+    joined = "\n".join(replies).lower()
+    for phrase in exp.contains:
+        ok = phrase.lower() in joined
+        out.append(score_row(sid, "expect.contains", turn, ok, f"{'says' if ok else 'lacks'} {phrase!r}"))
+    if exp.regex is not None:
+        ok = re.search(exp.regex, joined, re.IGNORECASE) is not None
+        out.append(score_row(sid, "expect.regex", turn, ok, f"/{exp.regex}/ {'' if ok else 'un'}matched"))
+    for phrase in exp.must_not_say:
+        ok = phrase.lower() not in joined
+        out.append(score_row(sid, "expect.must_not_say", turn, ok, f"{'avoids' if ok else 'says'} {phrase!r}"))
+    if exp.max_latency_s is not None:
+        worst = max((_latency(r) for _, r in rows.iterrows()), default=float("nan"))
+        ok = None if pd.isna(worst) else bool(worst <= exp.max_latency_s)
+        detail = f"{worst:.2f} s vs {exp.max_latency_s:.2f} s" if ok is not None else "no latency"
+        out.append(score_row(sid, "expect.max_latency_s", turn, ok, detail))
+    return out
+
+
+def check_expectations(
+    turns: pd.DataFrame,
+    expectations: Mapping[str, Sequence[Expectation | Mapping[str, Any]]],
+) -> pd.DataFrame:
+    """Check each call's scenario expectations against its turns.
+
+    Args:
+        turns: ``turns_df`` output.
+        expectations: By ``call_sid``, the expectations (``Expectation`` or scenario dicts).
+
+    Raises:
+        ScenarioError: An expectation dict is invalid.
+    """
+    rows: list[dict[str, Any]] = []
+    sids = turns["call_sid"].astype("str")
+    for sid, items in expectations.items():
+        call = turns[sids == sid]
+        by_caller = call["caller_turn"].notna().any()
+        numbers = call["caller_turn"] if by_caller else call["turn"]
+        for item in items:
+            exp = item if isinstance(item, Expectation) else Expectation.from_dict(item)
+            selected = call[call["bot_text"].notna()] if exp.turn is None else call[numbers == exp.turn]
+            rows.extend(_expect(sid, exp, selected))
+    return scores_frame(rows)
+
+
+def scores_df(
+    root: str | os.PathLike[str],
+    *,
+    expectations: Mapping[str, Sequence[Expectation | Mapping[str, Any]]] | None = None,
+    rules: RuleConfig | None = None,
+    complete: Any = None,
+    rubric: str = RUBRIC,
+    rubric_version: str = RUBRIC_VERSION,
+) -> pd.DataFrame:
+    """Every quality check of every call under ``root``, as one scores DataFrame.
+
+    Args:
+        root: The recordings root (or one call directory).
+        expectations: By ``call_sid``; default: the ``expectations`` list each simulated
+            call's ``call.json`` carries, if any.
+        rules: Thresholds of the rule checks.
+        complete: ``Callable[[str], str]`` running an LLM; when given, the judge runs too.
+        rubric: The judge's rubric.
+        rubric_version: Names the judge's cache file; change it with the rubric.
+    """
+    turns = turns_df(root)
+    calls = calls_df(root)
+    if expectations is None:
+        expectations = {}
+        for sid, directory in zip(calls["call_sid"], calls["call_dir"], strict=True):
+            try:
+                listed = read_manifest(Path(directory)).get("expectations")
+            except CallRecordError:  # rewritten since it was loaded; reported next load
+                continue
+            if isinstance(listed, list):
+                expectations[sid] = listed
+    parts = [rule_checks(turns, rules), check_expectations(turns, expectations)]
+    if complete is not None:
+        parts.append(judge_calls(root, complete, rubric=rubric, rubric_version=rubric_version,
+                                 turns=turns, calls=calls))  # fmt: skip
+    return pd.concat(parts, ignore_index=True)

@@ -1,0 +1,132 @@
+"""STT accuracy: word error rate against the simulated caller's ground truth (jiwer).
+
+Both sides are normalised first, so that only recognition errors count: lower case,
+digits spelled out ("10" and "ten" match, "1,250" is "one thousand two hundred fifty"),
+apostrophes dropped ("don't" and "dont" match), every other punctuation mark a word break
+("twenty-five" is "twenty five").
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+import jiwer
+import pandas as pd
+
+__all__ = ["call_wer", "normalize_text", "number_to_words", "turn_wer"]
+
+_ONES = (
+    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
+    "fifteen sixteen seventeen eighteen nineteen"
+).split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"))
+_SYMBOLS = {"%": " percent ", "&": " and ", "+": " plus ", "@": " at "}
+
+
+def number_to_words(n: int) -> str:
+    """Spell a whole number the way people say it: 115 -> "one hundred fifteen".
+
+    Numbers of a trillion or more (card or phone numbers) are read digit by digit.
+    """
+    if n < 0:
+        return "minus " + number_to_words(-n)
+    if n >= 10**12:
+        return " ".join(_ONES[int(d)] for d in str(n))
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens] + (" " + _ONES[ones] if ones else "")
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        return _ONES[hundreds] + " hundred" + (" " + number_to_words(rest) if rest else "")
+    for size, name in _SCALES:
+        if n >= size:
+            high, rest = divmod(n, size)
+            return f"{number_to_words(high)} {name}" + (f" {number_to_words(rest)}" if rest else "")
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _decimal(match: re.Match[str]) -> str:
+    whole, fraction = match.group(1), match.group(2)
+    digits = " ".join(_ONES[int(d)] for d in fraction)
+    return f" {number_to_words(int(whole))} point {digits} "
+
+
+def normalize_text(text: str) -> str:
+    """The form both sides of a WER comparison are put in (module docstring)."""
+    text = text.lower().replace("\u2019", "'")
+    text = re.sub(r"(?<=\d),(?=\d{3}\b)", "", text)  # 1,250 -> 1250
+    text = re.sub(r"(\d+)\.(\d+)", _decimal, text)
+    text = re.sub(r"\d+", lambda m: f" {number_to_words(int(m.group()))} ", text)
+    for symbol, word in _SYMBOLS.items():
+        text = text.replace(symbol, word)
+    text = text.replace("'", "")
+    text = re.sub(r"[^\w\s]|_", " ", text)
+    return " ".join(text.split())
+
+
+def _turns(turns: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
+    if isinstance(turns, pd.DataFrame):
+        return turns
+    from voicelab.analysis.load import turns_df
+
+    return turns_df(turns, recording=False)
+
+
+def turn_wer(turns: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
+    """WER of every turn that has ground truth (``caller_text``, simulated calls).
+
+    A turn the server never transcribed counts as all deletions: the caller said it and
+    the bot did not get it.
+
+    Args:
+        turns: ``turns_df`` output, or a recordings root to load it from.
+
+    Returns:
+        One row per turn: ``call_sid``, ``turn``, ``caller_turn``, ``reference`` and
+        ``hypothesis`` (normalised), ``ref_words``, ``hits``, ``substitutions``,
+        ``deletions``, ``insertions`` (Int64) and ``wer`` (float64, errors / ref_words).
+    """
+    df = _turns(turns)
+    df = df[df["caller_text"].notna()]
+    rows = []
+    for row in df.itertuples(index=False):
+        reference = normalize_text(str(row.caller_text))
+        if not reference:
+            continue
+        hypothesis = normalize_text(row.stt_text) if isinstance(row.stt_text, str) else ""
+        out = jiwer.process_words(reference, hypothesis)
+        errors = out.substitutions + out.deletions + out.insertions
+        words = out.hits + out.substitutions + out.deletions
+        rows.append({
+            "call_sid": row.call_sid, "turn": row.turn, "caller_turn": row.caller_turn,
+            "reference": reference, "hypothesis": hypothesis, "ref_words": words,
+            "hits": out.hits, "substitutions": out.substitutions, "deletions": out.deletions,
+            "insertions": out.insertions, "wer": errors / words,
+        })  # fmt: skip
+    counts = ["turn", "caller_turn", "ref_words", "hits", "substitutions", "deletions",
+              "insertions"]  # fmt: skip
+    columns = ["call_sid", "turn", "caller_turn", "reference", "hypothesis", *counts[2:], "wer"]
+    out_df = pd.DataFrame(rows, columns=columns)
+    return out_df.astype({c: "Int64" for c in counts} | {"wer": "float64"})
+
+
+def call_wer(turns: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
+    """WER per call: all its errors over all its reference words (not a mean of turn WERs).
+
+    Returns:
+        One row per call with ground truth: ``call_sid``, ``turns``, ``ref_words``,
+        ``errors`` (Int64) and ``wer`` (float64).
+    """
+    per_turn = turn_wer(turns)
+    per_turn = per_turn.assign(
+        errors=per_turn["substitutions"] + per_turn["deletions"] + per_turn["insertions"]
+    )
+    grouped = per_turn.groupby("call_sid", observed=True, sort=False)
+    out = grouped.agg(turns=("wer", "size"), ref_words=("ref_words", "sum"), errors=("errors", "sum"))
+    out = out.reset_index().astype({"turns": "Int64", "ref_words": "Int64", "errors": "Int64"})
+    out["wer"] = (out["errors"] / out["ref_words"]).astype("float64")
+    return out
