@@ -27,7 +27,9 @@ ACCOUNT = "AC" + "e" * 32
 TOKEN = "e2e-token"
 
 
-def place_call(server: CallServer, lines: list[str], root: Path, direction: str = "inbound") -> tuple[CallerResult, Path]:
+def place_call(
+    server: CallServer, lines: list[str], root: Path, direction: str = "inbound"
+) -> tuple[CallerResult, Path]:
     voice = CallerVoice()
     actions = [Say(text, voice.speak(text)) for text in lines]
     call_sid = "CA" + uuid.uuid4().hex
@@ -40,7 +42,11 @@ def place_call(server: CallServer, lines: list[str], root: Path, direction: str 
             call_sid=call_sid,
             stream_sid="MZ" + uuid.uuid4().hex,
             account_sid=ACCOUNT,
-            custom_parameters={"direction": direction, "from_number": "+15557770000", "to_number": "+15550001111"},
+            custom_parameters={
+                "direction": direction,
+                "from_number": "+15557770000",
+                "to_number": "+15550001111",
+            },
             headers=headers,
         )
     )
@@ -103,7 +109,9 @@ def test_a_spoken_complaint_is_transcribed_answered_and_recorded(scripted_server
     # The server's recording: guide-named, stereo, caller left and bot right, both audible.
     wavs = list(directory.glob("server_*_inbound_recording_*.wav"))
     assert len(wavs) == 1
-    assert re.fullmatch(rf"server_{server.port}_inbound_recording_\d{{8}}_\d{{6}}\.wav", wavs[0].name)
+    assert re.fullmatch(
+        rf"server_{server.port}_inbound_recording_\d{{8}}_\d{{6}}\.wav", wavs[0].name
+    )
     audio, rate = sf.read(wavs[0], dtype="float32", always_2d=True)
     assert audio.shape[1] == 2 and rate in (8000, 16000)
     assert rms(audio[:, 0]) > 0.005, "caller channel is silent"
@@ -123,7 +131,9 @@ def test_a_spoken_complaint_is_transcribed_answered_and_recorded(scripted_server
 
 def test_outbound_call_uses_the_outbound_greeting(scripted_server):
     server, root = scripted_server
-    _, directory = place_call(server, ["Yes, it was lovely, thank you."], root, direction="outbound")
+    _, directory = place_call(
+        server, ["Yes, it was lovely, thank you."], root, direction="outbound"
+    )
     wait_for_server_end(directory)
     manifest = json.loads((directory / "call.json").read_text())
     assert manifest["direction"] == "outbound"
@@ -153,7 +163,9 @@ def test_the_offline_stack_holds_a_conversation(tmp_path):
     log = events(directory)
     transcripts = " ".join(e["data"]["text"].lower() for e in log if e["type"] == "stt.transcript")
     assert "pasta" in transcripts
-    reply = next(e["data"]["text"] for e in log if e["type"] == "llm.response" and e["data"]["turn"] == 1)
+    reply = next(
+        e["data"]["text"] for e in log if e["type"] == "llm.response" and e["data"]["turn"] == 1
+    )
     assert len(reply.split()) >= 2, "SmolLM2 produced a reply"
     assert any(e["type"] == "llm.first_token" for e in log)
     assert 1 in result.v2v()

@@ -100,7 +100,11 @@ def test_incoming_webhook_returns_stream_twiml_when_signed(server):
     assert stream is not None
     assert stream.get("url") == server.url.replace("http://", "ws://") + "/ws"
     params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
-    assert params == {"direction": "inbound", "from_number": "+15557770000", "to_number": "+15550001111"}
+    assert params == {
+        "direction": "inbound",
+        "from_number": "+15557770000",
+        "to_number": "+15550001111",
+    }
 
 
 def test_outbound_twiml_says_outbound(server):
@@ -133,7 +137,9 @@ def test_signature_is_checked_against_the_public_url_behind_a_proxy(server):
     assert stream is not None and stream.get("url") == "wss://abc.ngrok.app/ws"
     # Signed for the local URL but arriving through the proxy: not what Twilio signed.
     local = httpx.post(
-        server.url + "/", data=WEBHOOK_FORM, headers={**proxy, **signed(server.url + "/", WEBHOOK_FORM)}
+        server.url + "/",
+        data=WEBHOOK_FORM,
+        headers={**proxy, **signed(server.url + "/", WEBHOOK_FORM)},
     )
     assert local.status_code == 403
 
@@ -154,7 +160,9 @@ def test_websocket_with_a_non_twilio_handshake_is_closed_with_policy_violation(s
 
     async def attempt() -> int | None:
         async with connect(ws_url, additional_headers=signed(ws_url)) as ws:
-            await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+            await ws.send(
+                json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+            )
             await ws.send(json.dumps({"event": "start", "start": {"callSid": "nope"}}))
             try:
                 await asyncio.wait_for(ws.recv(), 5)
@@ -168,7 +176,12 @@ def test_websocket_with_a_non_twilio_handshake_is_closed_with_policy_violation(s
 
 @pytest.mark.parametrize(
     "body",
-    [{}, {"to_number": "5551234"}, {"to_number": "+1 555 123"}, {"to_number": "+15550002222", "from_number": "abc"}],
+    [
+        {},
+        {"to_number": "5551234"},
+        {"to_number": "+1 555 123"},
+        {"to_number": "+15550002222", "from_number": "abc"},
+    ],
 )
 def test_outbound_rejects_invalid_numbers_with_422(server, body):
     response = httpx.post(server.url + "/outbound", json=body)
@@ -234,7 +247,10 @@ def test_status_callbacks_are_stored_with_the_call_record(server):
     directory = find_call_dir(server.settings.recordings_dir, sid)
     assert directory is not None
     events = [json.loads(line) for line in (directory / "events.jsonl").read_text().splitlines()]
-    assert [e["data"]["status"] for e in events if e["type"] == "twilio.status"] == ["ringing", "completed"]
+    assert [e["data"]["status"] for e in events if e["type"] == "twilio.status"] == [
+        "ringing",
+        "completed",
+    ]
     manifest = json.loads((directory / "call.json").read_text())
     assert manifest["status"] == "completed"
     assert [h["status"] for h in manifest["status_history"]] == ["ringing", "completed"]
@@ -265,7 +281,9 @@ def test_public_url_setting_overrides_the_request(twilio_api, tmp_path):
     )
     with CallServer(settings) as server:
         url = "https://calls.example.com/"
-        response = httpx.post(server.url + "/", data=WEBHOOK_FORM, headers=signed(url, WEBHOOK_FORM))
+        response = httpx.post(
+            server.url + "/", data=WEBHOOK_FORM, headers=signed(url, WEBHOOK_FORM)
+        )
         assert response.status_code == 200
         assert 'url="wss://calls.example.com/ws"' in response.text
 
@@ -273,7 +291,8 @@ def test_public_url_setting_overrides_the_request(twilio_api, tmp_path):
 def test_outbound_without_twilio_credentials_is_a_clear_503(tmp_path):
     with CallServer(Settings(providers="cloud", recordings_dir=tmp_path)) as server:
         response = httpx.post(
-            server.url + "/outbound", json={"to_number": "+15550002222", "from_number": "+15550001111"}
+            server.url + "/outbound",
+            json={"to_number": "+15550002222", "from_number": "+15550001111"},
         )
         assert response.status_code == 503
         assert "TWILIO_ACCOUNT_SID" in response.json()["detail"]

@@ -55,5 +55,5 @@ def test_inbound_and_outbound_personas_differ():
 def test_malformed_persona_file_names_the_file(tmp_path):
     path = tmp_path / "inbound.md"
     path.write_text("---\nid: x\n---\nprompt")
-    with pytest.raises(ConfigError, match="inbound.md.*lacks version, direction, greeting"):
+    with pytest.raises(ConfigError, match=r"inbound\.md.*lacks version, direction, greeting"):
         Persona.from_file(path)

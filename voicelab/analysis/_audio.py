@@ -55,7 +55,7 @@ class CallAudio:
         return len(next(iter(self.channels.values()))) / self.sample_rate
 
 
-def _call_dir(call: Any) -> Path:
+def call_directory(call: Any) -> Path:
     if isinstance(call, (str, os.PathLike)):
         return Path(call)
     if isinstance(call, Mapping) or hasattr(call, "get"):  # a dict or a calls_df row
@@ -76,7 +76,7 @@ def load_audio(call: Any, which: Literal["server", "caller"] = "server") -> Call
     Raises:
         CallRecordError: The directory has no such recording, or it cannot be decoded.
     """
-    directory = _call_dir(call)
+    directory = call_directory(call)
     if which == "caller":
         path = directory / CALLER_WAV
     else:

@@ -104,31 +104,40 @@ def call_row(call: ParsedCall) -> dict[str, Any]:
     for name, (typ, paths) in MANIFEST_COLUMNS.items():
         values = (_coerce(_lookup(manifest, p), typ) for p in paths)
         row[name] = next((v for v in values if v is not None), None)
-    server = [e for e in events if e["source"] == "server"]
-    started = next((e["data"] for e in server if e["type"] == "call.started"), {})
-    ended = [e for e in server if e["type"] == "call.ended"]
+    started: dict[str, Any] = {}
+    ended: dict[str, Any] | None = None
+    counts = dict.fromkeys(("user.speech_stopped", "interruption", "error"), 0)
+    fatal = has_caller = False
+    for event in events:  # one pass: this runs for every call of a cold load
+        kind = event["type"]
+        if kind in counts:
+            counts[kind] += 1
+            fatal = fatal or (kind == "error" and event["data"].get("fatal") is True)
+        if event["source"] == "caller":
+            has_caller = True
+        elif event["source"] == "server" and kind == "call.started" and not started:
+            started = event["data"]
+        elif event["source"] == "server" and kind == "call.ended":
+            ended = event
     for name in ("direction", "from", "to", "stream_sid"):  # older manifests lack them
         row[name] = row[name] or _coerce(started.get(name), _STR)
     if row["started_at"] is None and events:
         row["started_at"] = _coerce(min(e["wall"] for e in events), _TS)
-    if ended:
-        row["ended_at"] = row["ended_at"] or _coerce(ended[-1]["wall"], _TS)
-        row["end_reason"] = row["end_reason"] or _coerce(ended[-1]["data"].get("reason"), _STR)
+    if ended is not None:
+        row["ended_at"] = row["ended_at"] or _coerce(ended["wall"], _TS)
+        row["end_reason"] = row["end_reason"] or _coerce(ended["data"].get("reason"), _STR)
     if row["started_at"] and row["ended_at"]:
         row["duration_s"] = (row["ended_at"] - row["started_at"]).total_seconds()
-    types = [e["type"] for e in server]
     caller_wav = CALLER_WAV in call.dir.stats
     recording = manifest.get("recording")
     server_wavs = call.dir.server_wavs
     row |= {
-        "simulated": caller_wav
-        or row["scenario_id"] is not None
-        or any(e["source"] == "caller" for e in events),
+        "simulated": caller_wav or has_caller or row["scenario_id"] is not None,
         "n_events": len(events),
-        "n_turns": types.count("user.speech_stopped"),
-        "n_interruptions": types.count("interruption"),
-        "n_errors": sum(e["type"] == "error" for e in events),
-        "fatal_error": any(e["type"] == "error" and e["data"].get("fatal") for e in events),
+        "n_turns": counts["user.speech_stopped"],
+        "n_interruptions": counts["interruption"],
+        "n_errors": counts["error"],
+        "fatal_error": fatal,
         "call_dir": call.dir.name,
         "server_wav": recording if recording in server_wavs else (server_wavs or [None])[-1],
         "caller_wav": CALLER_WAV if caller_wav else None,

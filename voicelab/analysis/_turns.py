@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from operator import itemgetter
 from typing import Any
 
 import pyarrow as pa
@@ -27,6 +28,7 @@ from voicelab.analysis.latency import breakdown
 
 __all__ = ["TURNS_SCHEMA", "build_turns"]
 
+_by_t = itemgetter("t")
 _F64, _STR, _DICT = pa.float64(), pa.string(), pa.dictionary(pa.int32(), pa.string())
 _LATENCY = ("v2v_caller_s", "v2v_server_s", "vad_stop_s", "stt_s", "llm_ttft_s",
             "tts_ttfa_s", "transport_s")  # fmt: skip
@@ -90,7 +92,7 @@ def _wall(value: str | None) -> datetime | None:
 def _server_turns(events: list[dict[str, Any]]) -> dict[int, _Turn]:
     turns: dict[int, _Turn] = {}
     started = stopped = 0
-    for event in sorted(events, key=lambda e: e["t"]):
+    for event in sorted(events, key=_by_t):
         kind, data, t = event["type"], event["data"], event["t"]
         number = data.get("turn")
         if kind == "user.speech_started":
@@ -138,7 +140,7 @@ def _number(value: Any) -> float | None:
 def _caller_side(events: list[dict[str, Any]]) -> tuple[dict[int, _Utterance], dict[int, dict]]:
     utterances: dict[int, _Utterance] = {}
     heard: dict[int, dict[str, float]] = {}
-    for event in sorted(events, key=lambda e: e["t"]):
+    for event in sorted(events, key=_by_t):
         kind, data, t = event["type"], event["data"], event["t"]
         number = data.get("turn")
         if type(number) is not int:

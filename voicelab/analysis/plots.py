@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.axes import Axes
 
-from voicelab.analysis._audio import _call_dir, load_audio
+from voicelab.analysis._audio import call_directory, load_audio
 from voicelab.analysis._files import CALLER_WAV, read_manifest
 from voicelab.analysis.latency import BREAKDOWN
 from voicelab.errors import CallRecordError
@@ -180,7 +180,7 @@ def plot_waveform(
         ax: Where to draw.
     """
     ax = _axes(ax, (10, 3))
-    directory = _call_dir(call)
+    directory = call_directory(call)
     if which is None:
         which = "caller" if (directory / CALLER_WAV).exists() else "server"
     audio = load_audio(directory, which)

@@ -88,12 +88,13 @@ class CallPipeline:
         persona = load_persona(self.call.direction, self.settings.prompts_dir)
         providers = build_providers(self.settings, self.pool)
         self._write_manifest(started, persona, providers)
+        parties: dict[str, Any] = {"from": self.call.from_number, "to": self.call.to_number}
         self.record.emit(
             "call.started",
             call_sid=self.call.call_sid,
             stream_sid=self.call.stream_sid,
             direction=self.call.direction,
-            **{"from": self.call.from_number, "to": self.call.to_number},
+            **parties,
         )
         wav_path = self.record.directory / recording_filename(
             self.port, self.call.direction, started

@@ -14,7 +14,7 @@ import asyncio
 import audioop
 import base64
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,7 +79,7 @@ class MediaStreamsCaller:
 
     def __init__(
         self,
-        actions: list[Action],
+        actions: Sequence[Action],
         *,
         recordings_dir: Path | None = None,
         reply_silence_s: float = 1.2,

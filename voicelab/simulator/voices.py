@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -63,7 +64,7 @@ class CallerVoice:
         self.speaking_rate = speaking_rate
 
     @classmethod
-    def _load(cls):  # type: ignore[no-untyped-def]
+    def _load(cls) -> Any:
         with cls._lock:
             if cls._voice is None:
                 try:

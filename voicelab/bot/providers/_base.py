@@ -32,7 +32,7 @@ class Providers:
 
     name: str
     stt: STTService
-    llm: LLMService
+    llm: LLMService[Any]
     tts: TTSService
     description: dict[str, Any] = field(default_factory=dict)
 

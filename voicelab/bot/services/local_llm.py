@@ -24,7 +24,9 @@ __all__ = ["LocalLLMService", "chat_messages", "local_llm_settings"]
 
 def local_llm_settings(model_name: str) -> LLMSettings:
     """Settings with every knob a local model does not expose set to ``None``."""
-    unsupported = {f.name: None for f in fields(LLMSettings) if f.name not in ("model", "extra")}
+    unsupported: dict[str, Any] = {
+        f.name: None for f in fields(LLMSettings) if f.name not in ("model", "extra")
+    }
     return LLMSettings(model=model_name, **unsupported)
 
 

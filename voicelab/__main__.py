@@ -1,0 +1,5 @@
+"""``python -m voicelab``: the command line."""
+
+from voicelab.cli import app
+
+app()

@@ -1,0 +1,89 @@
+"""What the CLI prints: a call's transcript, its per-turn latency, the files it left."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import pandas as pd
+import typer
+
+__all__ = ["call_turns", "print_call", "print_summary"]
+
+LATENCY_COLUMNS = ["v2v_caller_s", "v2v_server_s", "stt_s", "llm_ttft_s", "tts_ttfa_s"]
+
+
+def call_turns(call: Any) -> pd.DataFrame:
+    """``turns_df`` rows of one simulated call (empty if nothing was recorded)."""
+    from voicelab.analysis import turns_df
+
+    if call.directory is None:
+        return pd.DataFrame()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # other, half-written calls are not this call's business
+        turns = turns_df(call.directory.parent)
+    return turns[turns["call_sid"] == call.call_sid].reset_index(drop=True)
+
+
+def print_call(call: Any) -> None:
+    """Transcript, latency table and file paths of one simulated call."""
+    typer.echo(
+        f"\ncall {call.call_sid}: {call.status} in {call.seconds:.1f} s ({call.scenario_id})"
+    )
+    if call.error:
+        typer.echo(f"error: {call.error}")
+    turns = call_turns(call)
+    if not turns.empty:
+        typer.echo("\nTranscript")
+        for row in turns.itertuples():
+            if isinstance(row.caller_text, str) and row.caller_text:
+                heard = f'   (STT heard: "{row.stt_text}")' if isinstance(row.stt_text, str) else ""
+                typer.echo(f"  caller: {row.caller_text}{heard}")
+            if isinstance(row.bot_text, str) and row.bot_text:
+                typer.echo(f"  bot:    {row.bot_text}")
+        replies = turns[turns["turn"] > 0]
+        if not replies.empty:
+            typer.echo(
+                "\nLatency per turn (seconds; v2v = end of caller speech to first bot audio)"
+            )
+            table = replies.set_index("turn")[LATENCY_COLUMNS].round(3)
+            typer.echo(table.to_string(na_rep="-"))
+    if call.directory is not None:
+        typer.echo("\nFiles")
+        for path in sorted(call.directory.iterdir()):
+            if not path.name.startswith("."):
+                typer.echo(f"  {path}")
+
+
+def print_summary(calls: Sequence[Any]) -> None:
+    """One line per scenario: calls, outcomes, caller-side voice-to-voice percentiles."""
+    rows = []
+    for call in calls:
+        v2v = list(call.caller.v2v().values()) if call.caller else []
+        rows.append(
+            {
+                "scenario": call.scenario_id,
+                "status": call.status if not call.error else "error",
+                "seconds": call.seconds,
+                "turns": len(v2v),
+                "v2v": v2v,
+            }
+        )
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        typer.echo("no calls")
+        return
+    summary = frame.groupby("scenario").agg(
+        calls=("status", "size"),
+        completed=("status", lambda s: int((s == "completed").sum())),
+        statuses=("status", lambda s: ",".join(sorted(set(s)))),
+        seconds=("seconds", "mean"),
+    )
+    flat = frame.explode("v2v").dropna(subset=["v2v"])
+    if not flat.empty:
+        flat["v2v"] = flat["v2v"].astype(float)
+        percentiles = flat.groupby("scenario")["v2v"].quantile([0.5, 0.9]).unstack()
+        percentiles.columns = ["v2v_p50_s", "v2v_p90_s"]
+        summary = summary.join(percentiles)
+    typer.echo("\n" + summary.round(3).to_string(na_rep="-"))

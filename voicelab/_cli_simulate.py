@@ -1,0 +1,78 @@
+"""The async work behind ``voicelab simulate`` and ``voicelab call``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import Any
+
+import httpx
+import typer
+from tqdm.auto import tqdm
+
+from voicelab.config import Settings
+from voicelab.network import LocalNetwork
+from voicelab.simulator.simulator import SimulatedCall
+
+__all__ = ["place_call", "run_batch"]
+
+TERMINAL = {"completed", "busy", "failed", "no-answer", "canceled"}
+
+
+async def run_batch(
+    settings: Settings,
+    scenarios: Sequence[Any],
+    *,
+    calls: int,
+    concurrency: int,
+    server_url: str | None = None,
+    carrier_port: int = 0,
+) -> list[SimulatedCall]:
+    """Play every scenario ``calls`` times, ``concurrency`` at once, with a progress bar."""
+    gate = asyncio.Semaphore(concurrency)
+    async with LocalNetwork(settings, server_url=server_url, carrier_port=carrier_port) as network:
+        progress = tqdm(total=len(scenarios) * calls, desc="calls", unit="call")
+
+        async def one(scenario: Any) -> SimulatedCall:
+            async with gate:
+                result = await network.simulate(scenario)
+            progress.update()
+            return result
+
+        try:
+            jobs = [one(scenario) for scenario in scenarios for _ in range(calls)]
+            return list(await asyncio.gather(*jobs))
+        finally:
+            progress.close()
+
+
+async def place_call(settings: Settings, number: str, server_url: str | None) -> None:
+    """POST /outbound and follow the call's status until it ends."""
+    if server_url is not None:
+        await _follow(server_url, number)
+        return
+    # No server given: an in-process one, through the carrier; the callee answers silently.
+    async with LocalNetwork(settings) as network:
+        assert network.server_url is not None
+        await _follow(network.server_url, number)
+
+
+async def _follow(server_url: str, number: str, timeout_s: float = 600.0) -> None:
+    async with httpx.AsyncClient(base_url=server_url, timeout=30) as client:
+        response = await client.post("/outbound", json={"to_number": number})
+        body = response.json()
+        if response.status_code != 200:
+            typer.echo(
+                f"voicelab: /outbound answered {response.status_code}: {body.get('detail')}",
+                err=True,
+            )
+            raise typer.Exit(2 if response.status_code == 422 else 1)
+        typer.echo(f"call {body['call_sid']} to {body['to']}: {body['status']}")
+        last, waited = body["status"], 0.0
+        while last not in TERMINAL and waited < timeout_s:
+            await asyncio.sleep(1.0)
+            waited += 1.0
+            status = (await client.get(f"/call-status/{body['call_sid']}")).json()
+            if status.get("status") != last:
+                last = status.get("status")
+                typer.echo(f"  {last} (duration {status.get('duration')})")

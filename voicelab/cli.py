@@ -1,0 +1,204 @@
+"""``voicelab``: a thin command line over the library.
+
+    voicelab serve      run the call server (the guide's API) for Twilio or the carrier
+    voicelab demo       one simulated inbound call on the embedded offline stack
+    voicelab simulate   many simulated calls from scenario files
+    voicelab call       an outbound call through the server's /outbound
+    voicelab carrier    run the Twilio emulator on its own
+    voicelab report     summary tables and an HTML report of recorded calls
+
+Bad input is a one-line message and exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+from voicelab.config import Settings, load_settings
+from voicelab.errors import VoicelabError
+
+__all__ = ["app"]
+
+os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
+
+app = typer.Typer(
+    help="voicelab: a lab for AI phone agents on Twilio + Pipecat.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "evals" / "scenarios" / "cold_food.yaml"
+
+
+def fail(message: str) -> NoReturn:
+    """Print ``message`` to stderr and exit with status 2."""
+    typer.echo(f"voicelab: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def settings_or_exit(**overrides: Any) -> Settings:
+    try:
+        return load_settings(**{k: v for k, v in overrides.items() if v is not None})
+    except VoicelabError as exc:
+        fail(str(exc))
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
+    test: Annotated[bool, typer.Option("--test", help="Debug-log the pipeline.")] = False,
+) -> None:
+    """Run the call server: Twilio webhooks, /outbound, /call-status, /health, /ws."""
+    import uvicorn
+
+    from voicelab.server.app import create_app
+    from voicelab.server.logging import configure_logging
+
+    settings = settings_or_exit(port=port)
+    configure_logging(settings.log_dir, debug=test)
+    uvicorn.run(create_app(settings, port=port), host=host, port=port, log_level="info")
+
+
+@app.command()
+def carrier(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8766,
+) -> None:
+    """Run the Twilio REST emulator; point a server at it with VOICELAB_TWILIO_API_BASE."""
+    from voicelab.simulator.carrier import run
+    from voicelab.simulator.simulator import ScenarioAnswerer
+
+    settings = settings_or_exit()
+    if not settings.twilio_configured:
+        fail("the carrier needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (any test values)")
+    assert settings.twilio_account_sid and settings.twilio_auth_token
+    run(
+        host,
+        port,
+        account_sid=settings.twilio_account_sid,
+        auth_token=settings.twilio_auth_token,
+        answerer=ScenarioAnswerer(settings.recordings_dir),
+        recordings_root=settings.recordings_dir,
+    )
+
+
+@app.command()
+def demo(
+    scenario: Annotated[Path, typer.Option(help="Scenario file to play.")] = DEFAULT_SCENARIO,
+    providers: Annotated[
+        str | None, typer.Option(help="cloud | offline | scripted (default: from settings).")
+    ] = None,
+) -> None:
+    """Start the server and the carrier in-process and place one simulated inbound call."""
+    from voicelab._cli_output import print_call
+
+    settings = settings_or_exit(providers=providers)
+    loaded = _load_scenarios([scenario])[0]
+    typer.echo(f"voicelab demo: providers={settings.providers}, scenario={loaded.id}")
+    call = asyncio.run(_simulate_one(settings, loaded))
+    print_call(call)
+    if call.error or call.status != "completed":
+        raise typer.Exit(1)
+
+
+@app.command()
+def simulate(
+    scenarios: Annotated[list[Path], typer.Argument(help="Scenario files or directories.")],
+    calls: Annotated[int, typer.Option(min=1, help="Calls per scenario.")] = 1,
+    concurrency: Annotated[int, typer.Option(min=1, max=64, help="Calls at once.")] = 1,
+    server: Annotated[
+        str | None, typer.Option(help="Use a running server (configured for this carrier).")
+    ] = None,
+    carrier_port: Annotated[int, typer.Option(help="Carrier port with --server.")] = 8766,
+    providers: Annotated[str | None, typer.Option(help="cloud | offline | scripted.")] = None,
+) -> None:
+    """Run many simulated calls; prints a progress bar and a summary table."""
+    from voicelab._cli_output import print_summary
+    from voicelab._cli_simulate import run_batch
+
+    settings = settings_or_exit(providers=providers)
+    loaded = _load_scenarios(scenarios)
+    results = asyncio.run(
+        run_batch(
+            settings,
+            loaded,
+            calls=calls,
+            concurrency=concurrency,
+            server_url=server,
+            carrier_port=carrier_port,
+        )
+    )
+    print_summary(results)
+    if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def call(
+    number: Annotated[str, typer.Argument(help="E.164 number to call, e.g. +15551234567.")],
+    server: Annotated[
+        str | None, typer.Option(help="Server URL (default: an in-process one).")
+    ] = None,
+) -> None:
+    """Place an outbound call through the server's /outbound.
+
+    With real Twilio credentials and --server, a real phone rings. Without
+    credentials, the call goes through the carrier and a simulated callee answers.
+    """
+    import re
+
+    from voicelab._cli_simulate import place_call
+
+    if not re.fullmatch(r"\+[1-9]\d{6,14}", number):
+        fail(f"{number!r} is not an E.164 number like +15551234567")
+    settings = settings_or_exit()
+    asyncio.run(place_call(settings, number, server))
+
+
+@app.command()
+def report(
+    directory: Annotated[Path, typer.Argument(help="Recordings root.")] = Path("recordings"),
+    by: Annotated[str | None, typer.Option(help="calls_df/turns_df column to group by.")] = None,
+) -> None:
+    """Print latency and quality summaries and write report.html next to the recordings."""
+    from voicelab.analysis import build_report
+
+    if not directory.is_dir():
+        fail(f"no such directory: {directory}")
+    try:
+        result = build_report(directory, by=by)
+    except (VoicelabError, KeyError, ValueError) as exc:
+        fail(str(exc))
+    typer.echo(result.to_text())
+    typer.echo(f"\nreport: {result.html_path}")
+
+
+def _load_scenarios(paths: list[Path]) -> list[Any]:
+    from voicelab.simulator.scenario import load_scenarios
+
+    try:
+        return list(load_scenarios(paths))
+    except VoicelabError as exc:
+        fail(str(exc))
+
+
+async def _simulate_one(settings: Settings, scenario: Any) -> Any:
+    from voicelab.network import LocalNetwork
+
+    async with LocalNetwork(settings) as network:
+        return await network.simulate(scenario)
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

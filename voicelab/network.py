@@ -1,0 +1,123 @@
+"""The whole phone network on one machine: the call server and the carrier, wired together.
+
+The server is the unchanged production app; the only difference from a real
+deployment is its settings: Twilio credentials that the carrier accepts and
+``VOICELAB_TWILIO_API_BASE`` pointing at the carrier. Signatures, webhooks,
+Media Streams and status callbacks are all real.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from voicelab.config import Settings, load_settings
+from voicelab.server.runner import CallServer
+from voicelab.simulator.carrier import Carrier
+from voicelab.simulator.simulator import ScenarioAnswerer, SimulatedCall, Simulator
+
+__all__ = ["LocalNetwork"]
+
+DEFAULT_TWILIO_NUMBER = "+15550001000"
+
+
+class LocalNetwork:
+    """Server + carrier + simulated callers, in this process.
+
+    Args:
+        settings: Server settings (default: from the environment). Twilio
+            credentials, if any, are replaced by the carrier's.
+        server_url: Use an already running server instead of starting one (it
+            must be configured with this carrier's URL and credentials).
+        carrier_port: The carrier's port (0 picks a free one).
+
+    Example::
+
+        async with LocalNetwork() as network:
+            call = await network.simulate(load_scenario("evals/scenarios/cold_food.yaml"))
+    """
+
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        server_url: str | None = None,
+        carrier_port: int = 0,
+    ) -> None:
+        self.settings = settings or load_settings()
+        self.server_url = server_url
+        self.carrier_port = carrier_port
+        self.server: CallServer | None = None
+        self.carrier: Carrier | None = None
+        self.simulator: Simulator | None = None
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.settings.recordings_dir
+
+    async def start(self) -> LocalNetwork:
+        """Start the carrier, then the server (pointed at the carrier)."""
+        external = self.server_url is not None
+        account = self.settings.twilio_account_sid if external else None
+        token = self.settings.twilio_auth_token if external else None
+        account = account or "AC" + secrets.token_hex(16)
+        token = token or secrets.token_hex(16)
+        self.carrier = Carrier(
+            account,
+            token,
+            answerer=ScenarioAnswerer(self.recordings_dir),
+            recordings_root=self.recordings_dir,
+        )
+        await self.carrier.start(port=self.carrier_port)
+        number = self.settings.twilio_phone_number or DEFAULT_TWILIO_NUMBER
+        if not external:
+            server_settings = self.settings.model_copy(
+                update={
+                    "twilio_account_sid": account,
+                    "twilio_auth_token": token,
+                    "twilio_phone_number": number,
+                    "twilio_api_base": self.carrier.base_url,
+                }
+            )
+            self.server = CallServer(server_settings)
+            await asyncio.to_thread(self.server.start)
+            self.server_url = self.server.url
+        assert self.server_url is not None
+        self.simulator = Simulator(
+            self.server_url,
+            self.carrier,
+            recordings_dir=self.recordings_dir,
+            twilio_number=number,
+        )
+        return self
+
+    async def simulate(self, scenario: Any) -> SimulatedCall:
+        """Play one scenario (see :mod:`voicelab.simulator.scenario`)."""
+        if self.simulator is None:
+            await self.start()
+        assert self.simulator is not None
+        return await self.simulator.run(scenario)
+
+    async def stop(self) -> None:
+        """Stop the server and the carrier (idempotent)."""
+        if self.server is not None:
+            await asyncio.to_thread(self.server.stop)
+            self.server = None
+        if self.carrier is not None:
+            await self.carrier.stop()
+            self.carrier = None
+        self.simulator = None
+
+    async def __aenter__(self) -> LocalNetwork:
+        return await self.start()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.stop()

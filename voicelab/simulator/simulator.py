@@ -1,0 +1,190 @@
+"""Places scenario calls against a call server through the carrier, like real phones would.
+
+Inbound: the carrier "rings" the server's incoming webhook, as Twilio does when
+someone dials the Twilio number. Outbound: the server's own ``POST /outbound``
+places the call through its twilio SDK client, which reaches the carrier
+(``VOICELAB_TWILIO_API_BASE``). Either way the server sees signed webhooks, a
+signed media websocket and status callbacks, and nothing else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from loguru import logger
+
+from voicelab.recording.store import CallRecord, find_call_dir
+from voicelab.simulator._script import Action
+from voicelab.simulator.caller import CallerResult, MediaStreamsCaller
+from voicelab.simulator.carrier import TERMINAL_STATUSES, Carrier, StreamSession
+
+__all__ = ["ScenarioAnswerer", "SimulatedCall", "Simulator"]
+
+STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
+
+
+@dataclass
+class SimulatedCall:
+    """The outcome of one simulated call.
+
+    Attributes:
+        scenario_id: Which scenario was played.
+        call_sid: Twilio's (the carrier's) call SID, if the call was created.
+        status: The final call status (``completed``, ``busy``, ``no-answer``...).
+        directory: The call directory, if anything was recorded.
+        caller: What the simulated caller observed (answered calls only).
+        error: Why the call could not be placed, if it could not.
+        seconds: Wall time the simulation took.
+    """
+
+    scenario_id: str
+    call_sid: str | None = None
+    status: str = "not-placed"
+    directory: Path | None = None
+    caller: CallerResult | None = None
+    error: str | None = None
+    seconds: float = 0.0
+    status_history: list[str] = field(default_factory=list)
+
+
+@dataclass
+class _Payload:
+    """What the carrier hands the answerer with a call: the scenario and its audio."""
+
+    scenario: Any
+    actions: list[Action]
+    result: CallerResult | None = None
+
+
+class ScenarioAnswerer:
+    """The carrier's answerer for simulations: plays each call's scenario.
+
+    Give it to the :class:`Carrier` (``Carrier(..., answerer=ScenarioAnswerer(root))``);
+    :class:`Simulator` attaches the scenario and its synthesised audio to each call.
+    """
+
+    def __init__(self, recordings_dir: Path) -> None:
+        self.recordings_dir = recordings_dir
+
+    async def __call__(self, session: StreamSession) -> None:
+        payload = session.scenario
+        if not isinstance(payload, _Payload):
+            logger.warning(f"call {session.call_sid} has no scenario: the caller stays silent")
+            payload = _Payload(scenario=None, actions=[])
+        if payload.scenario is not None:
+            record = CallRecord.open(self.recordings_dir, session.call_sid, "caller")
+            await asyncio.to_thread(record.update_manifest, scenario=payload.scenario.manifest())
+        caller = MediaStreamsCaller(payload.actions, recordings_dir=self.recordings_dir)
+        payload.result = await caller.run(
+            session.url,
+            call_sid=session.call_sid,
+            stream_sid=session.stream_sid,
+            account_sid=session.account_sid,
+            custom_parameters=session.custom_parameters,
+            headers=session.headers,
+            hangup=session.hangup,
+        )
+
+
+class Simulator:
+    """Runs scenarios against a server, through a carrier that answers as the scenario says.
+
+    Args:
+        server_url: The call server's base URL (``http://127.0.0.1:8765``).
+        carrier: A started :class:`Carrier` built with a :class:`ScenarioAnswerer`.
+        recordings_dir: Where caller-side records go (the server's own, when local).
+        twilio_number: The number the server answers (inbound calls dial it).
+        call_timeout_s: Longest a call may take before the simulation gives up.
+    """
+
+    _numbers = itertools.count(1)
+
+    def __init__(
+        self,
+        server_url: str,
+        carrier: Carrier,
+        *,
+        recordings_dir: Path,
+        twilio_number: str,
+        call_timeout_s: float = 180.0,
+    ) -> None:
+        self.server_url = server_url.rstrip("/")
+        self.carrier = carrier
+        self.recordings_dir = recordings_dir
+        self.twilio_number = twilio_number
+        self.call_timeout_s = call_timeout_s
+
+    async def run(self, scenario: Any) -> SimulatedCall:
+        """Play ``scenario`` (a :class:`voicelab.simulator.scenario.Scenario`) once."""
+        started = time.perf_counter()
+        call = SimulatedCall(scenario_id=scenario.id)
+        payload = _Payload(scenario, await asyncio.to_thread(scenario.actions))
+        try:
+            if scenario.direction == "outbound":
+                call.call_sid = await self._place_outbound(scenario, payload)
+            else:
+                call.call_sid = await self.carrier.ring(
+                    self.server_url + "/",
+                    to=self.twilio_number,
+                    from_=scenario.caller.number,
+                    status_callback=self.server_url + "/status-callback",
+                    status_callback_events=STATUS_EVENTS,
+                    scenario=payload,
+                )
+            call.status = await self.carrier.wait_for_status(
+                call.call_sid, TERMINAL_STATUSES, timeout=self.call_timeout_s
+            )
+        except Exception as exc:  # one failed call must not stop a batch
+            call.error = f"{type(exc).__name__}: {exc}"
+            logger.error(f"scenario {scenario.id}: {call.error}")
+        if call.call_sid:
+            carrier_call = self.carrier.calls.get(call.call_sid)
+            if carrier_call is not None:
+                call.status_history = list(carrier_call.status_history)
+            call.directory = await self._wait_for_record(call.call_sid)
+        call.caller = payload.result
+        call.seconds = round(time.perf_counter() - started, 2)
+        return call
+
+    async def _place_outbound(self, scenario: Any, payload: _Payload) -> str:
+        # A number of its own per call, so concurrent calls never share a script.
+        number = f"+1555{next(self._numbers) % 10_000_000:07d}"
+        self.carrier.script_destination(number, outcome=scenario.outcome, scenario=payload)
+        async with httpx.AsyncClient(timeout=30) as client:
+            response = await client.post(self.server_url + "/outbound", json={"to_number": number})
+        if response.status_code != 200:
+            raise RuntimeError(f"POST /outbound answered {response.status_code}: {response.text}")
+        return str(response.json()["call_sid"])
+
+    async def _wait_for_record(self, call_sid: str, timeout: float = 15.0) -> Path | None:
+        """Wait until the server has closed the call's record (it ends after the caller)."""
+        deadline = time.monotonic() + timeout
+        directory = None
+        while time.monotonic() < deadline:
+            directory = find_call_dir(self.recordings_dir, call_sid)
+            if directory is None or _server_ended(directory):
+                return directory
+            await asyncio.sleep(0.1)
+        return directory
+
+
+def _server_ended(directory: Path) -> bool:
+    """Whether the call was never answered or the server has written ``call.ended``."""
+    events = directory / "events.jsonl"
+    if not events.exists():
+        return True
+    answered = False
+    for line in events.read_text().splitlines():
+        event = json.loads(line)
+        if event["source"] == "server" and event["type"] == "call.started":
+            answered = True
+        if event["source"] == "server" and event["type"] == "call.ended":
+            return True
+    return not answered
