@@ -18,9 +18,27 @@ from voicelab.errors import (
 
 __version__ = "0.1.0"
 
+# Heavy parts (pipecat, models) load on first use, so `import voicelab.analysis`
+# stays light wherever the recordings are analysed.
+_LAZY = {
+    "CallServer": "voicelab.server.runner",
+    "LocalNetwork": "voicelab.network",
+    "load_scenario": "voicelab.simulator.scenario",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'voicelab' has no attribute {name!r}")
+
 __all__ = [
     "CallRecordError",
+    "CallServer",
     "ConfigError",
+    "LocalNetwork",
     "MissingDependencyError",
     "ProviderError",
     "ScenarioError",
@@ -29,5 +47,6 @@ __all__ = [
     "TwilioRequestError",
     "VoicelabError",
     "__version__",
+    "load_scenario",
     "load_settings",
 ]

@@ -1,0 +1,18 @@
+# The voicelab call server. Build: docker build -t voicelab .
+# Run:   docker run --env-file .env -p 8765:8765 voicelab
+FROM python:3.11-slim
+
+ENV PYTHONUNBUFFERED=1 ORT_DISABLE_TELEMETRY=1 HF_HUB_OFFLINE=1
+# A compiler for llama-cpp-python (built from source on install) and libsndfile for soundfile.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends build-essential cmake libsndfile1 \
+    && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY voicelab ./voicelab
+COPY evals ./evals
+RUN pip install --no-cache-dir -e .
+
+EXPOSE 8765
+CMD ["voicelab", "serve", "--host", "0.0.0.0", "--port", "8765"]
