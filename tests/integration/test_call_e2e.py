@@ -169,3 +169,54 @@ def test_the_offline_stack_holds_a_conversation(tmp_path):
     assert len(reply.split()) >= 2, "SmolLM2 produced a reply"
     assert any(e["type"] == "llm.first_token" for e in log)
     assert 1 in result.v2v()
+
+
+def test_an_abrupt_websocket_drop_still_leaves_a_complete_record(scripted_server):
+    """The caller's network dies mid-greeting: no `stop`, no close handshake."""
+    import base64
+
+    from websockets.asyncio.client import connect
+
+    server, root = scripted_server
+    call_sid = "CA" + uuid.uuid4().hex
+    ws_url = server.url.replace("http://", "ws://") + "/ws"
+    headers = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(ws_url, {})}
+
+    async def drop() -> None:
+        async with connect(ws_url, additional_headers=headers) as ws:
+            await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+            start = {
+                "streamSid": "MZ" + uuid.uuid4().hex,
+                "accountSid": ACCOUNT,
+                "callSid": call_sid,
+                "tracks": ["inbound"],
+                "customParameters": {"direction": "inbound"},
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            }
+            await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "start": start, "streamSid": start["streamSid"]}))
+            silence = base64.b64encode(b"\xff" * 160).decode()
+            for i in range(75):  # 1.5 s of line noise while the greeting plays
+                media = {"track": "inbound", "chunk": str(i + 1), "timestamp": str(i * 20), "payload": silence}
+                await ws.send(json.dumps({"event": "media", "media": media, "streamSid": start["streamSid"]}))
+                await asyncio.sleep(0.02)
+            ws.transport.abort()  # the TCP connection dies; no close frame
+
+    asyncio.run(drop())
+    directory = find_call_dir(root, call_sid)
+    assert directory is not None
+    wait_for_server_end(directory)
+    log = events(directory)
+    assert log[-1]["type"] == "call.ended"
+    assert any(e["type"] == "bot.speech_started" for e in log)
+    manifest = json.loads((directory / "call.json").read_text())
+    assert manifest["end_reason"] == "websocket_closed"
+    wav = directory / manifest["recording"]
+    audio, _ = sf.read(wav, dtype="float32", always_2d=True)
+    assert audio.shape[1] == 2 and rms(audio[:, 1]) > 0.005  # the greeting, up to the drop
+    assert httpx_health(server)["active_calls"] == 0
+
+
+def httpx_health(server: CallServer) -> dict[str, Any]:
+    import httpx
+
+    return httpx.get(server.url + "/health").json()

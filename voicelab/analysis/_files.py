@@ -34,6 +34,7 @@ CALLER_WAV = "caller.wav"
 SERVER_WAV_RE = re.compile(r"^server_\d+_(?:inbound|outbound)_recording_.+\.wav$")
 
 _NUMBER = (int, float)
+_CALL_FILES = frozenset((MANIFEST, EVENTS))
 Stat = tuple[int, int]  # (size, mtime_ns): what cache invalidation compares
 
 
@@ -50,16 +51,18 @@ class CallDir:
     """A call directory and the stat of the files the loaders read.
 
     Attributes:
-        path: The directory.
+        location: The directory (a string: 10,000 ``Path`` objects cost a scan 10 %).
+        name: Its name.
         stats: ``(size, mtime_ns)`` of the manifest, the events and every WAV, by file name.
     """
 
-    path: Path
+    location: str
+    name: str
     stats: dict[str, Stat] = field(default_factory=dict)
 
     @property
-    def name(self) -> str:
-        return self.path.name
+    def path(self) -> Path:
+        return Path(self.location)
 
     @property
     def server_wavs(self) -> list[str]:
@@ -71,14 +74,14 @@ class CallDir:
         return [list(self.stats[n]) if n in self.stats else None for n in names]
 
 
-def _stat_dir(path: Path) -> CallDir:
+def _stat_dir(location: str, name: str) -> CallDir:
     stats: dict[str, Stat] = {}
-    with os.scandir(path) as entries:
+    with os.scandir(location) as entries:
         for entry in entries:
-            if entry.name in (MANIFEST, EVENTS) or entry.name.endswith(".wav"):
+            if entry.name in _CALL_FILES or entry.name.endswith(".wav"):
                 st = entry.stat()
                 stats[entry.name] = (st.st_size, st.st_mtime_ns)
-    return CallDir(path, stats)
+    return CallDir(location, name, stats)
 
 
 def scan(root: Path) -> list[CallDir]:
@@ -93,10 +96,10 @@ def scan(root: Path) -> list[CallDir]:
     if not root.is_dir():
         raise CallRecordError(f"not a directory of call records: {root}")
     if (root / MANIFEST).exists() or (root / EVENTS).exists():
-        return [_stat_dir(root)]
+        return [_stat_dir(str(root), root.name)]
     with os.scandir(root) as entries:
-        paths = sorted(e.path for e in entries if e.is_dir() and not e.name.startswith("."))
-    dirs = (_stat_dir(Path(p)) for p in paths)
+        found = sorted((e.name, e.path) for e in entries if e.is_dir() and e.name[0] != ".")
+    dirs = (_stat_dir(location, name) for name, location in found)
     return [d for d in dirs if MANIFEST in d.stats or EVENTS in d.stats]
 
 

@@ -155,7 +155,7 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
     root = Path(root)
     dirs = scan(root)
     df = _pandas(_records(root, dirs, "calls", cache))
-    paths = {d.name: str(d.path) for d in dirs}
+    paths = {d.name: d.location for d in dirs}
     df["call_dir"] = df["call_dir"].map(paths).astype("str")
     for col in ("server_wav", "caller_wav"):
         df[col] = [

@@ -84,13 +84,19 @@ class CallServer:
         """Start serving; returns once the server accepts connections and models are warm.
 
         Raises:
-            VoicelabError: The server failed to start within ``timeout``.
+            VoicelabError: The port is taken, or the server failed to start in ``timeout``.
         """
         if self.running:
             return self
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind((self.host, self.requested_port))
+        try:
+            sock.bind((self.host, self.requested_port))
+        except OSError as exc:
+            sock.close()
+            raise VoicelabError(
+                f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror}"
+            ) from None
         self.port = sock.getsockname()[1]
         pool = shared_model_pool() if self.settings.providers != "cloud" else None
         app = create_app(self.settings, pool=pool, port=self.port)

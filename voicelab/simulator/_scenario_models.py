@@ -1,0 +1,193 @@
+"""The parts of a scenario: the caller's persona, its turns, its goal, and what the bot must do.
+
+Numbers are strict (``pause: true`` or ``pause: "8"`` is an error, not 1 or 8 seconds):
+a scenario file is written by hand, and a silent coercion hides the typo.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+__all__ = [
+    "ACTION_KEYS",
+    "CallerGoal",
+    "CallerPersona",
+    "ScenarioExpectation",
+    "ScenarioTurn",
+]
+
+ACTION_KEYS = ("say", "wav", "dtmf", "pause", "hang_up")
+_E164 = r"^\+[1-9]\d{6,14}$"
+_DTMF = re.compile(r"^[0-9*#]+$")
+
+# Seconds: strict so that YAML's ``true`` or a quoted "8" is reported, never coerced.
+_Seconds = Annotated[float, Field(strict=True, ge=0, le=120)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class CallerPersona(_Model):
+    """Who the simulated caller is.
+
+    Attributes:
+        name: Shown in reports; a goal-driven caller plays this person.
+        number: The caller's E.164 number (the ``From`` of an inbound call, the ``To``
+            of an outbound one).
+        speaking_rate: 1.0 is Piper's normal pace; 1.2 speaks 20 % faster.
+        noise_snr_db: Background noise, in dB below the speech; ``None`` for a clean line.
+    """
+
+    name: str = Field(default="Alex Morgan", min_length=1)
+    number: str = Field(default="+15557770100", pattern=_E164)
+    speaking_rate: float = Field(default=1.0, strict=True, ge=0.5, le=2.0)
+    noise_snr_db: float | None = Field(default=None, strict=True, ge=0, le=60)
+
+
+class ScenarioTurn(_Model):
+    """One thing the caller does; exactly one of ``say``, ``wav``, ``dtmf``, ``pause``, ``hang_up``.
+
+    Attributes:
+        say: A line spoken by the caller's voice.
+        wav: An audio file to play, relative to the scenario file.
+        text: What ``wav`` says (the ground truth for word error rates).
+        barge_in_after: With ``say``/``wav``: speak this many seconds after the bot's
+            reply becomes audible instead of waiting for it to finish.
+        dtmf: Keys to press, ``0-9*#``; several keys are pressed one after another.
+        pause: Seconds of silence.
+        hang_up: Hang up this many seconds from now (``true`` means now).
+    """
+
+    say: str | None = Field(default=None, min_length=1)
+    wav: str | None = Field(default=None, min_length=1)
+    text: str | None = None
+    barge_in_after: _Seconds | None = None
+    dtmf: str | None = None
+    pause: Annotated[float, Field(strict=True, gt=0, le=120)] | None = None
+    hang_up: _Seconds | None = None
+
+    @field_validator("say")
+    @classmethod
+    def _spoken(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("a line to say cannot be blank")
+        return None if value is None else " ".join(value.split())
+
+    @field_validator("dtmf", mode="before")
+    @classmethod
+    def _keys(cls, value: Any) -> Any:
+        # YAML reads ``dtmf: 0123`` as the octal number 83: insist on a quoted string.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            raise ValueError(f'quote the keys, e.g. dtmf: "{value}" (YAML reads them as a number)')
+        if isinstance(value, str) and not _DTMF.match(value):
+            raise ValueError(f"keys are 0-9, * and #, got {value!r}")
+        return value
+
+    @field_validator("hang_up", mode="before")
+    @classmethod
+    def _now(cls, value: Any) -> Any:
+        if value is True:
+            return 0.0
+        if value is False:
+            raise ValueError("hang_up is seconds from now, or true for now; remove the turn")
+        return value
+
+    @field_validator("wav")
+    @classmethod
+    def _exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+        base = (info.context or {}).get("base_dir")
+        if value is not None and base is not None and not (Path(base) / value).is_file():
+            raise ValueError(f"no such audio file {value!r} next to the scenario file")
+        return value
+
+    @model_validator(mode="after")
+    def _one_action(self) -> ScenarioTurn:
+        present = [key for key in ACTION_KEYS if getattr(self, key) is not None]
+        if len(present) != 1:
+            found = " and ".join(present) or "none"
+            raise ValueError(f"a turn does exactly one of {', '.join(ACTION_KEYS)}; found {found}")
+        if self.text is not None and self.wav is None:
+            raise ValueError("text goes with wav (a say line is its own text)")
+        if self.barge_in_after is not None and self.kind not in ("say", "wav"):
+            raise ValueError(f"barge_in_after goes with say or wav, not {self.kind}")
+        return self
+
+    @property
+    def kind(self) -> str:
+        """Which action this is: ``say``, ``wav``, ``dtmf``, ``pause`` or ``hang_up``."""
+        return next(key for key in ACTION_KEYS if getattr(self, key) is not None)
+
+    @property
+    def spoken(self) -> bool:
+        """Whether the caller speaks (a turn the bot answers)."""
+        return self.kind in ("say", "wav")
+
+
+class CallerGoal(_Model):
+    """A goal-driven caller: an LLM improvises the caller's lines toward ``objective``.
+
+    Attributes:
+        objective: What the caller wants from the call, in plain words.
+        max_turns: Most lines the caller improvises before it hangs up.
+    """
+
+    objective: str = Field(min_length=1)
+    max_turns: int = Field(default=3, strict=True, ge=1, le=20)
+
+
+class ScenarioExpectation(_Model):
+    """What one bot reply (``turn``), or every reply (no ``turn``), must do.
+
+    Attributes:
+        turn: 0 is the greeting, N the reply to the caller's N-th spoken line; ``None``
+            means any reply of the call.
+        contains: Phrases of which at least one must appear (case-insensitive).
+        regex: A pattern the reply must match (``re.search``, case-insensitive).
+        must_not_say: Phrases none of which may appear (case-insensitive).
+        max_latency_s: Longest acceptable voice-to-voice latency, in seconds.
+    """
+
+    turn: int | None = Field(default=None, strict=True, ge=0)
+    contains: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
+    regex: str | None = Field(default=None, min_length=1)
+    must_not_say: list[Annotated[str, Field(min_length=1)]] | None = Field(
+        default=None, min_length=1
+    )
+    max_latency_s: float | None = Field(default=None, strict=True, gt=0, le=60)
+
+    @field_validator("contains", "must_not_say", mode="before")
+    @classmethod
+    def _phrases(cls, value: Any) -> Any:
+        # One phrase is a list of one; anything else is left for pydantic to reject.
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"the pattern does not compile: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _checks_something(self) -> ScenarioExpectation:
+        checks = (self.contains, self.regex, self.must_not_say, self.max_latency_s)
+        if all(check is None for check in checks):
+            raise ValueError("an expectation needs contains, regex, must_not_say or max_latency_s")
+        return self
+
+    def matches(self, reply: str) -> bool:
+        """Whether ``reply``'s words meet the text checks (latency is not known here)."""
+        lowered = reply.lower()
+        if self.contains and not any(p.lower() in lowered for p in self.contains):
+            return False
+        if self.regex and re.search(self.regex, reply, re.IGNORECASE) is None:
+            return False
+        return not (self.must_not_say and any(p.lower() in lowered for p in self.must_not_say))
