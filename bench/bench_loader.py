@@ -46,7 +46,13 @@ def main() -> None:
         rows: list[tuple[str, float, str]] = []
 
         cold, events = _timed(lambda: events_df(root))
-        rows.append(("cold `events_df` (parse JSONL, build + cache all tables)", cold, f"{len(events):,} rows"))
+        rows.append(
+            (
+                "cold `events_df` (parse JSONL, build + cache all tables)",
+                cold,
+                f"{len(events):,} rows",
+            )
+        )
         for name, fn in (
             ("warm `events_df`", lambda: events_df(root)),
             ("warm `calls_df`", lambda: calls_df(root)),
@@ -54,7 +60,11 @@ def main() -> None:
             ("warm all three", lambda: (events_df(root), calls_df(root), turns_df(root))),
         ):
             seconds, result = _timed(fn, args.repeat)
-            size = f"{len(result):,} rows" if hasattr(result, "__len__") and not isinstance(result, tuple) else ""
+            size = (
+                f"{len(result):,} rows"
+                if hasattr(result, "__len__") and not isinstance(result, tuple)
+                else ""
+            )
             rows.append((name, seconds, size))
 
         changed = sorted(root.iterdir())[args.calls // 2] / "events.jsonl"
@@ -63,11 +73,15 @@ def main() -> None:
         seconds, _ = _timed(lambda: events_df(root))
         rows.append(("`events_df` after 1 call changed (incremental)", seconds, ""))
         seconds, result = _timed(lambda: events_df(root, cache=False))
-        rows.append(("`events_df(cache=False)` (parse only, no cache)", seconds, f"{len(result):,} rows"))
+        rows.append(
+            ("`events_df(cache=False)` (parse only, no cache)", seconds, f"{len(result):,} rows")
+        )
 
-    print(f"{args.calls:,} calls, {n_events:,} events (generated in {gen_s:.1f} s); "
-          f"{platform.python_implementation()} {platform.python_version()}, "
-          f"{os.cpu_count()} CPUs\n")
+    print(
+        f"{args.calls:,} calls, {n_events:,} events (generated in {gen_s:.1f} s); "
+        f"{platform.python_implementation()} {platform.python_version()}, "
+        f"{os.cpu_count()} CPUs\n"
+    )
     print("| load | seconds | |\n| --- | ---: | --- |")
     for name, seconds, note in rows:
         print(f"| {name} | {seconds:.2f} | {note} |")

@@ -80,7 +80,9 @@ def load_audio(call: Any, which: Literal["server", "caller"] = "server") -> Call
     if which == "caller":
         path = directory / CALLER_WAV
     else:
-        names = sorted(p.name for p in directory.glob("server_*.wav") if SERVER_WAV_RE.match(p.name))
+        names = sorted(
+            p.name for p in directory.glob("server_*.wav") if SERVER_WAV_RE.match(p.name)
+        )
         path = directory / (names[-1] if names else "server_*.wav")
     try:
         samples, rate = sf.read(path, dtype="float32", always_2d=True)
@@ -147,8 +149,12 @@ def recording_v2v(
     return out
 
 
-def build_recording(dirs: Sequence[CallDir]) -> Built:
-    """``v2v_recording_s`` of every caller turn of the simulated calls among ``dirs``."""
+def build_recording(dirs: Sequence[CallDir], taken: set[str]) -> Built:
+    """``v2v_recording_s`` of every caller turn of the simulated calls among ``dirs``.
+
+    Duplicates of a call_sid in ``taken`` or earlier in ``dirs`` are skipped silently: the
+    records load has already warned about them.
+    """
     rows: dict[str, list[Any]] = {name: [] for name in RECORDING_SCHEMA.names}
     entries: dict[str, Entry] = {}
     for directory in dirs:
@@ -165,12 +171,12 @@ def build_recording(dirs: Sequence[CallDir]) -> Built:
             for e in reversed(call.events)  # reversed: the first start of a turn wins
             if e["type"] == "caller.utterance_started" and type(e["data"].get("turn")) is int
         }
-        if "caller" not in audio.channels:
+        if "caller" not in audio.channels or call.call_sid in taken:
             continue
+        taken.add(call.call_sid)
         entries[directory.name].key = call.call_sid
         for turn, seconds in sorted(recording_v2v(audio, starts).items()):
             rows["call_sid"].append(call.call_sid)
             rows["caller_turn"].append(turn)
             rows["v2v_recording_s"].append(seconds)
     return Built({"recording": pa.Table.from_pydict(rows, schema=RECORDING_SCHEMA)}, entries)
-

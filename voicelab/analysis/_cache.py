@@ -3,23 +3,27 @@
 Parsing a million JSON lines takes seconds; reading the same rows back from parquet takes
 a fraction of one. A cached table set ``<name>`` lives in ``<root>/.voicelab_cache/``::
 
-    <name>.json                      the index: format version, the token of the current
-                                     files, and per call directory the signature of its
-                                     files (size + mtime), its key (call_sid) and warnings
-    <name>-<token>.<table>.parquet   one file per table, rows of every call
+    <name>.json                      the index: format versions, the token of the current
+                                     files, and per call directory (in row order) the
+                                     signature of its files (size + mtime), its key
+                                     (call_sid), its warnings and its row count per table
+    <name>-<token>.<table>.parquet   one file per table, the rows of every call
 
 A load stats every call directory, rebuilds only the directories whose signature changed
-(or that are new), keeps the cached rows of the others and writes a new set. Files are
-written under a fresh token and the index is replaced last (atomic rename), so a concurrent
-reader sees the old set or the new one; if its files vanish under it, it rebuilds.
+(or that are new), and splices the new rows between slices of the cached ones (the row
+counts say where each call's rows are, so nothing is searched or sorted). Files are written
+under a fresh token and the index is replaced last (atomic rename): a concurrent reader
+sees the old set or the new one, and if its files vanish under it, it rebuilds.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import secrets
+import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -35,6 +39,8 @@ from voicelab.analysis._files import CallDir, CallRecordWarning
 __all__ = ["CACHE_DIR", "Built", "Entry", "load"]
 
 CACHE_DIR = ".voicelab_cache"
+_FORMAT = 2  # of the index and the splicing; the builder's own version is checked too
+_STALE_S = 600  # files of a lost race are removed once no reader can still be opening them
 _logger = logging.getLogger(__name__)
 
 
@@ -45,17 +51,25 @@ class Entry:
     sig: list[Any] = field(default_factory=list)
     key: str | None = None  # call_sid of its rows; None when the call was skipped
     warnings: list[str] = field(default_factory=list)
+    rows: dict[str, int] = field(default_factory=dict)  # table -> its rows of this call
 
 
 @dataclass(slots=True)
 class Built:
-    """The result of building some call directories: tables, and an entry per directory."""
+    """The result of building some call directories: tables, and an entry per directory.
+
+    Each table holds the rows of the directories in the order they were given, grouped by
+    call, with the call's ``call_sid`` in a ``call_sid`` column.
+    """
 
     tables: dict[str, pa.Table]
     entries: dict[str, Entry]
 
 
-Builder = Callable[[Sequence[CallDir]], Built]
+# Builds the given directories. The set holds the call_sids of the rows kept from the cache:
+# a directory claiming one of them (or one already built) is a duplicate to skip with a
+# warning, since call_sid is the key of every table.
+Builder = Callable[[Sequence[CallDir], set[str]], Built]
 
 
 def load(
@@ -71,9 +85,8 @@ def load(
 ) -> dict[str, pa.Table]:
     """The tables ``tables`` of every call in ``dirs``, from the cache where still valid.
 
-    Every table the builder returns must have a ``call_sid`` column. Warnings recorded
-    for a directory are re-emitted on every load, cached or not, so a skipped call is
-    never skipped silently.
+    Warnings recorded for a directory are re-emitted on every load, cached or not, so a
+    skipped call is never skipped silently.
 
     Args:
         root: Where ``.voicelab_cache`` goes.
@@ -85,23 +98,27 @@ def load(
         tables: Which tables to return.
         use_cache: ``False`` builds everything and neither reads nor writes the cache.
     """
+    order = [d.name for d in dirs]
     sigs = {d.name: signature(d) for d in dirs}
-    index = _read_index(root, name, version) if use_cache else None
-    old = {k: Entry(*v) for k, v in index["entries"].items()} if index else {}
-    same = {k for k, sig in sigs.items() if k in old and old[k].sig == sig}
-    result: dict[str, pa.Table] | None = None
-    if index and len(same) == len(sigs) == len(old):
+    index, old = _read_index(root, name, version) if use_cache else (None, {})
+    keep = {k for k, sig in sigs.items() if k in old and old[k].sig == sig}
+    result = None
+    if index is not None and len(keep) == len(sigs) == len(old) and list(old) == order:
         result = _read_tables(root, index, tables)
         entries = old
     if result is None:
-        keep = same if index else set()
         cached = _read_tables(root, index, index["tables"]) if index and keep else {}
         if cached is None:  # the files vanished (a concurrent rewrite): rebuild everything
             keep, cached = set(), {}
-        built = build([d for d in dirs if d.name not in keep])
-        entries = {k: old[k] for k in keep} | built.entries
-        _drop_duplicate_keys(entries, [d.name for d in dirs], keep)
-        merged = _merge(cached, built.tables, entries, [d.name for d in dirs], keep)
+        taken = {key for k in keep if (key := old[k].key) is not None}
+        built = build([d for d in dirs if d.name not in keep], taken)
+        _count_rows(built)
+        entries = {n: old[n] if n in keep else built.entries[n] for n in order}
+        merged = _splice(cached, old, built, entries, keep)
+        if merged is None:  # the cache disagreed with its index: start over
+            built = build(dirs, set())
+            _count_rows(built)
+            entries, merged = built.entries, built.tables
         if use_cache:
             _write(root, name, version, merged, entries, sigs, index)
         result = {t: merged[t] for t in tables}
@@ -111,13 +128,21 @@ def load(
     return result
 
 
-def _read_index(root: Path, name: str, version: int) -> dict[str, Any] | None:
+def _read_index(
+    root: Path, name: str, version: int
+) -> tuple[dict[str, Any] | None, dict[str, Entry]]:
+    """The index and its entries in row order; ``(None, {})`` when absent, stale or damaged."""
     try:
         index = json.loads((root / CACHE_DIR / f"{name}.json").read_bytes())
-    except (OSError, ValueError):
-        return None
-    ok = isinstance(index, dict) and index.get("version") == version
-    return index if ok else None
+        if (index["format"], index["version"]) != (_FORMAT, version):
+            return None, {}
+        entries = {
+            name: Entry(list(sig), key, list(warns), dict(rows))
+            for name, (sig, key, warns, rows) in index["entries"].items()
+        }
+        return index, entries
+    except (OSError, ValueError, TypeError, KeyError):
+        return None, {}
 
 
 def _read_tables(
@@ -132,52 +157,62 @@ def _read_tables(
         return None
 
 
-def _drop_duplicate_keys(entries: dict[str, Entry], order: list[str], keep: set[str]) -> None:
-    # call_sid is the key of every table: a second directory claiming it is skipped
-    # (reused directories first, so a cached call never flips to a new copy).
-    owner: dict[str, str] = {}
-    position = {n: i for i, n in enumerate(order)}
-    for name in sorted(order, key=lambda n: (n not in keep, position[n])):
-        entry = entries[name]
-        if entry.key is None:
-            continue
-        if entry.key in owner:
-            entry.warnings.append(
-                f"{name}: call_sid {entry.key} already loaded from {owner[entry.key]}; skipped"
-            )
-            entry.key = None
-        else:
-            owner[entry.key] = name
+def _count_rows(built: Built) -> None:
+    """Fill each built entry's row counts from the tables' ``call_sid`` columns."""
+    for table_name, table in built.tables.items():
+        keys = table["call_sid"]
+        if pa.types.is_dictionary(keys.type):
+            keys = keys.cast(pa.string())
+        counts = pc.value_counts(keys).to_pylist() if len(table) else []
+        per_key = {c["values"]: c["counts"] for c in counts}
+        for entry in built.entries.values():
+            entry.rows[table_name] = per_key.get(entry.key, 0) if entry.key else 0
 
 
-def _key_strings(table: pa.Table) -> pa.ChunkedArray:
-    column = table["call_sid"]
-    return column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
-
-
-def _merge(
+def _splice(
     cached: Mapping[str, pa.Table],
-    built: Mapping[str, pa.Table],
+    old: Mapping[str, Entry],
+    built: Built,
     entries: Mapping[str, Entry],
-    order: list[str],
     keep: set[str],
-) -> dict[str, pa.Table]:
-    keys = [entries[n].key for n in order if entries[n].key is not None]
-    valid = pa.array(keys, pa.string())
+) -> dict[str, pa.Table] | None:
+    """Kept calls' rows sliced out of the cache, new ones out of ``built``, in ``entries`` order.
+
+    Returns ``None`` when the row counts do not add up (a damaged cache).
+    """
     out = {}
-    for table_name, new in built.items():
-        parts = [new]
-        if table_name in cached:
-            old = cached[table_name]
-            parts.insert(0, old.filter(pc.is_in(_key_strings(old), value_set=valid)))
-        merged = pa.concat_tables(parts, promote_options="permissive")
-        # Rows of skipped duplicates go, and calls come back in directory order (stable).
-        position = pc.index_in(_key_strings(merged), value_set=valid)
-        merged = merged.filter(pc.is_valid(position))
-        if keep and len(built[table_name]):
-            merged = merged.take(pc.sort_indices(pc.index_in(_key_strings(merged), valid)))
-        out[table_name] = merged
+    for table_name, new in built.tables.items():
+        if not keep:
+            out[table_name] = new
+            continue
+        table = cached.get(table_name)
+        offsets = {"old": _offsets(old, table_name), "new": _offsets(built.entries, table_name)}
+        if table is None or offsets["old"][1] != len(table) or offsets["new"][1] != len(new):
+            return None
+        runs: list[list[Any]] = []  # [source, start, length], consecutive ranges merged
+        for name, entry in entries.items():
+            count = entry.rows.get(table_name, 0)
+            if not count:
+                continue
+            source = "old" if name in keep else "new"
+            start = offsets[source][0][name]
+            if runs and runs[-1][0] == source and runs[-1][1] + runs[-1][2] == start:
+                runs[-1][2] += count
+            else:
+                runs.append([source, start, count])
+        sources = {"old": table, "new": new}
+        pieces = [sources[s].slice(start, n) for s, start, n in runs] or [new]
+        out[table_name] = pa.concat_tables(pieces, promote_options="permissive")
     return out
+
+
+def _offsets(entries: Mapping[str, Entry], table: str) -> tuple[dict[str, int], int]:
+    """Where each directory's rows start in a table holding them in ``entries`` order."""
+    starts, position = {}, 0
+    for name, entry in entries.items():
+        starts[name] = position
+        position += entry.rows.get(table, 0)
+    return starts, position
 
 
 def _write(
@@ -193,10 +228,11 @@ def _write(
     token = secrets.token_hex(6)
     index = {
         "name": name,
+        "format": _FORMAT,
         "version": version,
         "token": token,
         "tables": sorted(tables),
-        "entries": {k: [sigs[k], e.key, e.warnings] for k, e in entries.items()},
+        "entries": {k: [sigs[k], e.key, e.warnings, e.rows] for k, e in entries.items()},
     }
     try:
         cache.mkdir(exist_ok=True)
@@ -208,7 +244,14 @@ def _write(
     except OSError as exc:  # a read-only recordings dir still loads, only slower
         _logger.debug("cannot write the analysis cache in %s: %s", cache, exc)
         return
-    if previous and previous.get("token") != token:
-        for table_name in previous.get("tables", []):
-            path = cache / f"{name}-{previous['token']}.{table_name}.parquet"
-            path.unlink(missing_ok=True)
+    # The previous set goes now; files of writers that lost a race (or died) once they are
+    # old enough that no reader can still be opening them.
+    retired = f"{name}-{previous['token']}." if previous else None
+    for path in cache.glob(f"{name}-*.parquet"):
+        if path.name.startswith(f"{name}-{token}."):
+            continue
+        with contextlib.suppress(OSError):
+            if (retired and path.name.startswith(retired)) or (
+                path.stat().st_mtime < time.time() - _STALE_S
+            ):
+                path.unlink()

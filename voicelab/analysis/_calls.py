@@ -42,8 +42,8 @@ MANIFEST_COLUMNS: dict[str, tuple[pa.DataType, tuple[str, ...]]] = {
         )
     },
     "persona_id": (_STR, ("persona.id", "persona_id")),
-    "persona_version": (_I64, ("persona.version", "persona_version")),
     "persona_hash": (_STR, ("persona.text_hash", "persona.hash", "persona_hash")),
+    "persona_version": (_I64, ("persona.version", "persona_version")),
     "voicelab_version": (_STR, ("versions.voicelab", "voicelab_version")),
     "pipecat_version": (_STR, ("versions.pipecat", "pipecat_version")),
     "settings_hash": (_STR, ("settings_hash",)),
@@ -139,7 +139,7 @@ def call_row(call: ParsedCall) -> dict[str, Any]:
         "n_errors": counts["error"],
         "fatal_error": fatal,
         "call_dir": call.dir.name,
-        "server_wav": recording if recording in server_wavs else (server_wavs or [None])[-1],
+        "server_wav": recording if recording in server_wavs else next(reversed(server_wavs), None),
         "caller_wav": CALLER_WAV if caller_wav else None,
     }
     for key, value in manifest.items():

@@ -64,7 +64,7 @@ def _scatter(n: int, rows: list[int], values: list[Any], typ: pa.DataType) -> pa
             full[row] = value
         return pa.array(full, typ)
     dtype = {_F64: np.float64, _I64: np.int64, _BOOL: np.bool_}[typ]
-    data = np.zeros(n, dtype)
+    data: np.ndarray = np.zeros(n, dtype)
     mask = np.ones(n, np.bool_)
     if rows:
         index = np.asarray(rows)

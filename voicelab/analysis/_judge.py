@@ -64,7 +64,7 @@ def _parse(reply: str) -> tuple[int, str] | None:
         except ValueError:
             continue
         score = data.get("score") if isinstance(data, dict) else None
-        if type(score) in (int, float) and 1 <= score <= 5 and score == int(score):
+        if type(score) in (int, float) and score in (1, 2, 3, 4, 5):  # 4.0 yes, 4.5 or True no
             return int(score), str(data.get("rationale", "")).strip()
     loose = re.search(r"score\W{0,3}([1-5])\b", reply, re.IGNORECASE)
     if loose:  # small offline models often drop the JSON but keep the words
@@ -82,7 +82,11 @@ def _cached(path: Path, sid: str, version: str) -> dict[str, Any] | None:
         data = json.loads(path.read_text())
     except (OSError, ValueError):
         return None
-    if isinstance(data, dict) and data.get("call_sid") == sid and data.get("rubric_version") == version:
+    if (
+        isinstance(data, dict)
+        and data.get("call_sid") == sid
+        and data.get("rubric_version") == version
+    ):
         return data
     return None
 
@@ -142,10 +146,22 @@ def judge_calls(
                 detail = f"unparseable judge reply: {reply[:120]!r}"
                 rows.append(score_row(sid, "judge", None, None, detail))
                 continue
-            verdict = {"call_sid": sid, "rubric_version": rubric_version,
-                       "score": parsed[0], "rationale": parsed[1]}  # fmt: skip
+            verdict = {
+                "call_sid": sid,
+                "rubric_version": rubric_version,
+                "score": parsed[0],
+                "rationale": parsed[1],
+            }
             _store(path, verdict)
         score = int(verdict["score"])
-        rows.append(score_row(sid, "judge", None, score >= pass_score,
-                              str(verdict["rationale"]), score=float(score)))  # fmt: skip
+        rows.append(
+            score_row(
+                sid,
+                "judge",
+                None,
+                score >= pass_score,
+                str(verdict["rationale"]),
+                score=float(score),
+            )
+        )
     return scores_frame(rows)

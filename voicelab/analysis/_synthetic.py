@@ -8,8 +8,8 @@ and a prompt ``variant`` tag in the manifest. No audio: this measures the loader
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from functools import partial
-from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import numpy as np
 
 __all__ = ["write_synthetic_tree"]
 
-_START = datetime(2025, 3, 1, 9, 0, tzinfo=timezone.utc)
+_START = datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
 
 
 def _line(t0: datetime, source: str, offset: float, t: float, kind: str, **data: Any) -> str:

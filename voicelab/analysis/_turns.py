@@ -30,10 +30,26 @@ __all__ = ["TURNS_SCHEMA", "build_turns"]
 
 _by_t = itemgetter("t")
 _F64, _STR, _DICT = pa.float64(), pa.string(), pa.dictionary(pa.int32(), pa.string())
-_LATENCY = ("v2v_caller_s", "v2v_server_s", "vad_stop_s", "stt_s", "llm_ttft_s",
-            "tts_ttfa_s", "transport_s")  # fmt: skip
-_TIMES = ("user_started_t", "user_stopped_t", "stt_final_t", "bot_started_t", "bot_stopped_t",
-          "utterance_started_t", "utterance_ended_t", "heard_started_t", "heard_ended_t")  # fmt: skip
+_LATENCY = (
+    "v2v_caller_s",
+    "v2v_server_s",
+    "vad_stop_s",
+    "stt_s",
+    "llm_ttft_s",
+    "tts_ttfa_s",
+    "transport_s",
+)
+_TIMES = (
+    "user_started_t",
+    "user_stopped_t",
+    "stt_final_t",
+    "bot_started_t",
+    "bot_stopped_t",
+    "utterance_started_t",
+    "utterance_ended_t",
+    "heard_started_t",
+    "heard_ended_t",
+)
 
 TURNS_SCHEMA = pa.schema(
     [
@@ -178,7 +194,7 @@ def _match(turns: dict[int, _Turn], utterances: dict[int, _Utterance]) -> None:
 
 
 def _row(sid: str, turn: _Turn, utt: _Utterance | None, heard: dict[str, float]) -> dict:
-    times = dict(turn.times)
+    times: dict[str, float | None] = dict(turn.times)
     if utt is not None:
         times.update(utterance_started_t=utt.started_t, utterance_ended_t=utt.ended_t)
     times.update(heard)

@@ -129,7 +129,8 @@ def _groups(
     values = df[col].astype("float64")
     if not keys:
         return [((), values.dropna().to_numpy())]
-    grouped = values.groupby([df[k] for k in keys], observed=True, dropna=False, sort=True)
+    by_what = df[keys[0]] if len(keys) == 1 else [df[k] for k in keys]
+    grouped = values.groupby(by_what, observed=True, dropna=False, sort=True)
     return [((k,) if len(keys) == 1 else tuple(k), v.dropna().to_numpy()) for k, v in grouped]
 
 

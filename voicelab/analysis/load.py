@@ -49,15 +49,22 @@ _TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 PathLike = str | os.PathLike[str]
 
 
-def _build_records(dirs: Sequence[CallDir]) -> _cache.Built:
+def _build_records(dirs: Sequence[CallDir], taken: set[str]) -> _cache.Built:
     parsed: list[ParsedCall] = []
     entries: dict[str, _cache.Entry] = {}
+    owners: dict[str, str] = {}
     for directory in dirs:
         try:
             call = parse_call(directory)
         except MalformedCall as exc:
             entries[directory.name] = _cache.Entry(warnings=[str(exc)])
             continue
+        if call.call_sid in taken or call.call_sid in owners:
+            where = owners.get(call.call_sid, "another directory")
+            message = f"{directory.location}: call_sid {call.call_sid} already loaded from {where}"
+            entries[directory.name] = _cache.Entry(warnings=[message + "; call skipped"])
+            continue
+        owners[call.call_sid] = directory.name
         parsed.append(call)
         entries[directory.name] = _cache.Entry(key=call.call_sid, warnings=call.warnings)
     tables = {
@@ -135,7 +142,8 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
         providers (str): The provider set (``cloud``, ``offline``, ``scripted``).
         stt_service, stt_model, llm_service, llm_model, tts_service, tts_model,
             vad_service, vad_model (str): Each provider's name and model.
-        persona_id (str), persona_version (Int64), persona_hash (str): The prompt used.
+        persona_id, persona_hash (str): The prompt used: its id and text hash.
+        persona_version (Int64): Its version.
         voicelab_version, pipecat_version, settings_hash (str): What ran the call.
         server_port (Int64): The server's port.
         duration_s (float64): ``ended_at - started_at``.
@@ -156,13 +164,16 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
     dirs = scan(root)
     df = _pandas(_records(root, dirs, "calls", cache))
     paths = {d.name: d.location for d in dirs}
-    df["call_dir"] = df["call_dir"].map(paths).astype("str")
-    for col in ("server_wav", "caller_wav"):
-        df[col] = [
-            str(Path(d) / name) if isinstance(name, str) else None
-            for d, name in zip(df["call_dir"], df[col], strict=True)
-        ]
-        df[col] = df[col].astype("str")
+    df["call_dir"] = df["call_dir"].map(paths)
+    for col in ("server_wav", "caller_wav"):  # cached as names: the tree may have moved
+        df[col] = pd.Series(
+            [
+                os.path.join(d, name) if isinstance(name, str) else None
+                for d, name in zip(df["call_dir"], df[col], strict=True)
+            ],
+            index=df.index,
+            dtype=df["call_dir"].dtype,
+        )
     return df
 
 

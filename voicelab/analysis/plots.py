@@ -77,7 +77,12 @@ def plot_latency_hist(
         every = np.concatenate([v for _, v in groups])
         edges = np.histogram_bin_edges(every, bins=bins)
         for name, values in groups:
-            ax.hist(values, bins=edges, alpha=0.6 if by else 0.9, label=f"{name} (n={len(values)})")
+            ax.hist(
+                values,
+                bins=list(edges),
+                alpha=0.6 if by else 0.9,
+                label=f"{name} (n={len(values)})",
+            )
         ax.legend(fontsize="small")
     ax.set_xlabel(f"{col} (s)")
     ax.set_ylabel("turns")
@@ -138,7 +143,10 @@ def plot_timeline(turns: pd.DataFrame, call_sid: str | None = None, ax: Axes | N
     call_sid, rows = _one_call(turns, call_sid)
     caller_clock = bool(rows["utterance_ended_t"].notna().any())
     if caller_clock:
-        said, heard = ("utterance_started_t", "utterance_ended_t"), ("heard_started_t", "heard_ended_t")
+        said, heard = (
+            ("utterance_started_t", "utterance_ended_t"),
+            ("heard_started_t", "heard_ended_t"),
+        )
     else:
         said, heard = ("user_started_t", "user_stopped_t"), ("bot_started_t", "bot_stopped_t")
     ax.broken_barh(_spans(rows, *said), (1.6, 0.8), color="tab:blue")
@@ -147,8 +155,14 @@ def plot_timeline(turns: pd.DataFrame, call_sid: str | None = None, ax: Axes | N
         if start < end:
             continue
         ax.annotate("", xy=(start, 1.5), xytext=(end, 1.5), arrowprops={"arrowstyle": "<->"})
-        ax.text((start + end) / 2, 1.52, f"{start - end:.2f} s", ha="center", va="bottom",
-                fontsize="small")  # fmt: skip
+        ax.text(
+            (start + end) / 2,
+            1.52,
+            f"{start - end:.2f} s",
+            ha="center",
+            va="bottom",
+            fontsize="small",
+        )
     ax.set_yticks([1, 2], ["bot" + (" (heard)" if caller_clock else ""), "caller"])
     ax.set_ylim(0.4, 2.6)
     ax.set_xlabel(f"t (s, {'caller' if caller_clock else 'server'} clock)")
@@ -197,8 +211,11 @@ def plot_waveform(
         except CallRecordError:
             sid = None
         rows = turns[turns["call_sid"].astype("str") == sid]
-        ends, starts = (("utterance_ended_t", "heard_started_t") if which == "caller"
-                        else ("user_stopped_t", "bot_started_t"))  # fmt: skip
+        ends, starts = (
+            ("utterance_ended_t", "heard_started_t")
+            if which == "caller"
+            else ("user_stopped_t", "bot_started_t")
+        )
         for col, style in ((ends, "-"), (starts, "--")):
             for x in rows[col].dropna():
                 ax.axvline(float(x), color="black", linestyle=style, linewidth=0.8)

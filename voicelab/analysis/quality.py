@@ -15,15 +15,14 @@ import os
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
-
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from voicelab.analysis._files import read_manifest
-from voicelab.analysis._scores import SCORE_COLUMNS, score_row, scores_frame
 from voicelab.analysis._judge import RUBRIC, RUBRIC_VERSION, judge_calls
+from voicelab.analysis._scores import SCORE_COLUMNS, score_row, scores_frame
 from voicelab.analysis.load import calls_df, turns_df
 from voicelab.errors import CallRecordError, ScenarioError
 
@@ -150,7 +149,8 @@ def rule_checks(turns: pd.DataFrame, config: RuleConfig | None = None) -> pd.Dat
     Checks: ``greeting_names_company`` (turn 0 says ``config.company``), ``words`` and
     ``seconds`` (the reply is short enough), ``tts_safe`` (no markup, URL or emoji a TTS
     would read out), and, where the caller's words call for it, ``follow_up_question``
-    (feedback gets a question back), ``apology`` (a complaint gets an apology) and, on every
+    (feedback that is not a complaint gets a question back), ``apology`` (a complaint gets an
+    apology) and, on every
     reply, ``no_refund_promise`` (the bot cannot grant refunds).
     """
     config = config or RuleConfig()
@@ -169,20 +169,29 @@ def rule_checks(turns: pd.DataFrame, config: RuleConfig | None = None) -> pd.Dat
         if pd.notna(r.bot_speech_s):
             ok = r.bot_speech_s <= config.max_seconds
             rows.append(score_row(sid, "seconds", turn, ok, f"{r.bot_speech_s:.2f} s of speech"))
-        found = [f"{kind} {m.group()!r}" for kind, rx in _TTS_UNSAFE.items()
-                 for m in rx.finditer(reply)]  # fmt: skip
+        # Each offender once, in order of the patterns.
+        found = list(
+            dict.fromkeys(
+                f"{k} {m.group()!r}" for k, rx in _TTS_UNSAFE.items() for m in rx.finditer(reply)
+            )
+        )
         rows.append(score_row(sid, "tts_safe", turn, not found, "; ".join(found) or "plain text"))
         complaint = _COMPLAINT.search(caller) if turn != 0 else None
-        if complaint or (turn != 0 and _PRAISE.search(caller)):
+        if not complaint and turn != 0 and _PRAISE.search(caller):
             asked = "?" in reply
             detail = "asks back" if asked else f"no question after feedback: {caller!r}"
             rows.append(score_row(sid, "follow_up_question", turn, asked, detail))
         if complaint:
             sorry = bool(_APOLOGY.search(reply))
-            detail = "apologises" if sorry else f"complaint ({complaint.group()!r}) not apologised for"
+            detail = (
+                "apologises" if sorry else f"complaint ({complaint.group()!r}) not apologised for"
+            )
             rows.append(score_row(sid, "apology", turn, sorry, detail))
-        promises = [s.strip() for s in re.split(r"(?<=[.!?])\s+", reply)
-                    if _PROMISE.search(s) and not _NEGATION.search(s)]  # fmt: skip
+        promises = [
+            s.strip()
+            for s in re.split(r"(?<=[.!?])\s+", reply)
+            if _PROMISE.search(s) and not _NEGATION.search(s)
+        ]
         detail = f"promises a refund: {promises[0]!r}" if promises else "no refund promised"
         rows.append(score_row(sid, "no_refund_promise", turn, not promises, detail))
     return scores_frame(rows)
@@ -204,18 +213,28 @@ def _expect(sid: Any, exp: Expectation, rows: pd.DataFrame) -> list[dict[str, An
     joined = "\n".join(replies).lower()
     for phrase in exp.contains:
         ok = phrase.lower() in joined
-        out.append(score_row(sid, "expect.contains", turn, ok, f"{'says' if ok else 'lacks'} {phrase!r}"))
+        out.append(
+            score_row(sid, "expect.contains", turn, ok, f"{'says' if ok else 'lacks'} {phrase!r}")
+        )
     if exp.regex is not None:
         ok = re.search(exp.regex, joined, re.IGNORECASE) is not None
-        out.append(score_row(sid, "expect.regex", turn, ok, f"/{exp.regex}/ {'' if ok else 'un'}matched"))
+        out.append(
+            score_row(sid, "expect.regex", turn, ok, f"/{exp.regex}/ {'' if ok else 'un'}matched")
+        )
     for phrase in exp.must_not_say:
         ok = phrase.lower() not in joined
-        out.append(score_row(sid, "expect.must_not_say", turn, ok, f"{'avoids' if ok else 'says'} {phrase!r}"))
+        out.append(
+            score_row(
+                sid, "expect.must_not_say", turn, ok, f"{'avoids' if ok else 'says'} {phrase!r}"
+            )
+        )
     if exp.max_latency_s is not None:
-        worst = max((_latency(r) for _, r in rows.iterrows()), default=float("nan"))
-        ok = None if pd.isna(worst) else bool(worst <= exp.max_latency_s)
-        detail = f"{worst:.2f} s vs {exp.max_latency_s:.2f} s" if ok is not None else "no latency"
-        out.append(score_row(sid, "expect.max_latency_s", turn, ok, detail))
+        measured = [x for x in (_latency(r) for _, r in rows.iterrows()) if not pd.isna(x)]
+        worst = max(measured, default=None)  # turns without a measure cannot fail it
+        within = None if worst is None else worst <= exp.max_latency_s
+        limit = f"{exp.max_latency_s:.2f} s"
+        detail = f"{worst:.2f} s vs {limit}" if worst is not None else f"no latency vs {limit}"
+        out.append(score_row(sid, "expect.max_latency_s", turn, within, detail))
     return out
 
 
@@ -240,7 +259,9 @@ def check_expectations(
         numbers = call["caller_turn"] if by_caller else call["turn"]
         for item in items:
             exp = item if isinstance(item, Expectation) else Expectation.from_dict(item)
-            selected = call[call["bot_text"].notna()] if exp.turn is None else call[numbers == exp.turn]
+            selected = (
+                call[call["bot_text"].notna()] if exp.turn is None else call[numbers == exp.turn]
+            )
             rows.extend(_expect(sid, exp, selected))
     return scores_frame(rows)
 
@@ -278,6 +299,14 @@ def scores_df(
                 expectations[sid] = listed
     parts = [rule_checks(turns, rules), check_expectations(turns, expectations)]
     if complete is not None:
-        parts.append(judge_calls(root, complete, rubric=rubric, rubric_version=rubric_version,
-                                 turns=turns, calls=calls))  # fmt: skip
+        parts.append(
+            judge_calls(
+                root,
+                complete,
+                rubric=rubric,
+                rubric_version=rubric_version,
+                turns=turns,
+                calls=calls,
+            )
+        )
     return pd.concat(parts, ignore_index=True)

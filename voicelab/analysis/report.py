@@ -9,11 +9,12 @@ mailed or attached to a CI run as is.
 from __future__ import annotations
 
 import base64
+import contextlib
 import html
 import io
 import os
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -72,8 +73,9 @@ def _fmt(value: float) -> str:
 
 def _group(df: pd.DataFrame, by: str | None) -> pd.DataFrame:
     """``df`` with a string ``by`` column (``all`` when ungrouped), so groups print well."""
-    key = df[by].astype("str").fillna("(none)") if by else "all"
-    return df.assign(group=key)
+    if by is None:
+        return df.assign(group="all")
+    return df.assign(group=["(none)" if pd.isna(v) else str(v) for v in df[by]])
 
 
 def _summaries(calls: pd.DataFrame, turns: pd.DataFrame, by: str | None) -> dict[str, pd.DataFrame]:
@@ -88,6 +90,8 @@ def _summaries(calls: pd.DataFrame, turns: pd.DataFrame, by: str | None) -> dict
     )
     measured = [c for c in _V2V if turns[c].notna().any()]
     latency = latency_summary(turns, by="group", col=measured) if measured else pd.DataFrame()
+    if measured:
+        latency = latency[latency["n"] > 0].reset_index(drop=True)
     breakdown = turns.groupby("group", sort=True)[list(BREAKDOWN)].median()
     scores = rule_checks(turns).merge(calls[["call_sid", "group"]], on="call_sid")
     quality = scores.groupby(["group", "check"], sort=True)["passed"].agg(["count", "sum"])
@@ -105,8 +109,10 @@ def _summaries(calls: pd.DataFrame, turns: pd.DataFrame, by: str | None) -> dict
         "quality": quality.reset_index(),
         "wer": wer_table.reset_index(),
     }
-    if measured and turns["group"].nunique() > 1:
-        out["compare"] = compare(turns, "group", measured[0])
+    # A/B on the first latency every group has (real calls have no caller-side figure).
+    everywhere = [c for c in measured if turns.groupby("group")[c].count().min() > 0]
+    if everywhere and turns["group"].nunique() > 1:
+        out["compare"] = compare(turns, "group", everywhere[0])
     return {name: table.rename(columns={"group": by or "group"}) for name, table in out.items()}
 
 
@@ -125,7 +131,9 @@ def _plots(calls: pd.DataFrame, turns: pd.DataFrame, by: str | None) -> dict[str
     plots: dict[str, str] = {}
     if col is not None:
         plots[f"{col} CDF"] = _png(lambda ax: plot_latency_cdf(turns, col, by="group", ax=ax))
-        plots[f"{col} histogram"] = _png(lambda ax: plot_latency_hist(turns, col, by="group", ax=ax))
+        plots[f"{col} histogram"] = _png(
+            lambda ax: plot_latency_hist(turns, col, by="group", ax=ax)
+        )
     if turns[list(BREAKDOWN)].notna().any().any():
         plots["latency breakdown"] = _png(lambda ax: plot_breakdown(turns, by="group", ax=ax))
     last = calls.iloc[-1]
@@ -135,17 +143,15 @@ def _plots(calls: pd.DataFrame, turns: pd.DataFrame, by: str | None) -> dict[str
     with_audio = calls[calls["caller_wav"].notna() | calls["server_wav"].notna()]
     if len(with_audio):
         row = with_audio.iloc[-1]
-        try:
+        with contextlib.suppress(CallRecordError):  # a bad WAV costs the plot, not the report
             plots[f"waveform of {row['call_sid']}"] = _png(
                 lambda ax: plot_waveform(row, turns, ax=ax), (10, 3)
             )
-        except CallRecordError:  # an unreadable WAV costs the plot, not the report
-            pass
     return plots
 
 
 def _html(report: Report, plots: dict[str, str], n_calls: int) -> str:
-    when = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     title = f"voicelab report: {report.root.name or report.root}"
     parts = [
         "<!doctype html><html><head><meta charset='utf-8'>",
@@ -161,11 +167,15 @@ def _html(report: Report, plots: dict[str, str], n_calls: int) -> str:
     ]
     for name, table in report.summary.items():
         parts.append(f"<h2>{html.escape(name)}</h2>")
-        parts.append("<p>(none)</p>" if table.empty
-                     else table.to_html(index=False, float_format=_fmt, na_rep="", border=0))  # fmt: skip
+        if table.empty:
+            parts.append("<p>(none)</p>")
+        else:
+            parts.append(table.to_html(index=False, float_format=_fmt, na_rep="", border=0))
     for name, png in plots.items():
-        parts.append(f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' "
-                     f"src='data:image/png;base64,{png}'>")  # fmt: skip
+        parts.append(
+            f"<h2>{html.escape(name)}</h2><img alt='{html.escape(name)}' "
+            f"src='data:image/png;base64,{png}'>"
+        )
     parts.append("</body></html>")
     return "\n".join(parts)
 

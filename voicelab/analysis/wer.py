@@ -16,11 +16,29 @@ import pandas as pd
 
 __all__ = ["call_wer", "normalize_text", "number_to_words", "turn_wer"]
 
-_ONES = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen"
-).split()
-_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"))
 _SYMBOLS = {"%": " percent ", "&": " and ", "+": " plus ", "@": " at "}
 
@@ -101,14 +119,30 @@ def turn_wer(turns: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
         out = jiwer.process_words(reference, hypothesis)
         errors = out.substitutions + out.deletions + out.insertions
         words = out.hits + out.substitutions + out.deletions
-        rows.append({
-            "call_sid": row.call_sid, "turn": row.turn, "caller_turn": row.caller_turn,
-            "reference": reference, "hypothesis": hypothesis, "ref_words": words,
-            "hits": out.hits, "substitutions": out.substitutions, "deletions": out.deletions,
-            "insertions": out.insertions, "wer": errors / words,
-        })  # fmt: skip
-    counts = ["turn", "caller_turn", "ref_words", "hits", "substitutions", "deletions",
-              "insertions"]  # fmt: skip
+        rows.append(
+            {
+                "call_sid": row.call_sid,
+                "turn": row.turn,
+                "caller_turn": row.caller_turn,
+                "reference": reference,
+                "hypothesis": hypothesis,
+                "ref_words": words,
+                "hits": out.hits,
+                "substitutions": out.substitutions,
+                "deletions": out.deletions,
+                "insertions": out.insertions,
+                "wer": errors / words,
+            }
+        )
+    counts = [
+        "turn",
+        "caller_turn",
+        "ref_words",
+        "hits",
+        "substitutions",
+        "deletions",
+        "insertions",
+    ]
     columns = ["call_sid", "turn", "caller_turn", "reference", "hypothesis", *counts[2:], "wer"]
     out_df = pd.DataFrame(rows, columns=columns)
     return out_df.astype({c: "Int64" for c in counts} | {"wer": "float64"})
@@ -126,7 +160,9 @@ def call_wer(turns: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
         errors=per_turn["substitutions"] + per_turn["deletions"] + per_turn["insertions"]
     )
     grouped = per_turn.groupby("call_sid", observed=True, sort=False)
-    out = grouped.agg(turns=("wer", "size"), ref_words=("ref_words", "sum"), errors=("errors", "sum"))
+    out = grouped.agg(
+        turns=("wer", "size"), ref_words=("ref_words", "sum"), errors=("errors", "sum")
+    )
     out = out.reset_index().astype({"turns": "Int64", "ref_words": "Int64", "errors": "Int64"})
     out["wer"] = (out["errors"] / out["ref_words"]).astype("float64")
     return out

@@ -22,6 +22,8 @@ EVENT_TYPES: frozenset[str] = frozenset(
     {
         "call.started",
         "call.ended",
+        "vad.started",
+        "vad.stopped",
         "user.speech_started",
         "user.speech_stopped",
         "stt.transcript",

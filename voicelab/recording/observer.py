@@ -21,6 +21,8 @@ from pipecat.frames.frames import (
     TTSStartedFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from pipecat.metrics.metrics import TTFBMetricsData
 from pipecat.observers.base_observer import BaseObserver, FramePushed
@@ -48,6 +50,7 @@ class CallEventObserver(BaseObserver):
         self._record = record
         self.turn = 0
         self._user_speaking = False
+        self._vad_speaking = False
         self._bot_speaking = False
         self._llm_started_at: float | None = None
         self._llm_text: list[str] = []
@@ -84,6 +87,12 @@ class CallEventObserver(BaseObserver):
         elif isinstance(frame, UserStoppedSpeakingFrame) and self._user_speaking:
             self._user_speaking = False
             self._emit("user.speech_stopped")
+        elif isinstance(frame, VADUserStartedSpeakingFrame) and not self._vad_speaking:
+            self._vad_speaking = True
+            self._emit("vad.started")
+        elif isinstance(frame, VADUserStoppedSpeakingFrame) and self._vad_speaking:
+            self._vad_speaking = False
+            self._emit("vad.stopped", stop_secs=frame.stop_secs)
         elif isinstance(frame, TranscriptionFrame):
             self._emit("stt.transcript", text=frame.text.strip(), final=True)
         elif isinstance(frame, InterimTranscriptionFrame):

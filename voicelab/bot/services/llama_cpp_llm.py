@@ -31,7 +31,7 @@ class LlamaCppLLMService(LocalLLMService):
         llama: Any,
         lock: threading.Lock,
         model_name: str = "SmolLM2-135M-Instruct-Q4_1",
-        max_tokens: int = 60,
+        max_tokens: int = 40,
         temperature: float = 0.3,
         **kwargs: Any,
     ) -> None:

@@ -1,0 +1,91 @@
+"""A light scale test: 200 synthetic calls, the cache doing its job, the import boundary."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import voicelab.analysis as analysis
+from voicelab.analysis import _files, calls_df, events_df, turns_df
+from voicelab.analysis._synthetic import write_synthetic_tree
+
+CALLS, TURNS = 200, 6
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("scale") / "recordings"
+    write_synthetic_tree(root, CALLS, TURNS)
+    return root
+
+
+def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    parsed: list[str] = []
+    real = _files.parse_call
+
+    def counting(directory: _files.CallDir) -> _files.ParsedCall:
+        parsed.append(directory.name)
+        return real(directory)
+
+    monkeypatch.setattr("voicelab.analysis.load.parse_call", counting)
+    return parsed
+
+
+def test_scale_loads_every_row_then_serves_from_the_cache(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    parsed = _count_parses(monkeypatch)
+    events = events_df(tree)
+    # Per call: 10 framing events + 16 per exchange.
+    assert len(events) == CALLS * (10 + 16 * TURNS)
+    assert len(parsed) == CALLS
+    turns = turns_df(tree)
+    calls = calls_df(tree)
+    assert len(parsed) == CALLS  # the other tables came from the same pass, via the cache
+    assert len(calls) == CALLS and len(turns) == CALLS * (TURNS + 1)
+    assert turns["v2v_caller_s"].notna().sum() == CALLS * TURNS
+    # The breakdown adds up to the caller-side figure on every answered turn.
+    parts = turns[["vad_stop_s", "stt_s", "llm_ttft_s", "tts_ttfa_s", "transport_s"]].sum(axis=1)
+    answered = turns["turn"] > 0
+    assert (parts[answered] - turns.loc[answered, "v2v_caller_s"]).abs().max() < 1e-9
+
+
+def test_one_changed_call_is_the_only_one_read_again(
+    tree: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    events_df(tree)  # warm
+    parsed = _count_parses(monkeypatch)
+    middle = sorted(p for p in tree.iterdir() if not p.name.startswith("."))[CALLS // 2]
+    path = middle / "events.jsonl"
+    last = json.loads(path.read_text().splitlines()[-1])
+    with path.open("a") as handle:
+        handle.write(json.dumps(last | {"t": last["t"] + 1}) + "\n")
+    events = events_df(tree)
+    assert parsed == [middle.name]
+    # Same rows, same order as a load that ignores the cache.
+    pd.testing.assert_frame_equal(events, events_df(tree, cache=False))
+    assert (events["call_sid"] == middle.name.split("_")[1]).sum() == 10 + 16 * TURNS + 1
+
+
+def test_public_api_is_explicit() -> None:
+    assert sorted(analysis.__all__) == sorted(set(analysis.__all__))
+    for name in analysis.__all__:
+        assert getattr(analysis, name) is not None
+
+
+def test_analysis_never_imports_the_runtime() -> None:
+    code = (
+        "import sys, voicelab.analysis\n"
+        "bad = [m for m in sys.modules if m.split('.')[0] == 'pipecat' or m.startswith(("
+        "'voicelab.server', 'voicelab.bot', 'voicelab.simulator'))]\n"
+        "print(','.join(bad))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""

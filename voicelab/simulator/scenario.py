@@ -1,0 +1,289 @@
+"""Scenarios: a simulated caller and what the bot must do, as YAML files in ``evals/scenarios``.
+
+A scenario file::
+
+    description: A guest complains that lunch was cold.
+    direction: inbound            # or outbound
+    caller: {name: Sam Patel, speaking_rate: 1.1, noise_snr_db: 25}
+    turns:
+      - say: Hi, the chicken curry I had for lunch today was cold.
+        barge_in_after: 1.5       # optional: talk over the bot's reply after 1.5 s
+      - wav: clips/complaint.wav  # relative to this file; text: is its ground truth
+      - dtmf: "1#"
+      - pause: 2
+      - hang_up: true             # or seconds from now
+    goal: {objective: Get an apology for the cold food., max_turns: 2}
+    expect:
+      - {turn: 0, contains: Compass Group}
+      - {turn: 1, contains: [sorry, apolog], max_latency_s: 4}
+
+A file that does not validate raises :class:`~voicelab.errors.ScenarioError` naming
+the file, the field and the line, e.g. ``x.yaml: turns[2].say: Input should be a
+valid string (line 14)``. :meth:`Scenario.actions` compiles the turns into the
+:mod:`~voicelab.simulator._script` actions a :class:`MediaStreamsCaller` plays.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+from pydantic import Field, ValidationError, ValidationInfo, model_validator
+
+from voicelab.errors import ScenarioError
+from voicelab.simulator._scenario_goal import Completer, GoalDrivenCaller, default_completer
+from voicelab.simulator._scenario_models import (
+    CallerGoal,
+    CallerPersona,
+    ScenarioExpectation,
+    ScenarioTurn,
+    _Model,
+)
+from voicelab.simulator._scenario_yaml import Loc, ScenarioFile, format_loc
+from voicelab.simulator._script import Action, Dtmf, HangUp, Pause, Say
+from voicelab.simulator.voices import CallerVoice, add_noise, load_wav
+
+__all__ = [
+    "CallerGoal",
+    "CallerPersona",
+    "Completer",
+    "GoalDrivenCaller",
+    "Scenario",
+    "ScenarioExpectation",
+    "ScenarioTurn",
+    "default_completer",
+    "load_scenario",
+    "load_scenarios",
+]
+
+Outcome = Literal["answer", "busy", "no-answer", "failed"]
+_ID = r"^[A-Za-z0-9_.-]+$"  # ids end up in file names and report columns
+
+
+class Scenario(_Model):
+    """One validated scenario.
+
+    Attributes:
+        id: Stable name (the file's stem unless the file says otherwise).
+        description: What the scenario tests, for people.
+        direction: ``inbound`` (the caller phones the bot) or ``outbound`` (the bot
+            phones the caller).
+        caller: Who the caller is and how they sound.
+        outcome: What the dialled number does at the carrier (outbound calls):
+            ``answer``, ``busy``, ``no-answer`` or ``failed``.
+        turns: What the caller does, in order.
+        goal: Lines improvised by an LLM after the scripted turns (or instead of them).
+        expect: What the bot's replies must do.
+        path: The file it was loaded from (``None`` if built in code).
+    """
+
+    id: str = Field(min_length=1, pattern=_ID)
+    description: str = ""
+    direction: Literal["inbound", "outbound"] = "inbound"
+    caller: CallerPersona = Field(default_factory=CallerPersona)
+    outcome: Outcome = "answer"
+    turns: list[ScenarioTurn] = Field(default_factory=list)
+    goal: CallerGoal | None = None
+    expect: list[ScenarioExpectation] = Field(default_factory=list)
+    path: Path | None = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _consistent(self, info: ValidationInfo) -> Scenario:
+        # load_scenario reports these itself, each with its own field and line.
+        if not (info.context or {}).get("defer_consistency"):
+            problems = "; ".join(f"{format_loc(loc)}: {why}" for loc, why in self.problems())
+            if problems:
+                raise ValueError(problems)
+        return self
+
+    def problems(self) -> list[tuple[Loc, str]]:
+        """Contradictions between fields, as ``(loc, message)``; empty when consistent."""
+        found: list[tuple[Loc, str]] = []
+        if self.outcome != "answer":
+            if self.direction == "inbound":
+                found.append(
+                    (("outcome",), "only an outbound call can be busy, unanswered or failed")
+                )
+            for name in ("turns", "goal", "expect"):
+                if getattr(self, name):
+                    found.append(((name,), f"a {self.outcome} call is never answered: remove it"))
+        for index, turn in enumerate(self.turns[:-1]):
+            if turn.hang_up is not None:
+                found.append((("turns", index, "hang_up"), "the turns after a hang-up never run"))
+        if self.goal is not None and self.turns and self.turns[-1].hang_up is not None:
+            found.append((("goal",), "the turns hang up before the goal-driven caller speaks"))
+        lines = self.spoken_lines + (self.goal.max_turns if self.goal else 0)
+        for index, expectation in enumerate(self.expect):
+            if expectation.turn is not None and expectation.turn > lines:
+                found.append(
+                    (("expect", index, "turn"), f"the caller speaks at most {lines} line(s)")
+                )
+        return found
+
+    @property
+    def spoken_lines(self) -> int:
+        """How many scripted lines the caller speaks (the bot's turns 1..N answer them)."""
+        return sum(turn.spoken for turn in self.turns)
+
+    def audio_path(self, turn: ScenarioTurn) -> Path:
+        """Where a ``wav`` turn's file is: relative to the scenario file."""
+        if turn.wav is None:
+            raise ValueError("not a wav turn")
+        base = self.path.parent if self.path is not None else Path()
+        return base / turn.wav
+
+    def actions(self, voice: CallerVoice | None = None) -> list[Action]:
+        """The turns as the caller's actions, with every line synthesised or loaded.
+
+        Args:
+            voice: Speaks the ``say`` lines; default the caller's Piper voice at its
+                ``speaking_rate``. The persona's noise is added to every line.
+
+        Raises:
+            ScenarioError: A line gave no audio, or a WAV file cannot be read.
+        """
+        voice = voice or CallerVoice(self.caller.speaking_rate)
+        actions: list[Action] = []
+        for index, turn in enumerate(self.turns):
+            if turn.say is not None or turn.wav is not None:
+                audio, text = self._audio(index, turn, voice)
+                actions.append(Say(text, audio, turn.barge_in_after))
+            elif turn.dtmf is not None:
+                actions.extend(Dtmf(digit) for digit in turn.dtmf)
+            elif turn.pause is not None:
+                actions.append(Pause(turn.pause))
+            elif turn.hang_up is not None:
+                actions.append(HangUp(turn.hang_up))
+        return actions
+
+    def _audio(self, index: int, turn: ScenarioTurn, voice: CallerVoice) -> tuple[np.ndarray, str]:
+        if turn.say is not None:
+            audio, text = _speak(voice, turn.say), turn.say
+        else:
+            audio, text = load_wav(self.audio_path(turn)), turn.text or ""
+        if audio.size == 0:
+            where = f"{self.path or self.id}: {format_loc(('turns', index, turn.kind))}"
+            raise ScenarioError(f"{where}: the line has no audio")
+        if self.caller.noise_snr_db is not None:
+            # Seeded by position: the same scenario sounds the same on every run.
+            audio = add_noise(audio, self.caller.noise_snr_db, seed=index)
+        return audio, text
+
+    def goal_caller(self, complete: Completer | None = None) -> GoalDrivenCaller | None:
+        """The goal-driven caller of this scenario (``None`` without a goal).
+
+        Args:
+            complete: The LLM; default :func:`default_completer` with no settings (SmolLM2).
+        """
+        if self.goal is None:
+            return None
+        return GoalDrivenCaller(
+            self.goal.objective,
+            complete or default_completer(),
+            max_turns=self.goal.max_turns,
+            name=self.caller.name,
+            direction=self.direction,
+        )
+
+    def manifest(self) -> dict[str, Any]:
+        """What a call record keeps of the scenario (``call.json`` under ``scenario``).
+
+        Expectations are plain dicts without unset checks; ``contains`` and
+        ``must_not_say`` are always lists (``contains``: any of them must appear).
+        """
+        return {
+            "id": self.id,
+            "file": None if self.path is None else str(self.path),
+            "description": self.description,
+            "direction": self.direction,
+            "outcome": self.outcome,
+            "caller": self.caller.model_dump(mode="json"),
+            "goal": None if self.goal is None else self.goal.model_dump(mode="json"),
+            "expectations": [e.model_dump(mode="json", exclude_none=True) for e in self.expect],
+        }
+
+
+# Field names of each nested model, keyed by the loc's names: for "did you mean ...?".
+_ALLOWED: dict[tuple[str, ...], Iterable[str]] = {
+    (): [name for name in Scenario.model_fields if name != "path"],
+    ("caller",): list(CallerPersona.model_fields),
+    ("turns",): list(ScenarioTurn.model_fields),
+    ("goal",): list(CallerGoal.model_fields),
+    ("expect",): list(ScenarioExpectation.model_fields),
+}
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate one scenario file.
+
+    Raises:
+        ScenarioError: The file is unreadable, not YAML or invalid; the message names
+            the file, the field and the line (one line per problem).
+    """
+    path = Path(path)
+    source = ScenarioFile(path)
+    data = dict(source.data)
+    if "path" in data:
+        raise source.error([(("path",), "set by the loader (where the file is), not in the file")])
+    if "id" not in data:
+        if not re.match(_ID, path.stem):
+            message = f"the id comes from the file name, {path.stem!r}: use only A-Z a-z 0-9 _ . -"
+            raise source.error([(("id",), f"{message}, or set id:")])
+        data["id"] = path.stem
+    try:
+        scenario = Scenario.model_validate(
+            {**data, "path": path}, context={"base_dir": path.parent, "defer_consistency": True}
+        )
+    except ValidationError as exc:
+        raise source.validation_error(exc, _ALLOWED) from None
+    problems = scenario.problems()
+    if problems:
+        raise source.error(problems)
+    return scenario
+
+
+def load_scenarios(paths: str | Path | Iterable[str | Path]) -> list[Scenario]:
+    """Load scenario files; a directory stands for all its ``*.yaml`` files, sorted.
+
+    Raises:
+        ScenarioError: A file is invalid, a path does not exist, or two scenarios share an id.
+    """
+    items = [paths] if isinstance(paths, str | Path) else list(paths)
+    scenarios: list[Scenario] = []
+    for item in map(Path, items):
+        if item.is_dir():
+            scenarios.extend(load_scenario(file) for file in sorted(item.glob("*.yaml")))
+        elif item.exists():
+            scenarios.append(load_scenario(item))
+        else:
+            raise ScenarioError(f"{item}: no such scenario file or directory")
+    seen: dict[str, Path | None] = {}
+    for scenario in scenarios:
+        if scenario.id in seen:
+            raise ScenarioError(
+                f"{scenario.path}: id {scenario.id!r} is already used by {seen[scenario.id]}"
+            )
+        seen[scenario.id] = scenario.path
+    return scenarios
+
+
+_speech: dict[tuple[type, float, str], np.ndarray] = {}
+_speech_lock = threading.Lock()
+
+
+def _speak(voice: CallerVoice, text: str) -> np.ndarray:
+    """``voice.speak(text)``, cached per process by (voice kind, rate, text): a suite of
+    scenarios repeats lines, and synthesis is the slow part of compiling one."""
+    key = (type(voice), voice.speaking_rate, text)
+    with _speech_lock:
+        cached = _speech.get(key)
+    if cached is None:
+        cached = voice.speak(text)
+        cached.setflags(write=False)  # shared between calls: nobody may change it in place
+        with _speech_lock:
+            _speech[key] = cached
+    return cached
