@@ -23,6 +23,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "CallServer": "voicelab.server.runner",
     "LocalNetwork": "voicelab.network",
+    "Lab": "voicelab.lab",
+    "CallResult": "voicelab.lab",
     "load_scenario": "voicelab.simulator.scenario",
 }
 
@@ -36,8 +38,10 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "CallRecordError",
+    "CallResult",
     "CallServer",
     "ConfigError",
+    "Lab",
     "LocalNetwork",
     "MissingDependencyError",
     "ProviderError",

@@ -51,10 +51,11 @@ async def place_call(settings: Settings, number: str, server_url: str | None) ->
     if server_url is not None:
         await _follow(server_url, number)
         return
-    # No server given: an in-process one, through the carrier; the callee answers silently.
+    # No server given: an in-process one, through the carrier; the callee listens.
+    from voicelab._cli_output import print_call
+
     async with LocalNetwork(settings) as network:
-        assert network.server_url is not None
-        await _follow(network.server_url, number)
+        print_call(await network.call(number))
 
 
 async def _follow(server_url: str, number: str, timeout_s: float = 600.0) -> None:

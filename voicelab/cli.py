@@ -159,6 +159,11 @@ def call(
     if not re.fullmatch(r"\+[1-9]\d{6,14}", number):
         fail(f"{number!r} is not an E.164 number like +15551234567")
     settings = settings_or_exit()
+    if server is None and settings.twilio_configured and not settings.twilio_api_base:
+        fail(
+            "real Twilio credentials are configured: run `voicelab serve` where Twilio can reach "
+            "it (VOICELAB_PUBLIC_URL) and pass --server URL; unset them to call through the emulator"
+        )
     asyncio.run(place_call(settings, number, server))
 
 

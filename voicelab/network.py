@@ -101,6 +101,13 @@ class LocalNetwork:
         assert self.simulator is not None
         return await self.simulator.run(scenario)
 
+    async def call(self, number: str) -> SimulatedCall:
+        """Have the server call ``number`` through the carrier; the callee only listens."""
+        if self.simulator is None:
+            await self.start()
+        assert self.simulator is not None
+        return await self.simulator.call(number)
+
     async def stop(self) -> None:
         """Stop the server and the carrier (idempotent)."""
         if self.server is not None:

@@ -16,10 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from voicelab.errors import CallRecordError
-from voicelab.recording.store import EVENTS, MANIFEST
 
 __all__ = [
     "CALLER_WAV",
+    "EVENTS",
+    "MANIFEST",
     "CallDir",
     "CallRecordWarning",
     "MalformedCall",
@@ -29,6 +30,10 @@ __all__ = [
     "scan",
 ]
 
+# The file names voicelab.recording.store writes. Spelled out rather than imported: the
+# analysis side depends only on recording.events and errors (DESIGN.md section 2).
+MANIFEST = "call.json"
+EVENTS = "events.jsonl"
 CALLER_WAV = "caller.wav"
 # The server's recording, named by voicelab.bot.pipeline.recording_filename.
 SERVER_WAV_RE = re.compile(r"^server_\d+_(?:inbound|outbound)_recording_.+\.wav$")

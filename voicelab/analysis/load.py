@@ -30,6 +30,8 @@ from voicelab.analysis._calls import build_calls
 from voicelab.analysis._events import build_events
 from voicelab.analysis._files import (
     CALLER_WAV,
+    EVENTS,
+    MANIFEST,
     CallDir,
     MalformedCall,
     ParsedCall,
@@ -37,7 +39,6 @@ from voicelab.analysis._files import (
     scan,
 )
 from voicelab.analysis._turns import build_turns
-from voicelab.recording.store import EVENTS, MANIFEST
 
 __all__ = ["calls_df", "events_df", "turns_df"]
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,13 +150,13 @@ def rule_checks(turns: pd.DataFrame, config: RuleConfig | None = None) -> pd.Dat
     ``seconds`` (the reply is short enough), ``tts_safe`` (no markup, URL or emoji a TTS
     would read out), and, where the caller's words call for it, ``follow_up_question``
     (feedback that is not a complaint gets a question back), ``apology`` (a complaint gets an
-    apology) and, on every
-    reply, ``no_refund_promise`` (the bot cannot grant refunds).
+    apology) and, on every reply, ``no_refund_promise`` (the bot cannot grant refunds).
     """
     config = config or RuleConfig()
     rows: list[dict[str, Any]] = []
     for r in turns.itertuples(index=False):
-        reply, sid, turn = _text(r.bot_text), r.call_sid, r.turn
+        reply, sid = _text(r.bot_text), r.call_sid
+        turn = None if pd.isna(r.turn) else int(r.turn)  # NA: an utterance never answered
         caller = _text(r.caller_text) or _text(r.stt_text)
         if turn == 0:
             named = config.company.lower() in reply.lower() if reply else None
@@ -259,9 +259,10 @@ def check_expectations(
         numbers = call["caller_turn"] if by_caller else call["turn"]
         for item in items:
             exp = item if isinstance(item, Expectation) else Expectation.from_dict(item)
-            selected = (
-                call[call["bot_text"].notna()] if exp.turn is None else call[numbers == exp.turn]
-            )
+            if exp.turn is None:
+                selected = call[call["bot_text"].notna()]
+            else:  # NA turn numbers (unmatched turns) select nothing
+                selected = call[numbers.eq(exp.turn).fillna(False).astype(bool)]
             rows.extend(_expect(sid, exp, selected))
     return scores_frame(rows)
 
@@ -271,7 +272,7 @@ def scores_df(
     *,
     expectations: Mapping[str, Sequence[Expectation | Mapping[str, Any]]] | None = None,
     rules: RuleConfig | None = None,
-    complete: Any = None,
+    complete: Callable[[str], str] | None = None,
     rubric: str = RUBRIC,
     rubric_version: str = RUBRIC_VERSION,
 ) -> pd.DataFrame:

@@ -21,6 +21,7 @@ from voicelab.bot.models import ModelPool
 from voicelab.config import Settings, load_settings
 from voicelab.errors import VoicelabError
 from voicelab.server.app import create_app
+from voicelab.server.logging import configure_logging
 
 __all__ = ["CallServer", "shared_model_pool"]
 
@@ -44,7 +45,8 @@ class CallServer:
         settings: Server settings (default: read from the environment).
         host: Interface to bind.
         port: Port to bind; 0 picks a free one (see :attr:`url`).
-        log_level: uvicorn's access/error log level.
+        log_level: Console level of uvicorn's and voicelab's logs (the log file in
+            ``settings.log_dir`` gets INFO and up regardless).
 
     Example::
 
@@ -98,6 +100,7 @@ class CallServer:
                 f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror}"
             ) from None
         self.port = sock.getsockname()[1]
+        configure_logging(self.settings.log_dir, console_level=self.log_level.upper())
         pool = shared_model_pool() if self.settings.providers != "cloud" else None
         app = create_app(self.settings, pool=pool, port=self.port)
         config = uvicorn.Config(app, log_level=self.log_level, lifespan="on")

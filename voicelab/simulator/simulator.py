@@ -123,12 +123,22 @@ class Simulator:
 
     async def run(self, scenario: Any) -> SimulatedCall:
         """Play ``scenario`` (a :class:`voicelab.simulator.scenario.Scenario`) once."""
-        started = time.perf_counter()
-        call = SimulatedCall(scenario_id=scenario.id)
         payload = _Payload(scenario, await asyncio.to_thread(scenario.actions))
+        return await self._play(scenario.id, payload, scenario)
+
+    async def call(self, number: str) -> SimulatedCall:
+        """Have the server call ``number`` (``POST /outbound``); the callee only listens."""
+        return await self._play(f"call {number}", _Payload(None, []), None, number=number)
+
+    async def _play(
+        self, name: str, payload: _Payload, scenario: Any, number: str | None = None
+    ) -> SimulatedCall:
+        started = time.perf_counter()
+        call = SimulatedCall(scenario_id=name)
         try:
-            if scenario.direction == "outbound":
-                call.call_sid = await self._place_outbound(scenario, payload)
+            if scenario is None or scenario.direction == "outbound":
+                outcome = scenario.outcome if scenario is not None else "answer"
+                call.call_sid = await self._place_outbound(outcome, payload, number)
             else:
                 call.call_sid = await self.carrier.ring(
                     self.server_url + "/",
@@ -153,10 +163,10 @@ class Simulator:
         call.seconds = round(time.perf_counter() - started, 2)
         return call
 
-    async def _place_outbound(self, scenario: Any, payload: _Payload) -> str:
+    async def _place_outbound(self, outcome: str, payload: _Payload, number: str | None) -> str:
         # A number of its own per call, so concurrent calls never share a script.
-        number = f"+1555{next(self._numbers) % 10_000_000:07d}"
-        self.carrier.script_destination(number, outcome=scenario.outcome, scenario=payload)
+        number = number or f"+1555{next(self._numbers) % 10_000_000:07d}"
+        self.carrier.script_destination(number, outcome=outcome, scenario=payload)
         async with httpx.AsyncClient(timeout=30) as client:
             response = await client.post(self.server_url + "/outbound", json={"to_number": number})
         if response.status_code != 200:

@@ -250,3 +250,10 @@ def test_a_damaged_cache_is_rebuilt(good_root: Path) -> None:
     for parquet in (good_root / ".voicelab_cache").glob("records-*.parquet"):
         parquet.write_bytes(b"not parquet")
     pd.testing.assert_frame_equal(turns_df(good_root), first)
+
+
+def test_file_names_match_the_writer() -> None:
+    from voicelab.analysis import _files
+    from voicelab.recording import store
+
+    assert (_files.MANIFEST, _files.EVENTS) == (store.MANIFEST, store.EVENTS)

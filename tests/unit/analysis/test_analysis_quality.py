@@ -195,3 +195,15 @@ def test_scores_df_reads_expectations_from_the_manifest(good_root: Path) -> None
     assert {"expect.contains", "expect.regex", "expect.max_latency_s", "judge"} <= checks
     assert "expect.contains" not in set(scores.loc[scores["call_sid"] == OUTBOUND, "check"])
     assert list(scores.columns) == COLUMNS
+
+
+def test_unanswered_and_unmatched_turns_do_not_break_the_checks(good_root: Path) -> None:
+    turns = turns_df(good_root)
+    inbound = turns[turns["call_sid"] == INBOUND].copy()
+    inbound.loc[inbound.index[1], "caller_turn"] = pd.NA  # a turn no utterance matched
+    unheard = inbound.iloc[[2]].assign(turn=pd.NA, bot_text=None, caller_turn=3)
+    frame = pd.concat([inbound, unheard], ignore_index=True)
+    scores = rule_checks(frame)
+    assert scores["turn"].notna().all()  # the unanswered utterance has no reply to check
+    result = check_expectations(frame, {INBOUND: [{"turn": 2, "contains": "sorry"}]})
+    assert list(result["passed"]) == [True]

@@ -1,0 +1,236 @@
+"""``Lab``: the notebook facade over the call server, the carrier and the analysis.
+
+Jupyter already runs an event loop; patching it (nest_asyncio) breaks on the second
+run of a cell. The lab runs its own loop on a background thread instead: the
+carrier lives there, the server has its own thread (see ``CallServer``), and each
+blocking method here submits a coroutine to that loop and waits. Models stay
+warm in the process across ``stop()``/``start()``.
+
+Example::
+
+    from voicelab import Lab
+
+    lab = Lab(providers="offline").start()
+    call = lab.simulate("evals/scenarios/cold_food.yaml")
+    call.turns_df()
+    call.audio()             # a player for the call's recording
+    call.plot_timeline()
+    lab.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import warnings
+from collections.abc import Coroutine, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import pandas as pd
+
+from voicelab.config import Settings, load_settings
+from voicelab.errors import VoicelabError
+from voicelab.network import LocalNetwork
+from voicelab.simulator.scenario import Scenario, load_scenario
+from voicelab.simulator.simulator import SimulatedCall
+
+__all__ = ["CallResult", "Lab"]
+
+T = TypeVar("T")
+
+
+@dataclass
+class CallResult:
+    """One finished call, ready to analyse.
+
+    Attributes:
+        call: What the simulation observed (status, caller timings, directory).
+    """
+
+    call: SimulatedCall
+
+    @property
+    def call_sid(self) -> str | None:
+        return self.call.call_sid
+
+    @property
+    def status(self) -> str:
+        return self.call.status
+
+    @property
+    def directory(self) -> Path | None:
+        return self.call.directory
+
+    def _dir(self) -> Path:
+        if self.call.directory is None:
+            raise VoicelabError(f"call {self.call_sid} ({self.status}) left no recording")
+        return self.call.directory
+
+    def turns_df(self) -> pd.DataFrame:
+        """One row per turn (see :func:`voicelab.analysis.turns_df`)."""
+        from voicelab.analysis import turns_df
+
+        return turns_df(self._dir())
+
+    def events_df(self) -> pd.DataFrame:
+        """One row per event (see :func:`voicelab.analysis.events_df`)."""
+        from voicelab.analysis import events_df
+
+        return events_df(self._dir())
+
+    def audio(self, which: str = "server") -> Any:
+        """An ``IPython.display.Audio`` player: ``server`` recording or ``caller`` (caller.wav)."""
+        from IPython.display import Audio
+
+        from voicelab.analysis import load_audio
+
+        recording = load_audio(self._dir(), which=which)  # type: ignore[arg-type]
+        channels = [recording.channels[name] for name in recording.channels]
+        return Audio(channels, rate=recording.sample_rate)
+
+    def plot_timeline(self, ax: Any = None) -> Any:
+        """Who spoke when, with each turn's latency marked; returns the matplotlib Axes."""
+        from voicelab.analysis import plot_timeline
+
+        return plot_timeline(self.turns_df(), ax=ax)
+
+    def __repr__(self) -> str:
+        v2v = self.call.caller.v2v() if self.call.caller else {}
+        timings = ", ".join(f"turn {t}: {s:.2f}s" for t, s in sorted(v2v.items()))
+        return f"<CallResult {self.call.scenario_id} {self.call_sid} {self.status} v2v[{timings}]>"
+
+
+class Lab:
+    """A call server and the offline phone network, running in the background.
+
+    Args:
+        settings: voicelab settings (default: environment and ``.env``).
+        **overrides: Setting overrides, e.g. ``providers="scripted"``,
+            ``recordings_dir="recordings/ab-test"``.
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+        # Re-validated, so overrides get the same checks (and types) as the environment.
+        base = settings.model_dump() if settings is not None else {}
+        self.settings = load_settings(**{**base, **overrides})
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._network: LocalNetwork | None = None
+
+    @property
+    def url(self) -> str:
+        """The call server's base URL."""
+        if self._network is None or self._network.server_url is None:
+            raise VoicelabError("the lab is not running: call start() first")
+        return self._network.server_url
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.settings.recordings_dir
+
+    def start(self) -> Lab:
+        """Start the loop thread, the carrier and the server (idempotent)."""
+        if self._network is not None:
+            return self
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="voicelab-lab", daemon=True)
+        self._thread.start()
+        network = LocalNetwork(self.settings)
+        self._run(network.start())
+        self._network = network
+        return self
+
+    def stop(self) -> None:
+        """Stop the server, the carrier and the loop thread (idempotent)."""
+        if self._network is not None:
+            self._run(self._network.stop())
+            self._network = None
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            assert self._thread is not None
+            self._thread.join(10)
+            self._loop.close()
+            self._loop = None
+
+    def simulate(
+        self,
+        scenario: str | Path | Scenario,
+        *,
+        calls: int = 1,
+        concurrency: int = 1,
+        progress: bool = True,
+    ) -> CallResult | list[CallResult]:
+        """Play a scenario; one :class:`CallResult`, or a list when ``calls > 1``."""
+        loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
+        results = self.simulate_many([loaded] * calls, concurrency=concurrency, progress=progress and calls > 1)
+        return results[0] if calls == 1 else results
+
+    def simulate_many(
+        self, scenarios: Sequence[str | Path | Scenario], *, concurrency: int = 1, progress: bool = True
+    ) -> list[CallResult]:
+        """Play several scenarios, ``concurrency`` at a time, with a progress bar."""
+        from tqdm.auto import tqdm
+
+        loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
+        network = self._require()
+        bar = tqdm(total=len(loaded), desc="calls", unit="call", disable=not progress)
+
+        async def run_all() -> list[SimulatedCall]:
+            gate = asyncio.Semaphore(concurrency)
+
+            async def one(item: Scenario) -> SimulatedCall:
+                async with gate:
+                    result = await network.simulate(item)
+                bar.update()
+                return result
+
+            return list(await asyncio.gather(*(one(item) for item in loaded)))
+
+        try:
+            return [CallResult(call) for call in self._run(run_all())]
+        finally:
+            bar.close()
+
+    def call(self, number: str) -> CallResult:
+        """Place an outbound call through the server's ``/outbound``; the carrier's callee
+        listens to the bot's greeting and hangs up."""
+        network = self._require()
+        return CallResult(self._run(network.call(number)))
+
+    def turns_df(self) -> pd.DataFrame:
+        """Every call recorded under this lab's recordings directory, one row per turn."""
+        from voicelab.analysis import turns_df
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return turns_df(self.recordings_dir)
+
+    def _require(self) -> LocalNetwork:
+        if self._network is None:
+            self.start()
+        assert self._network is not None
+        return self._network
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        assert self._loop is not None
+        future: Future[T] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result()
+
+    def __enter__(self) -> Lab:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def __repr__(self) -> str:
+        state = f"running at {self.url}" if self._network else "stopped"
+        return f"<Lab {state} providers={self.settings.providers} recordings={self.recordings_dir}>"
