@@ -56,6 +56,7 @@ class CallAudio:
 
 
 def call_directory(call: Any) -> Path:
+    """The directory of ``call``: a path, or a mapping / ``calls_df`` row with ``call_dir``."""
     if isinstance(call, (str, os.PathLike)):
         return Path(call)
     if isinstance(call, Mapping) or hasattr(call, "get"):  # a dict or a calls_df row
@@ -83,7 +84,9 @@ def load_audio(call: Any, which: Literal["server", "caller"] = "server") -> Call
         names = sorted(
             p.name for p in directory.glob("server_*.wav") if SERVER_WAV_RE.match(p.name)
         )
-        path = directory / (names[-1] if names else "server_*.wav")
+        path = directory / (names[-1] if names else "server_<port>_<direction>_recording_*.wav")
+    if not path.is_file():
+        raise CallRecordError(f"{directory}: no {which} recording ({path.name})")
     try:
         samples, rate = sf.read(path, dtype="float32", always_2d=True)
     except (OSError, RuntimeError, sf.LibsndfileError) as exc:

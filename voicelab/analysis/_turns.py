@@ -79,6 +79,9 @@ class _Turn:
     llm: list[str] = field(default_factory=list)
     tts: list[str] = field(default_factory=list)
     times: dict[str, float] = field(default_factory=dict)
+    vad_wall: str | None = None
+    vad_stop_secs: float | None = None
+    spoken: list[str] = field(default_factory=list)
     ttft: float | None = None
     ttfa: float | None = None
     v2v: float | None = None
@@ -117,7 +120,7 @@ def _server_turns(events: list[dict[str, Any]]) -> dict[int, _Turn]:
         elif kind == "user.speech_stopped":
             stopped += 1
             number, started = stopped, max(started, stopped)
-        elif kind == "stt.transcript" and started:
+        elif kind in ("stt.transcript", "vad.stopped") and started:
             number = started
         if type(number) is not int:
             continue
@@ -127,6 +130,9 @@ def _server_turns(events: list[dict[str, Any]]) -> dict[int, _Turn]:
             times.setdefault("user_started_t", t)
         elif kind == "user.speech_stopped":
             times["user_stopped_t"], turn.stop_wall = t, event["wall"]
+        elif kind == "vad.stopped" and "user_stopped_t" not in times:
+            times["vad_stopped_t"], turn.vad_wall = t, event["wall"]
+            turn.vad_stop_secs = _number(data.get("stop_secs"))
         elif kind == "stt.transcript" and data.get("final", True) is not False:
             turn.stt.append(str(data.get("text") or ""))
             times["stt_final_t"] = t
@@ -142,6 +148,8 @@ def _server_turns(events: list[dict[str, Any]]) -> dict[int, _Turn]:
             times.setdefault("bot_started_t", t)
         elif kind == "bot.speech_stopped":
             times["bot_stopped_t"] = t
+            if data.get("text"):  # what was actually spoken (the greeting has no llm.response)
+                turn.spoken.append(str(data["text"]))
         elif kind == "interruption":
             turn.interrupted = True
         elif kind == "metrics.v2v" and data.get("measured_from", "user_stopped") == "user_stopped":
@@ -199,6 +207,7 @@ def _row(sid: str, turn: _Turn, utt: _Utterance | None, heard: dict[str, float])
         times.update(utterance_started_t=utt.started_t, utterance_ended_t=utt.ended_t)
     times.update(heard)
     stop, end = _wall(turn.stop_wall), _wall(utt.ended_wall if utt else None)
+    vad_stop = _wall(turn.vad_wall)
     latency = breakdown(
         utterance_ended_t=times.get("utterance_ended_t"),
         heard_started_t=times.get("heard_started_t"),
@@ -209,6 +218,9 @@ def _row(sid: str, turn: _Turn, utt: _Utterance | None, heard: dict[str, float])
         tts_ttfa_s=turn.ttfa,
         bot_started_t=times.get("bot_started_t"),
         v2v_server_s=turn.v2v,
+        vad_stopped_t=times.get("vad_stopped_t"),
+        caller_to_vad_s=(vad_stop - end).total_seconds() if vad_stop and end else None,
+        vad_stop_secs=turn.vad_stop_secs,
     )
     walls = [w for w in (_wall(turn.first_wall), _wall(utt.started_wall if utt else None)) if w]
     caller = "user_stopped_t" in times or "user_started_t" in times or utt is not None
@@ -225,7 +237,7 @@ def _row(sid: str, turn: _Turn, utt: _Utterance | None, heard: dict[str, float])
         "started_at": min(walls) if walls else None,
         "caller_text": utt.text if utt else None,
         "stt_text": " ".join(t for t in turn.stt if t) or None,
-        "bot_text": " ".join(turn.llm or turn.tts) or None,
+        "bot_text": " ".join(turn.llm or turn.tts or turn.spoken) or None,
         "interrupted": turn.interrupted,
         "bot_speech_s": speech,
         **latency,

@@ -18,15 +18,16 @@ answer to the caller's ``N``-th speech turn; server clock ``t`` unless said othe
 The breakdown of a turn, in pipeline order:
 
 ``vad_stop_s``
-    Waiting for the VAD to decide the caller stopped: ``user.speech_stopped.wall`` minus the
-    ``wall`` of the matching ``caller.utterance_ended`` (the clocks differ, so walls are
-    compared). It includes the audio's trip to the server. Real calls have no caller events;
-    there it is pipecat's own estimate, ``v2v_server_s - (bot.speech_started.t -
-    user.speech_stopped.t)``, i.e. the part of pipecat's figure before the stop event.
+    Waiting for the VAD to decide the caller stopped: the turn's last ``vad.stopped.wall``
+    minus the ``wall`` of the matching ``caller.utterance_ended`` (the clocks differ, so
+    walls are compared); it includes the audio's trip to the server. Real calls have no
+    caller events: there it is the VAD's ``stop_secs``. Records without ``vad.stopped``
+    events fall back to ``user.speech_stopped`` in place of it (then ``stt_s`` is the
+    transcript's wait after the turn stop, floored at 0).
 ``stt_s``
-    Waiting for the transcript after the stop: ``t`` of the turn's last final
-    ``stt.transcript`` minus ``user.speech_stopped.t``, floored at 0 (a streaming STT whose
-    final came before the stop cost no wait).
+    From the VAD's stop to the turn being handed to the LLM with its final transcript:
+    ``user.speech_stopped.t - vad.stopped.t``. With a segmented STT (Whisper) this is the
+    transcription time, or the turn strategy's ``user_speech_timeout`` if that is longer.
 ``llm_ttft_s``
     The turn's first ``llm.first_token.ttft_s`` (from ``llm.started``).
 ``tts_ttfa_s``
@@ -73,6 +74,9 @@ def breakdown(
     tts_ttfa_s: float | None = None,
     bot_started_t: float | None = None,
     v2v_server_s: float | None = None,
+    vad_stopped_t: float | None = None,
+    caller_to_vad_s: float | None = None,
+    vad_stop_secs: float | None = None,
 ) -> dict[str, float]:
     """The latency columns of one turn from its event times (module docstring); NaN if unknown.
 
@@ -86,16 +90,23 @@ def breakdown(
         tts_ttfa_s: ``tts.first_audio.ttfa_s``.
         bot_started_t: ``bot.speech_started.t``.
         v2v_server_s: ``metrics.v2v.v2v_s``.
+        vad_stopped_t: ``t`` of the turn's last ``vad.stopped``.
+        caller_to_vad_s: ``vad.stopped.wall - caller.utterance_ended.wall``.
+        vad_stop_secs: ``vad.stopped.stop_secs``.
     """
     v2v_caller = _sub(heard_started_t, utterance_ended_t)
     v2v_server = _NAN if v2v_server_s is None else v2v_server_s
-    if caller_to_stop_s is not None:
+    if vad_stopped_t is not None and user_stopped_t is not None:
+        vad = caller_to_vad_s if caller_to_vad_s is not None else _nan_if_none(vad_stop_secs)
+        stt = max(0.0, user_stopped_t - vad_stopped_t)
+    elif caller_to_stop_s is not None:
         vad = caller_to_stop_s
     else:
         vad = v2v_server - _sub(bot_started_t, user_stopped_t)
-    stt = max(0.0, _sub(stt_final_t, user_stopped_t)) if stt_final_t is not None else _NAN
-    if user_stopped_t is None:
-        stt = _NAN
+    if vad_stopped_t is None or user_stopped_t is None:
+        stt = max(0.0, _sub(stt_final_t, user_stopped_t)) if stt_final_t is not None else _NAN
+        if user_stopped_t is None:
+            stt = _NAN
     llm = _NAN if llm_ttft_s is None else llm_ttft_s
     tts = _NAN if tts_ttfa_s is None else tts_ttfa_s
     basis = v2v_caller if not math.isnan(v2v_caller) else v2v_server
@@ -108,6 +119,10 @@ def breakdown(
         "tts_ttfa_s": tts,
         "transport_s": basis - (vad + stt + llm + tts),  # NaN as soon as one part is
     }
+
+
+def _nan_if_none(value: float | None) -> float:
+    return _NAN if value is None else value
 
 
 def _boot_quantiles(values: np.ndarray, qs: Sequence[float], n_boot: int, seed: int) -> np.ndarray:

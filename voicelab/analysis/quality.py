@@ -91,7 +91,8 @@ class Expectation:
 
     Attributes:
         turn: Which reply; ``None`` for all of them.
-        contains: Phrases that must all appear (case-insensitive; call-wide: in some reply).
+        contains: Phrases of which at least one must appear (case-insensitive; call-wide:
+            in some reply).
         regex: A pattern that must match (``re.search``, case-insensitive).
         must_not_say: Phrases that must not appear (call-wide: in no reply).
         max_latency_s: Upper bound of the voice-to-voice latency (caller side, else the
@@ -211,11 +212,11 @@ def _expect(sid: Any, exp: Expectation, rows: pd.DataFrame) -> list[dict[str, An
         return [score_row(sid, "expect.turn", turn, False, f"the call has no turn {turn}")]
     replies = [_text(t) for t in rows["bot_text"]]
     joined = "\n".join(replies).lower()
-    for phrase in exp.contains:
-        ok = phrase.lower() in joined
-        out.append(
-            score_row(sid, "expect.contains", turn, ok, f"{'says' if ok else 'lacks'} {phrase!r}")
-        )
+    if exp.contains:  # a list means any of its phrases (e.g. "sorry" or "apolog")
+        said = [phrase for phrase in exp.contains if phrase.lower() in joined]
+        wanted = " or ".join(repr(p) for p in exp.contains)
+        detail = f"says {said[0]!r}" if said else f"lacks {wanted}"
+        out.append(score_row(sid, "expect.contains", turn, bool(said), detail))
     if exp.regex is not None:
         ok = re.search(exp.regex, joined, re.IGNORECASE) is not None
         out.append(
@@ -293,9 +294,14 @@ def scores_df(
         expectations = {}
         for sid, directory in zip(calls["call_sid"], calls["call_dir"], strict=True):
             try:
-                listed = read_manifest(Path(directory)).get("expectations")
+                manifest = read_manifest(Path(directory))
             except CallRecordError:  # rewritten since it was loaded; reported next load
                 continue
+            # The simulator files a scenario's expectations under "scenario".
+            scenario = manifest.get("scenario")
+            listed = manifest.get("expectations")
+            if listed is None and isinstance(scenario, dict):
+                listed = scenario.get("expectations")
             if isinstance(listed, list):
                 expectations[sid] = listed
     parts = [rule_checks(turns, rules), check_expectations(turns, expectations)]

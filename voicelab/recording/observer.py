@@ -19,6 +19,7 @@ from pipecat.frames.frames import (
     TranscriptionFrame,
     TTSAudioRawFrame,
     TTSStartedFrame,
+    TTSTextFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
@@ -51,6 +52,7 @@ class CallEventObserver(BaseObserver):
         self.turn = 0
         self._user_speaking = False
         self._vad_speaking = False
+        self._spoken: list[str] = []  # TTS text of the current bot speech, as it is spoken
         self._bot_speaking = False
         self._llm_started_at: float | None = None
         self._llm_text: list[str] = []
@@ -116,7 +118,10 @@ class CallEventObserver(BaseObserver):
             self._emit("bot.speech_started")
         elif isinstance(frame, BotStoppedSpeakingFrame) and self._bot_speaking:
             self._bot_speaking = False
-            self._emit("bot.speech_stopped")
+            self._emit("bot.speech_stopped", text=" ".join(self._spoken).strip())
+            self._spoken = []
+        elif isinstance(frame, TTSTextFrame):
+            self._spoken.append(frame.text.strip())
         elif isinstance(frame, InterruptionFrame) and direction == FrameDirection.DOWNSTREAM:
             # Every user turn start broadcasts one; only those that cut the bot off count.
             if self._bot_speaking:

