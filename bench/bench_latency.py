@@ -20,10 +20,10 @@ from pathlib import Path
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-from voicelab.analysis import turns_df  # noqa: E402
-from voicelab.config import load_settings  # noqa: E402
-from voicelab.network import LocalNetwork  # noqa: E402
-from voicelab.simulator.scenario import load_scenario  # noqa: E402
+from voicelab.analysis import turns_df
+from voicelab.config import load_settings
+from voicelab.network import LocalNetwork
+from voicelab.simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 COLUMNS = ["v2v_caller_s", "v2v_server_s", "vad_stop_s", "stt_s", "llm_ttft_s", "tts_ttfa_s"]

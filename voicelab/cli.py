@@ -161,8 +161,9 @@ def call(
     settings = settings_or_exit()
     if server is None and settings.twilio_configured and not settings.twilio_api_base:
         fail(
-            "real Twilio credentials are configured: run `voicelab serve` where Twilio can reach "
-            "it (VOICELAB_PUBLIC_URL) and pass --server URL; unset them to call through the emulator"
+            "real Twilio credentials are configured: run `voicelab serve` where Twilio can "
+            "reach it (VOICELAB_PUBLIC_URL) and pass --server URL; unset them to call through "
+            "the emulator"
         )
     asyncio.run(place_call(settings, number, server))
 

@@ -137,7 +137,9 @@ class Lab:
         if self._network is not None:
             return self
         self._loop = asyncio.new_event_loop()
-        self._thread = threading.Thread(target=self._loop.run_forever, name="voicelab-lab", daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop.run_forever, name="voicelab-lab", daemon=True
+        )
         self._thread.start()
         network = LocalNetwork(self.settings)
         self._run(network.start())
@@ -166,11 +168,17 @@ class Lab:
     ) -> CallResult | list[CallResult]:
         """Play a scenario; one :class:`CallResult`, or a list when ``calls > 1``."""
         loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-        results = self.simulate_many([loaded] * calls, concurrency=concurrency, progress=progress and calls > 1)
+        results = self.simulate_many(
+            [loaded] * calls, concurrency=concurrency, progress=progress and calls > 1
+        )
         return results[0] if calls == 1 else results
 
     def simulate_many(
-        self, scenarios: Sequence[str | Path | Scenario], *, concurrency: int = 1, progress: bool = True
+        self,
+        scenarios: Sequence[str | Path | Scenario],
+        *,
+        concurrency: int = 1,
+        progress: bool = True,
     ) -> list[CallResult]:
         """Play several scenarios, ``concurrency`` at a time, with a progress bar."""
         from tqdm.auto import tqdm

@@ -184,7 +184,9 @@ def test_an_abrupt_websocket_drop_still_leaves_a_complete_record(scripted_server
 
     async def drop() -> None:
         async with connect(ws_url, additional_headers=headers) as ws:
-            await ws.send(json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"}))
+            await ws.send(
+                json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+            )
             start = {
                 "streamSid": "MZ" + uuid.uuid4().hex,
                 "accountSid": ACCOUNT,
@@ -193,11 +195,27 @@ def test_an_abrupt_websocket_drop_still_leaves_a_complete_record(scripted_server
                 "customParameters": {"direction": "inbound"},
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
             }
-            await ws.send(json.dumps({"event": "start", "sequenceNumber": "1", "start": start, "streamSid": start["streamSid"]}))
+            await ws.send(
+                json.dumps(
+                    {
+                        "event": "start",
+                        "sequenceNumber": "1",
+                        "start": start,
+                        "streamSid": start["streamSid"],
+                    }
+                )
+            )
             silence = base64.b64encode(b"\xff" * 160).decode()
             for i in range(75):  # 1.5 s of line noise while the greeting plays
-                media = {"track": "inbound", "chunk": str(i + 1), "timestamp": str(i * 20), "payload": silence}
-                await ws.send(json.dumps({"event": "media", "media": media, "streamSid": start["streamSid"]}))
+                media = {
+                    "track": "inbound",
+                    "chunk": str(i + 1),
+                    "timestamp": str(i * 20),
+                    "payload": silence,
+                }
+                await ws.send(
+                    json.dumps({"event": "media", "media": media, "streamSid": start["streamSid"]})
+                )
                 await asyncio.sleep(0.02)
             ws.transport.abort()  # the TCP connection dies; no close frame
 

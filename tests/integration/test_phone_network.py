@@ -1,4 +1,4 @@
-"""The whole chain over real sockets: twilio SDK -> carrier -> signed webhooks -> media -> callbacks."""
+"""The whole chain over real sockets: SDK -> carrier -> signed webhooks -> media -> callbacks."""
 
 from __future__ import annotations
 
@@ -94,11 +94,17 @@ def test_dtmf_reaches_the_pipeline(tmp_path):
     )
     call, _ = simulate(tmp_path / "rec", load_scenario(path))
     assert call.status == "completed"
-    digits = [e["data"]["digit"] for e in events(call.directory) if e["type"] == "dtmf" and e["source"] == "server"]
+    digits = [
+        e["data"]["digit"]
+        for e in events(call.directory)
+        if e["type"] == "dtmf" and e["source"] == "server"
+    ]
     assert digits == ["4", "2"]
 
 
-@pytest.mark.parametrize(("name", "expected"), [("outbound_busy", "busy"), ("outbound_no_answer", "no-answer")])
+@pytest.mark.parametrize(
+    ("name", "expected"), [("outbound_busy", "busy"), ("outbound_no_answer", "no-answer")]
+)
 def test_busy_and_no_answer_outcomes_show_in_call_status(tmp_path, name, expected):
     call, status = simulate(tmp_path, load_scenario(SCENARIOS / f"{name}.yaml"))
     assert call.status == expected
@@ -113,9 +119,14 @@ def test_a_carrier_with_the_wrong_auth_token_is_refused_and_the_call_fails_clean
 
     async def run() -> tuple[str, dict[str, Any]]:
         settings = Settings(
-            providers="scripted", twilio_account_sid=account, twilio_auth_token="server-token", recordings_dir=tmp_path
+            providers="scripted",
+            twilio_account_sid=account,
+            twilio_auth_token="server-token",
+            recordings_dir=tmp_path,
         )
-        async with Carrier(account, "other-token", answerer=ScenarioAnswerer(tmp_path), recordings_root=tmp_path) as carrier:
+        async with Carrier(
+            account, "other-token", answerer=ScenarioAnswerer(tmp_path), recordings_root=tmp_path
+        ) as carrier:
             server = await asyncio.to_thread(CallServer(settings).start)
             try:
                 sid = await carrier.ring(server.url + "/", to="+15550001000", from_="+15557770000")
@@ -131,4 +142,6 @@ def test_a_carrier_with_the_wrong_auth_token_is_refused_and_the_call_fails_clean
     assert info["health"]["active_calls"] == 0
     directory = find_call_dir(tmp_path, info["sid"])
     if directory is not None:  # the carrier records its failure; the server recorded no call
-        assert not any(e["source"] == "server" and e["type"] == "call.started" for e in events(directory))
+        assert not any(
+            e["source"] == "server" and e["type"] == "call.started" for e in events(directory)
+        )

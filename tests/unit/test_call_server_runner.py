@@ -40,6 +40,8 @@ def test_works_inside_a_running_event_loop(tmp_path):
 
 def test_a_taken_port_is_a_clear_error(tmp_path):
     with CallServer(Settings(providers="cloud", recordings_dir=tmp_path)) as first:
-        second = CallServer(Settings(providers="cloud", recordings_dir=tmp_path), port=first.port or 0)
-        with pytest.raises(VoicelabError, match="cannot listen on .*in use"):
+        second = CallServer(
+            Settings(providers="cloud", recordings_dir=tmp_path), port=first.port or 0
+        )
+        with pytest.raises(VoicelabError, match=r"cannot listen on .*in use"):
             second.start()

@@ -10,7 +10,9 @@ from loguru import logger
 __all__ = ["configure_logging"]
 
 
-def configure_logging(log_dir: Path, *, debug: bool = False, console_level: str | None = None) -> None:
+def configure_logging(
+    log_dir: Path, *, debug: bool = False, console_level: str | None = None
+) -> None:
     """Send logs to stderr and ``<log_dir>/app_{time}.log``.
 
     Args:
