@@ -1,0 +1,554 @@
+"""pytest fixtures and assertions for regression tests of a phone agent.
+
+A scenario file (``evals/scenarios/*.yaml``) says what the caller does and what the bot
+must do (its ``expect:`` list). With this plugin, a test plays it against the real call
+server and checks it::
+
+    from voicelab.testing import assert_expectations, assert_latency, assert_replied
+
+
+    def test_cold_food(simulate):
+        call = simulate("evals/scenarios/cold_food.yaml")
+        assert call.status == "completed"
+        assert_expectations(call)  # the scenario's own expect: entries
+        assert_replied(call, 2, contains=["goodbye", "thank"])
+        assert_latency(call, 3.0)  # every reply, caller-side voice-to-voice
+
+pytest loads the plugin through voicelab's ``pytest11`` entry point (or ``-p
+voicelab.testing``). It adds:
+
+Fixtures:
+    ``voicelab_providers`` (session): the provider set, from ``--voicelab-providers``, the
+    ``voicelab_providers`` ini option, or ``None`` (the settings decide). Override it in a
+    ``conftest.py`` to change a suite's default.
+    ``voicelab_settings`` (session): the :class:`~voicelab.config.Settings` of the lab, with
+    recordings in a session temporary directory unless ``--voicelab-recordings DIR``.
+    ``voicelab_lab`` (session): a started :class:`~voicelab.lab.Lab` (the call server and
+    the Twilio emulator, in this process), stopped at the end of the session.
+    ``voicelab_server`` (session): its base URL.
+    ``simulate`` (function): ``simulate(scenario) -> CallResult`` plays a scenario (a path,
+    relative to the working directory or the rootdir, or a ``Scenario``) once.
+
+Options:
+    ``--voicelab-providers {offline,scripted,cloud}`` and ``--voicelab-recordings DIR``
+    (ini: ``voicelab_providers``, ``voicelab_recordings``).
+
+Importing this module loads neither pipecat nor pandas and starts nothing: the server
+starts the first time a test asks for ``voicelab_lab`` (or a fixture built on it). The
+checking functions work without pytest, e.g. in a notebook: :func:`expectation_checks`
+gives one row per check of many calls, :func:`regression_summary` one row per call.
+When a test that placed calls fails, the report lists their call directories.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import re
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+try:
+    import pytest
+except ModuleNotFoundError:  # pragma: no cover - the checks below work without pytest
+    pytest = None  # type: ignore[assignment]
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from voicelab.config import Settings
+    from voicelab.lab import CallResult, Lab
+    from voicelab.simulator.scenario import Scenario
+
+__all__ = [
+    "CallLike",
+    "assert_expectations",
+    "assert_latency",
+    "assert_replied",
+    "expectation_checks",
+    "regression_summary",
+]
+
+CallLike = Any
+"""A :class:`~voicelab.lab.CallResult`, a ``SimulatedCall`` or a call directory path."""
+
+CHECK_COLUMNS = ["scenario", "call_sid", "check", "turn", "passed", "detail"]
+_EXPECTED_STATUS = {
+    "answer": "completed",
+    "busy": "busy",
+    "no-answer": "no-answer",
+    "failed": "failed",
+}
+_LATENCY_FALLBACK = ("v2v_caller_s", "v2v_recording_s", "v2v_server_s")
+
+
+# --- reading one call ------------------------------------------------------------------
+
+
+class _Call:
+    """What the checks need of one call: its record, status, scenario and turns."""
+
+    def __init__(self, call: CallLike) -> None:
+        if isinstance(call, str | os.PathLike):
+            directory: Path | None = Path(call)
+            status: str | None = None
+            name: str | None = None
+            sid: str | None = None
+        else:
+            directory = getattr(call, "directory", None)
+            status = getattr(call, "status", None)
+            inner = getattr(call, "call", call)  # a CallResult wraps a SimulatedCall
+            name = getattr(inner, "scenario_id", None)
+            sid = getattr(call, "call_sid", None)
+            if directory is None and not hasattr(call, "status"):
+                raise TypeError(f"expected a CallResult, a SimulatedCall or a path, got {call!r}")
+        self.directory = None if directory is None else Path(directory)
+        self.manifest: dict[str, Any] = {}
+        if self.directory is not None:
+            path = self.directory / "call.json"
+            try:
+                self.manifest = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError) as exc:
+                raise AssertionError(f"cannot read the call record {path}: {exc}") from None
+        scenario = self.manifest.get("scenario")
+        self.scenario: dict[str, Any] = scenario if isinstance(scenario, dict) else {}
+        self.status = status or self.manifest.get("status")
+        self.call_sid = sid or self.manifest.get("call_sid")
+        self.name = self.scenario.get("id") or name or self.call_sid or "call"
+        self._turns: pd.DataFrame | None = None
+
+    @property
+    def label(self) -> str:
+        sid = f" ({self.call_sid})" if self.call_sid and self.call_sid != self.name else ""
+        return f"{self.name}{sid}"
+
+    def expectations(self) -> list[Mapping[str, Any]]:
+        listed = self.scenario.get("expectations", self.manifest.get("expectations", []))
+        return [item for item in listed if isinstance(item, Mapping)]
+
+    def turns(self) -> pd.DataFrame:
+        if self._turns is None:
+            from voicelab.analysis import turns_df
+
+            if self.directory is None:
+                raise AssertionError(f"{self.label}: the call left no recording ({self.status})")
+            self._turns = turns_df(self.directory, recording=False, cache=False)
+        return self._turns
+
+    def replies(self, turn: int | None) -> pd.DataFrame:
+        """The turns table rows of scenario turn ``turn`` (every row when ``None``).
+
+        Scenario turn ``N`` answers the caller's ``N``-th line: ``caller_turn`` on simulated
+        calls, the server's ``turn`` on real ones.
+        """
+        turns = self.turns()
+        if turn is None:
+            return turns
+        simulated = "caller_turn" in turns and bool(turns["caller_turn"].notna().any())
+        numbers = turns["caller_turn"] if simulated else turns["turn"]
+        return turns[numbers.eq(turn).fillna(False).astype(bool)]
+
+
+def _texts(rows: pd.DataFrame) -> list[str]:
+    return [text for text in rows["bot_text"] if isinstance(text, str) and text.strip()]
+
+
+def _latencies(rows: pd.DataFrame, column: str | None = None) -> list[tuple[Any, float]]:
+    """``(turn, seconds)`` of each row with a measure: ``column``, or the first available
+    of caller-side, recording and server-side voice-to-voice."""
+    found = []
+    for _, row in rows.iterrows():
+        columns = (column,) if column else _LATENCY_FALLBACK
+        values = [row[c] for c in columns if c in row and _is_number(row[c])]
+        if values:
+            number = row.get("caller_turn")
+            turn = number if _is_number(number) else row.get("turn")
+            found.append((turn, float(values[0])))
+    return found
+
+
+def _is_number(value: Any) -> bool:
+    try:
+        return value is not None and not math.isnan(float(value))
+    except (TypeError, ValueError):
+        return False
+
+
+def _quote(text: str, limit: int = 80) -> str:
+    return repr(text if len(text) <= limit else text[: limit - 1] + "…")
+
+
+def _phrases(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else [str(v) for v in value]
+
+
+# --- checks ----------------------------------------------------------------------------
+
+
+def _row(call: _Call, check: str, turn: int | None, passed: bool, detail: str) -> dict[str, Any]:
+    values = (call.name, call.call_sid, check, turn, passed, detail)
+    return dict(zip(CHECK_COLUMNS, values, strict=True))
+
+
+def _check_expectation(call: _Call, expectation: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """One row per check of one ``expect:`` entry (scenario semantics: ``contains`` is any
+    of the phrases, ``must_not_say`` none of them, both case-insensitive)."""
+    turn = expectation.get("turn")
+    rows = call.replies(turn)
+    texts = _texts(rows)
+    joined = "\n".join(texts)
+    where = "the call" if turn is None else f"turn {turn}"
+    said = f"reply {_quote(joined)}" if texts else "no reply"
+    out = []
+    contains = _phrases(expectation.get("contains"))
+    if contains:
+        hits = [p for p in contains if p.lower() in joined.lower()]
+        found = f"says {hits[0]!r}" if hits else (f"none in {said}" if texts else said)
+        detail = f"{where} contains any of {contains}: {found}"
+        out.append(_row(call, "contains", turn, bool(hits), detail))
+    regex = expectation.get("regex")
+    if regex:
+        matched = re.search(str(regex), joined, re.IGNORECASE) is not None
+        found = "yes" if matched else (f"no match in {said}" if texts else said)
+        detail = f"{where} matches /{regex}/: {found}"
+        out.append(_row(call, "regex", turn, matched, detail))
+    forbidden = _phrases(expectation.get("must_not_say"))
+    if forbidden:
+        hits = [p for p in forbidden if p.lower() in joined.lower()]
+        detail = f"{where} must not say {forbidden}: " + (
+            f"says {hits[0]!r} in {said}" if hits else "avoided"
+        )
+        out.append(_row(call, "must_not_say", turn, not hits, detail))
+    limit = expectation.get("max_latency_s")
+    if limit is not None:
+        measured = _latencies(rows)
+        over = [(t, s) for t, s in measured if s > float(limit)]
+        if not measured:
+            passed, detail = False, f"{where} latency <= {limit:.2f} s: no reply heard to measure"
+        elif over:
+            worst = ", ".join(f"turn {t}: {s:.2f} s" for t, s in over)
+            passed, detail = False, f"{where} latency <= {limit:.2f} s: {worst}"
+        else:
+            top = max(s for _, s in measured)
+            passed, detail = True, f"{where} latency <= {limit:.2f} s: {top:.2f} s"
+        out.append(_row(call, "max_latency_s", turn, passed, detail))
+    return out
+
+
+def _check_call(call: _Call, scenario: Scenario | None) -> list[dict[str, Any]]:
+    outcome = scenario.outcome if scenario is not None else call.scenario.get("outcome")
+    rows = []
+    if outcome is not None:
+        expected = _EXPECTED_STATUS.get(str(outcome), "completed")
+        ok = call.status == expected
+        detail = f"status {expected!r}: " + ("yes" if ok else f"the call ended {call.status!r}")
+        rows.append(_row(call, "status", None, ok, detail))
+    elif call.directory is None:
+        detail = f"the call left no recording (status {call.status!r})"
+        rows.append(_row(call, "record", None, False, detail))
+    if call.directory is None:
+        return rows
+    listed: Sequence[Any] = (
+        [e.model_dump(mode="json", exclude_none=True) for e in scenario.expect]
+        if scenario is not None
+        else call.expectations()
+    )
+    for expectation in listed:
+        rows.extend(_check_expectation(call, expectation))
+    return rows
+
+
+def _as_list(items: Any) -> list[Any]:
+    if items is None:
+        return []
+    single = isinstance(items, str | os.PathLike) or hasattr(items, "model_dump")  # a Scenario
+    if single or not isinstance(items, Iterable):
+        return [items]
+    return list(items)
+
+
+def expectation_checks(
+    calls: CallLike | Iterable[CallLike],
+    scenarios: Scenario | Iterable[Scenario] | None = None,
+) -> pd.DataFrame:
+    """Check calls against their scenarios: one row per check.
+
+    Each call is checked against the ``expect:`` entries of its scenario: the ``scenarios``
+    given (in the same order as ``calls``), else the copy its ``call.json`` keeps. A
+    ``status`` row checks that the call ended as the scenario's ``outcome`` says
+    (``answer``: ``completed``). Scenario turn ``N`` is the bot's answer to the caller's
+    ``N``-th line (0: the greeting); ``contains`` passes when any of its phrases appears
+    (case-insensitive), ``must_not_say`` when none does, ``regex`` on a case-insensitive
+    ``re.search``, ``max_latency_s`` when every measured reply of the turn (of the call,
+    without ``turn``) came within it, caller-side voice-to-voice first (a turn with no
+    reply to measure fails).
+
+    Args:
+        calls: One call or several: :class:`~voicelab.lab.CallResult`, ``SimulatedCall``
+            or call directory paths.
+        scenarios: The scenarios the calls played, when the record may not say (a call
+            that was never answered has no record).
+
+    Returns:
+        Columns ``scenario``, ``call_sid``, ``check`` (``status``, ``contains``, ``regex``,
+        ``must_not_say``, ``max_latency_s``, or ``record`` when a call without scenario
+        left nothing to check), ``turn`` (Int64, NA for the whole call), ``passed`` (bool)
+        and ``detail`` (what was expected and found).
+
+    Raises:
+        AssertionError: A call record cannot be read.
+        ValueError: ``scenarios`` and ``calls`` differ in length.
+    """
+    import pandas as pd
+
+    items = _as_list(calls)
+    played = _as_list(scenarios)
+    if played and len(played) != len(items):
+        raise ValueError(f"{len(items)} calls but {len(played)} scenarios")
+    rows: list[dict[str, Any]] = []
+    for index, item in enumerate(items):
+        rows.extend(_check_call(_Call(item), played[index] if played else None))
+    frame = pd.DataFrame(rows, columns=CHECK_COLUMNS)
+    return frame.astype({"turn": "Int64", "passed": "bool", "detail": "str"})
+
+
+def regression_summary(checks: pd.DataFrame) -> pd.DataFrame:
+    """One row per call of :func:`expectation_checks` output: did it pass, and if not, why.
+
+    Returns:
+        Columns ``scenario``, ``call_sid``, ``passed`` (every check passed), ``checks``,
+        ``failed`` (counts) and ``failures`` (the failed checks' details, ``; ``-joined).
+    """
+    import pandas as pd
+
+    rows = []
+    keys = ["scenario", "call_sid"]
+    for (scenario, sid), group in checks.groupby(keys, sort=False, dropna=False):
+        failed = group[~group["passed"]]
+        rows.append(
+            {
+                "scenario": scenario,
+                "call_sid": sid,
+                "passed": failed.empty,
+                "checks": len(group),
+                "failed": len(failed),
+                "failures": "; ".join(failed["detail"]),
+            }
+        )
+    columns = [*keys, "passed", "checks", "failed", "failures"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+# --- assertions ------------------------------------------------------------------------
+
+
+def _fail(call: _Call, problems: list[str], total: int | None = None) -> None:
+    if not problems:
+        return
+    counted = f"{len(problems)} of {total} checks failed" if total else "failed"
+    lines = [f"{call.label}: {counted}", *(f"  - {p}" for p in problems)]
+    if call.directory is not None:
+        lines.append(f"  call record: {call.directory}")
+    raise AssertionError("\n".join(lines))
+
+
+def assert_expectations(call: CallLike, scenario: Scenario | None = None) -> None:
+    """Assert that a call met every expectation of its scenario (see :func:`expectation_checks`).
+
+    Args:
+        call: A :class:`~voicelab.lab.CallResult`, ``SimulatedCall`` or call directory.
+        scenario: The scenario played; default the one recorded in the call's ``call.json``.
+
+    Raises:
+        AssertionError: Listing every failed check, with the call directory.
+    """
+    one = _Call(call)
+    checks = [] if one.directory is None and scenario is None else _check_call(one, scenario)
+    if not checks:
+        where = "its record names no scenario" if one.directory else "it left no call record"
+        raise AssertionError(f"{one.label} ({one.status}): nothing to check, {where}")
+    _fail(one, [c["detail"] for c in checks if not c["passed"]], len(checks))
+
+
+def assert_replied(call: CallLike, turn: int, contains: str | Sequence[str] | None = None) -> None:
+    """Assert that the bot answered the caller's ``turn``-th line (0: it greeted).
+
+    Args:
+        call: A :class:`~voicelab.lab.CallResult`, ``SimulatedCall`` or call directory.
+        turn: The scenario's turn number.
+        contains: Phrases of which the reply must contain at least one (case-insensitive).
+
+    Raises:
+        AssertionError: No reply at that turn, or none of the phrases in it.
+    """
+    one = _Call(call)
+    texts = _texts(one.replies(turn))
+    if not texts:
+        answered = sorted({t for t, _ in _numbered(one) if t is not None})
+        _fail(one, [f"turn {turn}: no reply (turns with a reply: {answered})"])
+    phrases = _phrases(contains)
+    reply = "\n".join(texts)
+    if phrases and not any(p.lower() in reply.lower() for p in phrases):
+        _fail(one, [f"turn {turn}: none of {phrases} in reply {_quote(reply)}"])
+
+
+def _numbered(call: _Call) -> list[tuple[int | None, str]]:
+    turns = call.turns()
+    simulated = "caller_turn" in turns and bool(turns["caller_turn"].notna().any())
+    column = "caller_turn" if simulated else "turn"
+    return [
+        (int(n) if _is_number(n) else None, text)
+        for n, text in zip(turns[column], turns["bot_text"], strict=True)
+        if isinstance(text, str) and text.strip()
+    ]
+
+
+def assert_latency(
+    call: CallLike,
+    max_s: float,
+    column: str = "v2v_caller_s",
+    turns: Iterable[int] | None = None,
+) -> None:
+    """Assert that every measured turn of a call came within ``max_s`` seconds.
+
+    Args:
+        call: A :class:`~voicelab.lab.CallResult`, ``SimulatedCall`` or call directory.
+        max_s: The bound, in seconds.
+        column: A latency column of ``turns_df`` (``v2v_caller_s``, ``v2v_server_s``,
+            ``llm_ttft_s``...).
+        turns: Only these scenario turns (default: every turn with a value).
+
+    Raises:
+        AssertionError: A turn exceeded the bound (each one is listed), or no turn has a
+            value in ``column``.
+        KeyError: ``column`` is not a column of ``turns_df``.
+    """
+    one = _Call(call)
+    table = one.turns()
+    if column not in table:
+        raise KeyError(f"{column!r} is not a turns_df column")
+    selected = list(turns) if turns is not None else [None]
+    measured = [m for t in selected for m in _latencies(one.replies(t), column)]
+    if not measured:
+        which = "" if turns is None else f" among turns {selected}"
+        _fail(one, [f"no turn has a {column} value{which}"])
+    over = [f"turn {t}: {column} {s:.2f} s > {max_s:.2f} s" for t, s in measured if s > max_s]
+    _fail(one, over, len(measured))
+
+
+# --- the pytest plugin -----------------------------------------------------------------
+
+
+def _resolve(scenario: str | os.PathLike[str], rootdir: Path) -> Path:
+    path = Path(scenario)
+    if path.is_absolute() or path.exists() or not (rootdir / path).exists():
+        return path
+    return rootdir / path
+
+
+if pytest is not None:
+    _CALLS = pytest.StashKey[list[Any]]()
+
+    def pytest_addoption(parser: pytest.Parser) -> None:
+        """Register ``--voicelab-providers`` and ``--voicelab-recordings`` (and ini keys)."""
+        group = parser.getgroup("voicelab", "voicelab: simulated calls against the call server")
+        group.addoption(
+            "--voicelab-providers",
+            choices=["offline", "scripted", "cloud"],
+            default=None,
+            help="provider set of the voicelab_lab fixture (default: settings/environment)",
+        )
+        group.addoption(
+            "--voicelab-recordings",
+            metavar="DIR",
+            default=None,
+            help="keep the calls' recordings in DIR (default: a session temporary directory)",
+        )
+        parser.addini("voicelab_providers", "default of --voicelab-providers", default="")
+        parser.addini("voicelab_recordings", "default of --voicelab-recordings", default="")
+
+    @pytest.fixture(scope="session")
+    def voicelab_providers(pytestconfig: pytest.Config) -> str | None:
+        """The provider set: ``--voicelab-providers``, the ini value, or ``None`` (settings)."""
+        chosen = pytestconfig.getoption("voicelab_providers")
+        return str(chosen or pytestconfig.getini("voicelab_providers") or "") or None
+
+    @pytest.fixture(scope="session")
+    def voicelab_settings(
+        pytestconfig: pytest.Config,
+        tmp_path_factory: pytest.TempPathFactory,
+        voicelab_providers: str | None,
+    ) -> Settings:
+        """Settings of the session's lab: environment and ``.env``, with the options applied."""
+        from voicelab.config import load_settings
+
+        overrides: dict[str, Any] = {}
+        if voicelab_providers:
+            overrides["providers"] = voicelab_providers
+        recordings = pytestconfig.getoption("voicelab_recordings") or pytestconfig.getini(
+            "voicelab_recordings"
+        )
+        if recordings:
+            overrides["recordings_dir"] = Path(recordings).resolve()
+        else:
+            overrides["recordings_dir"] = tmp_path_factory.mktemp("voicelab-recordings")
+        return load_settings(**overrides)
+
+    @pytest.fixture(scope="session")
+    def voicelab_lab(voicelab_settings: Settings) -> Iterator[Lab]:
+        """The call server and the Twilio emulator, started once for the session."""
+        from voicelab.lab import Lab
+
+        lab = Lab(voicelab_settings)
+        lab.start()
+        try:
+            yield lab
+        finally:
+            lab.stop()
+
+    @pytest.fixture(scope="session")
+    def voicelab_server(voicelab_lab: Lab) -> str:
+        """The session's call server base URL, e.g. ``http://127.0.0.1:54321``."""
+        return voicelab_lab.url
+
+    @pytest.fixture
+    def simulate(
+        voicelab_lab: Lab, request: pytest.FixtureRequest
+    ) -> Callable[[str | os.PathLike[str] | Scenario], CallResult]:
+        """``simulate(scenario) -> CallResult``: play a scenario once against the lab."""
+        from voicelab.lab import CallResult
+        from voicelab.simulator.scenario import Scenario, load_scenario
+
+        placed = request.node.stash.setdefault(_CALLS, [])
+        rootdir = request.config.rootpath
+
+        def run(scenario: str | os.PathLike[str] | Scenario) -> CallResult:
+            loaded = (
+                scenario
+                if isinstance(scenario, Scenario)
+                else load_scenario(_resolve(scenario, rootdir))
+            )
+            result = voicelab_lab.simulate(loaded, progress=False)
+            assert isinstance(result, CallResult)
+            placed.append(result)
+            return result
+
+        return run
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(
+        item: pytest.Item, call: pytest.CallInfo[None]
+    ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        """Name the call directories of a failed test's simulated calls in its report."""
+        report = yield
+        placed = item.stash.get(_CALLS, [])
+        if placed and report.failed:
+            lines = [
+                f"{c.call.scenario_id}: {c.status} {c.call_sid} -> {c.directory}" for c in placed
+            ]
+            report.sections.append(("voicelab calls", "\n".join(lines)))
+        return report
