@@ -17,6 +17,7 @@ from typing import Any
 from voicelab.config import Settings, load_settings
 from voicelab.server.runner import CallServer
 from voicelab.simulator.carrier import Carrier
+from voicelab.simulator.scenario import default_completer
 from voicelab.simulator.simulator import ScenarioAnswerer, SimulatedCall, Simulator
 
 __all__ = ["LocalNetwork"]
@@ -91,6 +92,9 @@ class LocalNetwork:
             self.carrier,
             recordings_dir=self.recordings_dir,
             twilio_number=number,
+            # Goal-driven callers improvise with the configured LLM (an OpenAI-compatible
+            # endpoint when a key is set, else SmolLM2 in-process).
+            complete=default_completer(self.settings),
         )
         return self
 

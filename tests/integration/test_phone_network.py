@@ -145,3 +145,16 @@ def test_a_carrier_with_the_wrong_auth_token_is_refused_and_the_call_fails_clean
         assert not any(
             e["source"] == "server" and e["type"] == "call.started" for e in events(directory)
         )
+
+
+def test_a_goal_driven_caller_listens_and_improvises(tmp_path):
+    scenario = load_scenario(SCENARIOS / "goal_driven_feedback.yaml")
+    call, _ = simulate(tmp_path, scenario)
+    assert call.status == "completed" and call.caller is not None
+    said = [text for _, text, _, _ in call.caller.utterances]
+    assert said[0] == scenario.turns[0].say
+    assert 2 <= len(said) <= 3, said  # the scripted line, then one or two improvised ones
+    assert all(line and line != said[0] for line in said[1:])
+    log = events(call.directory)
+    heard = " ".join(e["data"]["text"].lower() for e in log if e["type"] == "stt.transcript")
+    assert said[1].split()[0].lower().strip(",.!?") in heard  # the server heard the improvised line

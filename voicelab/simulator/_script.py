@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Action", "Dtmf", "HangUp", "Pause", "Say"]
+__all__ = ["Action", "Dtmf", "HangUp", "Improvise", "Pause", "Say"]
 
 
 @dataclass
@@ -44,4 +45,18 @@ class HangUp:
     after: float = 0.0
 
 
-Action = Say | Dtmf | Pause | HangUp
+@dataclass
+class Improvise:
+    """Go on talking with lines an LLM improvises toward a goal, until it is done.
+
+    Attributes:
+        next_line: ``history -> line | None`` (e.g. ``GoalDrivenCaller.next_line``);
+            history items are ``{"speaker": "bot" | "caller", "text": ...}``.
+        speak: ``text -> 8 kHz audio`` (e.g. ``CallerVoice.speak``).
+    """
+
+    next_line: Callable[[list[dict[str, str]]], str | None]
+    speak: Callable[[str], np.ndarray]
+
+
+Action = Say | Dtmf | Pause | HangUp | Improvise

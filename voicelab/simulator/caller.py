@@ -27,7 +27,8 @@ from websockets.exceptions import ConnectionClosed
 
 from voicelab.recording.store import CallRecord
 from voicelab.simulator._playout import PlayoutBuffer
-from voicelab.simulator._script import Action, Dtmf, HangUp, Pause, Say
+from voicelab.simulator._script import Action, Dtmf, HangUp, Improvise, Pause, Say
+from voicelab.simulator.ears import CallerEars
 
 __all__ = ["CallerResult", "MediaStreamsCaller"]
 
@@ -153,6 +154,8 @@ class _CallerSession:
         self.speaking = False
         self.last_audible = -1.0
         self.heard_changed = asyncio.Event()
+        # The conversation as the caller knows it, for a goal-driven caller.
+        self.history: list[dict[str, str]] = []
 
     def now(self) -> float:
         return self.tick * FRAME_S
@@ -341,6 +344,29 @@ class _CallerSession:
         self._finish_heard()  # the reply to this turn starts a fresh stretch of bot audio
         self.emit("caller.utterance_ended", t=end, turn=self.turn, text=say.text)
         self.result.utterances.append((self.turn, say.text, start, end))
+        self.history.append({"speaker": "caller", "text": say.text})
+
+    async def _improvise(self, action: Improvise) -> None:
+        """Listen to each reply, then say what the goal-driven caller comes up with."""
+        ears = CallerEars()
+        while not self.closed.is_set():
+            await self._wait_for_bot()
+            heard = self._last_heard_audio()
+            reply = await asyncio.to_thread(ears.transcribe, heard) if heard.size else ""
+            if reply:
+                self.history.append({"speaker": "bot", "text": reply})
+            line = await asyncio.to_thread(action.next_line, list(self.history))
+            if line is None or self.closed.is_set():
+                return
+            audio = await asyncio.to_thread(action.speak, line)
+            await self._say(Say(line, audio))
+
+    def _last_heard_audio(self) -> np.ndarray:
+        if not self.result.heard or not self.heard:
+            return np.zeros(0, dtype=np.float32)
+        _, start, end = self.result.heard[-1]
+        heard = np.concatenate(self.heard)
+        return heard[int(start * RATE) : int(end * RATE)]
 
     async def _script(self) -> None:
         for action in self.caller.actions:
@@ -362,6 +388,8 @@ class _CallerSession:
             elif isinstance(action, HangUp):
                 await asyncio.sleep(action.after)
                 return
+            elif isinstance(action, Improvise):
+                await self._improvise(action)
         await self._wait_for_bot()
 
     async def _hang_up(self) -> None:

@@ -44,7 +44,7 @@ from voicelab.simulator._scenario_models import (
     _Model,
 )
 from voicelab.simulator._scenario_yaml import Loc, ScenarioFile, format_loc
-from voicelab.simulator._script import Action, Dtmf, HangUp, Pause, Say
+from voicelab.simulator._script import Action, Dtmf, HangUp, Improvise, Pause, Say
 from voicelab.simulator.voices import CallerVoice, add_noise, load_wav
 
 __all__ = [
@@ -136,12 +136,16 @@ class Scenario(_Model):
         base = self.path.parent if self.path is not None else Path()
         return base / turn.wav
 
-    def actions(self, voice: CallerVoice | None = None) -> list[Action]:
+    def actions(
+        self, voice: CallerVoice | None = None, complete: Completer | None = None
+    ) -> list[Action]:
         """The turns as the caller's actions, with every line synthesised or loaded.
 
         Args:
             voice: Speaks the ``say`` lines; default the caller's Piper voice at its
                 ``speaking_rate``. The persona's noise is added to every line.
+            complete: The LLM of the goal-driven caller, if the scenario has a goal
+                (default :func:`default_completer`: SmolLM2 in-process).
 
         Raises:
             ScenarioError: A line gave no audio, or a WAV file cannot be read.
@@ -158,6 +162,9 @@ class Scenario(_Model):
                 actions.append(Pause(turn.pause))
             elif turn.hang_up is not None:
                 actions.append(HangUp(turn.hang_up))
+        goal = self.goal_caller(complete) if self.goal is not None else None
+        if goal is not None:
+            actions.append(Improvise(goal.next_line, voice.speak))
         return actions
 
     def _audio(self, index: int, turn: ScenarioTurn, voice: CallerVoice) -> tuple[np.ndarray, str]:

@@ -102,6 +102,8 @@ class Simulator:
         recordings_dir: Where caller-side records go (the server's own, when local).
         twilio_number: The number the server answers (inbound calls dial it).
         call_timeout_s: Longest a call may take before the simulation gives up.
+        complete: The LLM goal-driven callers improvise with (see
+            :func:`voicelab.simulator.scenario.default_completer`).
     """
 
     _numbers = itertools.count(1)
@@ -114,16 +116,19 @@ class Simulator:
         recordings_dir: Path,
         twilio_number: str,
         call_timeout_s: float = 180.0,
+        complete: Any = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.carrier = carrier
         self.recordings_dir = recordings_dir
         self.twilio_number = twilio_number
         self.call_timeout_s = call_timeout_s
+        self.complete = complete
 
     async def run(self, scenario: Any) -> SimulatedCall:
         """Play ``scenario`` (a :class:`voicelab.simulator.scenario.Scenario`) once."""
-        payload = _Payload(scenario, await asyncio.to_thread(scenario.actions))
+        actions = await asyncio.to_thread(scenario.actions, complete=self.complete)
+        payload = _Payload(scenario, actions)
         return await self._play(scenario.id, payload, scenario)
 
     async def call(self, number: str) -> SimulatedCall:
