@@ -30,7 +30,7 @@ from voicelab.analysis.plots import (
     plot_timeline,
     plot_waveform,
 )
-from voicelab.analysis.quality import rule_checks
+from voicelab.analysis.quality import scores_df
 from voicelab.analysis.wer import turn_wer
 from voicelab.errors import CallRecordError
 
@@ -78,7 +78,9 @@ def _group(df: pd.DataFrame, by: str | None) -> pd.DataFrame:
     return df.assign(group=["(none)" if pd.isna(v) else str(v) for v in df[by]])
 
 
-def _summaries(calls: pd.DataFrame, turns: pd.DataFrame, by: str | None) -> dict[str, pd.DataFrame]:
+def _summaries(
+    calls: pd.DataFrame, turns: pd.DataFrame, by: str | None, scores: pd.DataFrame
+) -> dict[str, pd.DataFrame]:
     calls, turns = _group(calls, by), _group(turns, by)
     per_call = calls.groupby("group", sort=True).agg(
         calls=("call_sid", "size"),
@@ -93,7 +95,9 @@ def _summaries(calls: pd.DataFrame, turns: pd.DataFrame, by: str | None) -> dict
     if measured:
         latency = latency[latency["n"] > 0].reset_index(drop=True)
     breakdown = turns.groupby("group", sort=True)[list(BREAKDOWN)].median()
-    scores = rule_checks(turns).merge(calls[["call_sid", "group"]], on="call_sid")
+    # Rule checks plus each simulated call's scenario expectations (from its manifest).
+    scores = scores.assign(call_sid=lambda d: d["call_sid"].astype("str"))
+    scores = scores.merge(calls[["call_sid", "group"]].astype({"call_sid": "str"}), on="call_sid")
     quality = scores.groupby(["group", "check"], sort=True)["passed"].agg(["count", "sum"])
     quality = quality.rename(columns={"count": "checked", "sum": "passed"})
     quality["pass_rate"] = quality["passed"] / quality["checked"]
@@ -209,7 +213,7 @@ def build_report(
     report = Report(root, by)
     plots: dict[str, str] = {}
     if len(calls):
-        report.summary = _summaries(calls, turns, by)
+        report.summary = _summaries(calls, turns, by, scores_df(root))
         plots = _plots(calls, turns, by)
     target = Path(path) if path is not None else root / "report.html"
     text = _html(report, plots, len(calls))
