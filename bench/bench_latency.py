@@ -26,7 +26,16 @@ from voicelab.network import LocalNetwork
 from voicelab.simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
-COLUMNS = ["v2v_caller_s", "v2v_server_s", "vad_stop_s", "stt_s", "llm_ttft_s", "tts_ttfa_s"]
+COLUMNS = [
+    "v2v_caller_s",
+    "v2v_recording_s",
+    "v2v_server_s",
+    "vad_stop_s",
+    "stt_s",
+    "llm_ttft_s",
+    "tts_ttfa_s",
+    "transport_s",
+]
 
 
 async def run(providers: str, calls: int, concurrency: int, scenario_path: Path) -> None:
@@ -44,14 +53,19 @@ async def run(providers: str, calls: int, concurrency: int, scenario_path: Path)
         start = time.perf_counter()
         await asyncio.gather(*(one() for _ in range(calls)))
         elapsed = time.perf_counter() - start
+    print(
+        f"\n### {providers}, {calls} calls of {scenario.id}, concurrency {concurrency} "
+        f"({elapsed:.0f} s)\n"
+    )
+    summarize(recordings)
+
+
+def summarize(recordings: Path) -> None:
+    """Markdown table of the latency columns of every bot turn under ``recordings``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         turns = turns_df(recordings)
     replies = turns[turns["turn"] > 0]
-    print(
-        f"\n### {providers}, {calls} calls of {scenario.id}, concurrency {concurrency} "
-        f"({len(replies)} bot turns, {elapsed:.0f} s)\n"
-    )
     print("| quantity | p50 | p90 | max | n |\n| --- | --- | --- | --- | --- |")
     for column in COLUMNS:
         values = replies[column].dropna()
@@ -61,7 +75,10 @@ async def run(providers: str, calls: int, concurrency: int, scenario_path: Path)
             f"| `{column}` | {values.quantile(0.5):.3f} | {values.quantile(0.9):.3f} "
             f"| {values.max():.3f} | {len(values)} |"
         )
-    print(f"\nrecordings: {recordings}")
+    both = replies[["v2v_caller_s", "v2v_recording_s"]].dropna()
+    agree = ((both["v2v_caller_s"] - both["v2v_recording_s"]).abs() <= 0.02).mean()
+    print(f"\nevent vs recording v2v within 20 ms: {agree:.0%} of {len(both)} turns")
+    print(f"recordings: {recordings}")
 
 
 def main() -> None:
@@ -70,7 +87,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=5)
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--scenario", type=Path, default=ROOT / "evals/scenarios/cold_food.yaml")
+    parser.add_argument("--summarize", type=Path, help="only summarise an existing recordings dir")
     args = parser.parse_args()
+    if args.summarize:
+        summarize(args.summarize)
+        return
     asyncio.run(run(args.providers, args.calls, args.concurrency, args.scenario))
 
 

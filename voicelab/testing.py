@@ -45,7 +45,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import re
 from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -82,6 +81,7 @@ _EXPECTED_STATUS = {
     "failed": "failed",
 }
 _LATENCY_FALLBACK = ("v2v_caller_s", "v2v_recording_s", "v2v_server_s")
+_TEXT_CHECKS = {"expect.contains", "expect.regex", "expect.must_not_say", "expect.turn"}
 
 
 # --- reading one call ------------------------------------------------------------------
@@ -194,49 +194,36 @@ def _row(call: _Call, check: str, turn: int | None, passed: bool, detail: str) -
     return dict(zip(CHECK_COLUMNS, values, strict=True))
 
 
-def _check_expectation(call: _Call, expectation: Mapping[str, Any]) -> list[dict[str, Any]]:
-    """One row per check of one ``expect:`` entry (scenario semantics: ``contains`` is any
-    of the phrases, ``must_not_say`` none of them, both case-insensitive)."""
-    turn = expectation.get("turn")
-    rows = call.replies(turn)
-    texts = _texts(rows)
-    joined = "\n".join(texts)
-    where = "the call" if turn is None else f"turn {turn}"
-    said = f"reply {_quote(joined)}" if texts else "no reply"
-    out = []
-    contains = _phrases(expectation.get("contains"))
-    if contains:
-        hits = [p for p in contains if p.lower() in joined.lower()]
-        found = f"says {hits[0]!r}" if hits else (f"none in {said}" if texts else said)
-        detail = f"{where} contains any of {contains}: {found}"
-        out.append(_row(call, "contains", turn, bool(hits), detail))
-    regex = expectation.get("regex")
-    if regex:
-        matched = re.search(str(regex), joined, re.IGNORECASE) is not None
-        found = "yes" if matched else (f"no match in {said}" if texts else said)
-        detail = f"{where} matches /{regex}/: {found}"
-        out.append(_row(call, "regex", turn, matched, detail))
-    forbidden = _phrases(expectation.get("must_not_say"))
-    if forbidden:
-        hits = [p for p in forbidden if p.lower() in joined.lower()]
-        detail = f"{where} must not say {forbidden}: " + (
-            f"says {hits[0]!r} in {said}" if hits else "avoided"
-        )
-        out.append(_row(call, "must_not_say", turn, not hits, detail))
-    limit = expectation.get("max_latency_s")
-    if limit is not None:
-        measured = _latencies(rows)
-        over = [(t, s) for t, s in measured if s > float(limit)]
-        if not measured:
-            passed, detail = False, f"{where} latency <= {limit:.2f} s: no reply heard to measure"
-        elif over:
-            worst = ", ".join(f"turn {t}: {s:.2f} s" for t, s in over)
-            passed, detail = False, f"{where} latency <= {limit:.2f} s: {worst}"
-        else:
-            top = max(s for _, s in measured)
-            passed, detail = True, f"{where} latency <= {limit:.2f} s: {top:.2f} s"
-        out.append(_row(call, "max_latency_s", turn, passed, detail))
-    return out
+def _expectation_rows(call: _Call, listed: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """:func:`voicelab.analysis.check_expectations` on one call, made strict and readable.
+
+    A check that could not be decided (a latency bound on a turn with no reply to measure)
+    fails: a regression suite must not pass what it could not see. Failed text checks quote
+    the reply they looked at.
+    """
+    import pandas as pd
+
+    from voicelab.analysis import check_expectations
+
+    if not listed:
+        return []
+    turns = call.turns()
+    key = str(call.call_sid) if call.call_sid else str(turns["call_sid"].iloc[0])
+    scores = check_expectations(turns, {key: list(listed)})
+    rows = []
+    for score in scores.itertuples(index=False):
+        turn = None if pd.isna(score.turn) else int(score.turn)
+        decided = not pd.isna(score.passed)
+        passed = bool(score.passed) if decided else False
+        where = "the call" if turn is None else f"turn {turn}"
+        detail = f"{where} {str(score.check).removeprefix('expect.')}: {score.detail}"
+        if not decided:
+            detail += " (undecided: counts as failed)"
+        elif not passed and score.check in _TEXT_CHECKS:
+            texts = _texts(call.replies(turn))
+            detail += f" in reply {_quote(' / '.join(texts))}" if texts else " (no reply)"
+        rows.append(_row(call, str(score.check), turn, passed, detail))
+    return rows
 
 
 def _check_call(call: _Call, scenario: Scenario | None) -> list[dict[str, Any]]:
@@ -252,14 +239,12 @@ def _check_call(call: _Call, scenario: Scenario | None) -> list[dict[str, Any]]:
         rows.append(_row(call, "record", None, False, detail))
     if call.directory is None:
         return rows
-    listed: Sequence[Any] = (
+    listed: Sequence[Mapping[str, Any]] = (
         [e.model_dump(mode="json", exclude_none=True) for e in scenario.expect]
         if scenario is not None
         else call.expectations()
     )
-    for expectation in listed:
-        rows.extend(_check_expectation(call, expectation))
-    return rows
+    return rows + _expectation_rows(call, listed)
 
 
 def _as_list(items: Any) -> list[Any]:
@@ -277,15 +262,15 @@ def expectation_checks(
 ) -> pd.DataFrame:
     """Check calls against their scenarios: one row per check.
 
-    Each call is checked against the ``expect:`` entries of its scenario: the ``scenarios``
-    given (in the same order as ``calls``), else the copy its ``call.json`` keeps. A
-    ``status`` row checks that the call ended as the scenario's ``outcome`` says
-    (``answer``: ``completed``). Scenario turn ``N`` is the bot's answer to the caller's
-    ``N``-th line (0: the greeting); ``contains`` passes when any of its phrases appears
-    (case-insensitive), ``must_not_say`` when none does, ``regex`` on a case-insensitive
-    ``re.search``, ``max_latency_s`` when every measured reply of the turn (of the call,
-    without ``turn``) came within it, caller-side voice-to-voice first (a turn with no
-    reply to measure fails).
+    Each call is checked against the ``expect:`` entries of its scenario (the ``scenarios``
+    given, in the order of ``calls``, else the copy its ``call.json`` keeps) with
+    :func:`voicelab.analysis.check_expectations`, so the checks mean what they mean in
+    ``scores_df`` and reports: scenario turn ``N`` is the bot's answer to the caller's
+    ``N``-th line (0: the greeting), ``contains`` passes when any of its phrases appears
+    (case-insensitive), ``must_not_say`` when none does, ``max_latency_s`` when every
+    measured reply came within the bound (caller-side voice-to-voice first). Unlike there,
+    a check that cannot be decided fails. A ``status`` row checks that the call ended as
+    the scenario's ``outcome`` says (``answer``: ``completed``, ``busy``: ``busy``...).
 
     Args:
         calls: One call or several: :class:`~voicelab.lab.CallResult`, ``SimulatedCall``
@@ -294,10 +279,11 @@ def expectation_checks(
             that was never answered has no record).
 
     Returns:
-        Columns ``scenario``, ``call_sid``, ``check`` (``status``, ``contains``, ``regex``,
-        ``must_not_say``, ``max_latency_s``, or ``record`` when a call without scenario
-        left nothing to check), ``turn`` (Int64, NA for the whole call), ``passed`` (bool)
-        and ``detail`` (what was expected and found).
+        Columns ``scenario``, ``call_sid``, ``check`` (``status``, ``expect.contains``,
+        ``expect.regex``, ``expect.must_not_say``, ``expect.max_latency_s``,
+        ``expect.turn`` when the turn never happened, or ``record`` when a call without
+        scenario left nothing to check), ``turn`` (Int64, NA for the whole call),
+        ``passed`` (bool) and ``detail`` (what was expected and found).
 
     Raises:
         AssertionError: A call record cannot be read.

@@ -1,0 +1,46 @@
+"""The scenarios the scripted bot must pass, played against the real server through the
+voicelab pytest plugin (run with ``-p voicelab.testing`` until the entry point is installed).
+
+The scripted LLM answers by keywords, so these scenarios pin the plumbing around it: the
+greeting, turn-taking, barge-in, transcription, the call record and its latencies. With
+``--voicelab-providers offline`` the same suite checks what SmolLM2 says instead.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from voicelab.testing import assert_expectations, assert_latency, assert_replied
+
+pytestmark = pytest.mark.slow
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
+
+# Inbound scenarios whose expectations the scripted bot meets (cold_food has its own test).
+# Left out: silent_caller, whose caller hangs up before the greeting ends, and the greeting
+# text of a cut-off greeting is not recorded yet, so its "turn 0 says Compass Group" fails.
+PASSING = [
+    "allergy_concern",
+    "billing_refund",
+    "chef_praise",
+    "greeting_barge_in",
+    "hang_up_mid_reply",
+]
+
+
+@pytest.mark.parametrize("name", PASSING)
+def test_scenario_meets_its_expectations(simulate, name: str) -> None:
+    call = simulate(SCENARIOS / f"{name}.yaml")
+    assert call.status == "completed", call
+    assert_expectations(call)
+
+
+def test_cold_food(simulate) -> None:
+    # The README's example, verbatim: the path is relative to the rootdir.
+    call = simulate("evals/scenarios/cold_food.yaml")
+    assert call.status == "completed", call
+    assert_expectations(call)
+    assert_replied(call, 0, contains="Compass Group")
+    assert_replied(call, 1, contains=["sorry", "apologi"])
+    assert_replied(call, 2, contains="goodbye")  # "Thanks" makes the scripted bot say goodbye
+    assert_latency(call, 4.0)
