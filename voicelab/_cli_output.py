@@ -11,7 +11,15 @@ import typer
 
 __all__ = ["call_turns", "print_call", "print_summary"]
 
-LATENCY_COLUMNS = ["v2v_caller_s", "v2v_server_s", "stt_s", "llm_ttft_s", "tts_ttfa_s"]
+LATENCY_COLUMNS = [
+    "v2v_caller_s",
+    "v2v_server_s",
+    "vad_stop_s",
+    "stt_s",
+    "llm_ttft_s",
+    "tts_ttfa_s",
+    "transport_s",
+]
 
 
 def call_turns(call: Any) -> pd.DataFrame:
@@ -45,7 +53,8 @@ def print_call(call: Any) -> None:
         replies = turns[turns["turn"] > 0]
         if not replies.empty:
             typer.echo(
-                "\nLatency per turn (seconds; v2v = end of caller speech to first bot audio)"
+                "\nLatency per turn, seconds (v2v = end of caller speech to first bot audio"
+                " heard; vad_stop_s..transport_s add up to v2v_caller_s)"
             )
             table = replies.set_index("turn")[LATENCY_COLUMNS].round(3)
             typer.echo(table.to_string(na_rep="-"))

@@ -221,6 +221,14 @@ def _expectation_rows(call: _Call, listed: Sequence[Mapping[str, Any]]) -> list[
             detail += " (undecided: counts as failed)"
         elif not passed and score.check in _TEXT_CHECKS:
             texts = _texts(call.replies(turn))
+            if score.check == "expect.must_not_say":  # quote the reply that said it
+                banned = [
+                    p.lower()
+                    for e in listed
+                    if e.get("turn") == turn
+                    for p in _phrases(e.get("must_not_say"))
+                ]
+                texts = [t for t in texts if any(p in t.lower() for p in banned)][:1] or texts
             detail += f" in reply {_quote(' / '.join(texts))}" if texts else " (no reply)"
         rows.append(_row(call, str(score.check), turn, passed, detail))
     return rows
@@ -333,6 +341,7 @@ def regression_summary(checks: pd.DataFrame) -> pd.DataFrame:
 
 
 def _fail(call: _Call, problems: list[str], total: int | None = None) -> None:
+    __tracebackhide__ = True
     if not problems:
         return
     counted = f"{len(problems)} of {total} checks failed" if total else "failed"
@@ -352,6 +361,7 @@ def assert_expectations(call: CallLike, scenario: Scenario | None = None) -> Non
     Raises:
         AssertionError: Listing every failed check, with the call directory.
     """
+    __tracebackhide__ = True  # pytest shows the test's line, not these
     one = _Call(call)
     checks = [] if one.directory is None and scenario is None else _check_call(one, scenario)
     if not checks:
@@ -371,6 +381,7 @@ def assert_replied(call: CallLike, turn: int, contains: str | Sequence[str] | No
     Raises:
         AssertionError: No reply at that turn, or none of the phrases in it.
     """
+    __tracebackhide__ = True  # pytest shows the test's line, not these
     one = _Call(call)
     texts = _texts(one.replies(turn))
     if not texts:
@@ -413,6 +424,7 @@ def assert_latency(
             value in ``column``.
         KeyError: ``column`` is not a column of ``turns_df``.
     """
+    __tracebackhide__ = True  # pytest shows the test's line, not these
     one = _Call(call)
     table = one.turns()
     if column not in table:
