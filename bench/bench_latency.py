@@ -20,22 +20,12 @@ from pathlib import Path
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
-from voicelab.analysis import turns_df
+from voicelab.analysis import LATENCY_COLUMNS, turns_df
 from voicelab.config import load_settings
 from voicelab.network import LocalNetwork
 from voicelab.simulator.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parents[1]
-COLUMNS = [
-    "v2v_caller_s",
-    "v2v_recording_s",
-    "v2v_server_s",
-    "vad_stop_s",
-    "stt_s",
-    "llm_ttft_s",
-    "tts_ttfa_s",
-    "transport_s",
-]
 
 
 async def run(providers: str, calls: int, concurrency: int, scenario_path: Path) -> None:
@@ -67,7 +57,7 @@ def summarize(recordings: Path) -> None:
         turns = turns_df(recordings)
     replies = turns[turns["turn"] > 0]
     print("| quantity | p50 | p90 | max | n |\n| --- | --- | --- | --- | --- |")
-    for column in COLUMNS:
+    for column in LATENCY_COLUMNS:
         values = replies[column].dropna()
         if values.empty:
             continue

@@ -11,15 +11,10 @@ import typer
 
 __all__ = ["call_turns", "print_call", "print_summary"]
 
-LATENCY_COLUMNS = [
-    "v2v_caller_s",
-    "v2v_server_s",
-    "vad_stop_s",
-    "stt_s",
-    "llm_ttft_s",
-    "tts_ttfa_s",
-    "transport_s",
-]
+from voicelab.analysis import BREAKDOWN
+
+# Caller-side and server-side voice-to-voice, then the parts that add up to the former.
+LATENCY_COLUMNS = ["v2v_caller_s", "v2v_server_s", *BREAKDOWN]
 
 
 def call_turns(call: Any) -> pd.DataFrame:
