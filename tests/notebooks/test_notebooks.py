@@ -19,8 +19,6 @@ import pytest
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
-pytestmark = pytest.mark.slow
-
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 SCENARIOS = ROOT / "evals" / "scenarios"
@@ -110,6 +108,7 @@ def test_notebooks_are_committed_without_outputs(path: Path) -> None:
     assert all(cell.outputs == [] and cell.execution_count is None for cell in code)
 
 
+@pytest.mark.slow
 def test_quickstart(tmp_path: Path) -> None:
     recordings = tmp_path / "recordings"
     nb = run(
@@ -127,6 +126,7 @@ def test_quickstart(tmp_path: Path) -> None:
     assert json.loads((directory / "call.json").read_text())["providers"]["name"] == "scripted"
 
 
+@pytest.mark.slow
 def test_latency(tmp_path: Path) -> None:
     recordings = tmp_path / "recordings"
     nb = run(
@@ -144,6 +144,7 @@ def test_latency(tmp_path: Path) -> None:
     assert "llm_ttft_s" in text and "p50_lo" in text
 
 
+@pytest.mark.slow
 def test_prompt_ab(tmp_path: Path) -> None:
     from voicelab.analysis import calls_df
 
@@ -164,6 +165,7 @@ def test_prompt_ab(tmp_path: Path) -> None:
     assert "median_baseline" in text  # the comparison table
 
 
+@pytest.mark.slow
 def test_real_twilio_skips_without_credentials(tmp_path: Path) -> None:
     recordings = tmp_path / "recordings"
     nb = run(
@@ -181,6 +183,7 @@ def test_real_twilio_skips_without_credentials(tmp_path: Path) -> None:
     assert not call_dirs(recordings)  # the rehearsal is kept apart from real calls
 
 
+@pytest.mark.slow
 def test_regression(tmp_path: Path) -> None:
     nb = run(
         "05_regression",
@@ -238,6 +241,7 @@ print("restarted fine:", urls, [r.status for r in results])
 ]
 
 
+@pytest.mark.slow
 def test_lab_starts_and_stops_twice_in_one_kernel(tmp_path: Path) -> None:
     """The lab's own thread and loop live beside the kernel's running loop, across restarts."""
     nb = nbformat.v4.new_notebook()

@@ -183,6 +183,7 @@ class CallPipeline:
             ),
             observers=[events, events.latency_observer()],
             idle_timeout_secs=None,
+            enable_rtvi=False,  # no RTVI client on a phone line
         )
 
         @transport.event_handler("on_client_connected")

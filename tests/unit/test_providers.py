@@ -1,0 +1,86 @@
+"""Provider bundles: the cloud stack builds with pipecat's services; missing keys are clear."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pipecat.pipeline.worker import PipelineWorker
+from pipecat.services.cartesia.tts import CartesiaTTSService
+from pipecat.services.deepgram.stt import DeepgramSTTService
+from pipecat.services.openai.llm import OpenAILLMService
+
+from voicelab.bot.call import CallInfo
+from voicelab.bot.persona import load_persona
+from voicelab.bot.pipeline import CallPipeline
+from voicelab.bot.providers import build_providers
+from voicelab.config import Settings
+from voicelab.errors import ConfigError
+from voicelab.recording.store import CallRecord
+
+KEYS = {
+    "openai_api_key": "sk-test",
+    "deepgram_api_key": "dg-test",
+    "cartesia_api_key": "ca-test",
+    "cartesia_voice_id": "voice-test",
+}
+
+
+def test_cloud_providers_are_pipecats_services():
+    settings = Settings(providers="cloud", openai_base_url="http://127.0.0.1:11434/v1", **KEYS)
+    providers = build_providers(settings)
+    assert isinstance(providers.stt, DeepgramSTTService)
+    assert isinstance(providers.llm, OpenAILLMService)
+    assert isinstance(providers.tts, CartesiaTTSService)
+    assert providers.description["llm"]["base_url"] == "http://127.0.0.1:11434/v1"
+
+
+@pytest.mark.parametrize(
+    "missing", ["openai_api_key", "deepgram_api_key", "cartesia_api_key", "cartesia_voice_id"]
+)
+def test_cloud_without_a_key_names_the_missing_variable(missing):
+    settings = Settings(providers="cloud", **{k: v for k, v in KEYS.items() if k != missing})
+    with pytest.raises(ConfigError, match=missing.upper()):
+        build_providers(settings)
+
+
+def test_local_providers_need_the_model_pool():
+    with pytest.raises(ConfigError, match="ModelPool"):
+        build_providers(Settings(providers="scripted"))
+
+
+class _UnconnectedWebSocket:
+    """Where the transport would read and write; building the pipeline touches neither."""
+
+    client_state: Any = None
+    application_state: Any = None
+
+
+def test_the_call_pipeline_builds_with_the_cloud_stack(tmp_path: Path):
+    settings = Settings(providers="cloud", recordings_dir=tmp_path, **KEYS)
+    call = CallInfo("CA" + "1" * 32, "MZ" + "1" * 32, "", "inbound", "+15550001111", "+15550002222")
+    session = CallPipeline(
+        websocket=_UnconnectedWebSocket(),  # type: ignore[arg-type]
+        call=call,
+        settings=settings,
+        record=CallRecord.open(tmp_path, call.call_sid, "server"),
+    )
+    worker, recorder = session._build(
+        build_providers(settings), load_persona("inbound"), tmp_path / "x.wav"
+    )
+    assert isinstance(worker, PipelineWorker)
+    inner = next(p for p in worker._pipeline.processors if type(p).__name__ == "Pipeline")
+    assert [type(p).__name__ for p in inner.processors] == [
+        "PipelineSource",
+        "FastAPIWebsocketInputTransport",
+        "DeepgramSTTService",
+        "LLMUserAggregator",
+        "OpenAILLMService",
+        "CartesiaTTSService",
+        "FastAPIWebsocketOutputTransport",
+        "AudioBufferProcessor",
+        "LLMAssistantAggregator",
+        "PipelineSink",
+    ]
+    assert recorder is inner.processors[7]
