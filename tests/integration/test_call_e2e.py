@@ -238,3 +238,61 @@ def httpx_health(server: CallServer) -> dict[str, Any]:
     import httpx
 
     return httpx.get(server.url + "/health").json()
+
+
+def test_malformed_messages_are_dropped_and_the_call_goes_on(scripted_server):
+    import audioop
+    import base64
+
+    from websockets.asyncio.client import connect
+
+    server, root = scripted_server
+    call_sid, stream_sid = "CA" + uuid.uuid4().hex, "MZ" + uuid.uuid4().hex
+    ws_url = server.url.replace("http://", "ws://") + "/ws"
+    headers = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(ws_url, {})}
+    speech = CallerVoice().speak("The soup was cold.")
+    pcm = (np.clip(speech, -1, 1) * 32767).astype(np.int16).tobytes()
+    ulaw = audioop.lin2ulaw(pcm, 2) + b"\xff" * 8000 * 3  # the line, then 3 s of silence
+
+    async def talk() -> None:
+        async with connect(ws_url, additional_headers=headers) as ws:
+            await ws.send(
+                json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+            )
+            start = {
+                "streamSid": stream_sid,
+                "accountSid": ACCOUNT,
+                "callSid": call_sid,
+                "tracks": ["inbound"],
+                "customParameters": {"direction": "inbound"},
+                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
+            }
+            await ws.send(json.dumps({"event": "start", "start": start, "streamSid": stream_sid}))
+            for junk in [
+                "not json",
+                '{"event": "media", "media": {"payload": "!!!"}}',
+                "[1, 2]",
+                '{"event": "media"}',
+            ]:
+                await ws.send(junk)
+            for i in range(0, len(ulaw), 160):
+                payload = base64.b64encode(ulaw[i : i + 160]).decode()
+                media = {
+                    "track": "inbound",
+                    "chunk": str(i // 160 + 1),
+                    "timestamp": str(i // 8),
+                    "payload": payload,
+                }
+                await ws.send(
+                    json.dumps({"event": "media", "media": media, "streamSid": stream_sid})
+                )
+                await asyncio.sleep(0.02)
+
+    asyncio.run(talk())
+    directory = find_call_dir(root, call_sid)
+    assert directory is not None
+    wait_for_server_end(directory)
+    log = events(directory)
+    transcript = " ".join(e["data"]["text"].lower() for e in log if e["type"] == "stt.transcript")
+    assert "soup" in transcript, "the call survived the junk and heard the caller"
+    assert any(e["type"] == "llm.response" for e in log)

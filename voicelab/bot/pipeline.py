@@ -28,7 +28,6 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMUserAggregatorParams,
 )
 from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
-from pipecat.serializers.twilio import TwilioFrameSerializer
 from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
@@ -43,6 +42,7 @@ from voicelab.bot.call import CallInfo
 from voicelab.bot.models import ModelPool
 from voicelab.bot.persona import Persona, load_persona
 from voicelab.bot.providers import Providers, build_providers
+from voicelab.bot.serializer import TolerantTwilioFrameSerializer
 from voicelab.config import Settings
 from voicelab.recording.observer import CallEventObserver
 from voicelab.recording.store import CallRecord
@@ -127,14 +127,16 @@ class CallPipeline:
     def _build(
         self, providers: Providers, persona: Persona, wav_path: Path
     ) -> tuple[PipelineWorker, AudioBufferProcessor]:
-        serializer = TwilioFrameSerializer(
+        serializer = TolerantTwilioFrameSerializer(
             stream_sid=self.call.stream_sid,
             call_sid=self.call.call_sid,
             account_sid=self.settings.twilio_account_sid,
             auth_token=self.settings.twilio_auth_token,
             base_url=self.settings.twilio_api_base,
             # Hanging up goes through Twilio's REST API: only possible with credentials.
-            params=TwilioFrameSerializer.InputParams(auto_hang_up=self.settings.twilio_configured),
+            params=TolerantTwilioFrameSerializer.InputParams(
+                auto_hang_up=self.settings.twilio_configured
+            ),
         )
         transport = FastAPIWebsocketTransport(
             websocket=self.websocket,
