@@ -73,7 +73,7 @@ __all__ = [
 CallLike = Any
 """A :class:`~voicelab.lab.CallResult`, a ``SimulatedCall`` or a call directory path."""
 
-CHECK_COLUMNS = ["scenario", "call_sid", "check", "turn", "passed", "detail"]
+_CHECK_COLUMNS = ["scenario", "call_sid", "check", "turn", "passed", "detail"]
 _EXPECTED_STATUS = {
     "answer": "completed",
     "busy": "busy",
@@ -155,7 +155,7 @@ def _texts(rows: pd.DataFrame) -> list[str]:
     return [text for text in rows["bot_text"] if isinstance(text, str) and text.strip()]
 
 
-def _latencies(rows: pd.DataFrame, column: str | None = None) -> list[tuple[Any, float]]:
+def _latencies(rows: pd.DataFrame, column: str | None = None) -> list[tuple[int | None, float]]:
     """``(turn, seconds)`` of each row with a measure: ``column``, or the first available
     of caller-side, recording and server-side voice-to-voice."""
     found = []
@@ -165,7 +165,7 @@ def _latencies(rows: pd.DataFrame, column: str | None = None) -> list[tuple[Any,
         if values:
             number = row.get("caller_turn")
             turn = number if _is_number(number) else row.get("turn")
-            found.append((turn, float(values[0])))
+            found.append((int(turn) if _is_number(turn) else None, float(values[0])))
     return found
 
 
@@ -191,7 +191,7 @@ def _phrases(value: Any) -> list[str]:
 
 def _row(call: _Call, check: str, turn: int | None, passed: bool, detail: str) -> dict[str, Any]:
     values = (call.name, call.call_sid, check, turn, passed, detail)
-    return dict(zip(CHECK_COLUMNS, values, strict=True))
+    return dict(zip(_CHECK_COLUMNS, values, strict=True))
 
 
 def _expectation_rows(call: _Call, listed: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
@@ -208,8 +208,7 @@ def _expectation_rows(call: _Call, listed: Sequence[Mapping[str, Any]]) -> list[
     if not listed:
         return []
     turns = call.turns()
-    key = str(call.call_sid) if call.call_sid else str(turns["call_sid"].iloc[0])
-    scores = check_expectations(turns, {key: list(listed)})
+    scores = check_expectations(turns, {str(call.call_sid or ""): list(listed)})
     rows = []
     for score in scores.itertuples(index=False):
         turn = None if pd.isna(score.turn) else int(score.turn)
@@ -306,7 +305,7 @@ def expectation_checks(
     rows: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         rows.extend(_check_call(_Call(item), played[index] if played else None))
-    frame = pd.DataFrame(rows, columns=CHECK_COLUMNS)
+    frame = pd.DataFrame(rows, columns=_CHECK_COLUMNS)
     return frame.astype({"turn": "Int64", "passed": "bool", "detail": "str"})
 
 
