@@ -99,7 +99,8 @@ class CallPipeline:
         wav_path = self.record.directory / recording_filename(
             self.port, self.call.direction, started
         )
-        worker, recorder = self._build(providers, persona, wav_path)
+        events = CallEventObserver(self.record)
+        worker, recorder = self._build(providers, persona, wav_path, events)
         runner = WorkerRunner(handle_sigint=False)
         reason = "websocket_closed"
         try:
@@ -116,16 +117,18 @@ class CallPipeline:
         finally:
             if recorder.has_audio():
                 await recorder.stop_recording()
-            self.record.emit("call.ended", reason=reason)
+            events.finish()
             self.record.update_manifest(
                 ended_at=datetime.now(UTC).isoformat(),
                 end_reason=reason,
                 recording=wav_path.name if wav_path.exists() else None,
             )
+            # Last: readers take call.ended to mean the whole record is written.
+            self.record.emit("call.ended", reason=reason)
         return reason
 
     def _build(
-        self, providers: Providers, persona: Persona, wav_path: Path
+        self, providers: Providers, persona: Persona, wav_path: Path, events: CallEventObserver
     ) -> tuple[PipelineWorker, AudioBufferProcessor]:
         serializer = TolerantTwilioFrameSerializer(
             stream_sid=self.call.stream_sid,
@@ -174,7 +177,6 @@ class CallPipeline:
                 aggregators.assistant(),
             ]
         )
-        events = CallEventObserver(self.record)
         worker = PipelineWorker(
             pipeline,
             params=PipelineParams(

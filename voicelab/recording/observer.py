@@ -18,6 +18,7 @@ from pipecat.frames.frames import (
     MetricsFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
+    TTSSpeakFrame,
     TTSStartedFrame,
     TTSTextFrame,
     UserStartedSpeakingFrame,
@@ -59,6 +60,7 @@ class CallEventObserver(BaseObserver):
         self._llm_first_token = False
         self._tts_started_at: float | None = None
         self._tts_first_audio = False
+        self._speak_text: str | None = None  # text of a TTSSpeakFrame (the greeting) to come
 
     def latency_observer(self) -> UserBotLatencyObserver:
         """pipecat's voice-to-voice observer, wired to emit ``metrics.v2v`` events."""
@@ -108,9 +110,14 @@ class CallEventObserver(BaseObserver):
         elif isinstance(frame, LLMFullResponseEndFrame) and self._llm_started_at is not None:
             self._emit("llm.response", text="".join(self._llm_text).strip())
             self._llm_started_at = None
+        elif isinstance(frame, TTSSpeakFrame):
+            self._speak_text = frame.text.strip()
         elif isinstance(frame, TTSStartedFrame):
             self._tts_started_at, self._tts_first_audio = self._record.now(), False
-            self._emit("tts.started")
+            # Spoken text without an LLM (the greeting) is known up front: keep it even
+            # if the caller hangs up before a word of it is played.
+            text, self._speak_text = self._speak_text, None
+            self._emit("tts.started", **({"text": text} if text else {}))
         elif isinstance(frame, TTSAudioRawFrame) and not self._tts_first_audio:
             self._on_tts_audio()
         elif isinstance(frame, BotStartedSpeakingFrame) and not self._bot_speaking:
@@ -132,6 +139,13 @@ class CallEventObserver(BaseObserver):
             self._on_metrics(frame)
         elif isinstance(frame, ErrorFrame):
             self._emit("error", message=str(frame.error), fatal=bool(frame.fatal))
+
+    def finish(self) -> None:
+        """Close what the call's end cut short: a bot still speaking stops here."""
+        if self._bot_speaking:
+            self._bot_speaking = False
+            self._emit("bot.speech_stopped", text=" ".join(self._spoken).strip(), cut_off=True)
+            self._spoken = []
 
     def _on_llm_text(self, text: str) -> None:
         if self._llm_started_at is None:

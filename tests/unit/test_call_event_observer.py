@@ -1,0 +1,105 @@
+"""CallEventObserver: pipecat frames in, call-record events out (no pipeline needed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    InterruptionFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+    TTSSpeakFrame,
+    TTSStartedFrame,
+    TTSTextFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+
+from voicelab.recording.observer import CallEventObserver
+from voicelab.recording.store import CallRecord
+
+
+def record_of(frames: list[Any], tmp_path: Path, *, finish: bool = False) -> list[dict[str, Any]]:
+    record = CallRecord.open(tmp_path, "CA" + "0" * 32, "server")
+    observer = CallEventObserver(record)
+    for frame in frames:
+        observer.handle(frame)
+    if finish:
+        observer.finish()
+    lines = (record.directory / "events.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines]
+
+
+def kinds(events: list[dict[str, Any]]) -> list[tuple[str, int | None]]:
+    return [(e["type"], e["data"].get("turn")) for e in events]
+
+
+def test_a_greeting_cut_off_by_a_hang_up_keeps_its_text(tmp_path: Path) -> None:
+    greeting = "Hello, thank you for calling Compass Group."
+    frames = [
+        TTSSpeakFrame(greeting),
+        TTSStartedFrame(),
+        BotStartedSpeakingFrame(),
+        TTSTextFrame("Hello,", text_type="sentence"),
+    ]
+    events = record_of(frames, tmp_path, finish=True)
+    assert kinds(events) == [
+        ("tts.started", 0),
+        ("bot.speech_started", 0),
+        ("bot.speech_stopped", 0),
+    ]
+    assert events[0]["data"]["text"] == greeting
+    assert events[2]["data"] == {"turn": 0, "text": "Hello,", "cut_off": True}
+
+
+def test_finish_after_the_bot_stopped_adds_nothing(tmp_path: Path) -> None:
+    frames = [BotStartedSpeakingFrame(), BotStoppedSpeakingFrame()]
+    events = record_of(frames, tmp_path, finish=True)
+    assert kinds(events) == [("bot.speech_started", 0), ("bot.speech_stopped", 0)]
+    assert "cut_off" not in events[1]["data"]
+
+
+def test_turns_count_caller_speech_and_replies_carry_the_llm_text(tmp_path: Path) -> None:
+    frames = [
+        UserStartedSpeakingFrame(),
+        UserStartedSpeakingFrame(),  # broadcast both ways: counted once
+        UserStoppedSpeakingFrame(),
+        LLMFullResponseStartFrame(),
+        LLMTextFrame("I am so sorry"),
+        LLMTextFrame(" to hear that."),
+        LLMFullResponseEndFrame(),
+        TTSStartedFrame(),  # LLM-driven speech: its text is not known up front
+        BotStartedSpeakingFrame(),
+        InterruptionFrame(),
+        UserStartedSpeakingFrame(),
+    ]
+    events = record_of(frames, tmp_path)
+    assert kinds(events) == [
+        ("user.speech_started", 1),
+        ("user.speech_stopped", 1),
+        ("llm.started", 1),
+        ("llm.first_token", 1),
+        ("llm.response", 1),
+        ("tts.started", 1),
+        ("bot.speech_started", 1),
+        ("interruption", 1),
+        ("user.speech_started", 2),
+    ]
+    assert events[4]["data"]["text"] == "I am so sorry to hear that."
+    assert "text" not in events[5]["data"]
+
+
+def test_an_upstream_interruption_or_one_while_silent_is_not_recorded(tmp_path: Path) -> None:
+    record = CallRecord.open(tmp_path, "CA" + "1" * 32, "server")
+    observer = CallEventObserver(record)
+    observer.handle(InterruptionFrame())  # the bot is not speaking
+    observer.handle(BotStartedSpeakingFrame())
+    observer.handle(InterruptionFrame(), FrameDirection.UPSTREAM)
+    types = [json.loads(x)["type"] for x in (record.directory / "events.jsonl").open()]
+    assert types == ["bot.speech_started"]
