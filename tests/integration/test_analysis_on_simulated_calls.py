@@ -34,7 +34,9 @@ def recordings(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("recordings")
     with Lab(providers="scripted", recordings_dir=root) as lab:
         calls = lab.simulate_many(
-            [SCENARIOS / "cold_food.yaml", SCENARIOS / "allergy_concern.yaml"], progress=False
+            [SCENARIOS / "cold_food.yaml", SCENARIOS / "allergy_concern.yaml"],
+            concurrency=2,
+            progress=False,
         )
     assert [c.status for c in calls] == ["completed", "completed"]
     return root

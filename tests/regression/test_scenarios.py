@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from voicelab.lab import CallResult
 from voicelab.testing import assert_expectations, assert_latency, assert_replied
 
 pytestmark = pytest.mark.slow
@@ -27,9 +28,19 @@ PASSING = [
 ]
 
 
+@pytest.fixture(scope="module")
+def played(voicelab_lab) -> dict[str, CallResult]:
+    """Every scenario of the list, played two at a time (a suite's worth of calls in the
+    time of a few): ``voicelab_lab`` is the plugin's session lab."""
+    calls = voicelab_lab.simulate_many(
+        [SCENARIOS / f"{name}.yaml" for name in PASSING], concurrency=2, progress=False
+    )
+    return dict(zip(PASSING, calls, strict=True))
+
+
 @pytest.mark.parametrize("name", PASSING)
-def test_scenario_meets_its_expectations(simulate, name: str) -> None:
-    call = simulate(SCENARIOS / f"{name}.yaml")
+def test_scenario_meets_its_expectations(played: dict[str, CallResult], name: str) -> None:
+    call = played[name]
     assert call.status == "completed", call
     assert_expectations(call)
 
