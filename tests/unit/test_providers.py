@@ -17,6 +17,7 @@ from voicelab.bot.pipeline import CallPipeline
 from voicelab.bot.providers import build_providers
 from voicelab.config import Settings
 from voicelab.errors import ConfigError
+from voicelab.recording.observer import CallEventObserver
 from voicelab.recording.store import CallRecord
 
 KEYS = {
@@ -60,14 +61,18 @@ class _UnconnectedWebSocket:
 def test_the_call_pipeline_builds_with_the_cloud_stack(tmp_path: Path):
     settings = Settings(providers="cloud", recordings_dir=tmp_path, **KEYS)
     call = CallInfo("CA" + "1" * 32, "MZ" + "1" * 32, "", "inbound", "+15550001111", "+15550002222")
+    record = CallRecord.open(tmp_path, call.call_sid, "server")
     session = CallPipeline(
         websocket=_UnconnectedWebSocket(),  # type: ignore[arg-type]
         call=call,
         settings=settings,
-        record=CallRecord.open(tmp_path, call.call_sid, "server"),
+        record=record,
     )
     worker, recorder = session._build(
-        build_providers(settings), load_persona("inbound"), tmp_path / "x.wav"
+        build_providers(settings),
+        load_persona("inbound"),
+        tmp_path / "x.wav",
+        CallEventObserver(record),
     )
     assert isinstance(worker, PipelineWorker)
     inner = next(p for p in worker._pipeline.processors if type(p).__name__ == "Pipeline")
