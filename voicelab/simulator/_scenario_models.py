@@ -41,12 +41,15 @@ class CallerPersona(_Model):
             of an outbound one).
         speaking_rate: 1.0 is Piper's normal pace; 1.2 speaks 20 % faster.
         noise_snr_db: Background noise, in dB below the speech; ``None`` for a clean line.
+        voice_variation: 0 (default) speaks each line the same way on every run; up to 1,
+            Piper's own run-to-run variation.
     """
 
     name: str = Field(default="Alex Morgan", min_length=1)
     number: str = Field(default="+15557770100", pattern=_E164)
     speaking_rate: float = Field(default=1.0, strict=True, ge=0.5, le=2.0)
     noise_snr_db: float | None = Field(default=None, strict=True, ge=0, le=60)
+    voice_variation: float = Field(default=0.0, ge=0.0, le=1.0)
 
 
 class ScenarioTurn(_Model):

@@ -4,7 +4,7 @@ A scenario file::
 
     description: A guest complains that lunch was cold.
     direction: inbound            # or outbound
-    caller: {name: Sam Patel, speaking_rate: 1.1, noise_snr_db: 25}
+    caller: {name: Sam Patel, speaking_rate: 1.1, noise_snr_db: 25, voice_variation: 0}
     turns:
       - say: Hi, the chicken curry I had for lunch today was cold.
         barge_in_after: 1.5       # optional: talk over the bot's reply after 1.5 s
@@ -150,7 +150,7 @@ class Scenario(_Model):
         Raises:
             ScenarioError: A line gave no audio, or a WAV file cannot be read.
         """
-        voice = voice or CallerVoice(self.caller.speaking_rate)
+        voice = voice or CallerVoice(self.caller.speaking_rate, self.caller.voice_variation)
         actions: list[Action] = []
         for index, turn in enumerate(self.turns):
             if turn.say is not None or turn.wav is not None:
@@ -278,14 +278,14 @@ def load_scenarios(paths: str | Path | Iterable[str | Path]) -> list[Scenario]:
     return scenarios
 
 
-_speech: dict[tuple[type, float, str], np.ndarray] = {}
+_speech: dict[tuple[type, float, float, str], np.ndarray] = {}
 _speech_lock = threading.Lock()
 
 
 def _speak(voice: CallerVoice, text: str) -> np.ndarray:
-    """``voice.speak(text)``, cached per process by (voice kind, rate, text): a suite of
-    scenarios repeats lines, and synthesis is the slow part of compiling one."""
-    key = (type(voice), voice.speaking_rate, text)
+    """``voice.speak(text)``, cached per process by (voice kind, rate, variation, text): a
+    suite of scenarios repeats lines, and synthesis is the slow part of compiling one."""
+    key = (type(voice), voice.speaking_rate, voice.variation, text)
     with _speech_lock:
         cached = _speech.get(key)
     if cached is None:

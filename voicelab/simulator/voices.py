@@ -51,17 +51,26 @@ def add_noise(audio: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
 class CallerVoice:
     """Piper's joe voice, loaded once per process and shared (thread-safe).
 
+    Piper samples noise as it speaks, so by default the same text never sounds the same
+    twice, and a borderline word ("cold") is sometimes heard as another ("called"). A
+    regression suite wants the same audio on every run: ``variation`` scales that noise,
+    from 0 (the default: identical audio every time) to 1 (Piper's own variation).
+
     Args:
         speaking_rate: 1.0 is normal; 1.2 speaks 20 % faster.
+        variation: 0.0 to 1.0, how much the voice varies from one synthesis to the next.
     """
 
     _voice = None
     _lock = threading.Lock()
 
-    def __init__(self, speaking_rate: float = 1.0) -> None:
+    def __init__(self, speaking_rate: float = 1.0, variation: float = 0.0) -> None:
         if not 0.5 <= speaking_rate <= 2.0:
             raise ScenarioError(f"speaking_rate must be between 0.5 and 2.0, got {speaking_rate}")
+        if not 0.0 <= variation <= 1.0:
+            raise ScenarioError(f"variation must be between 0 and 1, got {variation}")
         self.speaking_rate = speaking_rate
+        self.variation = variation
 
     @classmethod
     def _load(cls) -> Any:
@@ -85,7 +94,12 @@ class CallerVoice:
         from piper.config import SynthesisConfig
 
         voice = self._load()
-        config = SynthesisConfig(length_scale=1.0 / self.speaking_rate)
+        defaults = voice.config
+        config = SynthesisConfig(
+            length_scale=1.0 / self.speaking_rate,
+            noise_scale=self.variation * defaults.noise_scale,
+            noise_w_scale=self.variation * defaults.noise_w_scale,
+        )
         with self._lock:
             chunks = list(voice.synthesize(text, syn_config=config))
         if not chunks:
