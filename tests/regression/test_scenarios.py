@@ -1,5 +1,5 @@
 """The scenarios the scripted bot must pass, played against the real server through the
-voicelab pytest plugin (run with ``-p voicelab.testing`` until the entry point is installed).
+voicelab pytest plugin (registered by the package's ``pytest11`` entry point).
 
 The scripted LLM answers by keywords, so these scenarios pin the plumbing around it: the
 greeting, turn-taking, barge-in, transcription, the call record and its latencies. With
