@@ -250,7 +250,7 @@ def test_malformed_messages_are_dropped_and_the_call_goes_on(scripted_server):
     call_sid, stream_sid = "CA" + uuid.uuid4().hex, "MZ" + uuid.uuid4().hex
     ws_url = server.url.replace("http://", "ws://") + "/ws"
     headers = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(ws_url, {})}
-    speech = CallerVoice().speak("The soup was cold.")
+    speech = CallerVoice().speak("Hi, the soup was cold today at lunch.")
     pcm = (np.clip(speech, -1, 1) * 32767).astype(np.int16).tobytes()
     ulaw = audioop.lin2ulaw(pcm, 2) + b"\xff" * 8000 * 3  # the line, then 3 s of silence
 
