@@ -278,14 +278,17 @@ def load_scenarios(paths: str | Path | Iterable[str | Path]) -> list[Scenario]:
     return scenarios
 
 
-_speech: dict[tuple[type, float, float, str], np.ndarray] = {}
+_speech: dict[tuple[type, float, str], np.ndarray] = {}
 _speech_lock = threading.Lock()
 
 
 def _speak(voice: CallerVoice, text: str) -> np.ndarray:
-    """``voice.speak(text)``, cached per process by (voice kind, rate, variation, text): a
-    suite of scenarios repeats lines, and synthesis is the slow part of compiling one."""
-    key = (type(voice), voice.speaking_rate, voice.variation, text)
+    """``voice.speak(text)``, cached per process by (voice kind, rate, text): a suite of
+    scenarios repeats lines, and synthesis is the slow part of compiling one. A varying
+    voice is not cached: each call should hear a new take."""
+    if voice.variation:
+        return voice.speak(text)
+    key = (type(voice), voice.speaking_rate, text)
     with _speech_lock:
         cached = _speech.get(key)
     if cached is None:

@@ -245,3 +245,23 @@ def test_load_scenarios_takes_files_and_dirs(tmp_path: Path) -> None:
     write(tmp_path, "id: a\nturns: [{pause: 1}]\n", "c.yaml")
     with pytest.raises(ScenarioError, match=r"c.yaml: id 'a' is already used"):
         load_scenarios(tmp_path)
+
+
+def test_a_varying_caller_voice_is_synthesised_for_every_call(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+        caller: {voice_variation: 0.5}
+        turns:
+          - say: A line with a fresh take each time.
+        """,
+    )
+    scenario = load_scenario(path)
+    assert scenario.caller.voice_variation == 0.5
+    voice = FakeVoice()
+    voice.variation = scenario.caller.voice_variation
+    scenario.actions(voice)
+    scenario.actions(voice)
+    assert voice.calls == ["A line with a fresh take each time."] * 2  # not cached
+    with pytest.raises(ScenarioError, match=r"caller\.voice_variation"):
+        load_scenario(write(tmp_path, "caller: {voice_variation: 2}\n", "bad.yaml"))
