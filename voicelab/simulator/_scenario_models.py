@@ -49,7 +49,7 @@ class CallerPersona(_Model):
     number: str = Field(default="+15557770100", pattern=_E164)
     speaking_rate: float = Field(default=1.0, strict=True, ge=0.5, le=2.0)
     noise_snr_db: float | None = Field(default=None, strict=True, ge=0, le=60)
-    voice_variation: float = Field(default=0.0, ge=0.0, le=1.0)
+    voice_variation: float = Field(default=0.0, strict=True, ge=0.0, le=1.0)
 
 
 class ScenarioTurn(_Model):
