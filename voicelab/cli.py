@@ -51,7 +51,10 @@ def settings_or_exit(**overrides: Any) -> Settings:
 
 @app.command()
 def serve(
-    host: Annotated[str, typer.Option(help="Interface to bind.")] = "0.0.0.0",
+    host: Annotated[
+        str,
+        typer.Option(help="Interface to bind (0.0.0.0 for every interface, e.g. in a container)."),
+    ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
     test: Annotated[bool, typer.Option("--test", help="Debug-log the pipeline.")] = False,
 ) -> None:
@@ -63,7 +66,13 @@ def serve(
 
     settings = settings_or_exit(port=port)
     configure_logging(settings.log_dir, debug=test)
-    uvicorn.run(create_app(settings, port=port), host=host, port=port, log_level="info")
+    uvicorn.run(
+        create_app(settings, port=port),
+        host=host,
+        port=port,
+        log_level="info",
+        ws_max_size=settings.ws_max_message_bytes,
+    )
 
 
 @app.command()

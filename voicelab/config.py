@@ -13,16 +13,51 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voicelab.errors import ConfigError
 
 __all__ = ["ProvidersName", "Settings", "load_settings"]
 
-ProvidersName = Literal["cloud", "offline", "scripted"]
+ProvidersName = Literal["cloud", "offline", "scripted", "instant"]
 
 _E164 = r"^\+[1-9]\d{6,14}$"
+
+# Premium-rate and special-rate destinations inside +1 that are refused even when "+1" is
+# allowed: 900/976 are US premium-rate services; the rest are Caribbean NANP areas that
+# bill at international rates and are the usual targets of toll fraud.
+DEFAULT_DENIED_PREFIXES = (
+    "+1900",
+    "+1976",
+    "+1242",
+    "+1246",
+    "+1264",
+    "+1268",
+    "+1284",
+    "+1345",
+    "+1441",
+    "+1473",
+    "+1649",
+    "+1664",
+    "+1721",
+    "+1758",
+    "+1767",
+    "+1784",
+    "+1809",
+    "+1829",
+    "+1849",
+    "+1868",
+    "+1869",
+    "+1876",
+)
 
 
 def _env(name: str) -> Any:
@@ -48,6 +83,25 @@ class Settings(BaseSettings):
         twilio_api_base: ``VOICELAB_TWILIO_API_BASE``, base URL of Twilio's REST
             API (the emulator's URL in simulations).
         openai_base_url: ``VOICELAB_OPENAI_BASE_URL``, any OpenAI-compatible server.
+        api_key: ``VOICELAB_API_KEY``: the bearer key that ``/outbound``, ``/call-status``,
+            the API docs and the detailed ``/health`` require. Without it ``/outbound``
+            is closed, unless the Twilio API base is a loopback emulator.
+        outbound_allowed_prefixes: ``VOICELAB_OUTBOUND_ALLOWED_PREFIXES`` (JSON list):
+            E.164 prefixes ``/outbound`` may dial.
+        outbound_denied_prefixes: ``VOICELAB_OUTBOUND_DENIED_PREFIXES`` (JSON list):
+            premium and special-rate prefixes refused even inside the allow-list.
+        outbound_per_minute: ``VOICELAB_OUTBOUND_PER_MINUTE``: calls one API key may
+            place per minute.
+        max_calls: ``VOICELAB_MAX_CALLS``: live calls at once; above it ``/outbound``
+            answers 503 and inbound calls get a busy signal.
+        trusted_proxies: ``VOICELAB_TRUSTED_PROXIES`` (JSON list of addresses or CIDR
+            networks): the only peers whose ``X-Forwarded-*`` headers are believed.
+        stream_token_ttl: ``VOICELAB_STREAM_TOKEN_TTL``: seconds a call's one-time
+            media-stream token stays valid after its TwiML was served.
+        ws_max_message_bytes: ``VOICELAB_WS_MAX_MESSAGE_BYTES``: the largest media
+            websocket message accepted (a media frame is ~400 bytes).
+        mask_phone_numbers: ``VOICELAB_MASK_PHONE_NUMBERS``: log phone numbers as
+            ``+1555***4567``.
     """
 
     model_config = SettingsConfigDict(
@@ -81,6 +135,19 @@ class Settings(BaseSettings):
     user_speech_timeout: float = Field(default=0.4, ge=0, le=5)
     max_call_seconds: float = Field(default=600, gt=0)
 
+    # Safety: who may act, what may be dialled, how much at once (README "Security").
+    api_key: SecretStr | None = None
+    outbound_allowed_prefixes: list[str] = Field(default_factory=lambda: ["+1"])
+    outbound_denied_prefixes: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_DENIED_PREFIXES)
+    )
+    outbound_per_minute: int = Field(default=10, ge=0)
+    max_calls: int = Field(default=20, ge=1)
+    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    stream_token_ttl: float = Field(default=30, gt=0, le=600)
+    ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+    mask_phone_numbers: bool = False
+
     @field_validator("twilio_phone_number")
     @classmethod
     def _check_phone(cls, value: str | None) -> str | None:
@@ -98,6 +165,37 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError(f"must start with http:// or https://, got {value!r}")
         return value.rstrip("/")
+
+    @field_validator("outbound_allowed_prefixes", "outbound_denied_prefixes")
+    @classmethod
+    def _check_prefixes(cls, value: list[str]) -> list[str]:
+        import re
+
+        for prefix in value:
+            if not re.match(r"^\+\d{1,14}$", prefix):
+                raise ValueError(f"must be E.164 prefixes like '+1' or '+44', got {prefix!r}")
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _check_proxies(cls, value: list[str]) -> list[str]:
+        import ipaddress
+
+        for entry in value:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"must be IP addresses or CIDR networks, got {entry!r}") from None
+        return value
+
+    @field_validator("api_key")
+    @classmethod
+    def _check_api_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        if len(value.get_secret_value()) < 16:
+            raise ValueError("must be at least 16 characters (try: openssl rand -hex 24)")
+        return value
 
     @field_validator("twilio_account_sid")
     @classmethod
@@ -135,6 +233,7 @@ class Settings(BaseSettings):
                 "openai_api_key",
                 "deepgram_api_key",
                 "cartesia_api_key",
+                "api_key",
             },
         )
         return hashlib.sha256(json.dumps(public, sort_keys=True).encode()).hexdigest()[:12]

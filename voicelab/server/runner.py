@@ -103,7 +103,12 @@ class CallServer:
         configure_logging(self.settings.log_dir, console_level=self.log_level.upper())
         pool = shared_model_pool() if self.settings.providers != "cloud" else None
         app = create_app(self.settings, pool=pool, port=self.port)
-        config = uvicorn.Config(app, log_level=self.log_level, lifespan="on")
+        config = uvicorn.Config(
+            app,
+            log_level=self.log_level,
+            lifespan="on",
+            ws_max_size=self.settings.ws_max_message_bytes,
+        )
         self._server = uvicorn.Server(config)
         self._error = None
         self._thread = threading.Thread(
