@@ -25,9 +25,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voicelab.errors import ConfigError
 
-__all__ = ["ProvidersName", "Settings", "load_settings"]
+__all__ = ["FaultKind", "FaultService", "ProvidersName", "Settings", "load_settings"]
 
 ProvidersName = Literal["cloud", "offline", "scripted", "instant"]
+FaultService = Literal["stt", "llm", "tts"]
+FaultKind = Literal["error", "timeout", "slow_first_byte"]
 
 _E164 = r"^\+[1-9]\d{6,14}$"
 
@@ -102,6 +104,14 @@ class Settings(BaseSettings):
             websocket message accepted (a media frame is ~400 bytes).
         mask_phone_numbers: ``VOICELAB_MASK_PHONE_NUMBERS``: log phone numbers as
             ``+1555***4567``.
+        faults: ``VOICELAB_FAULTS`` (JSON, e.g. ``{"llm": "error"}``): make a provider
+            (``stt``/``llm``/``tts``) misbehave on purpose: ``error``, ``timeout`` (no answer
+            for ``fault_delay`` s, then an error) or ``slow_first_byte``.
+        fault_delay: ``VOICELAB_FAULT_DELAY``: seconds a ``timeout``/``slow_first_byte``
+            fault holds the answer back.
+        fault_times: ``VOICELAB_FAULT_TIMES``: answers each fault spoils per call (0: all).
+        llm_timeout: ``VOICELAB_LLM_TIMEOUT``: seconds to wait for the LLM's first token
+            before the bot says a fallback line instead.
     """
 
     model_config = SettingsConfigDict(
@@ -147,6 +157,12 @@ class Settings(BaseSettings):
     stream_token_ttl: float = Field(default=30, gt=0, le=600)
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
     mask_phone_numbers: bool = False
+
+    # Resilience: injected provider faults (tests, drills) and the LLM's first-token guard.
+    faults: dict[FaultService, FaultKind] = Field(default_factory=dict)
+    fault_delay: float = Field(default=3.0, gt=0, le=120)
+    fault_times: int = Field(default=0, ge=0)
+    llm_timeout: float = Field(default=10.0, gt=0, le=300)
 
     @field_validator("twilio_phone_number")
     @classmethod
