@@ -34,3 +34,29 @@ def serve_app(app: object) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def stream_token(server_url: str, call_sid: str, auth_token: str | None = None) -> str:
+    """The one-time stream token the server's TwiML gives ``call_sid`` (as Twilio would fetch it).
+
+    A test that opens the media websocket itself, without the carrier, needs it in the
+    ``start`` message's ``customParameters`` (``stream_token``).
+    """
+    import xml.etree.ElementTree as ET
+
+    import httpx
+    from twilio.request_validator import RequestValidator
+
+    url = server_url + "/"
+    form = {"CallSid": call_sid, "From": "+15557770000", "To": "+15550001111"}
+    headers = {}
+    if auth_token:
+        headers["X-Twilio-Signature"] = RequestValidator(auth_token).compute_signature(url, form)
+    response = httpx.post(url, data=form, headers=headers)
+    response.raise_for_status()
+    stream = ET.fromstring(response.text).find("./Connect/Stream")
+    assert stream is not None, response.text
+    params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+    token = params.get("stream_token")
+    assert token, "the TwiML carries no stream_token"
+    return token

@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
+from helpers import stream_token
 from twilio.request_validator import RequestValidator
 
 from voicelab.config import Settings
@@ -46,6 +47,7 @@ def place_call(
                 "direction": direction,
                 "from_number": "+15557770000",
                 "to_number": "+15550001111",
+                "stream_token": stream_token(server.url, call_sid, TOKEN),
             },
             headers=headers,
         )
@@ -154,7 +156,10 @@ def test_the_offline_stack_holds_a_conversation(tmp_path):
                 call_sid=call_sid,
                 stream_sid="MZ" + uuid.uuid4().hex,
                 account_sid=ACCOUNT,
-                custom_parameters={"direction": "inbound"},
+                custom_parameters={
+                    "direction": "inbound",
+                    "stream_token": stream_token(server.url, call_sid),
+                },
             )
         )
         directory = find_call_dir(tmp_path, call_sid)
@@ -192,7 +197,10 @@ def test_an_abrupt_websocket_drop_still_leaves_a_complete_record(scripted_server
                 "accountSid": ACCOUNT,
                 "callSid": call_sid,
                 "tracks": ["inbound"],
-                "customParameters": {"direction": "inbound"},
+                "customParameters": {
+                    "direction": "inbound",
+                    "stream_token": stream_token(server.url, call_sid, TOKEN),
+                },
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
             }
             await ws.send(
@@ -264,7 +272,10 @@ def test_malformed_messages_are_dropped_and_the_call_goes_on(scripted_server):
                 "accountSid": ACCOUNT,
                 "callSid": call_sid,
                 "tracks": ["inbound"],
-                "customParameters": {"direction": "inbound"},
+                "customParameters": {
+                    "direction": "inbound",
+                    "stream_token": stream_token(server.url, call_sid, TOKEN),
+                },
                 "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
             }
             await ws.send(json.dumps({"event": "start", "start": start, "streamSid": stream_sid}))

@@ -100,6 +100,7 @@ def test_incoming_webhook_returns_stream_twiml_when_signed(server):
     assert stream is not None
     assert stream.get("url") == server.url.replace("http://", "ws://") + "/ws"
     params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
+    assert len(params.pop("stream_token") or "") >= 40  # the call's one-time stream token
     assert params == {
         "direction": "inbound",
         "from_number": "+15557770000",

@@ -42,7 +42,7 @@ from voicelab.bot.call import CallInfo
 from voicelab.bot.models import ModelPool
 from voicelab.bot.persona import Persona, load_persona
 from voicelab.bot.providers import Providers, build_providers
-from voicelab.bot.serializer import TolerantTwilioFrameSerializer
+from voicelab.bot.serializer import SessionCloser, TolerantTwilioFrameSerializer
 from voicelab.config import Settings
 from voicelab.recording.observer import CallEventObserver
 from voicelab.recording.store import CallRecord
@@ -140,6 +140,8 @@ class CallPipeline:
             params=TolerantTwilioFrameSerializer.InputParams(
                 auto_hang_up=self.settings.twilio_configured
             ),
+            # A session that keeps misbehaving: an `error` event, then the socket is closed.
+            on_misbehaviour=SessionCloser(self.websocket, self.record),
         )
         transport = FastAPIWebsocketTransport(
             websocket=self.websocket,

@@ -1,32 +1,170 @@
-"""pipecat's Twilio serializer, made to drop a malformed message instead of ending the call."""
+"""pipecat's Twilio serializer, made to validate what arrives and to end sessions that abuse it.
+
+Every websocket message is checked (:func:`voicelab.telephony.media.parse_message`)
+before pipecat sees it: a malformed one is logged and dropped and the call goes on.
+A session that keeps misbehaving is closed: too many malformed messages, or
+messages arriving far faster than Twilio's real time (50 media frames a second),
+which would otherwise make this call's pipeline, and the event loop every other
+call shares, chew through audio no phone could have sent.
+"""
 
 from __future__ import annotations
 
-import binascii
+import contextlib
+import math
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
+from fastapi import WebSocket, status
 from loguru import logger
 from pipecat.frames.frames import Frame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
-__all__ = ["TolerantTwilioFrameSerializer"]
+from voicelab.recording.store import CallRecord
+from voicelab.telephony.media import (
+    FRAME_BYTES,
+    MediaMessage,
+    MediaMessageError,
+    StartMessage,
+    UnknownMessage,
+    parse_message,
+)
+
+__all__ = [
+    "MisbehaviourHandler",
+    "MisbehaviourPolicy",
+    "SessionCloser",
+    "TolerantTwilioFrameSerializer",
+]
+
+MisbehaviourHandler = Callable[[str], Awaitable[None]]
+"""Called once, with the reason, when a session crosses the policy's line."""
+
+
+@dataclass(frozen=True)
+class MisbehaviourPolicy:
+    """Where a session's bad input stops being tolerated.
+
+    Attributes:
+        max_malformed: Malformed messages dropped before the session is closed
+            (Twilio sends none; a few are tolerated so one glitch costs nothing).
+        frames_per_second: Sustained input rate allowed, in 20 ms media frames (a
+            media message costs one frame per 160 payload bytes, any other message
+            one frame). Twilio's real time is 50.
+        burst_frames: Frames that may arrive at once above that rate (a network stall
+            catching up delivers a backlog in one go).
+    """
+
+    max_malformed: int = 20
+    frames_per_second: float = 150.0
+    burst_frames: float = 500.0
+
+
+class _FrameBudget:
+    """A token bucket of media frames: refills at the allowed rate, up to the burst."""
+
+    def __init__(self, policy: MisbehaviourPolicy, clock: Callable[[], float]) -> None:
+        self._rate, self._capacity, self._clock = (
+            policy.frames_per_second,
+            policy.burst_frames,
+            clock,
+        )
+        self._level, self._at = policy.burst_frames, clock()
+
+    def take(self, frames: float) -> bool:
+        now = self._clock()
+        self._level = min(self._capacity, self._level + (now - self._at) * self._rate)
+        self._at = now
+        self._level -= frames
+        return self._level >= 0
 
 
 class TolerantTwilioFrameSerializer(TwilioFrameSerializer):
-    """``TwilioFrameSerializer`` that survives bad input.
+    """``TwilioFrameSerializer`` that survives bad input and ends abusive sessions.
 
-    The stock serializer raises on a media frame with a bad payload; the transport's
-    receive loop then stops and the call ends. Input from outside is validated: a
-    message that is not Twilio's is logged and dropped, and the call goes on.
+    Args:
+        stream_sid: The stream's SID.
+        call_sid: The call's SID (hang-ups over REST, log lines).
+        *args: ``TwilioFrameSerializer``'s other arguments.
+        policy: When a session is closed for misbehaving.
+        on_misbehaviour: Awaited once with the reason when the policy is crossed
+            (e.g. a :class:`SessionCloser`); every later message is dropped.
+        clock: Monotonic seconds (injectable for tests).
+        **kwargs: ``TwilioFrameSerializer``'s keyword arguments.
     """
 
-    dropped = 0
+    def __init__(
+        self,
+        stream_sid: str,
+        call_sid: str | None = None,
+        *args: Any,
+        policy: MisbehaviourPolicy | None = None,
+        on_misbehaviour: MisbehaviourHandler | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(stream_sid, call_sid, *args, **kwargs)
+        self.call_sid = call_sid
+        self.policy = policy or MisbehaviourPolicy()
+        self.dropped = 0
+        self.closed_reason: str | None = None
+        self._on_misbehaviour = on_misbehaviour
+        self._budget = _FrameBudget(self.policy, clock)
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
+        if self.closed_reason is not None:
+            return None  # the session is being closed: nothing more reaches the pipeline
+        cost = 1.0
         try:
-            return await super().deserialize(data)
-        # JSONDecodeError and binascii.Error are ValueErrors; a wrong shape is Key/Type/Attribute.
-        except (ValueError, KeyError, TypeError, AttributeError, binascii.Error) as exc:
+            message = parse_message(data)
+        except MediaMessageError as exc:
+            message = None
             self.dropped += 1
-            preview = data[:80] if isinstance(data, str | bytes) else type(data).__name__
-            logger.warning(f"dropped a malformed Media Streams message ({exc!r}): {preview!r}")
+            size = len(data) if isinstance(data, str | bytes) else 0
+            logger.warning(f"dropped a malformed Media Streams message ({exc}; {size} bytes)")
+        else:
+            if isinstance(message, MediaMessage):
+                cost = max(1.0, math.ceil(len(message.media.payload) / FRAME_BYTES))
+        if not self._budget.take(cost):
+            await self._misbehaved(
+                f"input far above real time (over {self.policy.frames_per_second:g} frames/s)"
+            )
             return None
+        if message is None:
+            if self.dropped > self.policy.max_malformed:
+                await self._misbehaved(f"more than {self.policy.max_malformed} malformed messages")
+            return None
+        if isinstance(message, UnknownMessage | StartMessage):
+            # A second `start` mid-call, or an event Twilio does not document: ignored.
+            logger.debug(f"ignored Media Streams event {message.event[:32]!r}")
+            return None
+        return await super().deserialize(data)
+
+    async def _misbehaved(self, reason: str) -> None:
+        self.closed_reason = reason
+        logger.warning(f"call {self.call_sid}: closing a misbehaving media session: {reason}")
+        if self._on_misbehaviour is not None:
+            await self._on_misbehaviour(reason)
+
+
+@dataclass(frozen=True)
+class SessionCloser:
+    """The usual :data:`MisbehaviourHandler`: note the reason in the record, close the socket.
+
+    The ``error`` event says why the call ended; closing the websocket ends the
+    pipeline the way any hang-up does, so the record is finished as usual.
+
+    Args:
+        websocket: The call's media websocket.
+        record: The call's record.
+    """
+
+    websocket: WebSocket
+    record: CallRecord
+
+    async def __call__(self, reason: str) -> None:
+        self.record.emit("error", message=f"media session closed: {reason}", fatal=True)
+        with contextlib.suppress(RuntimeError):  # already closed
+            await self.websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=reason[:120])

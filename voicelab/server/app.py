@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -21,13 +20,13 @@ from voicelab.errors import ConfigError
 from voicelab.server.calls import StatusEvent
 from voicelab.server.media_ws import handle_media_stream
 from voicelab.server.state import ServerState
+from voicelab.telephony.ids import CALL_SID
 from voicelab.telephony.signature import websocket_url
 from voicelab.telephony.twiml import stream_twiml
 
 __all__ = ["OutboundCallRequest", "create_app"]
 
 E164 = r"^\+[1-9]\d{6,14}$"
-CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 
@@ -86,12 +85,17 @@ def create_app(
         )
 
     def twiml_response(request: Request, form: dict[str, str], direction: str) -> Response:
+        call_sid = form.get("CallSid", "")
+        if not CALL_SID.match(call_sid):
+            # The stream token is bound to one call: without its CallSid there is no stream.
+            raise HTTPException(400, "a call webhook needs a CallSid ('CA' + 32 hex digits)")
         ws_url = websocket_url(state.public_url.base(request)) + "/ws"
         xml = stream_twiml(
             ws_url,
             direction=direction,
             from_number=form.get("From", ""),
             to_number=form.get("To", ""),
+            stream_token=state.stream_tokens.issue(call_sid),
         )
         return Response(content=xml, media_type="application/xml")
 

@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 
 from fastapi import WebSocket, WebSocketDisconnect, status
 from loguru import logger
-from pipecat.runner.utils import parse_telephony_websocket
 
 from voicelab.bot.call import CallInfo
 from voicelab.bot.pipeline import CallPipeline
 from voicelab.server.state import ServerState
+from voicelab.telephony.media import (
+    ConnectedMessage,
+    MediaMessageError,
+    StartMessage,
+    parse_message,
+)
+from voicelab.telephony.twiml import STREAM_TOKEN_PARAMETER
 
 __all__ = ["handle_media_stream"]
 
-_CALL_SID = re.compile(r"^CA[0-9a-fA-F]{32}$")
-_STREAM_SID = re.compile(r"^MZ[0-9a-fA-F]{32}$")
 HANDSHAKE_TIMEOUT_S = 10.0
 
 
@@ -26,7 +29,10 @@ async def handle_media_stream(websocket: WebSocket, state: ServerState) -> None:
 
     A bad signature is refused before the upgrade completes (HTTP 403). A
     handshake that is not Twilio's ``connected`` + ``start`` within
-    :data:`HANDSHAKE_TIMEOUT_S` closes the socket with a policy-violation code.
+    :data:`HANDSHAKE_TIMEOUT_S`, a ``start`` without the one-time stream token its
+    TwiML carried, or a ``start`` beyond ``VOICELAB_MAX_CALLS`` live calls closes
+    the socket (1008, or 1013 for the cap) before any record, model or pipeline is
+    touched.
     """
     if not state.signatures.is_valid(websocket):
         logger.warning("media websocket refused: missing or invalid X-Twilio-Signature")
@@ -56,31 +62,68 @@ async def handle_media_stream(websocket: WebSocket, state: ServerState) -> None:
 
 
 async def _handshake(websocket: WebSocket, state: ServerState) -> CallInfo | None:
+    """Read Twilio's ``connected`` + ``start``; the call, or ``None`` once the socket is closed.
+
+    Nothing here creates a record or touches a model: a refused session leaves no trace
+    but a log line (which never shows the token).
+    """
     try:
-        kind, data = await asyncio.wait_for(
-            parse_telephony_websocket(websocket), HANDSHAKE_TIMEOUT_S
-        )
-    except (TimeoutError, ValueError, WebSocketDisconnect) as exc:
-        logger.warning(f"media websocket closed during the handshake: {exc!r}")
+        start = await asyncio.wait_for(_read_start(websocket), HANDSHAKE_TIMEOUT_S)
+    except TimeoutError:
+        logger.warning(f"media websocket closed: no 'start' within {HANDSHAKE_TIMEOUT_S:g} s")
         await _close(websocket, "expected Twilio 'connected' and 'start' messages")
         return None
-    call_sid, stream_sid = data.get("call_id") or "", data.get("stream_id") or ""
-    if kind != "twilio" or not _CALL_SID.match(call_sid) or not _STREAM_SID.match(stream_sid):
-        logger.warning(f"media websocket refused: not a Twilio start ({kind}, {call_sid!r})")
+    except WebSocketDisconnect:
+        logger.info("media websocket closed by the peer during the handshake")
+        return None
+    except MediaMessageError as exc:
+        logger.warning(f"media websocket refused: {exc}")
         await _close(websocket, "invalid Twilio 'start' message")
         return None
-    body = data.get("body") or {}
-    direction = body.get("direction") if body.get("direction") in ("inbound", "outbound") else None
+    call_sid, params = start.start.call_sid, start.start.custom_parameters
+    if not state.stream_tokens.redeem(call_sid, params.get(STREAM_TOKEN_PARAMETER)):
+        logger.warning(f"media websocket refused for {call_sid}: no valid one-time stream token")
+        await _close(websocket, "invalid or expired stream token")
+        return None
+    if state.registry.active_count >= state.settings.max_calls:
+        logger.warning(
+            f"media websocket refused for {call_sid}: {state.registry.active_count} calls "
+            f"live (VOICELAB_MAX_CALLS={state.settings.max_calls})"
+        )
+        await _close(websocket, "too many calls", code=status.WS_1013_TRY_AGAIN_LATER)
+        return None
+    direction = params.get("direction")
     return CallInfo(
         call_sid=call_sid,
-        stream_sid=stream_sid,
+        stream_sid=start.start.stream_sid,
         account_sid=state.settings.twilio_account_sid or "",
-        direction=direction or "inbound",
-        from_number=str(body.get("from_number") or ""),
-        to_number=str(body.get("to_number") or ""),
+        direction=direction if direction in ("inbound", "outbound") else "inbound",
+        from_number=params.get("from_number", ""),
+        to_number=params.get("to_number", ""),
     )
 
 
-async def _close(websocket: WebSocket, reason: str) -> None:
+async def _read_start(websocket: WebSocket) -> StartMessage:
+    """Twilio's first two messages, strictly: ``connected``, then ``start``.
+
+    Raises:
+        MediaMessageError: Anything else (media before ``start``, garbage, binary).
+        WebSocketDisconnect: The peer went away.
+    """
+    for event, expected in (("connected", ConnectedMessage), ("start", StartMessage)):
+        raw = await websocket.receive()
+        if raw["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(raw.get("code", status.WS_1000_NORMAL_CLOSURE))
+        text = raw.get("text")
+        message = parse_message(text if text is not None else raw.get("bytes") or b"")
+        if not isinstance(message, expected):
+            raise MediaMessageError(f"expected '{event}', got '{message.event[:32]}'")
+    assert isinstance(message, StartMessage)
+    return message
+
+
+async def _close(
+    websocket: WebSocket, reason: str, code: int = status.WS_1008_POLICY_VIOLATION
+) -> None:
     with contextlib.suppress(RuntimeError):  # already closed by the peer
-        await websocket.close(code=status.WS_1008_POLICY_VIOLATION, reason=reason)
+        await websocket.close(code=code, reason=reason)

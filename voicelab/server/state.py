@@ -8,6 +8,7 @@ from typing import Any
 from voicelab.bot.models import ModelPool
 from voicelab.config import Settings
 from voicelab.server.calls import CallRegistry
+from voicelab.server.stream_tokens import StreamTokens
 from voicelab.telephony import PublicURL, TwilioSignatureChecker, create_twilio_client
 
 __all__ = ["ServerState"]
@@ -24,6 +25,7 @@ class ServerState:
         signatures: Twilio signature checks (no-op without an auth token).
         public_url: How to build URLs Twilio can reach.
         port: The listening port, used in recording names.
+        stream_tokens: One-time media-stream tokens, issued with each call's TwiML.
     """
 
     settings: Settings
@@ -32,6 +34,9 @@ class ServerState:
     signatures: TwilioSignatureChecker
     public_url: PublicURL
     port: int
+    stream_tokens: StreamTokens = field(
+        default_factory=lambda: StreamTokens(Settings.model_fields["stream_token_ttl"].default)
+    )
     _twilio: Any = field(default=None, repr=False)
 
     @classmethod
@@ -44,6 +49,7 @@ class ServerState:
             signatures=TwilioSignatureChecker(settings.twilio_auth_token, public_url),
             public_url=public_url,
             port=port,
+            stream_tokens=StreamTokens(settings.stream_token_ttl),
         )
 
     def twilio(self) -> Any:

@@ -4,10 +4,20 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
-__all__ = ["stream_twiml"]
+__all__ = ["STREAM_TOKEN_PARAMETER", "stream_twiml"]
+
+STREAM_TOKEN_PARAMETER = "stream_token"
+"""The ``<Parameter name>`` (and ``customParameters`` key) that carries a call's stream token."""
 
 
-def stream_twiml(ws_url: str, *, direction: str, from_number: str, to_number: str) -> str:
+def stream_twiml(
+    ws_url: str,
+    *,
+    direction: str,
+    from_number: str,
+    to_number: str,
+    stream_token: str | None = None,
+) -> str:
     """``<Connect><Stream>`` TwiML that streams the call to ``ws_url``.
 
     The call's direction and parties travel as ``<Parameter>`` elements and come
@@ -19,13 +29,18 @@ def stream_twiml(ws_url: str, *, direction: str, from_number: str, to_number: st
         direction: ``inbound`` or ``outbound``.
         from_number: The caller.
         to_number: The callee.
+        stream_token: The call's one-time media-stream token (see
+            ``voicelab.server.stream_tokens``); the ``start`` message must bring it back.
     """
     stream = Stream(url=ws_url)
     stream.parameter(name="direction", value=direction)
     stream.parameter(name="from_number", value=from_number)
     stream.parameter(name="to_number", value=to_number)
+    if stream_token is not None:
+        stream.parameter(name=STREAM_TOKEN_PARAMETER, value=stream_token)
     connect = Connect()
     connect.append(stream)
     response = VoiceResponse()
     response.append(connect)
     return str(response.to_xml(xml_declaration=True))
+

@@ -1,0 +1,99 @@
+"""One-time media-stream tokens: a signed websocket upgrade alone does not open a call.
+
+Twilio signs the websocket upgrade over its URL only, so one captured upgrade can be
+replayed for ever. The TwiML served for a call therefore carries a fresh random token
+as a ``<Parameter>``; Twilio hands it back in the Media Streams ``start`` message's
+``customParameters``, and the media websocket opens a pipeline only for a token that
+was issued for that CallSid, is used for the first time, and is still inside its
+window (``VOICELAB_STREAM_TOKEN_TTL``).
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["StreamTokens"]
+
+# 32 random bytes: 43 URL-safe characters, far beyond guessing within a token's window.
+_TOKEN_BYTES = 32
+
+
+@dataclass(frozen=True)
+class _Issued:
+    token: str
+    expires_at: float
+
+
+class StreamTokens:
+    """Issues and redeems one-time tokens, one outstanding token per CallSid.
+
+    Memory stays bounded: expired tokens are pruned whenever one is issued, and at
+    most ``max_outstanding`` tokens are kept (the oldest is dropped first; only a
+    flood of webhooks, which Twilio signs, can reach the cap).
+
+    Args:
+        ttl: Seconds a token stays valid after it is issued.
+        max_outstanding: The most tokens kept at once.
+        clock: Monotonic seconds (injectable for tests).
+    """
+
+    def __init__(
+        self,
+        ttl: float,
+        *,
+        max_outstanding: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        if ttl <= 0 or max_outstanding < 1:
+            raise ValueError("ttl must be > 0 and max_outstanding >= 1")
+        self.ttl = ttl
+        self.max_outstanding = max_outstanding
+        self._clock = clock
+        # Insertion order = issue order (a re-issued CallSid moves to the end), so the
+        # oldest tokens, the first to expire, are always at the front.
+        self._issued: OrderedDict[str, _Issued] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._issued)
+
+    def issue(self, call_sid: str) -> str:
+        """A fresh token for ``call_sid``; it replaces any earlier one for that call."""
+        now = self._clock()
+        self._prune(now)
+        token = secrets.token_urlsafe(_TOKEN_BYTES)
+        self._issued.pop(call_sid, None)
+        self._issued[call_sid] = _Issued(token, now + self.ttl)
+        while len(self._issued) > self.max_outstanding:
+            self._issued.popitem(last=False)
+        return token
+
+    def redeem(self, call_sid: str, token: object) -> bool:
+        """Whether ``token`` opens ``call_sid``'s stream; a valid token is spent.
+
+        A wrong token does not spend the right one: someone who guesses a CallSid
+        cannot lock the real call out.
+        """
+        issued = self._issued.get(call_sid)
+        if issued is None or not isinstance(token, str):
+            return False
+        if self._clock() >= issued.expires_at:
+            del self._issued[call_sid]
+            return False
+        # Constant time: the comparison must not tell how much of a guess was right.
+        # surrogatepass: a JSON string may hold lone surrogates, which plain UTF-8 refuses.
+        if not hmac.compare_digest(issued.token.encode(), token.encode("utf-8", "surrogatepass")):
+            return False
+        del self._issued[call_sid]
+        return True
+
+    def _prune(self, now: float) -> None:
+        while self._issued:
+            oldest = next(iter(self._issued.values()))
+            if oldest.expires_at > now:
+                break
+            self._issued.popitem(last=False)
