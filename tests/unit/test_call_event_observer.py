@@ -32,6 +32,7 @@ def record_of(frames: list[Any], tmp_path: Path, *, finish: bool = False) -> lis
         observer.handle(frame)
     if finish:
         observer.finish()
+    record.flush()  # the writes happen on the record writer thread
     lines = (record.directory / "events.jsonl").read_text().splitlines()
     return [json.loads(line) for line in lines]
 
@@ -101,5 +102,6 @@ def test_an_upstream_interruption_or_one_while_silent_is_not_recorded(tmp_path: 
     observer.handle(InterruptionFrame())  # the bot is not speaking
     observer.handle(BotStartedSpeakingFrame())
     observer.handle(InterruptionFrame(), FrameDirection.UPSTREAM)
+    record.flush()
     types = [json.loads(x)["type"] for x in (record.directory / "events.jsonl").open()]
     assert types == ["bot.speech_started"]

@@ -46,6 +46,7 @@ def test_call_record_appends_events_and_merges_manifest(tmp_path):
         t.start()
     for t in threads:
         t.join()
+    server.flush()  # the writes happen on the record writer thread
     lines = server.events_path.read_text().splitlines()
     assert len(lines) == 400
     events = [CallEvent.from_json(line) for line in lines]  # every line whole
@@ -53,6 +54,7 @@ def test_call_record_appends_events_and_merges_manifest(tmp_path):
 
     server.update_manifest(status="ringing", status_history=[{"status": "ringing"}])
     caller.update_manifest(scenario="cold_food", status_history=[{"status": "in-progress"}])
+    caller.flush()
     manifest = json.loads(server.manifest_path.read_text())
     assert manifest["status"] == "ringing" and manifest["scenario"] == "cold_food"
     assert [h["status"] for h in manifest["status_history"]] == ["ringing", "in-progress"]

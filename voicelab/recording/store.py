@@ -8,6 +8,12 @@ The server and the simulator both write into it, each through its own
   the line being written (``O_APPEND`` keeps concurrent lines whole);
 * the manifest is merged under an advisory lock and replaced atomically
   (temporary file + rename), so a reader never sees half a ``call.json``.
+
+Writes never block the caller (a call's event loop): :meth:`CallRecord.emit`
+stamps ``t`` and ``wall`` at once and hands the line to the process's one record
+writer thread (:mod:`voicelab.recording._disk`), which keeps submission order.
+:meth:`CallRecord.flush` / :meth:`CallRecord.aflush` wait for the writes queued
+so far: a call's end path uses them before it calls the record complete.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from voicelab.errors import CallRecordError
+from voicelab.recording._disk import DISK
 from voicelab.recording.events import CallEvent, EventSource
 
 __all__ = ["EVENTS", "MANIFEST", "CallRecord", "find_call_dir"]
@@ -58,8 +65,12 @@ class CallRecord:
         directory.mkdir(parents=True, exist_ok=True)
 
     @classmethod
-    def open(cls, root: Path, call_sid: str, source: EventSource) -> CallRecord:
+    def open(
+        cls, root: Path, call_sid: str, source: EventSource, t0: float | None = None
+    ) -> CallRecord:
         """Open the directory of ``call_sid`` under ``root``, creating it if needed.
+
+        ``t0`` (monotonic; default: now) is ``t = 0`` of this writer's events.
 
         Raises:
             CallRecordError: ``call_sid`` is not a safe directory name part.
@@ -74,7 +85,7 @@ class CallRecord:
                 stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
                 directory = root / f"{stamp}_{call_sid}"
                 directory.mkdir()
-        return cls(directory, source)
+        return cls(directory, source, t0)
 
     @property
     def events_path(self) -> Path:
@@ -89,7 +100,11 @@ class CallRecord:
         return time.monotonic() - self.t0
 
     def emit(self, type: str, t: float | None = None, **data: Any) -> CallEvent:
-        """Append one event to ``events.jsonl`` and flush it to disk."""
+        """Stamp one event now and queue its line for ``events.jsonl``.
+
+        ``t`` and ``wall`` are taken here, on the caller's thread; the append (and
+        its flush to the OS) happens on the record writer thread, in emit order.
+        """
         event = CallEvent(
             t=self.now() if t is None else t,
             wall=datetime.now(UTC),
@@ -97,17 +112,44 @@ class CallRecord:
             type=type,
             data=data,
         )
-        line = (event.to_json() + "\n").encode()
+        DISK.submit(self._append, (event.to_json() + "\n").encode())
+        return event
+
+    def update_manifest(self, **fields: Any) -> None:
+        """Queue a merge of ``fields`` into ``call.json`` (atomic replace, off the caller's thread).
+
+        List-valued keys ending in ``_history`` are appended to rather than replaced.
+        The merge happens when the writer reaches it, after every write queued before.
+        """
+        # A deep copy taken now: the caller may go on changing what it passed.
+        DISK.submit(self._merge_manifest, json.loads(json.dumps(fields, default=str)))
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Block until every write queued so far (by any record of this process) is on disk.
+
+        Raises:
+            TimeoutError: The writes did not finish within ``timeout`` seconds.
+        """
+        DISK.flush(timeout)
+
+    async def aflush(self) -> None:
+        """Wait, without blocking the event loop, for every write queued so far."""
+        await DISK.aflush()
+
+    def read_manifest(self) -> dict[str, Any]:
+        """The current manifest (after the writes queued so far), or ``{}`` before any."""
+        self.flush()
+        return self._read_manifest()
+
+    def _append(self, line: bytes) -> None:
         with self._lock:
             fd = os.open(self.events_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
             try:
                 os.write(fd, line)
             finally:
                 os.close(fd)
-        return event
 
-    def read_manifest(self) -> dict[str, Any]:
-        """The current manifest, or ``{}`` before the first write."""
+    def _read_manifest(self) -> dict[str, Any]:
         try:
             return dict(json.loads(self.manifest_path.read_text()))
         except FileNotFoundError:
@@ -115,20 +157,15 @@ class CallRecord:
         except (OSError, ValueError) as exc:
             raise CallRecordError(f"unreadable manifest {self.manifest_path}: {exc}") from exc
 
-    def update_manifest(self, **fields: Any) -> dict[str, Any]:
-        """Merge ``fields`` into ``call.json`` atomically and return the result.
-
-        List-valued keys ending in ``_history`` are appended to rather than replaced.
-        """
+    def _merge_manifest(self, fields: dict[str, Any]) -> None:
         with self._lock, _locked(self.directory / ".manifest.lock"):
-            manifest = self.read_manifest()
+            manifest = self._read_manifest()
             for key, value in fields.items():
                 if key.endswith("_history") and isinstance(value, list):
                     manifest.setdefault(key, []).extend(value)
                 else:
                     manifest[key] = value
-            _atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2, default=str))
-        return manifest
+            _atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2))
 
 
 @contextmanager

@@ -5,7 +5,9 @@ It sends ``connected`` and ``start`` with Twilio's fields, then one 20 ms /
 call), plays the bot's audio through a :class:`PlayoutBuffer`, honours ``clear``,
 echoes each ``mark`` once the audio before it has played, sends ``dtmf``, and
 sends ``stop`` when it hangs up. Everything it said and heard goes to
-``caller.wav`` and its timed observations to the call's ``events.jsonl``.
+``caller.wav`` as the call goes (every :data:`WAV_CHUNK_FRAMES` frames, so a killed
+process keeps all but the last moments) and its timed observations to the call's
+``events.jsonl``; both are on disk when :meth:`MediaStreamsCaller.run` returns.
 """
 
 from __future__ import annotations
@@ -20,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import soundfile as sf
 from loguru import logger
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from voicelab.recording.store import CallRecord
+from voicelab.recording.wav import WavStreamWriter, pcm16
 from voicelab.simulator._playout import PlayoutBuffer
 from voicelab.simulator._script import Action, Dtmf, HangUp, Improvise, Pause, Say
 from voicelab.simulator.ears import CallerEars
@@ -35,6 +37,7 @@ __all__ = ["CallerResult", "MediaStreamsCaller"]
 RATE = 8000
 FRAME = 160  # 20 ms at 8 kHz
 FRAME_S = FRAME / RATE
+WAV_CHUNK_FRAMES = 25  # caller.wav is appended every 0.5 s of call
 # "Audible" has one definition across voicelab (DESIGN.md section 4): a 10 ms window,
 # aligned on the caller's sample 0, whose RMS reaches -40 dBFS. analysis.recording_v2v
 # measures caller.wav with the same rule, so the two figures can be compared.
@@ -147,6 +150,11 @@ class _CallerSession:
         self.mouth = np.zeros(0, dtype=np.float32)
         self.said: list[np.ndarray] = []
         self.heard: list[np.ndarray] = []
+        # caller.wav, stereo on the caller's clock, written as the call goes.
+        self.wav = (
+            WavStreamWriter(record.directory / "caller.wav", RATE, channels=2) if record else None
+        )
+        self.wav_frames = 0  # frames of said/heard already handed to the WAV
         self.closed = asyncio.Event()
         # Bot-speech detection on what the caller hears.
         self.heard_start: float | None = None
@@ -207,7 +215,7 @@ class _CallerSession:
                 task.cancel()
             await asyncio.gather(*tasks, script, hung_up, return_exceptions=True)
             self._finish_heard()
-            self._save()
+            await self._save()
         return self.result
 
     async def _clock(self) -> None:
@@ -222,8 +230,9 @@ class _CallerSession:
             heard, marks = self.playout.pop(FRAME)
             self.said.append(out)
             self.heard.append(heard)
+            self._stream_audio()
             self._detect_heard(heard)
-            pcm = (np.clip(out, -1, 1) * 32767).astype(np.int16).tobytes()
+            pcm = pcm16(out)
             payload = base64.b64encode(audioop.lin2ulaw(pcm, 2)).decode()
             try:
                 await self.send(
@@ -406,13 +415,23 @@ class _CallerSession:
         except ConnectionClosed:
             pass
 
-    def _save(self) -> None:
-        if self.record is None:
+    def _stream_audio(self, final: bool = False) -> None:
+        """Hand what was said and heard since the last chunk to ``caller.wav``."""
+        pending = len(self.said) - self.wav_frames
+        if self.wav is None or not pending or (pending < WAV_CHUNK_FRAMES and not final):
             return
-        said = np.concatenate(self.said) if self.said else np.zeros(0, np.float32)
-        heard = np.concatenate(self.heard) if self.heard else np.zeros(0, np.float32)
-        stereo = np.stack([said, heard], axis=1)
-        path = self.record.directory / "caller.wav"
-        sf.write(path, stereo, RATE, subtype="PCM_16")
-        self.result.wav_path = path
+        said = np.concatenate(self.said[self.wav_frames :])
+        heard = np.concatenate(self.heard[self.wav_frames :])
+        self.wav.write(pcm16(np.stack([said, heard], axis=1)))
+        self.wav_frames = len(self.said)
+
+    async def _save(self) -> None:
+        """Finish the caller's record: the WAV complete, then ``call.ended``, all on disk."""
+        if self.record is None or self.wav is None:
+            return
+        self._stream_audio(final=True)
+        await self.wav.aclose()
+        self.result.wav_path = self.wav.path
         self.emit("call.ended", reason="hangup" if self.result.ended_by == "caller" else "stop")
+        # Readers in this process (the simulator, analysis) see the whole record.
+        await self.record.aflush()
