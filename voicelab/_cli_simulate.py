@@ -47,9 +47,13 @@ async def run_batch(
 
 
 async def place_call(settings: Settings, number: str, server_url: str | None) -> None:
-    """POST /outbound and follow the call's status until it ends."""
+    """POST /outbound and follow the call's status until it ends.
+
+    The server's ``VOICELAB_API_KEY`` (from these settings) goes with every request.
+    """
     if server_url is not None:
-        await _follow(server_url, number)
+        key = settings.api_key.get_secret_value() if settings.api_key else None
+        await _follow(server_url, number, key)
         return
     # No server given: an in-process one, through the carrier; the callee listens.
     from voicelab._cli_output import print_call
@@ -58,8 +62,11 @@ async def place_call(settings: Settings, number: str, server_url: str | None) ->
         print_call(await network.call(number))
 
 
-async def _follow(server_url: str, number: str, timeout_s: float = 600.0) -> None:
-    async with httpx.AsyncClient(base_url=server_url, timeout=30) as client:
+async def _follow(
+    server_url: str, number: str, api_key: str | None, timeout_s: float = 600.0
+) -> None:
+    headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    async with httpx.AsyncClient(base_url=server_url, timeout=30, headers=headers) as client:
         response = await client.post("/outbound", json={"to_number": number})
         body = response.json()
         if response.status_code != 200:

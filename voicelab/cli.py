@@ -65,13 +65,15 @@ def serve(
     from voicelab.server.logging import configure_logging
 
     settings = settings_or_exit(port=port)
-    configure_logging(settings.log_dir, debug=test)
+    configure_logging(settings.log_dir, debug=test, mask_numbers=settings.mask_phone_numbers)
     uvicorn.run(
         create_app(settings, port=port),
         host=host,
         port=port,
         log_level="info",
         ws_max_size=settings.ws_max_message_bytes,
+        # X-Forwarded-* are PublicURL's to judge (VOICELAB_TRUSTED_PROXIES), on the real peer.
+        proxy_headers=False,
     )
 
 
@@ -160,6 +162,7 @@ def call(
 
     With real Twilio credentials and --server, a real phone rings. Without
     credentials, the call goes through the carrier and a simulated callee answers.
+    The server's API key is read from VOICELAB_API_KEY (environment or .env).
     """
     import re
 

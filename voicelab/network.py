@@ -95,6 +95,7 @@ class LocalNetwork:
             # Goal-driven callers improvise with the configured LLM (an OpenAI-compatible
             # endpoint when a key is set, else SmolLM2 in-process).
             complete=default_completer(self.settings),
+            api_key=self.settings.api_key.get_secret_value() if self.settings.api_key else None,
         )
         return self
 

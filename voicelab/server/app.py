@@ -17,16 +17,29 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from voicelab.bot.models import ModelPool
 from voicelab.config import Settings
 from voicelab.errors import ConfigError
+from voicelab.server.access import (
+    AUTH_RESPONSES,
+    ApiKeyGuard,
+    BearerCredentials,
+    Client,
+    add_docs_routes,
+    security_warnings,
+)
 from voicelab.server.calls import StatusEvent
+from voicelab.server.dialling import (
+    E164_PATTERN,
+    OUTBOUND_RESPONSES,
+    OutboundGuard,
+    OutboundRefused,
+)
 from voicelab.server.media_ws import handle_media_stream
 from voicelab.server.state import ServerState
 from voicelab.telephony.ids import CALL_SID
 from voicelab.telephony.signature import websocket_url
-from voicelab.telephony.twiml import stream_twiml
+from voicelab.telephony.twiml import reject_twiml, stream_twiml
 
 __all__ = ["OutboundCallRequest", "create_app"]
 
-E164 = r"^\+[1-9]\d{6,14}$"
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 
 
@@ -46,8 +59,8 @@ TwilioForm = Annotated[dict[str, str], Depends(twilio_form)]
 class OutboundCallRequest(BaseModel):
     """Body of ``POST /outbound``."""
 
-    to_number: Annotated[str, Field(pattern=E164, description="E.164, e.g. +15551234567")]
-    from_number: Annotated[str | None, Field(default=None, pattern=E164)] = None
+    to_number: Annotated[str, Field(pattern=E164_PATTERN, description="E.164, e.g. +15551234567")]
+    from_number: Annotated[str | None, Field(default=None, pattern=E164_PATTERN)] = None
 
 
 def create_app(
@@ -74,8 +87,24 @@ def create_app(
         await state.registry.wait_idle(timeout=5)
         await state.aclose()
 
-    app = FastAPI(title="voicelab call server", lifespan=lifespan)
+    warnings = security_warnings(settings)
+    for warning in warnings:
+        logger.warning(f"SECURITY: {warning}")
+    outbound_access = ApiKeyGuard(settings, "/outbound")
+    status_access = ApiKeyGuard(settings, "/call-status")
+    docs_access = ApiKeyGuard(settings, "the API docs")
+    dialling = OutboundGuard(settings)
+
+    # FastAPI's own docs routes are unguarded: add_docs_routes serves them behind the key.
+    app = FastAPI(
+        title="voicelab call server",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.voicelab = state
+    add_docs_routes(app, docs_access)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -99,22 +128,49 @@ def create_app(
         )
         return Response(content=xml, media_type="application/xml")
 
+    def busy_response(form: dict[str, str]) -> Response | None:
+        """At VOICELAB_MAX_CALLS, TwiML that rejects the call as busy (no stream, no token)."""
+        live = state.registry.active_count
+        if not dialling.at_capacity(live):
+            return None
+        logger.warning(f"{live} live calls (VOICELAB_MAX_CALLS): call {form.get('CallSid')} busy")
+        return Response(content=reject_twiml(), media_type="application/xml")
+
     @app.post("/", summary="Incoming-call webhook: TwiML that streams the call to /ws")
     async def incoming_call(request: Request, form: TwilioForm) -> Response:
+        if busy := busy_response(form):
+            return busy
         return twiml_response(request, form, "inbound")
 
     @app.post("/outbound-twiml", summary="Outbound-call webhook: the same TwiML, outbound")
     async def outbound_twiml(request: Request, form: TwilioForm) -> Response:
+        if busy := busy_response(form):
+            return busy
         return twiml_response(request, form, "outbound")
 
-    @app.post("/outbound", summary="Place an outbound call through Twilio")
-    async def outbound(body: OutboundCallRequest, request: Request) -> dict[str, Any]:
+    @app.post(
+        "/outbound",
+        summary="Place an outbound call through Twilio",
+        responses={**AUTH_RESPONSES, **OUTBOUND_RESPONSES},
+    )
+    async def outbound(
+        body: OutboundCallRequest,
+        request: Request,
+        # A default, not Annotated: the guard is local, and annotations are strings here.
+        caller: Client = Depends(outbound_access),  # noqa: B008
+    ) -> dict[str, Any]:
         from_number = body.from_number or settings.twilio_phone_number
         if not from_number:
             raise HTTPException(422, "from_number is required when TWILIO_PHONE_NUMBER is not set")
         base = state.public_url.base(request)
         webhook_url = f"{base}/outbound-twiml"
         client = _twilio_or_503(state)
+        try:
+            # Every rule before the SDK: nothing refused ever reaches Twilio.
+            dialling.admit(body.to_number, caller.identity, state.registry.active_count)
+        except OutboundRefused as exc:
+            logger.warning(f"/outbound refused ({exc.status}): {exc}")
+            raise HTTPException(exc.status, str(exc), headers=exc.headers or None) from None
         try:
             call = await client.calls.create_async(
                 to=body.to_number,
@@ -138,7 +194,12 @@ def create_app(
             "webhook_url": webhook_url,
         }
 
-    @app.get("/call-status/{call_sid}", summary="A call's status, from Twilio")
+    @app.get(
+        "/call-status/{call_sid}",
+        summary="A call's status, from Twilio",
+        responses=AUTH_RESPONSES,
+        dependencies=[Depends(status_access)],
+    )
     async def call_status(call_sid: str) -> dict[str, Any]:
         if not CALL_SID.match(call_sid):
             raise HTTPException(404, f"Call {call_sid} not found")
@@ -170,14 +231,22 @@ def create_app(
         await asyncio.to_thread(state.registry.record_status, StatusEvent(call_sid, status, form))
         return Response(status_code=204)
 
-    @app.get("/health", summary="Readiness: providers, models, Twilio, live calls")
-    async def health() -> dict[str, Any]:
+    @app.get("/health", summary="Readiness; with the API key also providers, models, calls")
+    async def health(credentials: BearerCredentials) -> dict[str, Any]:
         loaded = state.pool.loaded if state.pool else {}
         needed = {"whisper", "tts"} | ({"llm"} if settings.providers == "offline" else set())
         ready = settings.providers == "cloud" or all(loaded.get(name) for name in needed)
-        return {
+        public = {
             "status": "ready" if ready else "starting",
             "timestamp": datetime.now(UTC).isoformat(),
+            "signature_validation": state.signatures.enabled,
+            "warnings": warnings,
+        }
+        if not docs_access.allows(credentials):
+            # What is configured (phone number, API base, load) is for the key holder only.
+            return public
+        return {
+            **public,
             "providers": settings.providers,
             "cloud_keys_missing": settings.cloud_keys_missing(),
             "offline_models": loaded,
@@ -186,7 +255,6 @@ def create_app(
                 "credentials": settings.twilio_configured,
                 "phone_number": settings.twilio_phone_number,
                 "api_base": settings.twilio_api_base or "https://api.twilio.com",
-                "signature_validation": state.signatures.enabled,
             },
             "active_calls": state.registry.active_count,
         }

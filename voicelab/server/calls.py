@@ -133,8 +133,11 @@ class CallRegistry:
         call = self._calls.get(call_sid)
         if call is None:
             held = [item for item in self._held.items() if item[1][1].call_sid == call_sid]
-            t0 = min([now, *(arrived for _, (arrived, _) in held)])
-            record = CallRecord.open(self.recordings_dir, call_sid, "server", t0=t0)
+            # The record's clock starts when the server first heard of the call.
+            age = max((now - arrived for _, (arrived, _) in held), default=0.0)
+            record = CallRecord.open(
+                self.recordings_dir, call_sid, "server", t0=time.monotonic() - age
+            )
             call = self._calls[call_sid] = _Call(record, touched=now)
             for key, (arrived, event) in held:
                 del self._held[key]

@@ -100,7 +100,11 @@ class CallServer:
                 f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror}"
             ) from None
         self.port = sock.getsockname()[1]
-        configure_logging(self.settings.log_dir, console_level=self.log_level.upper())
+        configure_logging(
+            self.settings.log_dir,
+            console_level=self.log_level.upper(),
+            mask_numbers=self.settings.mask_phone_numbers,
+        )
         pool = shared_model_pool() if self.settings.providers != "cloud" else None
         app = create_app(self.settings, pool=pool, port=self.port)
         config = uvicorn.Config(
@@ -108,6 +112,8 @@ class CallServer:
             log_level=self.log_level,
             lifespan="on",
             ws_max_size=self.settings.ws_max_message_bytes,
+            # X-Forwarded-* are PublicURL's to judge (VOICELAB_TRUSTED_PROXIES), on the real peer.
+            proxy_headers=False,
         )
         self._server = uvicorn.Server(config)
         self._error = None

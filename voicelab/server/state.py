@@ -41,7 +41,7 @@ class ServerState:
 
     @classmethod
     def create(cls, settings: Settings, pool: ModelPool | None, port: int) -> ServerState:
-        public_url = PublicURL(settings.public_url)
+        public_url = PublicURL.from_settings(settings)
         return cls(
             settings=settings,
             pool=pool,

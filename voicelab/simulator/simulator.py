@@ -104,6 +104,8 @@ class Simulator:
         call_timeout_s: Longest a call may take before the simulation gives up.
         complete: The LLM goal-driven callers improvise with (see
             :func:`voicelab.simulator.scenario.default_completer`).
+        api_key: The server's ``VOICELAB_API_KEY``, sent with ``POST /outbound`` (a
+            server with a key refuses outbound calls without it).
     """
 
     _numbers = itertools.count(1)
@@ -117,6 +119,7 @@ class Simulator:
         twilio_number: str,
         call_timeout_s: float = 180.0,
         complete: Any = None,
+        api_key: str | None = None,
     ) -> None:
         self.server_url = server_url.rstrip("/")
         self.carrier = carrier
@@ -124,6 +127,7 @@ class Simulator:
         self.twilio_number = twilio_number
         self.call_timeout_s = call_timeout_s
         self.complete = complete
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
     async def run(self, scenario: Any) -> SimulatedCall:
         """Play ``scenario`` (a :class:`voicelab.simulator.scenario.Scenario`) once."""
@@ -173,7 +177,9 @@ class Simulator:
         number = number or f"+1555{next(self._numbers) % 10_000_000:07d}"
         self.carrier.script_destination(number, outcome=outcome, scenario=payload)
         async with httpx.AsyncClient(timeout=30) as client:
-            response = await client.post(self.server_url + "/outbound", json={"to_number": number})
+            response = await client.post(
+                self.server_url + "/outbound", json={"to_number": number}, headers=self._headers
+            )
         if response.status_code != 200:
             raise RuntimeError(f"POST /outbound answered {response.status_code}: {response.text}")
         return str(response.json()["call_sid"])

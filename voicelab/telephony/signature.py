@@ -2,23 +2,31 @@
 
 Twilio signs the URL *it* requested, so a server behind a proxy or tunnel must
 rebuild that public URL: ``VOICELAB_PUBLIC_URL`` when set, else the
-``X-Forwarded-Proto`` / ``X-Forwarded-Host`` headers, else the request's own URL.
+``X-Forwarded-Proto`` / ``X-Forwarded-Host`` headers when the peer is a trusted proxy
+(``VOICELAB_TRUSTED_PROXIES``), else the request's own URL. Anyone else's
+``X-Forwarded-*`` headers are ignored: they would let a client choose the URL the
+signature is checked against and the URLs the server hands to Twilio.
 The websocket upgrade is signed over its ``wss://`` URL with no parameters.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import ipaddress
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 from twilio.request_validator import RequestValidator
 
-__all__ = ["PublicURL", "TwilioSignatureChecker"]
+from voicelab.config import Settings
+
+__all__ = ["PublicURL", "TwilioSignatureChecker", "trusted_networks", "websocket_url"]
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
+
+IPNetwork: TypeAlias = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 @dataclass(frozen=True)
@@ -27,16 +35,38 @@ class PublicURL:
 
     Args:
         override: ``VOICELAB_PUBLIC_URL`` (scheme + host [+ path prefix]), if set.
+        trusted_proxies: The peers whose ``X-Forwarded-Proto``/``-Host`` are believed
+            (none by default).
     """
 
     override: str | None = None
+    trusted_proxies: tuple[IPNetwork, ...] = ()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> PublicURL:
+        """``VOICELAB_PUBLIC_URL`` and ``VOICELAB_TRUSTED_PROXIES``."""
+        return cls(settings.public_url, trusted_networks(settings.trusted_proxies))
+
+    def trusts(self, conn: HTTPConnection) -> bool:
+        """Whether ``conn``'s peer is a trusted proxy (its ``X-Forwarded-*`` count)."""
+        if conn.client is None:
+            return False
+        try:
+            peer = ipaddress.ip_address(conn.client.host)
+        except ValueError:  # not an IP address (a unix socket, a test transport)
+            return False
+        if isinstance(peer, ipaddress.IPv6Address) and peer.ipv4_mapped is not None:
+            peer = peer.ipv4_mapped
+        return any(peer in network for network in self.trusted_proxies)
 
     def base(self, conn: HTTPConnection) -> str:
         """``scheme://host`` as the client saw it, for HTTP (``http``/``https``)."""
         if self.override:
             return self.override
-        forwarded_proto = conn.headers.get("x-forwarded-proto", "").split(",")[0].strip()
-        forwarded_host = conn.headers.get("x-forwarded-host", "").split(",")[0].strip()
+        forwarded_proto = forwarded_host = ""
+        if self.trusts(conn):
+            forwarded_proto = conn.headers.get("x-forwarded-proto", "").split(",")[0].strip()
+            forwarded_host = conn.headers.get("x-forwarded-host", "").split(",")[0].strip()
         scheme = forwarded_proto or conn.url.scheme
         scheme = {"ws": "http", "wss": "https"}.get(scheme, scheme)
         host = forwarded_host or conn.headers.get("host") or conn.url.netloc
@@ -50,6 +80,11 @@ class PublicURL:
         if conn.scope["type"] == "websocket":
             url = websocket_url(url)
         return url
+
+
+def trusted_networks(entries: Iterable[str]) -> tuple[IPNetwork, ...]:
+    """Parse addresses and CIDR networks (``127.0.0.1``, ``10.0.0.0/8``, ``::1``)."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
 
 
 def websocket_url(http_url: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from twilio.twiml.voice_response import Connect, Stream, VoiceResponse
 
-__all__ = ["STREAM_TOKEN_PARAMETER", "stream_twiml"]
+__all__ = ["STREAM_TOKEN_PARAMETER", "reject_twiml", "stream_twiml"]
 
 STREAM_TOKEN_PARAMETER = "stream_token"
 """The ``<Parameter name>`` (and ``customParameters`` key) that carries a call's stream token."""
@@ -44,3 +44,9 @@ def stream_twiml(
     response.append(connect)
     return str(response.to_xml(xml_declaration=True))
 
+
+def reject_twiml() -> str:
+    """``<Reject reason="busy">`` TwiML: the caller hears a busy signal, nothing is billed."""
+    response = VoiceResponse()
+    response.reject(reason="busy")
+    return str(response.to_xml(xml_declaration=True))

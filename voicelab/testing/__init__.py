@@ -31,7 +31,9 @@ Fixtures:
 
 Options:
     ``--voicelab-providers {offline,scripted,cloud}`` and ``--voicelab-recordings DIR``
-    (ini: ``voicelab_providers``, ``voicelab_recordings``).
+    (ini: ``voicelab_providers``, ``voicelab_recordings``); ``--voicelab-api-key KEY``
+    (default: ``VOICELAB_API_KEY``; no ini key, a secret belongs in the environment): the
+    lab's server then requires it, and the lab's clients send it.
 
 Importing this module loads neither pipecat nor pandas and starts nothing: the server
 starts the first time a test asks for ``voicelab_lab`` (or a fixture built on it). The
@@ -104,6 +106,12 @@ if pytest is not None:
             default=None,
             help="keep the calls' recordings in DIR (default: a session temporary directory)",
         )
+        group.addoption(
+            "--voicelab-api-key",
+            metavar="KEY",
+            default=None,
+            help="the lab server's API key, sent by its clients (default: VOICELAB_API_KEY)",
+        )
         parser.addini("voicelab_providers", "default of --voicelab-providers", default="")
         parser.addini("voicelab_recordings", "default of --voicelab-recordings", default="")
 
@@ -125,6 +133,8 @@ if pytest is not None:
         overrides: dict[str, Any] = {}
         if voicelab_providers:
             overrides["providers"] = voicelab_providers
+        if api_key := pytestconfig.getoption("voicelab_api_key"):
+            overrides["api_key"] = api_key
         recordings = pytestconfig.getoption("voicelab_recordings") or pytestconfig.getini(
             "voicelab_recordings"
         )

@@ -1,0 +1,49 @@
+"""Phone numbers in logs: masked with VOICELAB_MASK_PHONE_NUMBERS, kept without it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from loguru import logger
+
+from voicelab.server.logging import configure_logging, mask_phone_number, mask_phone_numbers
+
+
+@pytest.mark.parametrize(
+    "number, masked",
+    [
+        ("+15551234567", "+1555***4567"),
+        ("+442079460958", "+4420***0958"),
+        ("+8613800138000", "+8613***8000"),
+        ("+1234567", "+12***67"),
+    ],
+)
+def test_mask_keeps_the_country_and_the_last_digits(number, masked):
+    assert mask_phone_number(number) == masked
+
+
+def test_every_number_in_a_text_is_masked_and_nothing_else():
+    text = (
+        "call CA0123456789abcdef0123456789abcdef from +15551234567 to +442079460958, "
+        "port 8765, 12345678901 digits, sid 9+15550001111x"
+    )
+    assert mask_phone_numbers(text) == (
+        "call CA0123456789abcdef0123456789abcdef from +1555***4567 to +4420***0958, "
+        "port 8765, 12345678901 digits, sid 9+15550001111x"
+    )
+
+
+def _logged(log_dir: Path, *, mask: bool) -> str:
+    configure_logging(log_dir, console_level="ERROR", mask_numbers=mask)
+    logger.info("Outbound call initiated to {}", "+15551234567")
+    logger.complete()
+    return "".join(path.read_text() for path in log_dir.glob("*.log"))
+
+
+def test_the_log_patcher_masks_numbers_only_when_asked(tmp_path):
+    masked = _logged(tmp_path / "masked", mask=True)
+    assert "+1555***4567" in masked and "+15551234567" not in masked
+    # Reconfiguring without masking removes the patcher again.
+    plain = _logged(tmp_path / "plain", mask=False)
+    assert "+15551234567" in plain
