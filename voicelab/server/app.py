@@ -25,7 +25,7 @@ from voicelab.server.access import (
     add_docs_routes,
     security_warnings,
 )
-from voicelab.server.calls import StatusEvent
+from voicelab.server.calls import CALL_STATUSES, StatusEvent
 from voicelab.server.dialling import (
     E164_PATTERN,
     OUTBOUND_RESPONSES,
@@ -126,6 +126,7 @@ def create_app(
             to_number=form.get("To", ""),
             stream_token=state.stream_tokens.issue(call_sid),
         )
+        state.registry.learn(call_sid)  # the call's record starts here (its status events too)
         return Response(content=xml, media_type="application/xml")
 
     def busy_response(form: dict[str, str]) -> Response | None:
@@ -184,6 +185,7 @@ def create_app(
         except (TwilioException, OSError) as exc:
             logger.error(f"Failed to initiate call to {body.to_number}: {exc}")
             raise HTTPException(502, f"Failed to initiate call: {_twilio_message(exc)}") from None
+        state.registry.learn(call.sid)  # its status callbacks now have a record to go to
         logger.info(f"Outbound call initiated: {call.sid} to {body.to_number}")
         return {
             "success": True,
@@ -226,9 +228,12 @@ def create_app(
     @app.post("/status-callback", status_code=204, summary="Twilio call-progress events")
     async def status_callback(form: TwilioForm) -> Response:
         call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
-        if not CALL_SID.match(call_sid) or not status:
-            raise HTTPException(400, "a status callback needs CallSid and CallStatus")
-        await asyncio.to_thread(state.registry.record_status, StatusEvent(call_sid, status, form))
+        if not CALL_SID.match(call_sid) or status not in CALL_STATUSES:
+            raise HTTPException(400, "a status callback needs CallSid and a Twilio CallStatus")
+        record = state.registry.record_status(StatusEvent(call_sid, status, form))
+        if record is not None:
+            # Answer once it is on disk: whoever reads the record next sees this status.
+            await record.aflush()
         return Response(status_code=204)
 
     @app.get("/health", summary="Readiness; with the API key also providers, models, calls")
