@@ -84,7 +84,7 @@ def test_the_call_pipeline_builds_with_the_cloud_stack(tmp_path: Path):
         "OpenAILLMService",
         "CartesiaTTSService",
         "FastAPIWebsocketOutputTransport",
-        "AudioBufferProcessor",
+        "StreamingRecorder",  # pipecat's AudioBufferProcessor, streamed to the WAV
         "LLMAssistantAggregator",
         "PipelineSink",
     ]

@@ -13,8 +13,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import soundfile as sf
 from fastapi import WebSocket
 from loguru import logger
 from pipecat.audio.vad.silero import SileroVADAnalyzer
@@ -27,7 +25,6 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
-from pipecat.processors.audio.audio_buffer_processor import AudioBufferProcessor
 from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
@@ -45,6 +42,7 @@ from voicelab.bot.providers import Providers, build_providers
 from voicelab.bot.serializer import SessionCloser, TolerantTwilioFrameSerializer
 from voicelab.config import Settings
 from voicelab.recording.observer import CallEventObserver
+from voicelab.recording.recorder import StreamingRecorder
 from voicelab.recording.store import CallRecord
 
 __all__ = ["CallPipeline", "recording_filename"]
@@ -115,21 +113,30 @@ class CallPipeline:
             self.record.emit("error", message=str(exc), fatal=True)
             await worker.cancel()
         finally:
-            if recorder.has_audio():
-                await recorder.stop_recording()
-            events.finish()
-            self.record.update_manifest(
-                ended_at=datetime.now(UTC).isoformat(),
-                end_reason=reason,
-                recording=wav_path.name if wav_path.exists() else None,
-            )
-            # Last: readers take call.ended to mean the whole record is written.
-            self.record.emit("call.ended", reason=reason)
+            # Shielded: a second cancellation (shutdown) must not leave the record half-done.
+            await asyncio.shield(self._finish_record(recorder, events, reason))
         return reason
+
+    async def _finish_record(
+        self, recorder: StreamingRecorder | None, events: CallEventObserver, reason: str
+    ) -> None:
+        """WAV closed, then ``call.json`` final, then ``call.ended``, all on disk."""
+        # every queued chunk written, file closed (no recorder: the call's setup failed)
+        recording = await recorder.finish() if recorder is not None else None
+        events.finish()
+        self.record.update_manifest(
+            ended_at=datetime.now(UTC).isoformat(),
+            end_reason=reason,
+            recording=recording.name if recording else None,
+        )
+        # Last: readers take call.ended to mean the whole record is written. The record
+        # writer keeps order, so call.json is final before this line lands.
+        self.record.emit("call.ended", reason=reason)
+        await self.record.aflush()
 
     def _build(
         self, providers: Providers, persona: Persona, wav_path: Path, events: CallEventObserver
-    ) -> tuple[PipelineWorker, AudioBufferProcessor]:
+    ) -> tuple[PipelineWorker, StreamingRecorder]:
         serializer = TolerantTwilioFrameSerializer(
             stream_sid=self.call.stream_sid,
             call_sid=self.call.call_sid,
@@ -166,7 +173,8 @@ class CallPipeline:
                 vad_analyzer=vad, user_turn_strategies=UserTurnStrategies(stop=[stop])
             ),
         )
-        recorder = AudioBufferProcessor(num_channels=2)
+        # Streams the stereo recording to wav_path as the call goes (0.5 s chunks).
+        recorder = StreamingRecorder(wav_path, sample_rate=PHONE_SAMPLE_RATE)
         pipeline = Pipeline(
             [
                 transport.input(),
@@ -202,10 +210,6 @@ class CallPipeline:
         async def _disconnected(_: Any, __: Any) -> None:
             await worker.cancel()
 
-        @recorder.event_handler("on_audio_data")
-        async def _audio(_: Any, audio: bytes, sample_rate: int, channels: int) -> None:
-            await asyncio.to_thread(_write_wav, wav_path, audio, sample_rate, channels)
-
         return worker, recorder
 
     def _write_manifest(self, started: datetime, persona: Persona, providers: Providers) -> None:
@@ -231,13 +235,3 @@ class CallPipeline:
             server_port=self.port,
         )
 
-
-def _write_wav(path: Path, audio: bytes, sample_rate: int, channels: int) -> None:
-    """Append-safe write: a recording flushed twice keeps everything it had."""
-    samples = np.frombuffer(audio, dtype=np.int16).reshape(-1, channels)
-    if path.exists():
-        previous, _ = sf.read(path, dtype="int16", always_2d=True)
-        samples = np.concatenate([previous, samples])
-    tmp = path.with_suffix(".tmp.wav")
-    sf.write(tmp, samples, sample_rate, subtype="PCM_16")
-    tmp.replace(path)
