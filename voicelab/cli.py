@@ -104,7 +104,7 @@ def carrier(
 def demo(
     scenario: Annotated[Path, typer.Option(help="Scenario file to play.")] = DEFAULT_SCENARIO,
     providers: Annotated[
-        str | None, typer.Option(help="cloud | offline | scripted (default: from settings).")
+        str | None, typer.Option(help="cloud | offline | scripted | instant (default: settings).")
     ] = None,
 ) -> None:
     """Start the server and the carrier in-process and place one simulated inbound call."""
@@ -128,7 +128,9 @@ def simulate(
         str | None, typer.Option(help="Use a running server (configured for this carrier).")
     ] = None,
     carrier_port: Annotated[int, typer.Option(help="Carrier port with --server.")] = 8766,
-    providers: Annotated[str | None, typer.Option(help="cloud | offline | scripted.")] = None,
+    providers: Annotated[
+        str | None, typer.Option(help="cloud | offline | scripted | instant.")
+    ] = None,
 ) -> None:
     """Run many simulated calls; prints a progress bar and a summary table."""
     from voicelab._cli_output import print_summary

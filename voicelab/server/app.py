@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from voicelab.bot.models import ModelPool
+from voicelab.bot.providers import pool_models
 from voicelab.config import Settings
 from voicelab.errors import ConfigError
 from voicelab.server.access import (
@@ -74,7 +75,7 @@ def create_app(
             providers need one and none is given.
         port: The port the server listens on (names the recordings).
     """
-    if pool is None and settings.providers != "cloud":
+    if pool is None and pool_models(settings.providers):
         pool = ModelPool()
     state = ServerState.create(settings, pool, port if port is not None else settings.port)
 
@@ -82,7 +83,9 @@ def create_app(
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         if state.pool is not None:
             # Warm every model before the first call, off the event loop.
-            await asyncio.to_thread(state.pool.warm, llm=settings.providers == "offline")
+            models = pool_models(settings.providers)
+            if models:
+                await asyncio.to_thread(state.pool.warm, llm="llm" in models)
         yield
         await state.registry.wait_idle(timeout=5)
         await state.aclose()
@@ -239,8 +242,7 @@ def create_app(
     @app.get("/health", summary="Readiness; with the API key also providers, models, calls")
     async def health(credentials: BearerCredentials) -> dict[str, Any]:
         loaded = state.pool.loaded if state.pool else {}
-        needed = {"whisper", "tts"} | ({"llm"} if settings.providers == "offline" else set())
-        ready = settings.providers == "cloud" or all(loaded.get(name) for name in needed)
+        ready = all(loaded.get(name) for name in pool_models(settings.providers))
         public = {
             "status": "ready" if ready else "starting",
             "timestamp": datetime.now(UTC).isoformat(),

@@ -18,6 +18,7 @@ from types import TracebackType
 import uvicorn
 
 from voicelab.bot.models import ModelPool
+from voicelab.bot.providers import pool_models
 from voicelab.config import Settings, load_settings
 from voicelab.errors import VoicelabError
 from voicelab.server.app import create_app
@@ -105,7 +106,7 @@ class CallServer:
             console_level=self.log_level.upper(),
             mask_numbers=self.settings.mask_phone_numbers,
         )
-        pool = shared_model_pool() if self.settings.providers != "cloud" else None
+        pool = shared_model_pool() if pool_models(self.settings.providers) else None
         app = create_app(self.settings, pool=pool, port=self.port)
         config = uvicorn.Config(
             app,

@@ -30,7 +30,7 @@ Fixtures:
     relative to the working directory or the rootdir, or a ``Scenario``) once.
 
 Options:
-    ``--voicelab-providers {offline,scripted,cloud}`` and ``--voicelab-recordings DIR``
+    ``--voicelab-providers {offline,scripted,cloud,instant}`` and ``--voicelab-recordings DIR``
     (ini: ``voicelab_providers``, ``voicelab_recordings``); ``--voicelab-api-key KEY``
     (default: ``VOICELAB_API_KEY``; no ini key, a secret belongs in the environment): the
     lab's server then requires it, and the lab's clients send it.
@@ -96,7 +96,7 @@ if pytest is not None:
         group = parser.getgroup("voicelab", "voicelab: simulated calls against the call server")
         group.addoption(
             "--voicelab-providers",
-            choices=["offline", "scripted", "cloud"],
+            choices=["offline", "scripted", "cloud", "instant"],
             default=None,
             help="provider set of the voicelab_lab fixture (default: settings/environment)",
         )

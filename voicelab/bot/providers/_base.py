@@ -15,7 +15,21 @@ if TYPE_CHECKING:
 
     from voicelab.bot.models import ModelPool
 
-__all__ = ["Providers", "build_providers"]
+__all__ = ["Providers", "build_providers", "pool_models"]
+
+# The model pool's models each provider bundle uses: the one place that says which
+# bundles need a pool loaded and warmed (cloud and instant need none).
+_POOL_MODELS: dict[str, frozenset[str]] = {
+    "cloud": frozenset(),
+    "instant": frozenset(),
+    "scripted": frozenset({"whisper", "tts"}),
+    "offline": frozenset({"whisper", "tts", "llm"}),
+}
+
+
+def pool_models(providers: str | None) -> frozenset[str]:
+    """The pool's models (``whisper``, ``llm``, ``tts``) the bundle ``providers`` needs."""
+    return _POOL_MODELS.get(providers or "offline", _POOL_MODELS["offline"])
 
 
 @dataclass
@@ -23,7 +37,7 @@ class Providers:
     """The three services of one call, plus what the call record says about them.
 
     Attributes:
-        name: ``cloud``, ``offline`` or ``scripted``.
+        name: ``cloud``, ``offline``, ``scripted`` or ``instant``.
         stt: Speech-to-text service.
         llm: Language model service.
         tts: Text-to-speech service.
@@ -42,7 +56,8 @@ def build_providers(settings: Settings, pool: ModelPool | None = None) -> Provid
 
     Args:
         settings: Picks the bundle (``settings.providers``) and holds the keys.
-        pool: The process's model pool (needed for ``offline`` and ``scripted``).
+        pool: The process's model pool (needed for ``offline`` and ``scripted``; see
+            :func:`pool_models`).
 
     Raises:
         ConfigError: Cloud keys are missing, or no pool was given for a local bundle.
@@ -51,6 +66,10 @@ def build_providers(settings: Settings, pool: ModelPool | None = None) -> Provid
         from voicelab.bot.providers.cloud import cloud_providers
 
         return cloud_providers(settings)
+    if settings.providers == "instant":
+        from voicelab.bot.providers.instant import instant_providers
+
+        return instant_providers()
     if pool is None:
         raise ConfigError(f"the {settings.providers} providers need a ModelPool")
     if settings.providers == "scripted":
