@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export ORT_DISABLE_TELEMETRY := 1
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install test lint demo serve lab clean
+.PHONY: install test lint demo serve lab soak clean
 
 install: $(STAMP)
 
@@ -35,6 +35,11 @@ serve: install
 
 lab: install
 	$(BIN)/jupyter lab notebooks/
+
+# 64 simultaneous calls, then 500 in a row, on the instant stack with real Silero VAD;
+# appends its figures to bench/RESULTS.md (takes a while: about 15-20 min on 2 cores).
+soak: install
+	$(BIN)/python bench/soak.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
