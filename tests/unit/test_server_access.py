@@ -8,6 +8,8 @@ creation, so a test can assert that a refused request never reached it.
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -309,3 +311,37 @@ def test_public_url_from_settings_uses_the_trusted_proxies(tmp_path):
     public = PublicURL.from_settings(settings(tmp_path, trusted_proxies=["192.168.0.0/16"]))
     assert public.base(_request("192.168.4.4", FORWARDED)) == "https://a.io"
     assert public.base(_request("127.0.0.1", FORWARDED)) == "http://10.9.9.9:8765"
+
+
+# --- the clients send the key they are configured with ---------------------------------------
+
+
+def test_the_cli_call_command_sends_the_configured_key(keyed):
+    from typer.testing import CliRunner
+
+    from voicelab.cli import app
+
+    runner = CliRunner()
+    command = ["call", "+15550002222", "--server", keyed]
+    placed = runner.invoke(app, command, env={"VOICELAB_API_KEY": KEY})
+    assert placed.exit_code == 0, placed.output
+    assert f"call {KNOWN_CALL} to +15550002222: queued" in placed.output
+    assert "completed" in placed.output  # /call-status answered too: it got the key as well
+    refused = runner.invoke(app, command, env={"VOICELAB_API_KEY": "another-key-" + "3" * 20})
+    assert refused.exit_code == 1
+    assert "/outbound answered 401: invalid API key" in refused.output
+
+
+def test_the_pytest_plugin_option_sets_the_labs_key(tmp_path):
+    (tmp_path / "test_key.py").write_text(
+        "def test_key(voicelab_settings):\n"
+        f"    assert voicelab_settings.api_key.get_secret_value() == {KEY!r}\n"
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    out = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--voicelab-api-key", KEY],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+    )
+    assert "1 passed" in out.stdout, out.stdout + out.stderr
