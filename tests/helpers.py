@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -60,3 +63,50 @@ def stream_token(server_url: str, call_sid: str, auth_token: str | None = None) 
     token = params.get("stream_token")
     assert token, "the TwiML carries no stream_token"
     return token
+
+
+def read_events(directory: Path) -> list[dict[str, Any]]:
+    """Every event of a call directory, in file order."""
+    lines = (directory / "events.jsonl").read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
+def wait_for_record(directory: Path, timeout: float = 15.0) -> None:
+    """Wait until the server has written its ``call.ended`` (its record's last line)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if (directory / "events.jsonl").exists() and any(
+            e["type"] == "call.ended" and e["source"] == "server" for e in read_events(directory)
+        ):
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"the server never recorded call.ended in {directory}")
+
+
+def assert_record_complete(
+    directory: Path, end_reason: str | None = None, *, wav: bool = True
+) -> dict[str, Any]:
+    """Check a call directory is a complete record; returns its manifest.
+
+    Complete: ``call.json`` parses and has an ``end_reason`` (``end_reason`` if given);
+    every line of ``events.jsonl`` parses and the server's ``call.ended`` carries that
+    reason, with nothing of the call after it (Twilio's status callbacks may still
+    arrive); with ``wav``, the manifest names a stereo WAV that opens and holds audio.
+    """
+    import soundfile as sf
+
+    manifest = json.loads((directory / "call.json").read_text())
+    assert manifest.get("end_reason"), f"call.json has no end_reason: {manifest}"
+    if end_reason is not None:
+        assert manifest["end_reason"] == end_reason, manifest
+    server = [e for e in read_events(directory) if e["source"] == "server"]
+    ended = [i for i, e in enumerate(server) if e["type"] == "call.ended"]
+    assert len(ended) == 1, f"{len(ended)} server call.ended events"
+    assert server[ended[0]]["data"]["reason"] == manifest["end_reason"]
+    after = [e["type"] for e in server[ended[0] + 1 :] if e["type"] != "twilio.status"]
+    assert not after, f"server events after call.ended: {after}"
+    if wav:
+        assert manifest.get("recording"), f"call.json names no recording: {manifest}"
+        info = sf.info(directory / manifest["recording"])
+        assert info.channels == 2 and info.frames > 0, info
+    return manifest

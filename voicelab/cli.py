@@ -59,14 +59,15 @@ def serve(
     test: Annotated[bool, typer.Option("--test", help="Debug-log the pipeline.")] = False,
 ) -> None:
     """Run the call server: Twilio webhooks, /outbound, /call-status, /health, /ws."""
-    import uvicorn
-
     from voicelab.server.app import create_app
     from voicelab.server.logging import configure_logging
+    from voicelab.server.runner import run_server
 
     settings = settings_or_exit(port=port)
     configure_logging(settings.log_dir, debug=test, mask_numbers=settings.mask_phone_numbers)
-    uvicorn.run(
+    # uvicorn.run, but live calls end (reason "shutdown", complete records) before
+    # uvicorn closes their websockets on SIGTERM/SIGINT.
+    run_server(
         create_app(settings, port=port),
         host=host,
         port=port,

@@ -4,7 +4,9 @@ Jupyter already runs an event loop; patching it (nest_asyncio) breaks on the sec
 run of a cell. The lab runs its own loop on a background thread instead: the
 carrier lives there, the server has its own thread (see ``CallServer``), and each
 blocking method here submits a coroutine to that loop and waits. Models stay
-warm in the process across ``stop()``/``start()``.
+warm in the process across ``stop()``/``start()``. Started from the main thread, the
+lab handles SIGTERM: it stops (live calls end with reason ``shutdown`` and complete
+records), then the signal does what it did before (by default, the process exits).
 
 Example::
 
@@ -35,6 +37,7 @@ import pandas as pd
 from voicelab.config import Settings, load_settings
 from voicelab.errors import VoicelabError
 from voicelab.network import LocalNetwork
+from voicelab.server.runner import SigtermStop
 from voicelab.simulator.scenario import Scenario, load_scenario
 from voicelab.simulator.simulator import SimulatedCall
 
@@ -120,6 +123,8 @@ class Lab:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._network: LocalNetwork | None = None
+        # Its server runs on a side thread and started from the loop's: SIGTERM is ours.
+        self._sigterm = SigtermStop(self.stop)
 
     @property
     def url(self) -> str:
@@ -144,10 +149,12 @@ class Lab:
         network = LocalNetwork(self.settings)
         self._run(network.start())
         self._network = network
+        self._sigterm.install()
         return self
 
     def stop(self) -> None:
         """Stop the server, the carrier and the loop thread (idempotent)."""
+        self._sigterm.restore()
         if self._network is not None:
             self._run(self._network.stop())
             self._network = None

@@ -36,19 +36,24 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
 from voicelab.bot.call import CallInfo
+from voicelab.bot.faults import CallGuards
 from voicelab.bot.models import ModelPool
 from voicelab.bot.persona import Persona, load_persona
 from voicelab.bot.providers import Providers, build_providers
 from voicelab.bot.serializer import SessionCloser, TolerantTwilioFrameSerializer
 from voicelab.config import Settings
+from voicelab.errors import VoicelabError
 from voicelab.recording.observer import CallEventObserver
 from voicelab.recording.recorder import StreamingRecorder
 from voicelab.recording.store import CallRecord
 
-__all__ = ["CallPipeline", "recording_filename"]
+__all__ = ["SHUTDOWN_REASON", "CallPipeline", "recording_filename"]
 
 PHONE_SAMPLE_RATE = 8000
 STT_SAMPLE_RATE = 16000
+# Cancel a call's task with this message to end it for a server shutdown: it ends with
+# this reason and a complete record (see CallPipeline.run).
+SHUTDOWN_REASON = "shutdown"
 
 
 def recording_filename(port: int, direction: str, started: datetime) -> str:
@@ -79,39 +84,65 @@ class CallPipeline:
     async def run(self) -> str:
         """Run the call to its end; returns why it ended.
 
-        Whatever happens (hang-up, error, websocket drop, timeout), the recording
-        and the manifest are written before this returns.
+        Whatever happens (hang-up, error, websocket drop, timeout, shutdown, a broken
+        persona or provider), the recording and the manifest are written before this
+        returns. A server shutdown (the handler's task cancelled with
+        :data:`SHUTDOWN_REASON`) ends the call with that reason and returns normally.
         """
         started = datetime.now(UTC)
-        persona = load_persona(self.call.direction, self.settings.prompts_dir)
-        providers = build_providers(self.settings, self.pool)
-        self._write_manifest(started, persona, providers)
-        parties: dict[str, Any] = {"from": self.call.from_number, "to": self.call.to_number}
-        self.record.emit(
-            "call.started",
-            call_sid=self.call.call_sid,
-            stream_sid=self.call.stream_sid,
-            direction=self.call.direction,
-            **parties,
-        )
         wav_path = self.record.directory / recording_filename(
             self.port, self.call.direction, started
         )
         events = CallEventObserver(self.record)
-        worker, recorder = self._build(providers, persona, wav_path, events)
-        runner = WorkerRunner(handle_sigint=False)
+        recorder: StreamingRecorder | None = None
+        worker: PipelineWorker | None = None
         reason = "websocket_closed"
         try:
+            self._write_manifest(started)
+            parties: dict[str, Any] = {"from": self.call.from_number, "to": self.call.to_number}
+            self.record.emit(
+                "call.started",
+                call_sid=self.call.call_sid,
+                stream_sid=self.call.stream_sid,
+                direction=self.call.direction,
+                **parties,
+            )
+            # Per-call setup is part of the call: a broken persona file or provider ends
+            # this call with an `error` event and a complete record.
+            persona = load_persona(self.call.direction, self.settings.prompts_dir)
+            providers = build_providers(self.settings, self.pool)
+            self._describe(persona, providers)
+            guards = CallGuards(self.settings)
+            worker, recorder = self._build(providers, persona, wav_path, events, guards)
+            runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(worker)
             await asyncio.wait_for(runner.run(), timeout=self.settings.max_call_seconds)
+            if guards.gave_up is not None:
+                reason = "error"  # the bot hung up: its providers kept failing
         except TimeoutError:
             reason = "timeout"
-            await worker.cancel()
+            if worker is not None:
+                await worker.cancel()
+        except asyncio.CancelledError as exc:
+            # The runner has cancelled the pipeline already (and the recorder flushed).
+            reason = SHUTDOWN_REASON
+            if worker is not None:
+                await worker.cancel()
+            task = asyncio.current_task()
+            if exc.args[:1] != (SHUTDOWN_REASON,) or task is None:
+                raise
+            # Ours: the server asked every call to end. The record is finished below
+            # and the handler returns normally (no ASGI traceback at shutdown).
+            task.uncancel()
         except Exception as exc:
             reason = "error"
-            logger.exception(f"call {self.call.call_sid} failed")
-            self.record.emit("error", message=str(exc), fatal=True)
-            await worker.cancel()
+            if isinstance(exc, VoicelabError):
+                logger.error(f"call {self.call.call_sid} failed: {exc}")
+            else:
+                logger.exception(f"call {self.call.call_sid} failed")
+            self.record.emit("error", message=str(exc) or type(exc).__name__, fatal=True)
+            if worker is not None:
+                await worker.cancel()
         finally:
             # Shielded: a second cancellation (shutdown) must not leave the record half-done.
             await asyncio.shield(self._finish_record(recorder, events, reason))
@@ -135,7 +166,12 @@ class CallPipeline:
         await self.record.aflush()
 
     def _build(
-        self, providers: Providers, persona: Persona, wav_path: Path, events: CallEventObserver
+        self,
+        providers: Providers,
+        persona: Persona,
+        wav_path: Path,
+        events: CallEventObserver,
+        guards: CallGuards,
     ) -> tuple[PipelineWorker, StreamingRecorder]:
         serializer = TolerantTwilioFrameSerializer(
             stream_sid=self.call.stream_sid,
@@ -178,10 +214,14 @@ class CallPipeline:
         pipeline = Pipeline(
             [
                 transport.input(),
+                guards.fallback,  # first: every later processor's errors pass it upstream
                 providers.stt,
+                *guards.after("stt"),
                 aggregators.user(),
                 providers.llm,
+                *guards.after("llm"),
                 providers.tts,
+                *guards.after("tts"),
                 transport.output(),
                 recorder,
                 aggregators.assistant(),
@@ -212,7 +252,8 @@ class CallPipeline:
 
         return worker, recorder
 
-    def _write_manifest(self, started: datetime, persona: Persona, providers: Providers) -> None:
+    def _write_manifest(self, started: datetime) -> None:
+        """Who the call is: written first, so even a call whose setup fails is identified."""
         import pipecat
 
         import voicelab
@@ -224,14 +265,19 @@ class CallPipeline:
             direction=self.call.direction,
             **{"from": self.call.from_number, "to": self.call.to_number},
             started_at=started.isoformat(),
+            versions={"voicelab": voicelab.__version__, "pipecat": pipecat.version()},
+            settings_hash=self.settings.fingerprint(),
+            server_port=self.port,
+        )
+
+    def _describe(self, persona: Persona, providers: Providers) -> None:
+        """What the call runs on: the providers and the persona."""
+        self.record.update_manifest(
             providers={"name": providers.name, **providers.description},
             persona={
                 "id": persona.id,
                 "version": persona.version,
                 "text_hash": persona.text_hash,
             },
-            versions={"voicelab": voicelab.__version__, "pipecat": pipecat.version()},
-            settings_hash=self.settings.fingerprint(),
-            server_port=self.port,
         )
 

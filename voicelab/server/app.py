@@ -15,6 +15,7 @@ from pydantic import BaseModel, Field
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from voicelab.bot.models import ModelPool
+from voicelab.bot.pipeline import SHUTDOWN_REASON
 from voicelab.bot.providers import pool_models
 from voicelab.config import Settings
 from voicelab.errors import ConfigError
@@ -39,9 +40,11 @@ from voicelab.telephony.ids import CALL_SID
 from voicelab.telephony.signature import websocket_url
 from voicelab.telephony.twiml import reject_twiml, stream_twiml
 
-__all__ = ["OutboundCallRequest", "create_app"]
+__all__ = ["SHUTDOWN_GRACE_S", "OutboundCallRequest", "create_app", "end_live_calls"]
 
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+# Seconds live calls get to finish their records when the server shuts down.
+SHUTDOWN_GRACE_S = 10.0
 
 
 async def twilio_form(request: Request) -> dict[str, str]:
@@ -80,14 +83,17 @@ def create_app(
     state = ServerState.create(settings, pool, port if port is not None else settings.port)
 
     @asynccontextmanager
-    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if state.pool is not None:
             # Warm every model before the first call, off the event loop.
             models = pool_models(settings.providers)
             if models:
                 await asyncio.to_thread(state.pool.warm, llm="llm" in models)
         yield
-        await state.registry.wait_idle(timeout=5)
+        # Calls still live (an ASGI server that closes no websockets first): end them
+        # with reason `shutdown` and complete records. CallServer/`voicelab serve` have
+        # already done so before uvicorn closed the websockets (see runner.GracefulServer).
+        await end_live_calls(app)
         await state.aclose()
 
     warnings = security_warnings(settings)
@@ -271,6 +277,14 @@ def create_app(
         await handle_media_stream(websocket, state)
 
     return app
+
+
+async def end_live_calls(app: FastAPI) -> None:
+    """End every live call of ``app`` with reason ``shutdown``; wait for their records."""
+    state: ServerState = app.state.voicelab
+    if state.registry.active_count:
+        logger.info(f"shutdown: ending {state.registry.active_count} live call(s)")
+    await state.registry.end_all(SHUTDOWN_REASON, timeout=SHUTDOWN_GRACE_S)
 
 
 def _twilio_or_503(state: ServerState) -> Any:

@@ -194,6 +194,18 @@ class CallRegistry:
         if tasks:
             await asyncio.wait(tasks, timeout=timeout)
 
+    async def end_all(self, reason: str, timeout: float) -> None:
+        """End every live call (server shutdown) and wait for their records.
+
+        Each call's task is cancelled with ``reason`` as the message: the call pipeline
+        ends the call with that reason, finishes its record and returns normally.
+        """
+        tasks = [call.task for call in self._calls.values() if call.task is not None]
+        for task in tasks:
+            task.cancel(reason)
+        if tasks:
+            await asyncio.wait(tasks, timeout=timeout)
+
     def _write_status(self, call: _Call, event: StatusEvent, t: float) -> None:
         data = {k: v for k, v in event.fields.items() if k in STATUS_FIELDS and v}
         call.record.emit(

@@ -5,29 +5,121 @@ Jupyter already runs an event loop, so a server started with ``asyncio.run``
 uvicorn gets a thread and a loop of its own: ``start()`` returns once the socket
 is bound and the models are warm, ``stop()`` is clean and idempotent, and the
 model pool outlives the server, so a restart in the same process is instant.
+
+Shutting down loses no call: uvicorn closes every websocket before the app's lifespan
+ends, so :class:`GracefulServer` first ends the live calls (reason ``shutdown``, complete
+records). uvicorn on a side thread installs no signal handlers, so ``CallServer`` started
+from the main thread handles SIGTERM itself (:class:`SigtermStop`): it stops gracefully,
+then the signal does what it did before (by default, the process exits).
 """
 
 from __future__ import annotations
 
 import asyncio
+import signal
 import socket
+import sys
 import threading
 import time
-from types import TracebackType
+from collections.abc import Callable
+from types import FrameType, TracebackType
+from typing import Any
 
 import uvicorn
+from fastapi import FastAPI
+from loguru import logger
 
 from voicelab.bot.models import ModelPool
 from voicelab.bot.providers import pool_models
 from voicelab.config import Settings, load_settings
 from voicelab.errors import VoicelabError
-from voicelab.server.app import create_app
+from voicelab.server.app import SHUTDOWN_GRACE_S, create_app, end_live_calls
 from voicelab.server.logging import configure_logging
 
-__all__ = ["CallServer", "shared_model_pool"]
+__all__ = ["CallServer", "GracefulServer", "SigtermStop", "run_server", "shared_model_pool"]
+
+# uvicorn's own bound on waiting for connections, past the calls' grace period.
+_UVICORN_GRACE_S = int(SHUTDOWN_GRACE_S) + 5
 
 _SHARED_POOL: ModelPool | None = None
 _SHARED_POOL_LOCK = threading.Lock()
+
+
+class GracefulServer(uvicorn.Server):
+    """uvicorn's server, ending the app's live calls before it closes their websockets.
+
+    Args:
+        config: uvicorn's configuration (its app is ``app``).
+        app: The call server app (from :func:`create_app`).
+    """
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self.app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        # Stop accepting first, so no call starts while the live ones end.
+        for server in self.servers:
+            server.close()
+        await end_live_calls(self.app)
+        await super().shutdown(sockets)
+
+
+def run_server(app: FastAPI, **config: Any) -> None:
+    """Serve ``app`` in this thread until SIGINT/SIGTERM (``voicelab serve``).
+
+    Like ``uvicorn.run(app, **config)``, with live calls ended (and recorded) first on
+    shutdown; the signal is re-raised afterwards, so the process exits as it would have.
+    """
+    config.setdefault("timeout_graceful_shutdown", _UVICORN_GRACE_S)
+    server = GracefulServer(uvicorn.Config(app, **config), app)
+    server.run()
+    if not server.started:
+        sys.exit(3)  # uvicorn's exit code for a failed start-up
+
+
+class SigtermStop:
+    """On SIGTERM: ``stop()`` gracefully, then let the signal do what it did before.
+
+    Only the main thread may install signal handlers; :meth:`install` does nothing
+    elsewhere. The previous handler is chained to (a Python handler is called; the
+    default action is re-raised, so the process exits as SIGTERM would) and restored
+    by :meth:`restore`.
+
+    Args:
+        stop: What to stop (blocking until it has).
+    """
+
+    def __init__(self, stop: Callable[[], None]) -> None:
+        self._stop = stop
+        self._previous: Any = None
+        self._installed = False
+
+    def install(self) -> bool:
+        """Handle SIGTERM from now on; ``False`` when not on the main thread."""
+        if self._installed or threading.current_thread() is not threading.main_thread():
+            return False
+        self._previous = signal.signal(signal.SIGTERM, self._handle)
+        self._installed = True
+        return True
+
+    def restore(self) -> None:
+        """Give SIGTERM back to its previous handler (if ours is still the one installed)."""
+        if not self._installed:
+            return
+        self._installed = False
+        if signal.getsignal(signal.SIGTERM) == self._handle:
+            signal.signal(signal.SIGTERM, self._previous)
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        logger.warning("SIGTERM: stopping the call server (live calls end with 'shutdown')")
+        previous = self._previous
+        self.restore()
+        self._stop()
+        if callable(previous):
+            previous(signum, frame)
+        elif previous in (signal.SIG_DFL, None):
+            signal.raise_signal(signum)  # the default action: the process exits by SIGTERM
 
 
 def shared_model_pool() -> ModelPool:
@@ -71,6 +163,7 @@ class CallServer:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
+        self._sigterm = SigtermStop(self.stop)
 
     @property
     def url(self) -> str:
@@ -115,8 +208,9 @@ class CallServer:
             ws_max_size=self.settings.ws_max_message_bytes,
             # X-Forwarded-* are PublicURL's to judge (VOICELAB_TRUSTED_PROXIES), on the real peer.
             proxy_headers=False,
+            timeout_graceful_shutdown=_UVICORN_GRACE_S,
         )
-        self._server = uvicorn.Server(config)
+        self._server = GracefulServer(config, app)
         self._error = None
         self._thread = threading.Thread(
             target=self._serve, args=(self._server, sock), name="voicelab-server", daemon=True
@@ -128,6 +222,8 @@ class CallServer:
                 self.stop()
                 raise VoicelabError(f"the call server did not start: {self._error!r}")
             time.sleep(0.02)
+        # Off the main thread (e.g. inside Lab) the owner handles SIGTERM instead.
+        self._sigterm.install()
         return self
 
     def _serve(self, server: uvicorn.Server, sock: socket.socket) -> None:
@@ -140,8 +236,9 @@ class CallServer:
             sock.close()
             loop.close()
 
-    def stop(self, timeout: float = 15.0) -> None:
-        """Stop serving (idempotent). Live calls get a few seconds to finish."""
+    def stop(self, timeout: float = _UVICORN_GRACE_S + 5) -> None:
+        """Stop serving (idempotent). Live calls end with reason ``shutdown``, records complete."""
+        self._sigterm.restore()
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:

@@ -1,0 +1,147 @@
+"""Provider faults through the whole phone network: the bot apologises, then goes on or hangs up.
+
+Each test places a real call through the carrier (``LocalNetwork``) with the scripted
+providers and faults injected by settings (``VOICELAB_FAULTS``), as a drill would.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import assert_record_complete, read_events, wait_for_record
+
+from voicelab.bot.faults import FALLBACK_LINE
+from voicelab.config import Settings, load_settings
+from voicelab.errors import ConfigError
+from voicelab.network import LocalNetwork
+from voicelab.simulator.scenario import Scenario, load_scenario
+from voicelab.simulator.simulator import SimulatedCall
+
+pytestmark = pytest.mark.slow
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
+
+
+def play(tmp_path: Path, scenario: Scenario, **overrides: Any) -> tuple[SimulatedCall, Path]:
+    """One call on a fresh local network; returns it once the server's record is finished."""
+    settings = Settings(providers="scripted", recordings_dir=tmp_path / "rec", **overrides)
+
+    async def run() -> SimulatedCall:
+        async with LocalNetwork(settings) as network:
+            return await network.simulate(scenario)
+
+    call = asyncio.run(run())
+    assert call.directory is not None, call.error
+    wait_for_record(call.directory)
+    return call, call.directory
+
+
+def server_events(directory: Path, type: str) -> list[dict[str, Any]]:
+    return [e for e in read_events(directory) if e["source"] == "server" and e["type"] == type]
+
+
+def spoken(directory: Path) -> list[str]:
+    """What the bot said, one entry per bot speech (the greeting first)."""
+    return [e["data"]["text"] for e in server_events(directory, "bot.speech_stopped")]
+
+
+def test_a_failed_llm_reply_gets_a_fallback_line_and_the_next_turn_works(tmp_path):
+    call, directory = play(
+        tmp_path,
+        load_scenario(SCENARIOS / "cold_food.yaml"),
+        faults={"llm": "error"},
+        fault_times=1,
+    )
+    errors = server_events(directory, "error")
+    assert [e["data"]["fatal"] for e in errors] == [False], errors
+    assert "llm fault" in errors[0]["data"]["message"]
+    said = spoken(directory)
+    # The greeting, the fallback instead of the failed answer to turn 1, then a real answer.
+    assert len(said) >= 3, said
+    assert "trouble hearing you" in said[1], said
+    replies = [e["data"]["text"] for e in server_events(directory, "llm.response")]
+    assert any("goodbye" in reply.lower() for reply in replies), replies
+    assert call.status == "completed"
+    assert_record_complete(directory)
+
+
+def test_a_hung_llm_is_cut_off_by_the_first_token_timeout(tmp_path):
+    scenario = load_scenario(SCENARIOS / "cold_food.yaml")
+    one_turn = scenario.model_copy(update={"turns": scenario.turns[:1], "expect": []})
+    _, directory = play(
+        tmp_path, one_turn, faults={"llm": "timeout"}, fault_delay=60, llm_timeout=1.0
+    )
+    errors = server_events(directory, "error")
+    assert errors and "no first token within 1 s" in errors[0]["data"]["message"], errors
+    assert not errors[0]["data"]["fatal"]
+    # The fallback was said, long before the hung provider's 60 s.
+    said = spoken(directory)
+    assert any("trouble hearing you" in text for text in said[1:]), said
+    asked = server_events(directory, "llm.started")[0]
+    fallback = next(e for e in server_events(directory, "tts.started") if e["t"] > asked["t"])
+    assert fallback["t"] - asked["t"] < 10
+    assert_record_complete(directory)
+
+
+def test_a_failing_tts_ends_the_call_politely_with_a_complete_record(tmp_path):
+    call, directory = play(
+        tmp_path, load_scenario(SCENARIOS / "cold_food.yaml"), faults={"tts": "error"}
+    )
+    errors = server_events(directory, "error")
+    assert errors and "tts fault" in errors[0]["data"]["message"]
+    assert not any(e["data"]["fatal"] for e in errors)
+    # Nothing could be said, so the bot hung up (over Twilio's REST API) instead of
+    # leaving the caller in silence.
+    assert spoken(directory) == []
+    assert call.status == "completed"
+    assert_record_complete(directory, "error")
+
+
+def test_a_slow_first_byte_under_the_timeout_only_delays_the_reply(tmp_path):
+    scenario = load_scenario(SCENARIOS / "cold_food.yaml")
+    one_turn = scenario.model_copy(update={"turns": scenario.turns[:1], "expect": []})
+    _, directory = play(
+        tmp_path, one_turn, faults={"llm": "slow_first_byte"}, fault_delay=1.5, fault_times=1
+    )
+    assert server_events(directory, "error") == []
+    # The LLM's own first token is on time (the record keeps the service's timing); its
+    # text reaches the TTS 1.5 s later.
+    asked = server_events(directory, "llm.started")[0]
+    voiced = next(e for e in server_events(directory, "tts.started") if e["t"] > asked["t"])
+    assert voiced["t"] - asked["t"] >= 1.5
+    assert any("sorry" in text.lower() for text in spoken(directory)[1:])
+    assert_record_complete(directory)
+
+
+def test_a_broken_persona_file_ends_the_call_cleanly(tmp_path, caplog):
+    prompts = tmp_path / "prompts"
+    prompts.mkdir()
+    (prompts / "inbound.md").write_text("no front matter here\n")
+    scenario = load_scenario(SCENARIOS / "cold_food.yaml")
+    with caplog.at_level(logging.ERROR):
+        call, directory = play(tmp_path, scenario, prompts_dir=prompts)
+    manifest = assert_record_complete(directory, "error", wav=False)
+    assert manifest["call_sid"] == call.call_sid
+    errors = server_events(directory, "error")
+    assert errors and "front matter" in errors[0]["data"]["message"]
+    assert server_events(directory, "call.started")
+    assert not [r for r in caplog.records if "Exception in ASGI application" in r.getMessage()]
+
+
+def test_fault_settings_are_validated():
+    assert load_settings(faults={"llm": "timeout", "tts": "slow_first_byte"}).faults == {
+        "llm": "timeout",
+        "tts": "slow_first_byte",
+    }
+    with pytest.raises(ConfigError, match="VOICELAB_FAULTS"):
+        load_settings(faults={"llm": "explode"})
+    with pytest.raises(ConfigError, match="VOICELAB_FAULTS"):
+        load_settings(faults={"database": "error"})
+
+
+def test_the_fallback_line_is_short_and_speakable():
+    assert len(FALLBACK_LINE.split()) < 20 and FALLBACK_LINE.isascii()
