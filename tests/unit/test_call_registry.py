@@ -6,6 +6,7 @@ import asyncio
 import json
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,7 +25,7 @@ class FakeClock:
         return self.now
 
 
-def statuses(root: Path, sid: str) -> list[dict[str, object]]:
+def statuses(root: Path, sid: str) -> list[dict[str, Any]]:
     directory = find_call_dir(root, sid)
     assert directory is not None
     lines = (directory / "events.jsonl").read_text().splitlines()
@@ -92,7 +93,7 @@ async def test_calls_are_forgotten_after_they_end_and_their_final_status_arrives
     registry = CallRegistry(tmp_path, forget_after_s=60, idle_forget_s=600, clock=clock)
     session = asyncio.create_task(asyncio.sleep(0))
     registry.open_record(SID)
-    registry.started(SID, session)  # type: ignore[arg-type]
+    registry.started(SID, session)
     registry.record_status(StatusEvent(SID, "completed"))
     clock.now += 10_000
     registry.learn(OTHER)  # any activity sweeps: a live call is never forgotten

@@ -7,6 +7,7 @@ import json
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from loguru import logger
@@ -17,7 +18,7 @@ from voicelab.recording.store import CallRecord
 SID = "CA" + "7" * 32
 
 
-def lines(record: CallRecord) -> list[dict[str, object]]:
+def lines(record: CallRecord) -> list[dict[str, Any]]:
     return [json.loads(x) for x in record.events_path.read_text().splitlines()]
 
 
