@@ -34,7 +34,8 @@ class InstantSTTService(SegmentedSTTService):
         kwargs.setdefault("settings", STTSettings(model="instant", language=None))
         # No model to finish a clipped last word for: skip pipecat's silence padding.
         kwargs.setdefault("trailing_silence_secs", 0.0)
-        kwargs.setdefault("ttfs_p99_latency", 0.05)  # the transcript comes at once
+        # The transcript comes at once; above the VAD stop wait, which pipecat warns about.
+        kwargs.setdefault("ttfs_p99_latency", 0.3)
         super().__init__(**kwargs)
         self._text = text
 
