@@ -92,12 +92,11 @@ async def _handshake(websocket: WebSocket, state: ServerState) -> CallInfo | Non
         )
         await _close(websocket, "too many calls", code=status.WS_1013_TRY_AGAIN_LATER)
         return None
-    direction = params.get("direction")
     return CallInfo(
         call_sid=call_sid,
         stream_sid=start.start.stream_sid,
         account_sid=state.settings.twilio_account_sid or "",
-        direction=direction if direction in ("inbound", "outbound") else "inbound",
+        direction="outbound" if params.get("direction") == "outbound" else "inbound",
         from_number=params.get("from_number", ""),
         to_number=params.get("to_number", ""),
     )
