@@ -54,4 +54,4 @@ class InstantSTTService(SegmentedSTTService):
 
     # The same "final only when no later speech is pending" rule as the Whisper service:
     # a mid-sentence pause must not end the turn on the first segment's transcript.
-    push_frame = PooledWhisperSTTService.push_frame  # type: ignore[assignment]
+    push_frame = PooledWhisperSTTService.push_frame

@@ -33,10 +33,9 @@ def synthetic_speech(
     """
     n = max(1, round(len(text) * seconds_per_char * sample_rate))
     t = np.arange(n) / sample_rate
-    wave = sum(
-        weight * np.sin(2 * np.pi * PITCH_HZ * (k + 1) * t) for k, weight in enumerate(HARMONICS)
-    )
-    wave = wave / sum(HARMONICS)
+    harmonics = np.arange(1, len(HARMONICS) + 1)[:, None]
+    weights = np.asarray(HARMONICS)[:, None] / sum(HARMONICS)
+    wave: np.ndarray = (weights * np.sin(2 * np.pi * PITCH_HZ * harmonics * t)).sum(axis=0)
     fade = min(n // 2, int(0.005 * sample_rate))
     if fade:
         ramp = np.linspace(0.0, 1.0, fade)
