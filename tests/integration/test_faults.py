@@ -113,7 +113,8 @@ def test_a_slow_first_byte_under_the_timeout_only_delays_the_reply(tmp_path):
     asked = server_events(directory, "llm.started")[0]
     voiced = next(e for e in server_events(directory, "tts.started") if e["t"] > asked["t"])
     assert voiced["t"] - asked["t"] >= 1.5
-    assert any("sorry" in text.lower() for text in spoken(directory)[1:])
+    said = spoken(directory)
+    assert len(said) >= 2 and not any("trouble" in text for text in said), said  # a real reply
     assert_record_complete(directory)
 
 

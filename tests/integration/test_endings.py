@@ -1,0 +1,86 @@
+"""How calls end, each through the carrier, each leaving a complete record.
+
+(A websocket that dies without a close is in ``test_call_e2e.py``, SIGTERM in
+``test_shutdown.py``, provider failures in ``test_faults.py``.)
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from helpers import assert_record_complete, read_events, serve_app, wait_for_record
+
+from voicelab.config import Settings
+from voicelab.network import LocalNetwork
+from voicelab.server.runner import CallServer
+from voicelab.simulator.scenario import load_scenario
+
+pytestmark = pytest.mark.slow
+
+SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
+ACCOUNT = "AC" + "4" * 32
+TOKEN = "endings-test-token"
+
+
+def test_a_caller_hanging_up_mid_reply_leaves_a_complete_record(tmp_path):
+    settings = Settings(providers="scripted", recordings_dir=tmp_path)
+
+    async def run() -> Any:
+        async with LocalNetwork(settings) as network:
+            return await network.simulate(load_scenario(SCENARIOS / "hang_up_mid_reply.yaml"))
+
+    call = asyncio.run(run())
+    assert call.status == "completed" and call.directory is not None
+    wait_for_record(call.directory)
+    assert_record_complete(call.directory)
+    server = [e for e in read_events(call.directory) if e["source"] == "server"]
+    kinds = [e["type"] for e in server]
+    # Every bot speech that started was closed in the record, the cut-off one included.
+    assert kinds.count("bot.speech_started") == kinds.count("bot.speech_stopped") >= 1
+    assert any(e["type"] == "user.speech_started" for e in server), "the caller spoke"
+
+
+def not_found_twilio() -> tuple[FastAPI, list[dict[str, Any]]]:
+    """A Twilio REST API that has never heard of any call: every update is a 404."""
+    app = FastAPI()
+    updates: list[dict[str, Any]] = []
+
+    @app.post("/2010-04-01/Accounts/{account}/Calls/{call_sid}.json")
+    async def update(account: str, call_sid: str, request: Request) -> JSONResponse:
+        updates.append({"call_sid": call_sid, **dict(await request.form())})
+        body = {"code": 20404, "message": "The requested resource was not found", "status": 404}
+        return JSONResponse(body, status_code=404)
+
+    return app, updates
+
+
+def test_twilio_answering_404_to_the_bots_hang_up_still_ends_the_call_cleanly(tmp_path):
+    app, updates = not_found_twilio()
+    with serve_app(app) as twilio_url:
+        # The TTS fails, so the bot hangs up over REST, and "Twilio" says 404.
+        settings = Settings(
+            providers="scripted",
+            recordings_dir=tmp_path,
+            twilio_account_sid=ACCOUNT,
+            twilio_auth_token=TOKEN,
+            twilio_api_base=twilio_url,
+            faults={"tts": "error"},
+        )
+        with CallServer(settings) as server:
+
+            async def run() -> Any:
+                async with LocalNetwork(settings, server_url=server.url) as network:
+                    return await network.simulate(load_scenario(SCENARIOS / "cold_food.yaml"))
+
+            call = asyncio.run(run())
+            assert call.directory is not None
+            wait_for_record(call.directory)
+    assert updates and updates[0]["call_sid"] == call.call_sid
+    assert updates[0]["Status"] == "completed"
+    assert_record_complete(call.directory, "error")
+    assert call.status == "completed"  # the line closed when the bot's stream ended
