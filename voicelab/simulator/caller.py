@@ -150,10 +150,8 @@ class _CallerSession:
         self.mouth = np.zeros(0, dtype=np.float32)
         self.said: list[np.ndarray] = []
         self.heard: list[np.ndarray] = []
-        # caller.wav, stereo on the caller's clock, written as the call goes.
-        self.wav = (
-            WavStreamWriter(record.directory / "caller.wav", RATE, channels=2) if record else None
-        )
+        # caller.wav, stereo on the caller's clock, written as the call goes (from play()).
+        self.wav: WavStreamWriter | None = None
         self.wav_frames = 0  # frames of said/heard already handed to the WAV
         self.closed = asyncio.Event()
         # Bot-speech detection on what the caller hears.
@@ -197,6 +195,8 @@ class _CallerSession:
         )
 
     async def play(self, hangup: asyncio.Event) -> CallerResult:
+        if self.record is not None:
+            self.wav = WavStreamWriter(self.record.directory / "caller.wav", RATE, channels=2)
         tasks = [
             asyncio.create_task(self._clock()),
             asyncio.create_task(self._receive()),
