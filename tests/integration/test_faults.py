@@ -92,13 +92,26 @@ def test_a_failing_tts_ends_the_call_politely_with_a_complete_record(tmp_path):
         tmp_path, load_scenario(SCENARIOS / "cold_food.yaml"), faults={"tts": "error"}
     )
     errors = server_events(directory, "error")
-    assert errors and "tts fault" in errors[0]["data"]["message"]
+    # The greeting failed, then the fallback line did too.
+    assert len(errors) == 2 and all("tts fault" in e["data"]["message"] for e in errors)
     assert not any(e["data"]["fatal"] for e in errors)
     # Nothing could be said, so the bot hung up (over Twilio's REST API) instead of
     # leaving the caller in silence.
     assert spoken(directory) == []
     assert call.status == "completed"
     assert_record_complete(directory, "error")
+
+
+def test_a_tts_that_fails_once_says_the_fallback_and_the_call_goes_on(tmp_path):
+    scenario = load_scenario(SCENARIOS / "cold_food.yaml")
+    one_turn = scenario.model_copy(update={"turns": scenario.turns[:1], "expect": []})
+    call, directory = play(tmp_path, one_turn, faults={"tts": "error"}, fault_times=1)
+    assert len(server_events(directory, "error")) == 1
+    said = spoken(directory)
+    # The greeting was lost; the fallback took its place and the caller was answered.
+    assert "trouble hearing you" in said[0] and len(said) >= 2, said
+    assert call.status == "completed"
+    assert_record_complete(directory, "websocket_closed")
 
 
 def test_a_slow_first_byte_under_the_timeout_only_delays_the_reply(tmp_path):

@@ -13,8 +13,9 @@ Three small pipecat processors, wired around the call's services by :class:`Call
   hung request) and reported as an ``ErrorFrame``.
 - :class:`FallbackSpeaker` sits at the head of the pipeline, where every service's
   ``ErrorFrame`` passes on its way upstream: it says a short fallback line (once per
-  caller turn), and ends the call politely (an ``EndWorkerFrame``: the bot hangs up) when
-  the TTS itself failed, since then nothing can be said, or after :data:`MAX_FALLBACKS`.
+  caller turn; a TTS that failed once may speak again), and ends the call politely (an
+  ``EndWorkerFrame``: the bot hangs up) when the TTS fails again, since then nothing can
+  be said, or after :data:`MAX_FALLBACKS`.
 
 Errors stay non-fatal ErrorFrames, so the call's ``CallEventObserver`` writes each as an
 ``error`` event and the call goes on.
@@ -275,9 +276,9 @@ class FallbackSpeaker(FrameProcessor):
         service = failed_service(frame)
         if service is None or self.gave_up is not None or frame.fatal:
             return  # not a provider's failure, or the call is ending anyway
-        if service == "tts":
-            # Nothing can be said: end the call (the bot hangs up) rather than leave
-            # the caller in silence.
+        if service == "tts" and self._said_this_turn:
+            # The fallback itself cannot be said: end the call (the bot hangs up) rather
+            # than leave the caller in silence.
             await self._end(f"the TTS failed ({frame.error})", say=None)
         elif self._said_this_turn:
             return  # one apology per caller turn, however many errors it caused
