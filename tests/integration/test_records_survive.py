@@ -8,6 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import signal
+import socket
+import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -30,6 +35,7 @@ from voicelab.simulator.caller import CallerResult, MediaStreamsCaller
 
 ACCOUNT = "AC" + "f" * 32
 TOKEN = "records-token"
+RECORDINGS: dict[str, Path] = {}  # recordings root of each server run as a subprocess
 
 
 @pytest.fixture(scope="module")
@@ -49,17 +55,20 @@ def tone(seconds: float) -> np.ndarray:
     return (0.3 * np.sin(2 * np.pi * 300 * t)).astype(np.float32)
 
 
-def place_call(server: CallServer, actions: list[Any], call_sid: str) -> CallerResult:
-    ws_url = server.url.replace("http://", "ws://") + "/ws"
+def place_call(server: CallServer | str, actions: list[Any], call_sid: str) -> CallerResult:
+    """One call from the Media Streams caller to ``server`` (a CallServer or a base URL)."""
+    url = server if isinstance(server, str) else server.url
+    root = RECORDINGS[url] if isinstance(server, str) else server.settings.recordings_dir
+    ws_url = url.replace("http://", "ws://") + "/ws"
     headers = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(ws_url, {})}
-    caller = MediaStreamsCaller(actions, recordings_dir=server.settings.recordings_dir)
+    caller = MediaStreamsCaller(actions, recordings_dir=root)
     return asyncio.run(
         caller.run(
             ws_url,
             call_sid=call_sid,
             stream_sid="MZ" + uuid.uuid4().hex,
             account_sid=ACCOUNT,
-            custom_parameters={"stream_token": stream_token(server.url, call_sid, TOKEN)},
+            custom_parameters={"stream_token": stream_token(url, call_sid, TOKEN)},
             headers=headers,
         )
     )
@@ -80,6 +89,15 @@ def wait_for(predicate: Any, timeout: float = 20.0) -> None:
         time.sleep(0.05)
 
 
+def loud(path: Path, channel: int) -> bool:
+    """Whether the WAV at ``path`` (read as it is now) holds a loud sample on ``channel``."""
+    if not path.exists():
+        return False
+    audio, rate = sf.read(path, always_2d=True)  # opens as a WAV at every moment
+    assert rate == 8000 and audio.shape[1] == 2
+    return bool(audio.size) and float(np.abs(audio[:, channel]).max()) > 0.2
+
+
 def test_both_wavs_are_valid_and_hold_audio_while_the_call_runs(server: CallServer) -> None:
     sid = "CA" + uuid.uuid4().hex
     actions = [Say("a tone", tone(1.0)), Pause(4.0), HangUp(0.0)]
@@ -91,13 +109,6 @@ def test_both_wavs_are_valid_and_hold_audio_while_the_call_runs(server: CallServ
         directory = find_call_dir(root, sid)
         assert directory is not None
 
-        def loud(path: Path, channel: int) -> bool:
-            if not path.exists():
-                return False
-            audio, rate = sf.read(path, always_2d=True)  # opens as a WAV at every moment
-            assert rate == 8000 and audio.shape[1] == 2
-            return bool(audio.size) and float(np.abs(audio[:, channel]).max()) > 0.2
-
         # The tone the caller said reaches both recordings while the call still runs
         # (it pauses 4 s after it): the server's (caller on the left) and caller.wav.
         wait_for(lambda: any(loud(p, 0) for p in directory.glob("server_*.wav")))
@@ -106,6 +117,63 @@ def test_both_wavs_are_valid_and_hold_audio_while_the_call_runs(server: CallServ
     finally:
         call.join(60)
     assert not call.is_alive()
+
+
+def test_a_server_killed_mid_call_leaves_a_wav_with_all_but_the_last_moments(
+    tmp_path: Path,
+) -> None:
+    """``voicelab serve`` SIGKILLed during a call: no finally, no atexit, no close."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = tmp_path / "recordings"
+    env = {
+        **os.environ,
+        "VOICELAB_PROVIDERS": "instant",
+        "TWILIO_ACCOUNT_SID": ACCOUNT,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "VOICELAB_RECORDINGS_DIR": str(root),
+        "VOICELAB_LOG_DIR": str(tmp_path / "logs"),
+    }
+    serve = [sys.executable, "-m", "voicelab", "serve", "--port", str(port)]
+    server = subprocess.Popen(serve, cwd=tmp_path, env=env, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+
+        def up() -> bool:
+            assert server.poll() is None, "voicelab serve exited"
+            try:
+                return httpx.get(url + "/health", timeout=1).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, timeout=90)
+        sid = "CA" + uuid.uuid4().hex
+        RECORDINGS[url] = root
+        actions = [Say("a tone", tone(1.0)), Pause(30.0)]
+        call = threading.Thread(target=place_call, args=(url, actions, sid), daemon=True)
+        call.start()
+        wait_for(lambda: find_call_dir(root, sid) is not None)
+        directory = find_call_dir(root, sid)
+        assert directory is not None
+        wait_for(lambda: any(directory.glob("server_*.wav")))
+        recording_started = time.monotonic()
+        wav = next(directory.glob("server_*.wav"))
+        # The caller says its tone after the greeting: wait until it is on disk, then kill.
+        wait_for(lambda: loud(wav, 0))
+        recorded_s = time.monotonic() - recording_started  # audio the server had taken in
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=10)
+        call.join(30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+    assert server.returncode == -signal.SIGKILL
+    audio, rate = sf.read(wav, always_2d=True)  # opens: the header matches the data
+    assert rate == 8000 and audio.shape[1] == 2
+    assert audio.shape[0] / rate >= recorded_s - 2.0  # all but the last ~2 s
+    assert np.abs(audio[:, 0]).max() > 0.2  # the caller's tone is in it
+    assert not server_ended(directory)  # it really was killed mid-call
 
 
 def test_every_normal_end_leaves_a_complete_record(server: CallServer) -> None:
