@@ -110,7 +110,8 @@ def main() -> None:
     errors = [e for o in outcomes for e in o.errors]
     fuzz_line = (
         f"{len(outcomes)} hostile sessions in {seconds:.0f} s "
-        f"({dict(kinds)}; server close codes {dict(codes)}; {len(errors)} health failures)"
+        f"({dict(kinds)}; server close codes {dict(codes)}; {len(errors)} health failures); "
+        f"load average {os.getloadavg()[0]:.1f} at the end (other work on the machine counts)"
     )
     print(fuzz_line)
     if args.results is not None:

@@ -21,7 +21,6 @@ import asyncio
 import base64
 import contextlib
 import json
-import secrets
 import threading
 import uuid
 import xml.etree.ElementTree as ET
@@ -150,7 +149,10 @@ def sessions(draw: st.DrawFn, stream_sid: str = "MZ" + "0" * 32) -> FuzzSession:
     kind = draw(st.sampled_from(["raw", "raw", "forged", "forged", "authentic"]))
     messages = draw(_messages(stream_sid))
     flood = draw(st.sampled_from([0, 0, 0, 200, 1500]))
-    token = draw(st.none() | st.text(max_size=60) | st.just(secrets.token_urlsafe(32)))
+    token_shaped = st.binary(min_size=32, max_size=32).map(
+        lambda b: base64.urlsafe_b64encode(b).rstrip(b"=").decode()
+    )
+    token = draw(st.none() | st.text(max_size=60) | token_shaped)
     return FuzzSession(kind=kind, messages=messages, flood=flood, token=token)
 
 
