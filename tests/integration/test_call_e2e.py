@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 import soundfile as sf
-from helpers import stream_token
+from helpers import assert_record_complete, stream_token
 from twilio.request_validator import RequestValidator
 
 from voicelab.config import Settings
@@ -234,8 +234,7 @@ def test_an_abrupt_websocket_drop_still_leaves_a_complete_record(scripted_server
     log = events(directory)
     assert log[-1]["type"] == "call.ended"
     assert any(e["type"] == "bot.speech_started" for e in log)
-    manifest = json.loads((directory / "call.json").read_text())
-    assert manifest["end_reason"] == "websocket_closed"
+    manifest = assert_record_complete(directory, "websocket_closed")
     wav = directory / manifest["recording"]
     audio, _ = sf.read(wav, dtype="float32", always_2d=True)
     assert audio.shape[1] == 2 and rms(audio[:, 1]) > 0.005  # the greeting, up to the drop
