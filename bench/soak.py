@@ -71,11 +71,15 @@ PILOT_BASE_HZ = 1800.0
 PILOT_STEP_HZ = 10.0
 PILOT_COUNT = 160
 PILOT_AMPLITUDE = 0.03  # about -33 dBFS RMS: quiet under the speech (about -20 dBFS)
-# Prominence (dB over the neighbouring bins, see pilot_prominence_db) of a pilot in a
-# server recording's caller channel: its own pilot measures 17-33 dB (lower when the
-# machine is overloaded and the recording has gaps); where no tone is, the strongest of
-# 160 chance peaks reaches 4-7 dB; another caller's audio for one second adds 12 dB or more.
-OWN_PILOT_MIN_DB = 12.0
+# A line is judged by each pilot's prominence (see pilot_prominence_db) minus that
+# pilot's median prominence over the phase's other recordings: the callers all say the
+# same line, so whatever the shared speech puts near a pilot frequency cancels out.
+# Measured on this harness: a caller's own pilot stands 16-27 dB above that baseline;
+# pilots of calls on the line at the same time reach at most 5 dB on a machine that keeps
+# up (chance), and another caller's audio for one second adds 12 dB or more. The pilots
+# of calls that were not on the line at the same time are the control: what chance alone
+# gives on these recordings (an overloaded server's recordings reach ~12 dB there).
+OWN_PILOT_MIN_DB = 10.0
 FOREIGN_PILOT_MAX_DB = 10.0
 MEMORY_TOLERANCE = 0.10
 
@@ -114,7 +118,7 @@ def pilot_prominence_db(samples: np.ndarray, rate: int, freqs: Sequence[float]) 
 def pilot_levels(
     samples: np.ndarray, rate: int, own_hz: float, other_hz: Sequence[float]
 ) -> tuple[float, float]:
-    """Prominence of the own pilot and of the strongest other one, in dB."""
+    """Prominence of the own pilot and of the strongest other one, in dB (no baseline)."""
     scores = pilot_prominence_db(samples, rate, [own_hz, *other_hz])
     return float(scores[0]), float(scores[1:].max()) if len(other_hz) else 0.0
 
@@ -122,6 +126,43 @@ def pilot_levels(
 def line_is_clean(own_db: float, foreign_db: float) -> bool:
     """Whether a line holds its own caller's pilot and no other call's."""
     return own_db >= OWN_PILOT_MIN_DB and foreign_db < FOREIGN_PILOT_MAX_DB
+
+
+def judge_lines(checks: Sequence[CallCheck]) -> None:
+    """Set each check's ``pilots_db`` and ``control_db`` against the phase's baseline.
+
+    ``pilots_db`` is (own pilot, strongest pilot of a call in the same batch), each over
+    its baseline (its median prominence in the phase's other recordings that do not
+    carry it; 0 dB when there are none);
+    ``control_db`` the strongest pilot of no call in the same batch (chance).
+    """
+    measured = [c for c in checks if c.prominence is not None]
+    if len(measured) < 2:
+        return
+    levels = np.array([c.prominence for c in measured])
+    owns = np.array([c.index % PILOT_COUNT for c in measured])
+    carriers = owns[:, None] == np.arange(PILOT_COUNT)[None, :]
+    batches: dict[int, set[int]] = {}
+    for c in measured:
+        batches.setdefault(c.batch, set()).add(c.index % PILOT_COUNT)
+    for i, c in enumerate(measured):
+        # Leave this line out of its own baseline, and every line that carries the pilot.
+        others = np.ones(len(measured), dtype=bool)
+        others[i] = False
+        usable = others[:, None] & ~carriers
+        baseline = np.array(
+            [
+                np.median(levels[usable[:, k], k]) if usable[:, k].any() else 0.0
+                for k in range(PILOT_COUNT)
+            ]
+        )
+        row = levels[i] - baseline
+        own = c.index % PILOT_COUNT
+        neighbours = sorted(batches[c.batch] - {own})
+        control = sorted(set(range(PILOT_COUNT)) - batches[c.batch])
+        foreign = float(row[neighbours].max()) if neighbours else 0.0
+        c.pilots_db = (float(row[own]), foreign)
+        c.control_db = float(row[control].max()) if control else None
 
 
 def record_problems(directory: Path | None) -> list[str]:
@@ -190,16 +231,23 @@ class CallCheck:
         index: The call's number in the run (picks its pilot tone).
         call: What the simulator observed.
         problems: What its record lacks (empty: complete).
-        pilots_db: Prominence of its own pilot and of the strongest foreign one in the
-            caller channel of its server recording (``None``: no recording).
+        batch: Which batch of simultaneous calls it was in.
+        prominence: Every pilot's prominence in the caller channel of its server
+            recording (``None``: no recording).
         v2v_s: Caller-side voice-to-voice of the reply to its line.
+        pilots_db: Own pilot and strongest same-batch pilot over their baselines
+            (set by :func:`judge_lines`).
+        control_db: Strongest pilot of no same-batch call over its baseline (chance).
     """
 
     index: int
     call: SimulatedCall
     problems: list[str]
-    pilots_db: tuple[float, float] | None
+    batch: int
+    prominence: np.ndarray | None
     v2v_s: float | None
+    pilots_db: tuple[float, float] | None = None
+    control_db: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -234,7 +282,7 @@ class Phase:
         """One line per call that is not :attr:`CallCheck.ok`."""
         return [
             f"call {c.index} ({c.call.call_sid}): status={c.call.status} error={c.call.error} "
-            f"pilots_db={c.pilots_db} problems={c.problems}"
+            f"pilots_db={c.pilots_db} control_db={c.control_db} problems={c.problems}"
             for c in self.checks
             if not c.ok
         ]
@@ -263,6 +311,7 @@ class LoadHarness:
         )
         self._speech: np.ndarray | None = None
         self._next = 0
+        self.progress = False
 
     def speech(self) -> np.ndarray:
         """The callers' line, synthesised once (Piper joe voice, 8 kHz)."""
@@ -296,26 +345,41 @@ class LoadHarness:
             remaining -= size
             scenarios = [self.scenario(i) for i in indices]
             results = await asyncio.gather(*(network.simulate(s) for s in scenarios))
+            batch = indices[0]
             for index, call in zip(indices, results, strict=True):
-                phase.checks.append(await asyncio.to_thread(self.check, index, call))
+                phase.checks.append(await asyncio.to_thread(self.check, index, call, batch))
             gc.collect()
             phase.rss_mb.append(rss_mb())
+            if self.progress:
+                done = len(phase.checks)
+                print(f"  {name}: {done}/{calls} calls, RSS {phase.rss_mb[-1]:.0f} MiB", flush=True)
         phase.seconds = time.perf_counter() - started
+        judge_lines(phase.checks)
         return phase
 
-    def check(self, index: int, call: SimulatedCall) -> CallCheck:
-        """Check one call's record and its line for foreign pilot tones."""
-        problems = record_problems(call.directory)
-        pilots = None
-        manifest_path = call.directory / "call.json" if call.directory else None
-        if manifest_path is not None and manifest_path.exists():
-            recording = json.loads(manifest_path.read_text()).get("recording")
-            if recording and (call.directory / recording).exists():  # type: ignore[operator]
-                audio, rate = sf.read(call.directory / recording, always_2d=True)  # type: ignore[operator]
-                others = [pilot_hz(i) for i in range(PILOT_COUNT) if i != index % PILOT_COUNT]
-                pilots = pilot_levels(audio[:, 0], rate, pilot_hz(index), others)
+    def check(self, index: int, call: SimulatedCall, batch: int) -> CallCheck:
+        """Check one call's record and measure the pilots on its line."""
         v2v = call.caller.v2v().get(1) if call.caller is not None else None
-        return CallCheck(index, call, problems, pilots, v2v)
+        return CallCheck(
+            index,
+            call,
+            record_problems(call.directory),
+            batch,
+            line_prominence(call.directory),
+            v2v,
+        )
+
+
+def line_prominence(directory: Path | None) -> np.ndarray | None:
+    """Every pilot's prominence in the caller channel of a call's server recording."""
+    manifest = directory / "call.json" if directory else None
+    if manifest is None or not manifest.exists():
+        return None
+    recording = json.loads(manifest.read_text()).get("recording")
+    if not recording or not (manifest.parent / recording).exists():
+        return None
+    audio, rate = sf.read(manifest.parent / recording, always_2d=True)
+    return pilot_prominence_db(audio[:, 0], rate, [pilot_hz(i) for i in range(PILOT_COUNT)])
 
 
 def quantile(values: Sequence[float], q: float) -> float | None:
@@ -337,38 +401,88 @@ def markdown(simultaneous: Phase, sequential: Phase, batch: int, load: str) -> s
         f"{platform.python_version()}; load average before the run {load}. Server, carrier",
         "and callers in one process (`LocalNetwork`), `instant` providers, real Silero VAD.",
         "",
-        "| phase | calls | completed + record complete + no cross-talk | wall s | "
-        "v2v_caller_s p50 | p95 | max |",
-        "| --- | --- | --- | --- | --- | --- | --- |",
+        "| phase | calls | completed | record complete | own caller on the line | "
+        "no other caller on the line | wall s | v2v_caller_s p50 | p95 | max |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for phase in (simultaneous, sequential):
         lat = phase.latencies
         cells = [quantile(lat, 0.5), quantile(lat, 0.95), max(lat) if lat else None]
-        shown = " | ".join("n/a" if v is None else f"{v:.3f}" for v in cells)
+        shown = " | ".join("n/a" if v is None else f"{v:.2f}" for v in cells)
+        levels = [c.pilots_db for c in phase.checks if c.pilots_db is not None]
         lines.append(
-            f"| {phase.name} | {len(phase.checks)} | {phase.completed} | "
-            f"{phase.seconds:.0f} | {shown} |"
+            f"| {phase.name} | {len(phase.checks)} "
+            f"| {sum(c.call.status == 'completed' for c in phase.checks)} "
+            f"| {sum(not c.problems for c in phase.checks)} "
+            f"| {sum(own >= OWN_PILOT_MIN_DB for own, _ in levels)} "
+            f"| {sum(foreign < FOREIGN_PILOT_MAX_DB for _, foreign in levels)} "
+            f"| {phase.seconds:.0f} | {shown} |"
         )
-    pilots = [c.pilots_db for p in (simultaneous, sequential) for c in p.checks if c.pilots_db]
-    clean = sum(line_is_clean(*levels) for levels in pilots)
-    lines += [
-        "",
-        f"Cross-talk (FFT of each server recording's caller channel, pilot prominence over "
-        f"the neighbouring bins): {clean} of {len(pilots)} lines clean; own pilot min "
-        f"{min(o for o, _ in pilots):.1f} dB, median {statistics.median(o for o, _ in pilots):.1f}"
-        f" dB (pass >= {OWN_PILOT_MIN_DB:.0f}); strongest foreign pilot max "
-        f"{max(f for _, f in pilots):.1f} dB (pass < {FOREIGN_PILOT_MAX_DB:.0f})."
-        if pilots
-        else "Cross-talk: no recordings to check.",
+    lines.append("")
+    for phase in (simultaneous, sequential):
+        levels = [c.pilots_db for c in phase.checks if c.pilots_db is not None]
+        control = [c.control_db for c in phase.checks if c.control_db is not None]
+        if not levels:
+            lines.append(f"{phase.name}: no recordings to check for cross-talk.")
+            continue
+        owns = [own for own, _ in levels]
+        lines.append(
+            f"{phase.name}, pilots over their baselines (dB): own min {min(owns):.1f}, "
+            f"median {statistics.median(owns):.1f} (pass >= {OWN_PILOT_MIN_DB:.0f}); "
+            f"strongest pilot of a simultaneous call max {max(f for _, f in levels):.1f} "
+            f"(pass < {FOREIGN_PILOT_MAX_DB:.0f})"
+            + (
+                f"; control (pilots of no simultaneous call) max {max(control):.1f}."
+                if control
+                else "."
+            )
+        )
+    lines.append(
         f"Memory (RSS of the process, sequential phase, {batch} calls at a time, sampled "
         f"after each batch): start {rss[0]:.0f} MiB, after warm-up {warm:.0f} MiB, end "
         f"{rss[-1]:.0f} MiB, max {max(rss):.0f} MiB (peak RSS of the run "
         f"{peak_rss_mb():.0f} MiB); growth after warm-up {growth:+.1%} "
         f"({'flat' if abs(growth) <= MEMORY_TOLERANCE else 'NOT flat'} within 10 %)."
         if rss
-        else "Memory: no sequential phase.",
-    ]
+        else "Memory: not measured in this run."
+    )
     return "\n".join(lines) + "\n"
+
+
+def recheck(recordings: Path, simultaneous: int, batch: int) -> tuple[Phase, Phase]:
+    """Rebuild both phases' checks from a finished run's call directories (no memory
+    figures): call ``i`` of the run is ``load_<i>``; the first ``simultaneous`` calls
+    were one batch, the rest batches of ``batch``."""
+    first, second = Phase(f"{simultaneous} at once"), Phase(f"in a row, {batch} at a time")
+    for directory in sorted(p for p in recordings.iterdir() if (p / "call.json").is_file()):
+        scenario = json.loads((directory / "call.json").read_text()).get("scenario") or {}
+        if not str(scenario.get("id", "")).startswith("load_"):
+            continue
+        index = int(scenario["id"].removeprefix("load_"))
+        events = [
+            json.loads(line) for line in (directory / "events.jsonl").read_text().splitlines()
+        ]
+        statuses = [e["data"]["status"] for e in events if e["type"] == "twilio.status"]
+        call = SimulatedCall(scenario["id"], status=statuses[-1] if statuses else "unknown")
+        call.directory = directory
+        ended = [e["t"] for e in events if e["type"] == "caller.utterance_ended"]
+        heard = [
+            e["t"] for e in events if e["type"] == "caller.heard_started" and e["data"]["turn"] == 1
+        ]
+        v2v = round(heard[0] - ended[0], 4) if ended and heard and heard[0] >= ended[0] else None
+        phase = first if index < simultaneous else second
+        group = (
+            0 if index < simultaneous else simultaneous + (index - simultaneous) // batch * batch
+        )
+        phase.checks.append(
+            CallCheck(
+                index, call, record_problems(directory), group, line_prominence(directory), v2v
+            )
+        )
+    for phase in (first, second):
+        judge_lines(phase.checks)
+    second.name = f"{len(second.checks)} in a row, {batch} at a time"
+    return first, second
 
 
 async def soak(
@@ -376,6 +490,7 @@ async def soak(
 ) -> tuple[Phase, Phase]:
     """Run both phases on one local network."""
     harness = LoadHarness(workdir)
+    harness.progress = True
     harness.speech()
     async with LocalNetwork(harness.settings) as network:
         first = await harness.run_phase(
@@ -402,8 +517,15 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="sequential calls at a time")
     parser.add_argument("--results", type=Path, default=ROOT / "bench" / "RESULTS.md")
     parser.add_argument("--workdir", type=Path, help="keep the recordings here")
+    parser.add_argument(
+        "--recheck", type=Path, help="only re-judge a finished run's recordings (this workdir)"
+    )
     args = parser.parse_args()
     load = ", ".join(f"{v:.2f}" for v in os.getloadavg())
+    if args.recheck:
+        first, second = recheck(args.recheck / "recordings", args.simultaneous, args.batch)
+        print(markdown(first, second, args.batch, load))
+        return
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="voicelab-soak-"))
     first, second = asyncio.run(soak(workdir, args.simultaneous, args.sequential, args.batch))
     section = markdown(first, second, args.batch, load)

@@ -111,3 +111,29 @@ def test_twilios_final_status_callback_may_follow_call_ended(tmp_path):
     with (record / "events.jsonl").open("a") as f:
         f.write(json.dumps({"source": "server", "type": "twilio.status"}) + "\n")
     assert soak.record_problems(record) == []
+
+
+def test_judging_a_phase_flags_the_line_that_carries_a_simultaneous_callers_audio():
+    from voicelab.simulator.simulator import SimulatedCall
+
+    freqs = [soak.pilot_hz(i) for i in range(soak.PILOT_COUNT)]
+    silence = np.zeros(RATE)
+    lines = {i: speech_like(3.0) + tone(soak.pilot_hz(i), 3.0) for i in range(6)}
+    lines[2][RATE : 2 * RATE] += tone(soak.pilot_hz(4), 1.0)  # call 4 leaks into call 2
+    checks = [
+        soak.CallCheck(
+            i,
+            SimulatedCall(f"load_{i:04d}", status="completed"),
+            [],
+            batch=0,
+            prominence=soak.pilot_prominence_db(np.concatenate([silence, x, silence]), RATE, freqs),
+            v2v_s=0.5,
+        )
+        for i, x in lines.items()
+    ]
+    soak.judge_lines(checks)
+    assert [c.ok for c in checks] == [True, True, False, True, True, True]
+    own, foreign = checks[2].pilots_db  # type: ignore[misc]
+    assert own >= soak.OWN_PILOT_MIN_DB and foreign >= soak.FOREIGN_PILOT_MAX_DB
+    # The control (pilots of no call on the line) shows what chance gives: nothing.
+    assert all(c.control_db is not None and c.control_db < 10 for c in checks)
