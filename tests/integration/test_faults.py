@@ -69,6 +69,22 @@ def test_a_failed_llm_reply_gets_a_fallback_line_and_the_next_turn_works(tmp_pat
     assert_record_complete(directory)
 
 
+def test_a_failed_transcription_gets_the_fallback_and_the_next_line_is_heard(tmp_path):
+    _, directory = play(
+        tmp_path,
+        load_scenario(SCENARIOS / "cold_food.yaml"),
+        faults={"stt": "error"},
+        fault_times=1,
+    )
+    errors = server_events(directory, "error")
+    assert len(errors) == 1 and "stt fault" in errors[0]["data"]["message"]
+    said = spoken(directory)
+    assert any("trouble hearing you" in text for text in said[1:]), said
+    # The lost line never reached the LLM; the next one did.
+    assert server_events(directory, "stt.transcript") and server_events(directory, "llm.response")
+    assert_record_complete(directory)
+
+
 def test_a_hung_llm_is_cut_off_by_the_first_token_timeout(tmp_path):
     scenario = load_scenario(SCENARIOS / "cold_food.yaml")
     one_turn = scenario.model_copy(update={"turns": scenario.turns[:1], "expect": []})
