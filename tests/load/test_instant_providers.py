@@ -15,6 +15,7 @@ from voicelab.bot.services.instant_stt import INSTANT_TRANSCRIPT
 from voicelab.bot.services.instant_tts import synthetic_speech
 from voicelab.config import Settings
 from voicelab.server.app import create_app
+from voicelab.server.runner import CallServer
 from voicelab.simulator.caller import audible_windows
 
 
@@ -36,6 +37,14 @@ def test_instant_server_builds_no_pool_and_is_ready_without_models(tmp_path):
     with serve_app(app) as url:
         health = httpx.get(f"{url}/health").json()
     assert health["status"] == "ready"
+
+
+def test_in_process_instant_server_is_handed_no_pool(tmp_path):
+    settings = Settings(providers="instant", recordings_dir=tmp_path, log_dir=tmp_path)
+    with CallServer(settings) as server:
+        assert server._server is not None
+        assert server._server.config.app.state.voicelab.pool is None
+        assert httpx.get(f"{server.url}/health").json()["status"] == "ready"
 
 
 def test_scripted_server_still_waits_for_its_models(tmp_path):
