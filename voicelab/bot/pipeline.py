@@ -280,4 +280,3 @@ class CallPipeline:
                 "text_hash": persona.text_hash,
             },
         )
-
