@@ -33,7 +33,14 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "fuzz"))
 
 from hypothesis import HealthCheck, given, settings  # noqa: E402
-from media_fuzzer import BackgroundNetwork, FuzzSession, Outcome, play_session, sessions  # noqa: E402
+from media_fuzzer import (  # noqa: E402
+    KINDS,
+    BackgroundNetwork,
+    FuzzSession,
+    Outcome,
+    play_session,
+    sessions,
+)
 
 from voicelab.config import Settings  # noqa: E402
 from voicelab.simulator.scenario import load_scenario  # noqa: E402
@@ -53,8 +60,10 @@ def good_calls(net: BackgroundNetwork, count: int) -> list[float]:
     return latencies
 
 
-def fuzz_until(net: BackgroundNetwork, stop: threading.Event, outcomes: list[Outcome]) -> None:
-    """Play hostile sessions back to back until ``stop`` is set."""
+def fuzz_until(
+    net: BackgroundNetwork, stop: threading.Event, outcomes: list[Outcome], kinds: tuple[str, ...]
+) -> None:
+    """Play hostile sessions of ``kinds`` back to back until ``stop`` is set."""
 
     @settings(
         max_examples=20,
@@ -62,7 +71,7 @@ def fuzz_until(net: BackgroundNetwork, stop: threading.Event, outcomes: list[Out
         database=None,
         suppress_health_check=list(HealthCheck),
     )
-    @given(session=sessions())
+    @given(session=sessions(kinds=kinds))
     def batch(session: FuzzSession) -> None:
         if not stop.is_set():
             outcomes.append(asyncio.run(play_session(session, net.server_url, net.auth_token)))
@@ -87,6 +96,11 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=4)
     parser.add_argument("--providers", default="instant", choices=["instant", "scripted"])
     parser.add_argument("--results", type=Path, default=None)
+    parser.add_argument(
+        "--outsider",
+        action="store_true",
+        help="only what an outsider can send (an authentic call needs a signed webhook)",
+    )
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory() as root:
@@ -97,7 +111,10 @@ def main() -> None:
             print(f"alone:        {summary(alone)}")
             outcomes: list[Outcome] = []
             stop = threading.Event()
-            fuzzer = threading.Thread(target=fuzz_until, args=(net, stop, outcomes), daemon=True)
+            kinds = ("raw", "forged") if args.outsider else KINDS
+            fuzzer = threading.Thread(
+                target=fuzz_until, args=(net, stop, outcomes, kinds), daemon=True
+            )
             started = time.monotonic()
             fuzzer.start()
             beside = good_calls(net, args.calls)
@@ -118,7 +135,8 @@ def main() -> None:
         with args.results.open("a") as out:
             out.write(
                 f"\n## Good call beside the media fuzzer ({datetime.now(UTC):%Y-%m-%d}, "
-                f"{args.providers}, {os.cpu_count()} cores)\n\n"
+                f"{args.providers}, {os.cpu_count()} cores"
+                f"{', outsider sessions only' if args.outsider else ''})\n\n"
                 "`bench/bench_fuzz_neighbour.py`: caller-side voice-to-voice of the two turns "
                 f"of `cold_food`, {args.calls} calls per phase.\n\n"
                 f"| phase | voice-to-voice |\n| --- | --- |\n"

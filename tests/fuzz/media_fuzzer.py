@@ -39,6 +39,7 @@ from voicelab.config import Settings
 from voicelab.network import LocalNetwork
 
 __all__ = [
+    "KINDS",
     "BackgroundNetwork",
     "FuzzSession",
     "Outcome",
@@ -143,10 +144,15 @@ def _messages(stream_sid: str) -> st.SearchStrategy[list[str | bytes]]:
     return st.lists(one, max_size=20)
 
 
+KINDS = ("raw", "raw", "forged", "forged", "authentic")
+
+
 @st.composite
-def sessions(draw: st.DrawFn, stream_sid: str = "MZ" + "0" * 32) -> FuzzSession:
-    """Any hostile session."""
-    kind = draw(st.sampled_from(["raw", "raw", "forged", "forged", "authentic"]))
+def sessions(
+    draw: st.DrawFn, stream_sid: str = "MZ" + "0" * 32, kinds: tuple[str, ...] = KINDS
+) -> FuzzSession:
+    """Any hostile session, of one of ``kinds`` (repeats weigh)."""
+    kind = draw(st.sampled_from(kinds))
     messages = draw(_messages(stream_sid))
     flood = draw(st.sampled_from([0, 0, 0, 200, 1500]))
     token_shaped = st.binary(min_size=32, max_size=32).map(
