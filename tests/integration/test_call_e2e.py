@@ -26,6 +26,7 @@ pytestmark = pytest.mark.slow
 
 ACCOUNT = "AC" + "e" * 32
 TOKEN = "e2e-token"
+API_KEY = "e2e-api-key-0123456789"
 
 
 def place_call(
@@ -85,6 +86,7 @@ def scripted_server(tmp_path_factory):
         twilio_account_sid=ACCOUNT,
         twilio_auth_token=TOKEN,
         recordings_dir=root,
+        api_key=API_KEY,  # no emulator here: /health's details need the key
     )
     with CallServer(settings) as server:
         yield server, root
@@ -244,7 +246,7 @@ def test_an_abrupt_websocket_drop_still_leaves_a_complete_record(scripted_server
 def httpx_health(server: CallServer) -> dict[str, Any]:
     import httpx
 
-    return httpx.get(server.url + "/health").json()
+    return httpx.get(server.url + "/health", headers={"Authorization": f"Bearer {API_KEY}"}).json()
 
 
 def test_malformed_messages_are_dropped_and_the_call_goes_on(scripted_server):

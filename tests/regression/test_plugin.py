@@ -270,6 +270,6 @@ def test_plugin_help_lists_its_options(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    assert "--voicelab-providers={offline,scripted,cloud}" in out.stdout
+    assert "--voicelab-providers={offline,scripted,cloud,instant}" in out.stdout
     assert "--voicelab-recordings=DIR" in out.stdout
     assert "voicelab_providers (string):" in out.stdout

@@ -12,6 +12,7 @@ from pipecat.services.deepgram.stt import DeepgramSTTService
 from pipecat.services.openai.llm import OpenAILLMService
 
 from voicelab.bot.call import CallInfo
+from voicelab.bot.faults import CallGuards
 from voicelab.bot.persona import load_persona
 from voicelab.bot.pipeline import CallPipeline
 from voicelab.bot.providers import build_providers
@@ -73,19 +74,22 @@ def test_the_call_pipeline_builds_with_the_cloud_stack(tmp_path: Path):
         load_persona("inbound"),
         tmp_path / "x.wav",
         CallEventObserver(record),
+        CallGuards(settings),
     )
     assert isinstance(worker, PipelineWorker)
     inner = next(p for p in worker._pipeline.processors if type(p).__name__ == "Pipeline")
     assert [type(p).__name__ for p in inner.processors] == [
         "PipelineSource",
         "FastAPIWebsocketInputTransport",
+        "FallbackSpeaker",  # first: every later processor's errors pass it upstream
         "DeepgramSTTService",
         "LLMUserAggregator",
         "OpenAILLMService",
+        "FirstTokenGuard",  # a hung LLM gets the fallback line, not silence
         "CartesiaTTSService",
         "FastAPIWebsocketOutputTransport",
         "StreamingRecorder",  # pipecat's AudioBufferProcessor, streamed to the WAV
         "LLMAssistantAggregator",
         "PipelineSink",
     ]
-    assert recorder is inner.processors[7]
+    assert recorder is inner.processors[9]
