@@ -76,7 +76,7 @@ PILOT_AMPLITUDE = 0.03  # about -33 dBFS RMS: quiet under the speech (about -20 
 # same line, so whatever the shared speech puts near a pilot frequency cancels out.
 # Measured on this harness: a caller's own pilot stands 16-27 dB above that baseline;
 # pilots of calls on the line at the same time reach at most 5 dB on a machine that keeps
-# up (chance), and another caller's audio for one second adds 12 dB or more. The pilots
+# up (chance), and another caller's audio for one second adds about 20 dB. The pilots
 # of calls that were not on the line at the same time are the control: what chance alone
 # gives on these recordings (an overloaded server's recordings reach ~12 dB there).
 OWN_PILOT_MIN_DB = 10.0
