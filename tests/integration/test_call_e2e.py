@@ -250,10 +250,11 @@ def httpx_health(server: CallServer) -> dict[str, Any]:
 
 
 def test_malformed_messages_are_dropped_and_the_call_goes_on(scripted_server):
-    import audioop
     import base64
 
     from websockets.asyncio.client import connect
+
+    from voicelab.telephony import mulaw
 
     server, root = scripted_server
     call_sid, stream_sid = "CA" + uuid.uuid4().hex, "MZ" + uuid.uuid4().hex
@@ -261,7 +262,7 @@ def test_malformed_messages_are_dropped_and_the_call_goes_on(scripted_server):
     headers = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(ws_url, {})}
     speech = CallerVoice().speak("Hi, the soup was cold today at lunch.")
     pcm = (np.clip(speech, -1, 1) * 32767).astype(np.int16).tobytes()
-    ulaw = audioop.lin2ulaw(pcm, 2) + b"\xff" * 8000 * 3  # the line, then 3 s of silence
+    ulaw = mulaw.encode(pcm) + b"\xff" * 8000 * 3  # the line, then 3 s of silence
 
     async def talk() -> None:
         async with connect(ws_url, additional_headers=headers) as ws:

@@ -13,7 +13,6 @@ process keeps all but the last moments) and its timed observations to the call's
 from __future__ import annotations
 
 import asyncio
-import audioop
 import base64
 import json
 from collections.abc import Mapping, Sequence
@@ -31,6 +30,7 @@ from voicelab.recording.wav import WavStreamWriter, pcm16
 from voicelab.simulator._playout import PlayoutBuffer
 from voicelab.simulator._script import Action, Dtmf, HangUp, Improvise, Pause, Say
 from voicelab.simulator.ears import CallerEars
+from voicelab.telephony import mulaw
 
 __all__ = ["CallerResult", "MediaStreamsCaller"]
 
@@ -233,7 +233,7 @@ class _CallerSession:
             self._stream_audio()
             self._detect_heard(heard)
             pcm = pcm16(out)
-            payload = base64.b64encode(audioop.lin2ulaw(pcm, 2)).decode()
+            payload = base64.b64encode(mulaw.encode(pcm)).decode()
             try:
                 await self.send(
                     {
@@ -262,7 +262,7 @@ class _CallerSession:
                 event = message.get("event")
                 if event == "media":
                     ulaw = base64.b64decode(message["media"]["payload"])
-                    pcm = np.frombuffer(audioop.ulaw2lin(ulaw, 2), dtype=np.int16)
+                    pcm = mulaw.decode(ulaw)
                     self.playout.push_audio(pcm.astype(np.float32) / 32768.0)
                 elif event == "mark":
                     self.playout.push_mark(message["mark"]["name"])
