@@ -10,11 +10,25 @@ export HF_HUB_OFFLINE := 1
 
 install: $(STAMP)
 
-# Re-install only when the project's dependencies change. llama-cpp-python compiles
-# from source the first time (about 9 minutes on 2 cores); pip caches the wheel.
+# llama-cpp-python ships only a source package: it compiles on install (about 9 minutes on
+# 2 cores). A default build targets the build machine's CPU (-march=native), and on CPUs with
+# AVX-512/AMX that build segfaults on the first multi-token prompt (seen here: Xeon with
+# AMX_INT8). So it is built once for portable AVX2 and kept as a wheel outside the checkout,
+# where every later install (a fresh clone, CI, `make clean`) finds it.
+LLAMA_VERSION := 0.3.36
+LLAMA_WHEELS := $(HOME)/.cache/voicelab/wheels/llama-cpp-python-$(LLAMA_VERSION)-avx2
+LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON \
+	-DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF \
+	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF
+
+# Re-install only when the project's dependencies change.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
+	ls $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl >/dev/null 2>&1 || \
+		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel --quiet --no-cache-dir \
+		--no-deps "llama-cpp-python==$(LLAMA_VERSION)" -w $(LLAMA_WHEELS)
+	$(BIN)/python -m pip install --quiet $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
