@@ -21,6 +21,8 @@ __version__ = "0.1.0"
 # Heavy parts (pipecat, models) load on first use, so `import voicelab.analysis`
 # stays light wherever the recordings are analysed.
 _LAZY = {
+    "AgentContext": "voicelab.bot.agent",
+    "AgentParts": "voicelab.bot.agent",
     "CallServer": "voicelab.server.runner",
     "LocalNetwork": "voicelab.network",
     "Lab": "voicelab.lab",
@@ -38,6 +40,8 @@ def __getattr__(name: str) -> object:
 
 
 __all__ = [
+    "AgentContext",
+    "AgentParts",
     "CallRecordError",
     "CallResult",
     "CallServer",

@@ -25,13 +25,38 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voicelab.errors import ConfigError
 
-__all__ = ["FaultKind", "FaultService", "ProvidersName", "Settings", "load_settings"]
+__all__ = [
+    "AGENT_IMPORT_STRING",
+    "FaultKind",
+    "FaultService",
+    "ProvidersName",
+    "Settings",
+    "check_import_string",
+    "load_settings",
+]
 
 ProvidersName = Literal["cloud", "offline", "scripted", "instant"]
 FaultService = Literal["stt", "llm", "tts"]
 FaultKind = Literal["error", "timeout", "slow_first_byte"]
 
 _E164 = r"^\+[1-9]\d{6,14}$"
+
+# An agent's import string, ``package.module:factory`` (the attribute may be dotted).
+AGENT_IMPORT_STRING = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$"
+
+
+def check_import_string(value: str) -> str:
+    """``value`` stripped, if it is a ``module:factory`` import string.
+
+    Raises:
+        ValueError: It is not one (the message shows the expected shape).
+    """
+    import re
+
+    if not re.match(AGENT_IMPORT_STRING, value.strip()):
+        raise ValueError(f"must be an import string like 'my_bot.agent:build', got {value!r}")
+    return value.strip()
+
 
 # Premium-rate and special-rate destinations inside +1 that are refused even when "+1" is
 # allowed: 900/976 are US premium-rate services; the rest are Caribbean NANP areas that
@@ -112,6 +137,8 @@ class Settings(BaseSettings):
         fault_times: ``VOICELAB_FAULT_TIMES``: answers each fault spoils per call (0: all).
         llm_timeout: ``VOICELAB_LLM_TIMEOUT``: seconds to wait for the LLM's first token
             before the bot says a fallback line instead.
+        agent: ``VOICELAB_AGENT``: the call's agent as ``module:factory`` (see
+            :mod:`voicelab.bot.agent`); unset, the reference agent. Imported at server start.
     """
 
     model_config = SettingsConfigDict(
@@ -163,6 +190,14 @@ class Settings(BaseSettings):
     fault_delay: float = Field(default=3.0, gt=0, le=120)
     fault_times: int = Field(default=0, ge=0)
     llm_timeout: float = Field(default=10.0, gt=0, le=300)
+
+    # The agent seam: whose pipecat processors answer the calls (voicelab.bot.agent).
+    agent: str | None = None
+
+    @field_validator("agent")
+    @classmethod
+    def _check_agent(cls, value: str | None) -> str | None:
+        return check_import_string(value) if value else None
 
     @field_validator("twilio_phone_number")
     @classmethod

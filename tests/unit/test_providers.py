@@ -11,11 +11,13 @@ from pipecat.services.cartesia.tts import CartesiaTTSService
 from pipecat.services.deepgram.stt import DeepgramSTTService
 from pipecat.services.openai.llm import OpenAILLMService
 
+from voicelab.bot.agent import AgentContext
 from voicelab.bot.call import CallInfo
 from voicelab.bot.faults import CallGuards
 from voicelab.bot.persona import load_persona
 from voicelab.bot.pipeline import CallPipeline
 from voicelab.bot.providers import build_providers
+from voicelab.bot.reference_agent import reference_agent
 from voicelab.config import Settings
 from voicelab.errors import ConfigError
 from voicelab.recording.observer import CallEventObserver
@@ -69,9 +71,10 @@ def test_the_call_pipeline_builds_with_the_cloud_stack(tmp_path: Path):
         settings=settings,
         record=record,
     )
+    # The reference agent's processors, with voicelab's transport, guards and recorder around.
+    parts = reference_agent(AgentContext(call, settings, None, load_persona("inbound"), record))
     worker, recorder = session._build(
-        build_providers(settings),
-        load_persona("inbound"),
+        parts,
         tmp_path / "x.wav",
         CallEventObserver(record),
         CallGuards(settings),

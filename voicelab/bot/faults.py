@@ -61,6 +61,7 @@ __all__ = [
     "FallbackSpeaker",
     "FirstTokenGuard",
     "ProviderFault",
+    "service_kind",
 ]
 
 FALLBACK_LINE = "Sorry, I'm having trouble hearing you right now. Could you say that again?"
@@ -305,6 +306,11 @@ def failed_service(frame: ErrorFrame) -> FaultService | None:
     service = getattr(processor, "service", None)
     if isinstance(processor, ProviderFault | FirstTokenGuard) and service is not None:
         return service
+    return service_kind(processor)
+
+
+def service_kind(processor: object) -> FaultService | None:
+    """``stt``, ``llm`` or ``tts`` for a pipecat service of that kind, else ``None``."""
     if isinstance(processor, STTService):
         return "stt"
     if isinstance(processor, LLMService):

@@ -1,8 +1,11 @@
 """The single pipeline factory: one Twilio call = one pipecat pipeline.
 
-``transport in → STT → user aggregator (Silero VAD) → LLM → TTS → transport out →
-stereo recorder → assistant aggregator``, at 16 kHz into STT (Whisper is useless
-at 8 kHz; the serializer resamples the phone audio) and 8 kHz out.
+``transport in → fallback speaker → <the agent's processors> → transport out → stereo
+recorder → <the agent's after-output processors>``, at 16 kHz into the agent (Whisper is
+useless at 8 kHz; the serializer resamples the phone audio) and 8 kHz out. The agent
+(:mod:`voicelab.bot.agent`; by default the reference agent, ``STT → user aggregator →
+LLM → TTS`` + assistant aggregator) is built per call; everything around it is the same
+for every agent.
 """
 
 from __future__ import annotations
@@ -15,31 +18,28 @@ from typing import Any
 
 from fastapi import WebSocket
 from loguru import logger
-from pipecat.audio.vad.silero import SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADParams
-from pipecat.frames.frames import TTSSpeakFrame
+from pipecat.frames.frames import Frame, TTSSpeakFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
-from pipecat.processors.aggregators.llm_context import LLMContext
-from pipecat.processors.aggregators.llm_response_universal import (
-    LLMContextAggregatorPair,
-    LLMUserAggregatorParams,
-)
+from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketParams,
     FastAPIWebsocketTransport,
 )
-from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
-    SpeechTimeoutUserTurnStopStrategy,
-)
-from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from pipecat.workers.runner import WorkerRunner
 
+from voicelab.bot.agent import (
+    Agent,
+    AgentContext,
+    AgentParts,
+    agent_name,
+    build_agent_parts,
+    load_agent,
+)
 from voicelab.bot.call import CallInfo
-from voicelab.bot.faults import CallGuards
+from voicelab.bot.faults import CallGuards, service_kind
 from voicelab.bot.models import ModelPool
-from voicelab.bot.persona import Persona, load_persona
-from voicelab.bot.providers import Providers, build_providers
+from voicelab.bot.persona import load_persona
 from voicelab.bot.serializer import SessionCloser, TolerantTwilioFrameSerializer
 from voicelab.config import Settings
 from voicelab.errors import VoicelabError
@@ -72,6 +72,8 @@ class CallPipeline:
         record: The call's directory writer (source ``server``).
         pool: The process's model pool (offline/scripted providers).
         port: The server's port, for the recording's file name.
+        agent: Builds the call's processors (default: the reference agent; see
+            :func:`voicelab.bot.agent.load_agent`).
     """
 
     websocket: WebSocket
@@ -80,12 +82,13 @@ class CallPipeline:
     record: CallRecord
     pool: ModelPool | None = None
     port: int = 8765
+    agent: Agent | None = None
 
     async def run(self) -> str:
         """Run the call to its end; returns why it ended.
 
         Whatever happens (hang-up, error, websocket drop, timeout, shutdown, a broken
-        persona or provider), the recording and the manifest are written before this
+        persona, provider or agent), the recording and the manifest are written before this
         returns. A server shutdown (the handler's task cancelled with
         :data:`SHUTDOWN_REASON`) ends the call with that reason and returns normally.
         """
@@ -107,13 +110,11 @@ class CallPipeline:
                 direction=self.call.direction,
                 **parties,
             )
-            # Per-call setup is part of the call: a broken persona file or provider ends
-            # this call with an `error` event and a complete record.
-            persona = load_persona(self.call.direction, self.settings.prompts_dir)
-            providers = build_providers(self.settings, self.pool)
-            self._describe(persona, providers)
+            # Per-call setup is part of the call: a broken persona file, provider or agent
+            # ends this call with an `error` event and a complete record.
+            parts = await self._build_agent()
             guards = CallGuards(self.settings)
-            worker, recorder = self._build(providers, persona, wav_path, events, guards)
+            worker, recorder = self._build(parts, wav_path, events, guards)
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(worker)
             await asyncio.wait_for(runner.run(), timeout=self.settings.max_call_seconds)
@@ -165,10 +166,23 @@ class CallPipeline:
         self.record.emit("call.ended", reason=reason)
         await self.record.aflush()
 
+    async def _build_agent(self) -> AgentParts:
+        """The agent's processors for this call, described in the manifest."""
+        agent = self.agent if self.agent is not None else load_agent(None)
+        context = AgentContext(
+            call=self.call,
+            settings=self.settings,
+            pool=self.pool,
+            persona=load_persona(self.call.direction, self.settings.prompts_dir),
+            record=self.record,
+        )
+        parts = await build_agent_parts(agent, context)
+        self._describe(agent_name(agent), parts)
+        return parts
+
     def _build(
         self,
-        providers: Providers,
-        persona: Persona,
+        parts: AgentParts,
         wav_path: Path,
         events: CallEventObserver,
         guards: CallGuards,
@@ -195,36 +209,16 @@ class CallPipeline:
                 add_wav_header=False,
             ),
         )
-        context = LLMContext(messages=[{"role": "system", "content": persona.system_prompt}])
-        vad = SileroVADAnalyzer(params=VADParams(stop_secs=self.settings.vad_stop_secs))
-        # Turn ends after a short pause once the transcript is in. (pipecat's default,
-        # the smart-turn model, loads a model per call and ended turns before
-        # Whisper's transcript arrived.)
-        stop = SpeechTimeoutUserTurnStopStrategy(
-            user_speech_timeout=self.settings.user_speech_timeout
-        )
-        aggregators = LLMContextAggregatorPair(
-            context,
-            user_params=LLMUserAggregatorParams(
-                vad_analyzer=vad, user_turn_strategies=UserTurnStrategies(stop=[stop])
-            ),
-        )
         # Streams the stereo recording to wav_path as the call goes (0.5 s chunks).
         recorder = StreamingRecorder(wav_path, sample_rate=PHONE_SAMPLE_RATE)
         pipeline = Pipeline(
             [
                 transport.input(),
                 guards.fallback,  # first: every later processor's errors pass it upstream
-                providers.stt,
-                *guards.after("stt"),
-                aggregators.user(),
-                providers.llm,
-                *guards.after("llm"),
-                providers.tts,
-                *guards.after("tts"),
+                *_guarded(parts, guards),
                 transport.output(),
                 recorder,
-                aggregators.assistant(),
+                *parts.after_output,
             ]
         )
         worker = PipelineWorker(
@@ -244,7 +238,12 @@ class CallPipeline:
         async def _connected(_: Any, __: Any) -> None:
             await recorder.start_recording()
             # The bot speaks first; the greeting joins the context as the bot's turn.
-            await worker.queue_frames([TTSSpeakFrame(persona.greeting, append_to_context=True)])
+            first: list[Frame] = []
+            if parts.greeting:
+                first.append(TTSSpeakFrame(parts.greeting, append_to_context=True))
+            first.extend(parts.first_frames)
+            if first:
+                await worker.queue_frames(first)
 
         @transport.event_handler("on_client_disconnected")
         async def _disconnected(_: Any, __: Any) -> None:
@@ -270,13 +269,48 @@ class CallPipeline:
             server_port=self.port,
         )
 
-    def _describe(self, persona: Persona, providers: Providers) -> None:
-        """What the call runs on: the providers and the persona."""
-        self.record.update_manifest(
-            providers={"name": providers.name, **providers.description},
-            persona={
+    def _describe(self, name: str, parts: AgentParts) -> None:
+        """What the call runs on: the agent, its services and its persona."""
+        description: dict[str, Any] = {"agent": name}
+        description["providers"] = (
+            dict(parts.providers) if parts.providers is not None else _services(parts, name)
+        )
+        if parts.persona is not None:
+            persona = parts.persona
+            description["persona"] = {
                 "id": persona.id,
                 "version": persona.version,
                 "text_hash": persona.text_hash,
-            },
-        )
+            }
+        self.record.update_manifest(**description)
+
+
+def _guarded(parts: AgentParts, guards: CallGuards) -> list[FrameProcessor]:
+    """The agent's processors, the first STT, LLM and TTS service each followed by its guards.
+
+    (A guard is one processor instance: it can follow one service only.)
+    """
+    if isinstance(parts.processors, Pipeline):
+        return [parts.processors]
+    chain: list[FrameProcessor] = []
+    guarded: set[str] = set()
+    for processor in parts.processors:
+        chain.append(processor)
+        kind = service_kind(processor)
+        if parts.guards and kind is not None and kind not in guarded:
+            guarded.add(kind)
+            chain.extend(guards.after(kind))
+    return chain
+
+
+def _services(parts: AgentParts, name: str) -> dict[str, Any]:
+    """An agent's services as the manifest's ``providers`` (the first of each kind)."""
+    found: dict[str, Any] = {"name": name}
+    processors = [] if isinstance(parts.processors, Pipeline) else parts.processors
+    for processor in processors:
+        kind = service_kind(processor)
+        if kind is not None and kind not in found:
+            settings = getattr(processor, "settings", None)
+            model = getattr(settings, "model", None)
+            found[kind] = {"service": type(processor).__name__, "model": model}
+    return found

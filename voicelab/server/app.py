@@ -14,6 +14,7 @@ from loguru import logger
 from pydantic import BaseModel, Field
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
+from voicelab.bot.agent import AgentSpec, load_agent
 from voicelab.bot.models import ModelPool
 from voicelab.bot.pipeline import SHUTDOWN_REASON
 from voicelab.bot.providers import pool_models
@@ -68,7 +69,10 @@ class OutboundCallRequest(BaseModel):
 
 
 def create_app(
-    settings: Settings, pool: ModelPool | None = None, port: int | None = None
+    settings: Settings,
+    pool: ModelPool | None = None,
+    port: int | None = None,
+    agent: AgentSpec | None = None,
 ) -> FastAPI:
     """Build the call server.
 
@@ -77,10 +81,19 @@ def create_app(
         pool: The offline model pool; built (and warmed at start-up) if the
             providers need one and none is given.
         port: The port the server listens on (names the recordings).
+        agent: The calls' agent, or its ``module:factory`` import string (default:
+            ``settings.agent``, else the reference agent; see :mod:`voicelab.bot.agent`).
+
+    Raises:
+        ConfigError: The agent does not import (the message names ``VOICELAB_AGENT``).
     """
+    # Imported here, once: a broken agent stops the server, not each call.
+    call_agent = load_agent(agent if agent is not None else settings.agent)
     if pool is None and pool_models(settings.providers):
         pool = ModelPool()
-    state = ServerState.create(settings, pool, port if port is not None else settings.port)
+    state = ServerState.create(
+        settings, pool, port if port is not None else settings.port, agent=call_agent
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -50,6 +50,7 @@ async def handle_media_stream(websocket: WebSocket, state: ServerState) -> None:
         record=record,
         pool=state.pool,
         port=state.port,
+        agent=state.agent,
     )
     task = asyncio.current_task()
     assert task is not None

@@ -29,6 +29,7 @@ import uvicorn
 from fastapi import FastAPI
 from loguru import logger
 
+from voicelab.bot.agent import AgentSpec
 from voicelab.bot.models import ModelPool
 from voicelab.bot.providers import pool_models
 from voicelab.config import Settings, load_settings
@@ -140,6 +141,8 @@ class CallServer:
         port: Port to bind; 0 picks a free one (see :attr:`url`).
         log_level: Console level of uvicorn's and voicelab's logs (the log file in
             ``settings.log_dir`` gets INFO and up regardless).
+        agent: The calls' agent (a factory or a ``module:factory`` string; default:
+            ``settings.agent``, else the reference agent). See :mod:`voicelab.bot.agent`.
 
     Example::
 
@@ -154,8 +157,10 @@ class CallServer:
         host: str = "127.0.0.1",
         port: int = 0,
         log_level: str = "warning",
+        agent: AgentSpec | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        self.agent = agent
         self.host = host
         self.requested_port = port
         self.log_level = log_level
@@ -180,6 +185,7 @@ class CallServer:
         """Start serving; returns once the server accepts connections and models are warm.
 
         Raises:
+            ConfigError: The agent does not import (``VOICELAB_AGENT``).
             VoicelabError: The port is taken, or the server failed to start in ``timeout``.
         """
         if self.running:
@@ -200,7 +206,13 @@ class CallServer:
             mask_numbers=self.settings.mask_phone_numbers,
         )
         pool = shared_model_pool() if pool_models(self.settings.providers) else None
-        app = create_app(self.settings, pool=pool, port=self.port)
+        try:
+            # A broken agent is one ConfigError here, at start, not an error per call.
+            app = create_app(self.settings, pool=pool, port=self.port, agent=self.agent)
+        except VoicelabError:
+            sock.close()
+            self.port = None
+            raise
         config = uvicorn.Config(
             app,
             log_level=self.log_level,

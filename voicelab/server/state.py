@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from voicelab.bot.agent import Agent
 from voicelab.bot.models import ModelPool
 from voicelab.config import Settings
 from voicelab.server.calls import CallRegistry
@@ -26,6 +27,7 @@ class ServerState:
         public_url: How to build URLs Twilio can reach.
         port: The listening port, used in recording names.
         stream_tokens: One-time media-stream tokens, issued with each call's TwiML.
+        agent: Builds each call's processors (``None``: the reference agent).
     """
 
     settings: Settings
@@ -37,10 +39,13 @@ class ServerState:
     stream_tokens: StreamTokens = field(
         default_factory=lambda: StreamTokens(Settings.model_fields["stream_token_ttl"].default)
     )
+    agent: Agent | None = None
     _twilio: Any = field(default=None, repr=False)
 
     @classmethod
-    def create(cls, settings: Settings, pool: ModelPool | None, port: int) -> ServerState:
+    def create(
+        cls, settings: Settings, pool: ModelPool | None, port: int, agent: Agent | None = None
+    ) -> ServerState:
         public_url = PublicURL.from_settings(settings)
         return cls(
             settings=settings,
@@ -50,6 +55,7 @@ class ServerState:
             public_url=public_url,
             port=port,
             stream_tokens=StreamTokens(settings.stream_token_ttl),
+            agent=agent,
         )
 
     def twilio(self) -> Any:

@@ -21,6 +21,10 @@ Fixtures:
     ``voicelab_providers`` (session): the provider set, from ``--voicelab-providers``, the
     ``voicelab_providers`` ini option, or ``None`` (the settings decide). Override it in a
     ``conftest.py`` to change a suite's default.
+    ``voicelab_agent`` (session): the agent the lab's server runs, from ``--voicelab-agent``,
+    the ``voicelab_agent`` ini option, or ``None`` (``VOICELAB_AGENT``, else the reference
+    agent). Override it in a ``conftest.py`` to return your factory itself
+    (see :mod:`voicelab.bot.agent`).
     ``voicelab_settings`` (session): the :class:`~voicelab.config.Settings` of the lab, with
     recordings in a session temporary directory unless ``--voicelab-recordings DIR``.
     ``voicelab_lab`` (session): a started :class:`~voicelab.lab.Lab` (the call server and
@@ -34,6 +38,9 @@ Options:
     (ini: ``voicelab_providers``, ``voicelab_recordings``); ``--voicelab-api-key KEY``
     (default: ``VOICELAB_API_KEY``; no ini key, a secret belongs in the environment): the
     lab's server then requires it, and the lab's clients send it.
+    ``--voicelab-agent MODULE:FACTORY`` (ini: ``voicelab_agent``): the agent of the lab's
+    server, imported when the lab starts (a broken one fails the first test that needs it
+    with one line naming ``VOICELAB_AGENT``).
 
 Importing this module loads neither pipecat nor pandas and starts nothing: the server
 starts the first time a test asks for ``voicelab_lab`` (or a fixture built on it). The
@@ -64,6 +71,7 @@ except ModuleNotFoundError:  # pragma: no cover - the checks work without pytest
     pytest = None  # type: ignore[assignment]
 
 if TYPE_CHECKING:
+    from voicelab.bot.agent import AgentSpec
     from voicelab.config import Settings
     from voicelab.lab import CallResult, Lab
     from voicelab.simulator.scenario import Scenario
@@ -113,7 +121,20 @@ if pytest is not None:
             help="the lab server's API key, sent by its clients (default: VOICELAB_API_KEY)",
         )
         parser.addini("voicelab_providers", "default of --voicelab-providers", default="")
+        group.addoption(
+            "--voicelab-agent",
+            metavar="MODULE:FACTORY",
+            default=None,
+            help="the agent of the lab's server (default: VOICELAB_AGENT, else the reference)",
+        )
         parser.addini("voicelab_recordings", "default of --voicelab-recordings", default="")
+        parser.addini("voicelab_agent", "default of --voicelab-agent", default="")
+
+    @pytest.fixture(scope="session")
+    def voicelab_agent(pytestconfig: pytest.Config) -> AgentSpec | None:
+        """The lab's agent: ``--voicelab-agent``, the ini value, or ``None`` (settings)."""
+        chosen = pytestconfig.getoption("voicelab_agent")
+        return str(chosen or pytestconfig.getini("voicelab_agent") or "") or None
 
     @pytest.fixture(scope="session")
     def voicelab_providers(pytestconfig: pytest.Config) -> str | None:
@@ -145,11 +166,13 @@ if pytest is not None:
         return load_settings(**overrides)
 
     @pytest.fixture(scope="session")
-    def voicelab_lab(voicelab_settings: Settings) -> Iterator[Lab]:
+    def voicelab_lab(
+        voicelab_settings: Settings, voicelab_agent: AgentSpec | None
+    ) -> Iterator[Lab]:
         """The call server and the Twilio emulator, started once for the session."""
         from voicelab.lab import Lab
 
-        lab = Lab(voicelab_settings)
+        lab = Lab(voicelab_settings, agent=voicelab_agent)
         lab.start()
         try:
             yield lab
