@@ -48,6 +48,9 @@ MANIFEST_COLUMNS: dict[str, tuple[pa.DataType, tuple[str, ...]]] = {
     "pipecat_version": (_STR, ("versions.pipecat", "pipecat_version")),
     "settings_hash": (_STR, ("settings_hash",)),
     "server_port": (_I64, ("server_port",)),
+    # What answered: agent.kind is "black-box" for an agent known only by its URL.
+    "agent": (_STR, ("agent.kind", "agent")),
+    "agent_url": (_STR, ("agent.url",)),
 }
 _CONSUMED = {"call_sid", "status_history", "recording", "account_sid", "expectations"} | {
     path.split(".")[0] for _, paths in MANIFEST_COLUMNS.values() for path in paths
@@ -106,8 +109,10 @@ def call_row(call: ParsedCall) -> dict[str, Any]:
         row[name] = next((v for v in values if v is not None), None)
     started: dict[str, Any] = {}
     ended: dict[str, Any] | None = None
-    counts = dict.fromkeys(("user.speech_stopped", "interruption", "error"), 0)
-    fatal = has_caller = False
+    counts = dict.fromkeys(
+        ("user.speech_stopped", "interruption", "error", "caller.utterance_ended"), 0
+    )
+    fatal = has_caller = has_server = False
     for event in events:  # one pass: this runs for every call of a cold load
         kind = event["type"]
         if kind in counts:
@@ -115,7 +120,9 @@ def call_row(call: ParsedCall) -> dict[str, Any]:
             fatal = fatal or (kind == "error" and event["data"].get("fatal") is True)
         if event["source"] == "caller":
             has_caller = True
-        elif event["source"] == "server" and kind == "call.started" and not started:
+        elif event["source"] == "server":
+            has_server = True
+        if event["source"] == "server" and kind == "call.started" and not started:
             started = event["data"]
         elif event["source"] == "server" and kind == "call.ended":
             ended = event
@@ -134,8 +141,9 @@ def call_row(call: ParsedCall) -> dict[str, Any]:
     row |= {
         "simulated": caller_wav or has_caller or row["scenario_id"] is not None,
         "n_events": len(events),
-        "n_turns": counts["user.speech_stopped"],
-        "n_interruptions": counts["interruption"],
+        # A black-box agent's call has no server events: its turns are the caller's.
+        "n_turns": counts["user.speech_stopped" if has_server else "caller.utterance_ended"],
+        "n_interruptions": counts["interruption"] if has_server else None,
         "n_errors": counts["error"],
         "fatal_error": fatal,
         "call_dir": call.dir.name,

@@ -11,6 +11,11 @@ may finish before the stop, a segmented one after it).
 Caller utterances (simulated calls) are matched to server turns by wall clock: turn ``k``
 gets the caller utterance that ended last before its ``user.speech_stopped`` and after the
 previous turn's. An utterance the server never heard keeps a row of its own, ``turn`` null.
+
+A black-box agent's call (no server events: a bot voicelab did not write) has only the
+caller's side: its turns are the caller's (turn ``N`` = the reply heard to utterance ``N``,
+0 the greeting), with what the caller heard and its own transcript of it
+(``caller.transcript``); every server-side column is null.
 """
 
 from __future__ import annotations
@@ -61,6 +66,7 @@ TURNS_SCHEMA = pa.schema(
         ("caller_text", _STR),
         ("stt_text", _STR),
         ("bot_text", _STR),
+        ("heard_text", _STR),
         ("interrupted", pa.bool_()),
         ("bot_speech_s", _F64),
         *((name, _F64) for name in _LATENCY),
@@ -161,9 +167,19 @@ def _number(value: Any) -> float | None:
     return float(value) if type(value) in (int, float) else None
 
 
-def _caller_side(events: list[dict[str, Any]]) -> tuple[dict[int, _Utterance], dict[int, dict]]:
-    utterances: dict[int, _Utterance] = {}
-    heard: dict[int, dict[str, float]] = {}
+@dataclass(slots=True)
+class _CallerSide:
+    """The caller's events of one call, by caller turn."""
+
+    utterances: dict[int, _Utterance] = field(default_factory=dict)
+    heard: dict[int, dict[str, float]] = field(default_factory=dict)
+    heard_walls: dict[int, str] = field(default_factory=dict)
+    transcripts: dict[int, list[str]] = field(default_factory=dict)
+
+
+def _caller_side(events: list[dict[str, Any]]) -> _CallerSide:
+    side = _CallerSide()
+    utterances, heard = side.utterances, side.heard
     for event in sorted(events, key=_by_t):
         kind, data, t = event["type"], event["data"], event["t"]
         number = data.get("turn")
@@ -178,9 +194,12 @@ def _caller_side(events: list[dict[str, Any]]) -> tuple[dict[int, _Utterance], d
                 utt.ended_t, utt.ended_wall = t, event["wall"]
         elif kind == "caller.heard_started":
             heard.setdefault(number, {}).setdefault("heard_started_t", t)
+            side.heard_walls.setdefault(number, event["wall"])
         elif kind == "caller.heard_ended":
             heard.setdefault(number, {})["heard_ended_t"] = t
-    return utterances, heard
+        elif kind == "caller.transcript" and data.get("text"):
+            side.transcripts.setdefault(number, []).append(str(data["text"]))
+    return side
 
 
 def _match(turns: dict[int, _Turn], utterances: dict[int, _Utterance]) -> None:
@@ -201,7 +220,9 @@ def _match(turns: dict[int, _Turn], utterances: dict[int, _Utterance]) -> None:
         previous = stop
 
 
-def _row(sid: str, turn: _Turn, utt: _Utterance | None, heard: dict[str, float]) -> dict:
+def _row(
+    sid: str, turn: _Turn, utt: _Utterance | None, heard: dict[str, float], heard_text: list[str]
+) -> dict:
     times: dict[str, float | None] = dict(turn.times)
     if utt is not None:
         times.update(utterance_started_t=utt.started_t, utterance_ended_t=utt.ended_t)
@@ -238,6 +259,7 @@ def _row(sid: str, turn: _Turn, utt: _Utterance | None, heard: dict[str, float])
         "caller_text": utt.text if utt else None,
         "stt_text": " ".join(t for t in turn.stt if t) or None,
         "bot_text": " ".join(turn.llm or turn.tts or turn.spoken) or None,
+        "heard_text": " ".join(heard_text) or None,
         "interrupted": turn.interrupted,
         "bot_speech_s": speech,
         **latency,
@@ -254,7 +276,12 @@ def call_turns(call: ParsedCall) -> list[dict[str, Any]]:
     server = [e for e in call.events if e["source"] == "server"]
     caller = [e for e in call.events if e["source"] == "caller"]
     turns = _server_turns(server)
-    utterances, heard = _caller_side(caller)
+    side = _caller_side(caller)
+    utterances, heard = side.utterances, side.heard
+    if not server:  # a black-box agent: the caller's turns are the only ones
+        for n in sorted(set(utterances) | set(heard)):
+            wall = utterances[n].started_wall if n in utterances else None
+            turns[n] = _Turn(turn=n, caller_turn=n, first_wall=wall or side.heard_walls.get(n))
     _match(turns, utterances)
     if caller and 0 in turns:
         turns[0].caller_turn = 0  # the greeting is what the caller hears as turn 0
@@ -268,7 +295,11 @@ def call_turns(call: ParsedCall) -> list[dict[str, Any]]:
         number = turn.caller_turn
         utt = utterances.get(number) if number is not None else None
         said = heard.get(number, {}) if number is not None else {}
-        rows.append(_row(call.call_sid, turn, utt, said))
+        text = side.transcripts.get(number, []) if number is not None else []
+        rows.append(_row(call.call_sid, turn, utt, said, text))
+    if not server:
+        for row in rows:
+            row["interrupted"] = None  # only the server knows (its interruption events)
     rows.sort(key=_order)
     return rows
 

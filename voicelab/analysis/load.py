@@ -43,7 +43,7 @@ from voicelab.analysis._turns import build_turns
 __all__ = ["calls_df", "events_df", "turns_df"]
 
 # Bump when a builder's output changes, so caches written by older code are not reused.
-_RECORDS_VERSION = 1
+_RECORDS_VERSION = 2
 _RECORDING_VERSION = 1
 _TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
@@ -147,10 +147,13 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
         persona_version (Int64): Its version.
         voicelab_version, pipecat_version, settings_hash (str): What ran the call.
         server_port (Int64): The server's port.
+        agent, agent_url (str): What answered: ``agent.kind`` of the manifest
+            (``black-box`` for a bot voicelab did not write, known by ``agent_url``).
         duration_s (float64): ``ended_at - started_at``.
         simulated (boolean): The call has caller events, a ``caller.wav`` or a scenario.
         n_events, n_turns, n_interruptions, n_errors (Int64): Counts of events, of caller
-            speech turns (``user.speech_stopped``), of interruptions and of errors.
+            speech turns (``user.speech_stopped``; a black-box agent's call: the caller's
+            utterances), of interruptions (NaN without server events) and of errors.
         fatal_error (boolean): An ``error`` event had ``fatal`` set.
         call_dir (str): The call directory.
         server_wav, caller_wav (str): The recordings' paths (NaN when absent).
@@ -187,7 +190,8 @@ def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> p
     Columns:
         call_sid (category): The call.
         turn (Int64): The server's turn number; NaN for a caller utterance the server never
-            registered (it still gets a row).
+            registered (it still gets a row). A black-box agent's call (no server events)
+            counts the caller's turns instead, and its server-side columns are null.
         caller_turn (Int64): The simulated caller's utterance this turn answers (matched by
             wall clock; 0 for the greeting); NaN on real calls.
         speaker (category): Who spoke in the turn: ``both``, ``caller`` (no reply) or ``bot``
@@ -196,6 +200,8 @@ def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> p
         caller_text (str): What the simulated caller said (ground truth).
         stt_text (str): The final ``stt.transcript`` texts of the turn, joined.
         bot_text (str): The bot's reply (``llm.response``, else the ``tts.started`` texts).
+        heard_text (str): The reply as the simulated caller heard it, transcribed by its own
+            Whisper (``caller.transcript``: goal-driven callers, and black-box agents).
         interrupted (boolean): The caller barged in on this reply.
         bot_speech_s (float64): How long the bot spoke (``bot.speech_stopped - started``).
         v2v_caller_s, v2v_server_s, v2v_recording_s, vad_stop_s, stt_s, llm_ttft_s,

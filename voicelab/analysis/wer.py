@@ -40,6 +40,7 @@ _ONES = [
 ]
 _TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
 _SCALES = ((10**9, "billion"), (10**6, "million"), (1000, "thousand"))
+_SERVER_TIMES = ("user_started_t", "user_stopped_t", "stt_final_t", "bot_started_t")
 _SYMBOLS = {"%": " percent ", "&": " and ", "+": " plus ", "@": " at "}
 
 
@@ -98,7 +99,8 @@ def turn_wer(turns: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
     """WER of every turn that has ground truth (``caller_text``, simulated calls).
 
     A turn the server never transcribed counts as all deletions: the caller said it and
-    the bot did not get it.
+    the bot did not get it. A black-box agent's calls (no server events) have no
+    transcript to score: their turns are left out, not counted as deletions.
 
     Args:
         turns: ``turns_df`` output, or a recordings root to load it from.
@@ -109,6 +111,11 @@ def turn_wer(turns: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
         ``deletions``, ``insertions`` (Int64) and ``wer`` (float64, errors / ref_words).
     """
     df = _turns(turns)
+    # A call with a server side has server-clock times on some row; a black-box one has none.
+    server = [c for c in _SERVER_TIMES if c in df.columns]
+    if server:
+        seen = df[server].notna().any(axis=1)
+        df = df[seen.groupby(df["call_sid"], observed=True).transform("any").astype(bool)]
     df = df[df["caller_text"].notna()]
     rows = []
     for row in df.itertuples(index=False):

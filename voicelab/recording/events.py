@@ -46,6 +46,7 @@ EVENT_TYPES: frozenset[str] = frozenset(
         "caller.utterance_ended",
         "caller.heard_started",
         "caller.heard_ended",
+        "caller.transcript",
     }
 )
 

@@ -25,6 +25,7 @@ from loguru import logger
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from voicelab.errors import VoicelabError
 from voicelab.recording.store import CallRecord
 from voicelab.recording.wav import WavStreamWriter, pcm16
 from voicelab.simulator._playout import PlayoutBuffer
@@ -63,6 +64,8 @@ class CallerResult:
         clears: How many ``clear`` messages arrived.
         ended_by: ``caller`` (hung up) or ``server`` (closed the socket).
         wav_path: ``caller.wav`` if a call directory was given.
+        transcripts: What the caller's own Whisper heard, by index into ``heard`` (only the
+            stretches it transcribed: a goal-driven caller's, or all with ``transcribe_heard``).
     """
 
     utterances: list[tuple[int, str, float, float]] = field(default_factory=list)
@@ -71,6 +74,12 @@ class CallerResult:
     clears: int = 0
     ended_by: str = "caller"
     wav_path: Path | None = None
+    transcripts: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def end_reason(self) -> str:
+        """The caller's ``call.ended`` reason: ``hangup`` (it hung up) or ``stop`` (the far end)."""
+        return "hangup" if self.ended_by == "caller" else "stop"
 
     def v2v(self) -> dict[int, float]:
         """Caller-side voice-to-voice per turn: end of utterance → first bot audio heard."""
@@ -90,6 +99,10 @@ class MediaStreamsCaller:
         recordings_dir: Root of the call directories; ``None`` records nothing.
         reply_silence_s: Bot silence that counts as the end of its turn.
         reply_timeout_s: Longest wait for the bot to start a reply.
+        transcribe_heard: After hanging up, transcribe every stretch of bot speech heard
+            with the caller's own Whisper (:class:`CallerEars`) into ``caller.transcript``
+            events: the only transcript of a black-box agent's replies. Done after the
+            call, so it costs the call's timing nothing.
     """
 
     def __init__(
@@ -99,11 +112,13 @@ class MediaStreamsCaller:
         recordings_dir: Path | None = None,
         reply_silence_s: float = 1.2,
         reply_timeout_s: float = 20.0,
+        transcribe_heard: bool = False,
     ) -> None:
         self.actions = actions
         self.recordings_dir = recordings_dir
         self.reply_silence_s = reply_silence_s
         self.reply_timeout_s = reply_timeout_s
+        self.transcribe_heard = transcribe_heard
 
     async def run(
         self,
@@ -362,6 +377,8 @@ class _CallerSession:
             await self._wait_for_bot()
             heard = self._last_heard_audio()
             reply = await asyncio.to_thread(ears.transcribe, heard) if heard.size else ""
+            if self.result.heard:
+                self._transcribed(len(self.result.heard) - 1, reply)
             if reply:
                 self.history.append({"speaker": "bot", "text": reply})
             line = await asyncio.to_thread(action.next_line, list(self.history))
@@ -376,6 +393,23 @@ class _CallerSession:
         _, start, end = self.result.heard[-1]
         heard = np.concatenate(self.heard)
         return heard[int(start * RATE) : int(end * RATE)]
+
+    def _transcribed(self, index: int, text: str) -> None:
+        """Keep and record what the caller's ears made of heard stretch ``index``."""
+        turn, _, end = self.result.heard[index]
+        self.result.transcripts[index] = text
+        self.emit("caller.transcript", t=end, turn=turn, text=text)
+
+    async def _transcribe_heard(self) -> None:
+        """Transcribe each heard stretch not transcribed yet (after the call: off its clock)."""
+        pending = [i for i in range(len(self.result.heard)) if i not in self.result.transcripts]
+        if not pending or not self.heard:
+            return
+        ears, heard = CallerEars(), np.concatenate(self.heard)
+        for index in pending:
+            _, start, end = self.result.heard[index]
+            audio = heard[int(start * RATE) : int(end * RATE)]
+            self._transcribed(index, await asyncio.to_thread(ears.transcribe, audio))
 
     async def _script(self) -> None:
         for action in self.caller.actions:
@@ -432,6 +466,12 @@ class _CallerSession:
         self._stream_audio(final=True)
         await self.wav.aclose()
         self.result.wav_path = self.wav.path
-        self.emit("call.ended", reason="hangup" if self.result.ended_by == "caller" else "stop")
+        if self.caller.transcribe_heard:
+            try:
+                await self._transcribe_heard()
+            except VoicelabError as exc:  # no ears installed: the record stays whole
+                logger.warning(f"caller: cannot transcribe what it heard: {exc}")
+                self.emit("error", message=f"caller transcription: {exc}", fatal=False)
+        self.emit("call.ended", reason=self.result.end_reason)
         # Readers in this process (the simulator, analysis) see the whole record.
         await self.record.aflush()

@@ -5,6 +5,10 @@ someone dials the Twilio number. Outbound: the server's own ``POST /outbound``
 places the call through its twilio SDK client, which reaches the carrier
 (``VOICELAB_TWILIO_API_BASE``). Either way the server sees signed webhooks, a
 signed media websocket and status callbacks, and nothing else.
+
+The server may be any bot that speaks Twilio's protocol. When no voicelab server
+recorded a call in the recordings directory, the simulator writes its manifest
+itself (:mod:`voicelab.simulator._black_box`), so the loaders read it all the same.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import httpx
 from loguru import logger
 
 from voicelab.recording.store import CallRecord, find_call_dir
+from voicelab.simulator._black_box import write_black_box_manifest
 from voicelab.simulator._script import Action
 from voicelab.simulator.caller import CallerResult, MediaStreamsCaller
 from voicelab.simulator.carrier import TERMINAL_STATUSES, Carrier, StreamSession
@@ -68,10 +73,16 @@ class ScenarioAnswerer:
 
     Give it to the :class:`Carrier` (``Carrier(..., answerer=ScenarioAnswerer(root))``);
     :class:`Simulator` attaches the scenario and its synthesised audio to each call.
+
+    Args:
+        recordings_dir: Root of the call directories.
+        transcribe_heard: Have each caller transcribe what it heard, after its call (see
+            :class:`MediaStreamsCaller`): for agents that record nothing here.
     """
 
-    def __init__(self, recordings_dir: Path) -> None:
+    def __init__(self, recordings_dir: Path, *, transcribe_heard: bool = False) -> None:
         self.recordings_dir = recordings_dir
+        self.transcribe_heard = transcribe_heard
 
     async def __call__(self, session: StreamSession) -> None:
         payload = session.scenario
@@ -80,8 +91,17 @@ class ScenarioAnswerer:
             payload = _Payload(scenario=None, actions=[])
         if payload.scenario is not None:
             record = CallRecord.open(self.recordings_dir, session.call_sid, "caller")
-            await asyncio.to_thread(record.update_manifest, scenario=payload.scenario.manifest())
-        caller = MediaStreamsCaller(payload.actions, recordings_dir=self.recordings_dir)
+            # The CallSid first: a record cut short still loads, whoever the agent is.
+            await asyncio.to_thread(
+                record.update_manifest,
+                call_sid=session.call_sid,
+                scenario=payload.scenario.manifest(),
+            )
+        caller = MediaStreamsCaller(
+            payload.actions,
+            recordings_dir=self.recordings_dir,
+            transcribe_heard=self.transcribe_heard,
+        )
         payload.result = await caller.run(
             session.url,
             call_sid=session.call_sid,
@@ -168,6 +188,11 @@ class Simulator:
             if carrier_call is not None:
                 call.status_history = list(carrier_call.status_history)
             call.directory = await self._wait_for_record(call.call_sid)
+            if call.directory is not None and carrier_call is not None:
+                # After the server's record has ended: a voicelab server's stays its own.
+                await write_black_box_manifest(
+                    call.directory, carrier_call, payload.result, self.server_url
+                )
         call.caller = payload.result
         call.seconds = round(time.perf_counter() - started, 2)
         return call
