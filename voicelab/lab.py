@@ -34,9 +34,10 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
+from voicelab.bot.agent import AgentSpec
 from voicelab.config import Settings, load_settings
 from voicelab.errors import VoicelabError
-from voicelab.network import LocalNetwork
+from voicelab.network import LocalNetwork, lab_agent
 from voicelab.server.runner import SigtermStop
 from voicelab.simulator.scenario import Scenario, load_scenario
 from voicelab.simulator.simulator import SimulatedCall
@@ -112,14 +113,26 @@ class Lab:
 
     Args:
         settings: voicelab settings (default: environment and ``.env``).
+        agent: The agent the lab's server runs: a factory (see :mod:`voicelab.bot.agent`)
+            or its ``module:factory`` import string (default: ``VOICELAB_AGENT``, else the
+            reference agent). Imported here: a broken one raises ``ConfigError`` at once.
         **overrides: Setting overrides, e.g. ``providers="scripted"``,
             ``recordings_dir="recordings/ab-test"``.
     """
 
-    def __init__(self, settings: Settings | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        settings: Settings | None = None,
+        *,
+        agent: AgentSpec | None = None,
+        **overrides: Any,
+    ) -> None:
+        if isinstance(agent, str):
+            overrides["agent"] = agent  # checked (and fingerprinted) like VOICELAB_AGENT
         # Re-validated, so overrides get the same checks (and types) as the environment.
         base = settings.model_dump() if settings is not None else {}
         self.settings = load_settings(**{**base, **overrides})
+        self.agent = lab_agent(self.settings, None, agent)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._network: LocalNetwork | None = None
@@ -146,7 +159,7 @@ class Lab:
             target=self._loop.run_forever, name="voicelab-lab", daemon=True
         )
         self._thread.start()
-        network = LocalNetwork(self.settings)
+        network = LocalNetwork(self.settings, agent=self.agent)
         self._run(network.start())
         self._network = network
         self._sigterm.install()

@@ -14,15 +14,33 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from voicelab.bot.agent import Agent, AgentSpec, load_agent
 from voicelab.config import Settings, load_settings
+from voicelab.errors import ConfigError
 from voicelab.server.runner import CallServer
 from voicelab.simulator.carrier import Carrier
 from voicelab.simulator.scenario import default_completer
 from voicelab.simulator.simulator import ScenarioAnswerer, SimulatedCall, Simulator
 
-__all__ = ["LocalNetwork"]
+__all__ = ["LocalNetwork", "lab_agent"]
 
 DEFAULT_TWILIO_NUMBER = "+15550001000"
+
+
+def lab_agent(settings: Settings, server_url: str | None, agent: AgentSpec | None) -> Agent | None:
+    """The agent a lab's own server runs (``None`` when it tests one at ``server_url``).
+
+    Raises:
+        ConfigError: The agent does not import, or both ``agent`` and ``server_url``.
+    """
+    if server_url is None:
+        return load_agent(agent if agent is not None else settings.agent)
+    if agent is not None:
+        raise ConfigError(
+            "agent= runs an agent in the lab's own server, server_url= tests one already "
+            "running: give one of them"
+        )
+    return None
 
 
 class LocalNetwork:
@@ -34,6 +52,12 @@ class LocalNetwork:
         server_url: Use an already running server instead of starting one (it
             must be configured with this carrier's URL and credentials).
         carrier_port: The carrier's port (0 picks a free one).
+        agent: The in-process server's agent (a factory or ``module:factory``; default:
+            ``settings.agent``, else the reference agent); imported here, so a broken
+            one fails before anything starts. Not with ``server_url``.
+
+    Raises:
+        ConfigError: The agent does not import, or both ``agent`` and ``server_url``.
 
     Example::
 
@@ -47,8 +71,10 @@ class LocalNetwork:
         *,
         server_url: str | None = None,
         carrier_port: int = 0,
+        agent: AgentSpec | None = None,
     ) -> None:
         self.settings = settings or load_settings()
+        self.agent = lab_agent(self.settings, server_url, agent)
         self.server_url = server_url
         self.carrier_port = carrier_port
         self.server: CallServer | None = None
@@ -83,7 +109,7 @@ class LocalNetwork:
                     "twilio_api_base": self.carrier.base_url,
                 }
             )
-            self.server = CallServer(server_settings)
+            self.server = CallServer(server_settings, agent=self.agent)
             await asyncio.to_thread(self.server.start)
             self.server_url = self.server.url
         assert self.server_url is not None
