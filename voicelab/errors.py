@@ -5,22 +5,40 @@ caller can catch one type::
 
     VoicelabError
     ├── ConfigError          a setting is missing or invalid (names the variable)
+    ├── InvalidArgumentError an argument passed to voicelab is malformed (also a ValueError)
+    ├── NotFoundError        a call, column or key asked for does not exist (also a KeyError)
     ├── ProviderError        a speech/LLM provider cannot be built or used
     │   └── MissingDependencyError   an optional package is not installed
     ├── TelephonyError       Twilio REST, TwiML or signature problems
-    │   └── TwilioRequestError       Twilio (or the emulator) refused a request
+    │   ├── TwilioRequestError       Twilio (or the emulator) refused a request
+    │   └── MediaMessageError        not a valid Media Streams message (telephony.media)
+    ├── OutboundRefused      /outbound refuses a call: a dialling rule (server.dialling)
+    ├── ServerRequestError   a voicelab call server refused a client's request (its status)
     ├── CallRecordError      a call directory is malformed or cannot be written
-    └── ScenarioError        a scenario file is invalid (names file, field, line)
+    │   └── MalformedCall            a call directory cannot be loaded (analysis)
+    ├── ScenarioError        a scenario file is invalid (names file, field, line)
+    └── CarrierError         the Twilio emulator (simulator.carrier) cannot do what was asked
+        ├── TwilioApiError           a REST request it answers with Twilio's error body
+        ├── WebhookError             a webhook it could not deliver (unreachable, non-2xx)
+        └── TwimlError               TwiML it cannot run (also a ValueError)
+
+Pydantic validators still raise ``ValueError`` (pydantic turns it into a
+``ValidationError``, which voicelab reports as :class:`ConfigError` or
+:class:`ScenarioError`); private control-flow exceptions never leave their module.
 """
 
 from __future__ import annotations
 
 __all__ = [
     "CallRecordError",
+    "CarrierError",
     "ConfigError",
+    "InvalidArgumentError",
     "MissingDependencyError",
+    "NotFoundError",
     "ProviderError",
     "ScenarioError",
+    "ServerRequestError",
     "TelephonyError",
     "TwilioRequestError",
     "VoicelabError",
@@ -33,6 +51,24 @@ class VoicelabError(Exception):
 
 class ConfigError(VoicelabError):
     """A setting is missing or invalid; the message names the variable."""
+
+
+class InvalidArgumentError(VoicelabError, ValueError):
+    """An argument passed to voicelab is malformed or out of range; the message says which.
+
+    Also a :class:`ValueError`, the Python convention for a bad argument value.
+    """
+
+
+class NotFoundError(VoicelabError, KeyError):
+    """A call, column or other key asked for does not exist; the message names it.
+
+    Also a :class:`KeyError`, so a lookup that fails reads like a mapping's.
+    """
+
+    def __str__(self) -> str:
+        # KeyError quotes its argument; these messages are sentences.
+        return str(self.args[0]) if self.args else ""
 
 
 class ProviderError(VoicelabError):
@@ -65,3 +101,19 @@ class CallRecordError(VoicelabError):
 
 class ScenarioError(VoicelabError):
     """A scenario file is invalid; the message names the file, the field and the line."""
+
+
+class ServerRequestError(VoicelabError):
+    """A voicelab call server refused or failed a request.
+
+    Attributes:
+        status: The HTTP status the server answered with, if any.
+    """
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class CarrierError(VoicelabError):
+    """The Twilio emulator cannot do what was asked (not started, unknown call, bad TwiML...)."""

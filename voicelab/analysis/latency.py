@@ -50,6 +50,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from voicelab.errors import NotFoundError
+
 __all__ = ["BREAKDOWN", "LATENCY_COLUMNS", "breakdown", "compare", "latency_summary"]
 
 BREAKDOWN = ("vad_stop_s", "stt_s", "llm_ttft_s", "tts_ttfa_s", "transport_s")
@@ -245,7 +247,7 @@ def compare(
     if baseline is None:
         baseline = next(iter(groups))
     if baseline not in groups:
-        raise KeyError(f"baseline {baseline!r} is not a value of {by!r}")
+        raise NotFoundError(f"baseline {baseline!r} is not a value of {by!r}")
     base = groups[baseline]
     alpha = (1 - ci) / 2 * 100
     rows = []

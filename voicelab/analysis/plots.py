@@ -16,7 +16,7 @@ from matplotlib.axes import Axes
 from voicelab.analysis._audio import call_directory, load_audio
 from voicelab.analysis._files import CALLER_WAV, read_manifest
 from voicelab.analysis.latency import BREAKDOWN
-from voicelab.errors import CallRecordError
+from voicelab.errors import CallRecordError, InvalidArgumentError
 
 __all__ = [
     "plot_breakdown",
@@ -122,7 +122,7 @@ def _one_call(turns: pd.DataFrame, call_sid: str | None) -> tuple[str, pd.DataFr
     if call_sid is None:
         unique = sids.unique()
         if len(unique) != 1:
-            raise ValueError(f"turns hold {len(unique)} calls; pass call_sid to pick one")
+            raise InvalidArgumentError(f"turns hold {len(unique)} calls; pass call_sid to pick one")
         call_sid = str(unique[0])
     return call_sid, turns[sids == call_sid]
 

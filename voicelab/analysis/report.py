@@ -32,7 +32,7 @@ from voicelab.analysis.plots import (
 )
 from voicelab.analysis.quality import scores_df
 from voicelab.analysis.wer import turn_wer
-from voicelab.errors import CallRecordError
+from voicelab.errors import CallRecordError, InvalidArgumentError
 
 __all__ = ["Report", "build_report"]
 
@@ -207,7 +207,9 @@ def build_report(
     calls = calls_df(root, cache=cache)
     turns = turns_df(root, cache=cache)
     if by is not None and by not in calls.columns:
-        raise ValueError(f"cannot group by {by!r}; calls_df has: {', '.join(calls.columns)}")
+        raise InvalidArgumentError(
+            f"cannot group by {by!r}; calls_df has: {', '.join(calls.columns)}"
+        )
     if by is not None:
         turns = turns.merge(calls[["call_sid", by]], on="call_sid", how="left")
     report = Report(root, by)

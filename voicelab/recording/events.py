@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from voicelab.errors import InvalidArgumentError
+
 __all__ = ["EVENT_TYPES", "CallEvent", "EventSource"]
 
 EventSource = Literal["server", "caller", "carrier"]
@@ -72,7 +74,7 @@ class CallEvent:
 
     def __post_init__(self) -> None:
         if self.type not in EVENT_TYPES:
-            raise ValueError(f"unknown call event type {self.type!r}")
+            raise InvalidArgumentError(f"unknown call event type {self.type!r}")
 
     def to_json(self) -> str:
         """Serialise as one JSON line (no trailing newline)."""

@@ -17,6 +17,8 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from voicelab.errors import InvalidArgumentError
+
 __all__ = ["StreamTokens"]
 
 # 32 random bytes: 43 URL-safe characters, far beyond guessing within a token's window.
@@ -50,7 +52,7 @@ class StreamTokens:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if ttl <= 0 or max_outstanding < 1:
-            raise ValueError("ttl must be > 0 and max_outstanding >= 1")
+            raise InvalidArgumentError("ttl must be > 0 and max_outstanding >= 1")
         self.ttl = ttl
         self.max_outstanding = max_outstanding
         self._clock = clock

@@ -15,7 +15,7 @@ from typing import Any
 
 from loguru import logger
 
-from voicelab.errors import CallRecordError, TelephonyError
+from voicelab.errors import CallRecordError, NotFoundError, TelephonyError
 from voicelab.recording.store import CallRecord
 from voicelab.simulator._carrier_answerer import Answerer
 from voicelab.simulator._carrier_flow import CallRunner
@@ -129,7 +129,7 @@ class Switchboard:
     ) -> str:
         call = self.calls.get(call_sid)
         if call is None:
-            raise KeyError(f"unknown call {call_sid!r}")
+            raise NotFoundError(f"unknown call {call_sid!r}")
         wanted = set(statuses)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout

@@ -16,6 +16,8 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
+from voicelab.errors import CarrierError
+
 __all__ = [
     "API_VERSION",
     "CALL_STATUSES",
@@ -66,7 +68,7 @@ def is_http_url(url: str) -> bool:
     return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
-class TwilioApiError(Exception):
+class TwilioApiError(CarrierError):
     """A REST error answered with Twilio's JSON error body.
 
     Args:

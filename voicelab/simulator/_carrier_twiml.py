@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 from loguru import logger
 
+from voicelab.errors import CarrierError
+
 __all__ = [
     "MAX_TWIML_BYTES",
     "Connect",
@@ -31,7 +33,7 @@ MAX_TWIML_BYTES = 64 * 1024
 _PAUSE_MAX_S = 600.0
 
 
-class TwimlError(ValueError):
+class TwimlError(CarrierError, ValueError):
     """A TwiML document cannot be parsed or executed."""
 
 

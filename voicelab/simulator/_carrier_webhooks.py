@@ -13,6 +13,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 from twilio.request_validator import RequestValidator
 
+from voicelab.errors import CarrierError
+
 __all__ = ["SIGNATURE_HEADER", "WebhookClient", "WebhookError"]
 
 SIGNATURE_HEADER = "X-Twilio-Signature"
@@ -20,7 +22,7 @@ _USER_AGENT = "TwilioProxy/1.1"
 _MAX_BODY_BYTES = 64 * 1024
 
 
-class WebhookError(Exception):
+class WebhookError(CarrierError):
     """A webhook request failed: unreachable, timed out or answered with non-2xx."""
 
 

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, cast
 
-from voicelab.errors import MissingDependencyError, ProviderError
+from voicelab.errors import InvalidArgumentError, MissingDependencyError, ProviderError
 
 __all__ = ["Completer", "GoalDrivenCaller", "default_completer"]
 
@@ -89,7 +89,9 @@ class GoalDrivenCaller:
         for line in history:
             speaker, text = line.get("speaker"), (line.get("text") or "").strip()
             if speaker not in ("bot", "caller"):
-                raise ValueError(f"a history line's speaker is bot or caller, got {speaker!r}")
+                raise InvalidArgumentError(
+                    f"a history line's speaker is bot or caller, got {speaker!r}"
+                )
             role = "user" if speaker == "bot" else "assistant"
             if not text:
                 continue

@@ -33,7 +33,7 @@ import uvicorn
 from fastapi import FastAPI
 from loguru import logger
 
-from voicelab.errors import ConfigError
+from voicelab.errors import CarrierError, ConfigError, InvalidArgumentError
 from voicelab.simulator._carrier_answerer import Answerer, SilentAnswerer, StreamSession
 from voicelab.simulator._carrier_api import build_app
 from voicelab.simulator._carrier_switch import OUTCOMES, Destination, Switchboard
@@ -109,7 +109,7 @@ class Carrier:
     def base_url(self) -> str:
         """``http://127.0.0.1:PORT`` once started: what replaces ``https://api.twilio.com``."""
         if self._base_url is None:
-            raise RuntimeError("the carrier is not started")
+            raise CarrierError("the carrier is not started")
         return self._base_url
 
     @property
@@ -120,7 +120,7 @@ class Carrier:
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Serve the REST API on ``host:port`` (0: a free port) in the running loop."""
         if self._server_task is not None or self._stopped:
-            raise RuntimeError("a Carrier can only be started once")
+            raise CarrierError("a Carrier can only be started once")
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -144,10 +144,10 @@ class Carrier:
         while not self._server.started:
             if self._server_task.done():
                 self._server_task.result()  # re-raise why it died
-                raise RuntimeError("the carrier's HTTP server exited while starting")
+                raise CarrierError("the carrier's HTTP server exited while starting")
             if loop.time() > deadline:
                 await self.stop()
-                raise RuntimeError("the carrier's HTTP server did not start in time")
+                raise CarrierError("the carrier's HTTP server did not start in time")
             await asyncio.sleep(0.01)
         bound_host, bound_port = sock.getsockname()[:2]
         shown = f"[{bound_host}]" if family == socket.AF_INET6 else bound_host
@@ -200,13 +200,15 @@ class Carrier:
                 for at least the call's ``Timeout`` makes an answering number ``no-answer``.
 
         Raises:
-            ValueError: Bad number, outcome or ring time.
+            InvalidArgumentError: Bad number, outcome or ring time.
         """
         _check_number("number", number)
         if outcome not in OUTCOMES:
-            raise ValueError(f"outcome must be one of {sorted(OUTCOMES)}, got {outcome!r}")
+            raise InvalidArgumentError(
+                f"outcome must be one of {sorted(OUTCOMES)}, got {outcome!r}"
+            )
         if ring_s is not None and ring_s < 0:
-            raise ValueError(f"ring_s must be >= 0, got {ring_s}")
+            raise InvalidArgumentError(f"ring_s must be >= 0, got {ring_s}")
         self._switchboard.script_destination(number, Destination(outcome, scenario, ring_s))
 
     def place_hint(self, to_number: str, scenario: Any) -> None:
@@ -248,20 +250,22 @@ class Carrier:
             The new call's sid (``CA`` + 32 hex).
 
         Raises:
-            ValueError: An argument is malformed.
+            InvalidArgumentError: An argument is malformed.
         """
         _check_number("to", to)
         _check_number("from_", from_)
         for name, url in (("webhook_url", webhook_url), ("status_callback", status_callback)):
             if url is not None and not is_http_url(url):
-                raise ValueError(f"{name} must be an absolute http(s) URL, got {url!r}")
+                raise InvalidArgumentError(f"{name} must be an absolute http(s) URL, got {url!r}")
         methods = {"method": method, "status_callback_method": status_callback_method}
         for name, value in methods.items():
             if value.upper() not in ("GET", "POST"):
-                raise ValueError(f"{name} must be GET or POST, got {value!r}")
+                raise InvalidArgumentError(f"{name} must be GET or POST, got {value!r}")
         events = frozenset(status_callback_events)
         if not events <= _CALLBACK_EVENTS:
-            raise ValueError(f"status_callback_events must be among {sorted(_CALLBACK_EVENTS)}")
+            raise InvalidArgumentError(
+                f"status_callback_events must be among {sorted(_CALLBACK_EVENTS)}"
+            )
         call = CarrierCall(
             sid=new_sid("CA"),
             account_sid=self.account_sid,
@@ -328,7 +332,9 @@ async def _serve_forever(carrier: Carrier, host: str, port: int) -> None:
 
 def _check_number(name: str, number: str) -> None:
     if not is_e164(number):
-        raise ValueError(f"{name} must be an E.164 number like +15550001111, got {number!r}")
+        raise InvalidArgumentError(
+            f"{name} must be an E.164 number like +15550001111, got {number!r}"
+        )
 
 
 class _EmbeddedServer(uvicorn.Server):

@@ -34,7 +34,7 @@ from typing import Any, Literal
 import numpy as np
 from pydantic import Field, ValidationError, ValidationInfo, model_validator
 
-from voicelab.errors import ScenarioError
+from voicelab.errors import InvalidArgumentError, ScenarioError
 from voicelab.simulator._scenario_goal import Completer, GoalDrivenCaller, default_completer
 from voicelab.simulator._scenario_models import (
     CallerGoal,
@@ -132,7 +132,7 @@ class Scenario(_Model):
     def audio_path(self, turn: ScenarioTurn) -> Path:
         """Where a ``wav`` turn's file is: relative to the scenario file."""
         if turn.wav is None:
-            raise ValueError("not a wav turn")
+            raise InvalidArgumentError("not a wav turn")
         base = self.path.parent if self.path is not None else Path()
         return base / turn.wav
 

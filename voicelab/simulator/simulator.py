@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from loguru import logger
 
+from voicelab.errors import ServerRequestError
 from voicelab.recording.store import CallRecord, find_call_dir
 from voicelab.simulator._black_box import write_black_box_manifest
 from voicelab.simulator._script import Action
@@ -206,7 +207,10 @@ class Simulator:
                 self.server_url + "/outbound", json={"to_number": number}, headers=self._headers
             )
         if response.status_code != 200:
-            raise RuntimeError(f"POST /outbound answered {response.status_code}: {response.text}")
+            raise ServerRequestError(
+                f"POST /outbound answered {response.status_code}: {response.text}",
+                status=response.status_code,
+            )
         return str(response.json()["call_sid"])
 
     async def _wait_for_record(self, call_sid: str, timeout: float = 15.0) -> Path | None:

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voicelab.errors import InvalidArgumentError, NotFoundError
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -61,7 +63,9 @@ class _Call:
             name = getattr(inner, "scenario_id", None)
             sid = getattr(call, "call_sid", None)
             if directory is None and not hasattr(call, "status"):
-                raise TypeError(f"expected a CallResult, a SimulatedCall or a path, got {call!r}")
+                raise InvalidArgumentError(
+                    f"expected a CallResult, a SimulatedCall or a path, got {call!r}"
+                )
         self.directory = None if directory is None else Path(directory)
         self.manifest: dict[str, Any] = {}
         if self.directory is not None:
@@ -259,7 +263,7 @@ def expectation_checks(
     items = _as_list(calls)
     played = _as_list(scenarios)
     if played and len(played) != len(items):
-        raise ValueError(f"{len(items)} calls but {len(played)} scenarios")
+        raise InvalidArgumentError(f"{len(items)} calls but {len(played)} scenarios")
     rows: list[dict[str, Any]] = []
     for index, item in enumerate(items):
         rows.extend(_check_call(_Call(item), played[index] if played else None))
@@ -385,7 +389,7 @@ def assert_latency(
     one = _Call(call)
     table = one.turns()
     if column not in table:
-        raise KeyError(f"{column!r} is not a turns_df column")
+        raise NotFoundError(f"{column!r} is not a turns_df column")
     selected = list(turns) if turns is not None else [None]
     measured = [m for t in selected for m in _latencies(one.replies(t), column)]
     if not measured:

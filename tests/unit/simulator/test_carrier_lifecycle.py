@@ -15,7 +15,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from voicelab.errors import ConfigError
+from voicelab.errors import CarrierError, ConfigError, InvalidArgumentError, NotFoundError
 from voicelab.simulator.carrier import Carrier, StreamSession
 
 ACCOUNT_SID = "AC" + "1" * 32
@@ -170,7 +170,7 @@ async def test_stop_hangs_up_live_calls() -> None:
     await carrier.stop()
     assert carrier.calls[sid].status == "completed"
     assert carrier.calls[sid].status_history[-1] == "completed"
-    with pytest.raises(RuntimeError):
+    with pytest.raises(CarrierError, match="only be started once"):
         await carrier.start()
 
 
@@ -201,13 +201,13 @@ async def test_helpers_validate_their_arguments() -> None:
     with pytest.raises(ConfigError):
         Carrier(ACCOUNT_SID, "")
     async with Carrier(ACCOUNT_SID, AUTH_TOKEN) as carrier:
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidArgumentError, match="E.164"):
             carrier.script_destination("5550001111")
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidArgumentError, match="outcome"):
             carrier.script_destination(CALLEE, "voicemail")
-        with pytest.raises(ValueError):
+        with pytest.raises(InvalidArgumentError, match="webhook_url"):
             await carrier.ring("ftp://x.test/", to=TWILIO_NUMBER, from_=CALLEE)
-        with pytest.raises(KeyError):
+        with pytest.raises(NotFoundError, match="^unknown call 'CAnope'$"):
             await carrier.wait_for_status("CAnope", "completed")
         carrier.script_destination(CALLEE, ring_s=5)
         sid = await place(carrier)

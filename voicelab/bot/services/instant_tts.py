@@ -15,6 +15,8 @@ from pipecat.frames.frames import Frame, TTSAudioRawFrame
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 
+from voicelab.errors import InvalidArgumentError
+
 __all__ = ["InstantTTSService", "synthetic_speech"]
 
 # Harmonics of a low voice's pitch: well inside the phone band, clearly audible.
@@ -57,7 +59,7 @@ class InstantTTSService(TTSService):
 
     def __init__(self, *, seconds_per_char: float = 0.02, **kwargs: Any) -> None:
         if seconds_per_char <= 0:
-            raise ValueError(f"seconds_per_char must be positive, got {seconds_per_char}")
+            raise InvalidArgumentError(f"seconds_per_char must be positive, got {seconds_per_char}")
         kwargs.setdefault("settings", TTSSettings(model="instant", voice="tone", language="en"))
         super().__init__(push_start_frame=True, push_stop_frames=True, **kwargs)
         self._seconds_per_char = seconds_per_char
