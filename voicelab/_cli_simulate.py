@@ -13,11 +13,9 @@ from tqdm.auto import tqdm
 from voicelab.config import Settings
 from voicelab.network import LocalNetwork
 from voicelab.simulator.simulator import SimulatedCall
+from voicelab.telephony.ids import FINAL_CALL_STATUSES
 
 __all__ = ["place_call", "run_batch"]
-
-TERMINAL = {"completed", "busy", "failed", "no-answer", "canceled"}
-
 
 async def run_batch(
     settings: Settings,
@@ -27,10 +25,21 @@ async def run_batch(
     concurrency: int,
     server_url: str | None = None,
     carrier_port: int = 0,
+    status_callback_path: str | None = "/status-callback",
 ) -> list[SimulatedCall]:
-    """Play every scenario ``calls`` times, ``concurrency`` at once, with a progress bar."""
+    """Play every scenario ``calls`` times, ``concurrency`` at once, with a progress bar.
+
+    With ``server_url``, the agent there may be any Twilio bot (see :class:`LocalNetwork`);
+    ``status_callback_path=None`` sends it no status callbacks.
+    """
     gate = asyncio.Semaphore(concurrency)
-    async with LocalNetwork(settings, server_url=server_url, carrier_port=carrier_port) as network:
+    network = LocalNetwork(
+        settings,
+        server_url=server_url,
+        carrier_port=carrier_port,
+        status_callback_path=status_callback_path,
+    )
+    async with network:
         progress = tqdm(total=len(scenarios) * calls, desc="calls", unit="call")
 
         async def one(scenario: Any) -> SimulatedCall:
@@ -77,7 +86,7 @@ async def _follow(
             raise typer.Exit(2 if response.status_code == 422 else 1)
         typer.echo(f"call {body['call_sid']} to {body['to']}: {body['status']}")
         last, waited = body["status"], 0.0
-        while last not in TERMINAL and waited < timeout_s:
+        while last not in FINAL_CALL_STATUSES and waited < timeout_s:
             await asyncio.sleep(1.0)
             waited += 1.0
             status = (await client.get(f"/call-status/{body['call_sid']}")).json()

@@ -126,9 +126,17 @@ def simulate(
     calls: Annotated[int, typer.Option(min=1, help="Calls per scenario.")] = 1,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Calls at once.")] = 1,
     server: Annotated[
-        str | None, typer.Option(help="Use a running server (configured for this carrier).")
+        str | None,
+        typer.Option(
+            help="Call an agent already running there: any Twilio bot (TwiML webhook at /),"
+            " voicelab's or not; a bot that records nothing here gets a black-box record."
+        ),
     ] = None,
     carrier_port: Annotated[int, typer.Option(help="Carrier port with --server.")] = 8766,
+    status_callbacks: Annotated[
+        bool,
+        typer.Option(help="Send Twilio's status callbacks to SERVER/status-callback."),
+    ] = True,
     providers: Annotated[
         str | None, typer.Option(help="cloud | offline | scripted | instant.")
     ] = None,
@@ -147,6 +155,7 @@ def simulate(
             concurrency=concurrency,
             server_url=server,
             carrier_port=carrier_port,
+            status_callback_path="/status-callback" if status_callbacks else None,
         )
     )
     print_summary(results)

@@ -113,6 +113,9 @@ class Lab:
 
     Args:
         settings: voicelab settings (default: environment and ``.env``).
+        server_url: Test an agent already running there instead of starting a server:
+            any bot reached over Twilio's protocol (see :class:`LocalNetwork`). A bot that
+            records nothing here leaves the caller's side and a black-box manifest.
         agent: The agent the lab's server runs: a factory (see :mod:`voicelab.bot.agent`)
             or its ``module:factory`` import string (default: ``VOICELAB_AGENT``, else the
             reference agent). Imported here: a broken one raises ``ConfigError`` at once.
@@ -124,6 +127,7 @@ class Lab:
         self,
         settings: Settings | None = None,
         *,
+        server_url: str | None = None,
         agent: AgentSpec | None = None,
         **overrides: Any,
     ) -> None:
@@ -132,10 +136,11 @@ class Lab:
         # Re-validated, so overrides get the same checks (and types) as the environment.
         base = settings.model_dump() if settings is not None else {}
         self.settings = load_settings(**{**base, **overrides})
-        self.agent = lab_agent(self.settings, None, agent)
+        self.agent = lab_agent(self.settings, server_url, agent)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._network: LocalNetwork | None = None
+        self.server_url = server_url
         # Its server runs on a side thread and started from the loop's: SIGTERM is ours.
         self._sigterm = SigtermStop(self.stop)
 
@@ -159,7 +164,7 @@ class Lab:
             target=self._loop.run_forever, name="voicelab-lab", daemon=True
         )
         self._thread.start()
-        network = LocalNetwork(self.settings, agent=self.agent)
+        network = LocalNetwork(self.settings, server_url=self.server_url, agent=self.agent)
         self._run(network.start())
         self._network = network
         self._sigterm.install()

@@ -49,9 +49,15 @@ class LocalNetwork:
     Args:
         settings: Server settings (default: from the environment). Twilio
             credentials, if any, are replaced by the carrier's.
-        server_url: Use an already running server instead of starting one (it
-            must be configured with this carrier's URL and credentials).
+        server_url: Use an already running server instead of starting one: any bot
+            reached over Twilio's protocol (a TwiML webhook at ``/`` answering
+            ``<Connect><Stream>``), voicelab's or not. Outbound calls and signature checks
+            need it configured with this carrier's URL and the settings' Twilio
+            credentials. Its callers transcribe what they heard after each call, and a
+            call it records nothing of gets a black-box manifest (DESIGN.md section 3).
         carrier_port: The carrier's port (0 picks a free one).
+        status_callback_path: Where the server takes Twilio's status callbacks (``None``:
+            none are sent, for a bot at ``server_url`` that has no such route).
         agent: The in-process server's agent (a factory or ``module:factory``; default:
             ``settings.agent``, else the reference agent); imported here, so a broken
             one fails before anything starts. Not with ``server_url``.
@@ -71,12 +77,14 @@ class LocalNetwork:
         *,
         server_url: str | None = None,
         carrier_port: int = 0,
+        status_callback_path: str | None = "/status-callback",
         agent: AgentSpec | None = None,
     ) -> None:
         self.settings = settings or load_settings()
         self.agent = lab_agent(self.settings, server_url, agent)
         self.server_url = server_url
         self.carrier_port = carrier_port
+        self.status_callback_path = status_callback_path
         self.server: CallServer | None = None
         self.carrier: Carrier | None = None
         self.simulator: Simulator | None = None
@@ -95,7 +103,8 @@ class LocalNetwork:
         self.carrier = Carrier(
             account,
             token,
-            answerer=ScenarioAnswerer(self.recordings_dir),
+            # An outside agent's replies are known only by ear.
+            answerer=ScenarioAnswerer(self.recordings_dir, transcribe_heard=external),
             recordings_root=self.recordings_dir,
         )
         await self.carrier.start(port=self.carrier_port)
@@ -122,6 +131,7 @@ class LocalNetwork:
             # endpoint when a key is set, else SmolLM2 in-process).
             complete=default_completer(self.settings),
             api_key=self.settings.api_key.get_secret_value() if self.settings.api_key else None,
+            status_callback_path=self.status_callback_path,
         )
         return self
 

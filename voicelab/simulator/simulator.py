@@ -127,6 +127,8 @@ class Simulator:
             :func:`voicelab.simulator.scenario.default_completer`).
         api_key: The server's ``VOICELAB_API_KEY``, sent with ``POST /outbound`` (a
             server with a key refuses outbound calls without it).
+        status_callback_path: Where inbound calls send Twilio's status callbacks, under
+            ``server_url``; ``None`` sends none (a bot without such a route).
     """
 
     _numbers = itertools.count(1)
@@ -141,8 +143,10 @@ class Simulator:
         call_timeout_s: float = 180.0,
         complete: Any = None,
         api_key: str | None = None,
+        status_callback_path: str | None = "/status-callback",
     ) -> None:
         self.server_url = server_url.rstrip("/")
+        self.status_callback_path = status_callback_path
         self.carrier = carrier
         self.recordings_dir = recordings_dir
         self.twilio_number = twilio_number
@@ -174,7 +178,11 @@ class Simulator:
                     self.server_url + "/",
                     to=self.twilio_number,
                     from_=scenario.caller.number,
-                    status_callback=self.server_url + "/status-callback",
+                    status_callback=(
+                        self.server_url + self.status_callback_path
+                        if self.status_callback_path
+                        else None
+                    ),
                     status_callback_events=STATUS_EVENTS,
                     scenario=payload,
                 )
