@@ -94,8 +94,9 @@ class AgentContext:
         pool: The process's warm model pool (Whisper, the LLM, the TTS voice), or
             ``None`` when the configured providers need none.
         persona: The persona of this call's direction (``VOICELAB_PROMPTS_DIR``).
-        record: The call's record: ``record.emit("my.event", key=value)`` adds an event
-            to ``events.jsonl`` (stamped on the call's clock).
+        record: The call's record: ``record.update_manifest(variant="b")`` tags the call
+            (a top-level scalar becomes a ``calls_df`` column); ``record.emit`` writes the
+            event types of DESIGN.md section 3.1, on the call's clock.
     """
 
     call: CallInfo

@@ -1,0 +1,82 @@
+"""Agents a user could have written, for the agent-seam tests (no models, instant answers).
+
+``fixed_reply_agent`` is plain pipecat: the instant STT, a user aggregator with Silero VAD,
+a :class:`FixedReply` processor where an LLM would be, and the instant TTS. Importable as
+``custom_agents:fixed_reply_agent`` with ``tests/`` on ``sys.path`` (the suite's conftest
+puts it there; a subprocess gets it through ``PYTHONPATH``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipecat.audio.vad.silero import SileroVADAnalyzer
+from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.frames.frames import (
+    Frame,
+    LLMContextFrame,
+    LLMFullResponseEndFrame,
+    LLMFullResponseStartFrame,
+    LLMTextFrame,
+)
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
+    SpeechTimeoutUserTurnStopStrategy,
+)
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+from voicelab.bot.agent import AgentContext, AgentParts
+from voicelab.bot.services import InstantSTTService, InstantTTSService
+
+GREETING = "Tony's Pizza, this is the test agent. What can I get you?"
+REPLY = "One large margherita, coming right up."
+
+
+class FixedReply(FrameProcessor):
+    """Answers every caller turn with :data:`REPLY`, framed as an LLM's reply would be."""
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, LLMContextFrame):
+            if not frame.speculation:  # a provisional turn gets no answer
+                await self.push_frame(LLMFullResponseStartFrame())
+                await self.push_frame(LLMTextFrame(REPLY))
+                await self.push_frame(LLMFullResponseEndFrame())
+            return
+        await self.push_frame(frame, direction)
+
+
+def fixed_reply_agent(ctx: AgentContext) -> AgentParts:
+    """The test agent: a fixed greeting, then :data:`REPLY` to every turn."""
+    context = LLMContext(messages=[{"role": "system", "content": "You sell pizza."}])
+    stop = SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=ctx.settings.user_speech_timeout)
+    pair = LLMContextAggregatorPair(
+        context,
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=ctx.settings.vad_stop_secs)),
+            user_turn_strategies=UserTurnStrategies(stop=[stop]),
+        ),
+    )
+    ctx.record.update_manifest(agent_variant="fixed")  # an agent may tag its calls
+    return AgentParts(
+        [InstantSTTService(), pair.user(), FixedReply(), InstantTTSService()],
+        after_output=[pair.assistant()],
+        greeting=GREETING,
+    )
+
+
+class SwitchableAgent:
+    """:func:`fixed_reply_agent`, or an agent that raises while it is built (``broken``)."""
+
+    def __init__(self) -> None:
+        self.broken = False
+
+    def __call__(self, ctx: AgentContext) -> Any:
+        if self.broken:
+            raise RuntimeError("the agent exploded while being built")
+        return fixed_reply_agent(ctx)
