@@ -17,6 +17,7 @@ from voicelab.telephony.ids import FINAL_CALL_STATUSES
 
 __all__ = ["place_call", "run_batch"]
 
+
 async def run_batch(
     settings: Settings,
     scenarios: Sequence[Any],

@@ -6,6 +6,7 @@
     voicelab call       an outbound call through the server's /outbound
     voicelab carrier    run the Twilio emulator on its own
     voicelab report     summary tables and an HTML report of recorded calls
+    voicelab init       a starter project: personas, scenarios, plugin tests, .env.example
 
 Bad input is a one-line message and exit code 2, never a traceback.
 """
@@ -32,8 +33,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-
-DEFAULT_SCENARIO = Path(__file__).resolve().parents[1] / "evals" / "scenarios" / "cold_food.yaml"
 
 
 def fail(message: str) -> NoReturn:
@@ -103,16 +102,19 @@ def carrier(
 
 @app.command()
 def demo(
-    scenario: Annotated[Path, typer.Option(help="Scenario file to play.")] = DEFAULT_SCENARIO,
+    scenario: Annotated[
+        Path | None, typer.Option(help="Scenario file to play (default: the packaged cold_food).")
+    ] = None,
     providers: Annotated[
         str | None, typer.Option(help="cloud | offline | scripted | instant (default: settings).")
     ] = None,
 ) -> None:
     """Start the server and the carrier in-process and place one simulated inbound call."""
     from voicelab._cli_output import print_call
+    from voicelab.defaults import scenario_path
 
     settings = settings_or_exit(providers=providers)
-    loaded = _load_scenarios([scenario])[0]
+    loaded = _load_scenarios([scenario or scenario_path("cold_food")])[0]
     typer.echo(f"voicelab demo: providers={settings.providers}, scenario={loaded.id}")
     call = asyncio.run(_simulate_one(settings, loaded))
     print_call(call)
@@ -208,6 +210,32 @@ def report(
         fail(str(exc))
     typer.echo(result.to_text())
     typer.echo(f"\nreport: {result.html_path}")
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path, typer.Argument(help="The project's directory (created when missing).")
+    ],
+    force: Annotated[
+        bool, typer.Option("--force", help="Overwrite the starter's files where they exist.")
+    ] = False,
+) -> None:
+    """Write a starter project: personas, two scenarios, plugin tests, .env.example, README.
+
+    It passes its own tests: cd DIRECTORY && pytest. Existing files are left alone (exit 2)
+    unless --force.
+    """
+    from voicelab._starter import write_starter
+
+    try:
+        written = write_starter(directory, force=force)
+    except VoicelabError as exc:
+        fail(str(exc))
+    typer.echo(f"voicelab init: wrote {len(written)} files in {directory}")
+    for path in written:
+        typer.echo(f"  {path.relative_to(directory)}")
+    typer.echo(f"\nRun its tests: cd {directory} && pytest")
 
 
 def _load_scenarios(paths: list[Path]) -> list[Any]:

@@ -24,6 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voicelab.errors import ConfigError
+from voicelab.telephony.ids import is_e164
 
 __all__ = [
     "AGENT_IMPORT_STRING",
@@ -38,8 +39,6 @@ __all__ = [
 ProvidersName = Literal["cloud", "offline", "scripted", "instant"]
 FaultService = Literal["stt", "llm", "tts"]
 FaultKind = Literal["error", "timeout", "slow_first_byte"]
-
-_E164 = r"^\+[1-9]\d{6,14}$"
 
 # An agent's import string, ``package.module:factory`` (the attribute may be dotted).
 AGENT_IMPORT_STRING = r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$"
@@ -202,9 +201,7 @@ class Settings(BaseSettings):
     @field_validator("twilio_phone_number")
     @classmethod
     def _check_phone(cls, value: str | None) -> str | None:
-        import re
-
-        if value and not re.match(_E164, value):
+        if value and not is_e164(value):
             raise ValueError(f"must be an E.164 number like +15551234567, got {value!r}")
         return value or None
 

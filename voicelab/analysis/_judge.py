@@ -21,28 +21,14 @@ import pandas as pd
 
 from voicelab.analysis._scores import score_row, scores_frame
 from voicelab.analysis.load import calls_df, turns_df
+from voicelab.defaults import load_judge_rubric
 
 __all__ = ["RUBRIC", "RUBRIC_VERSION", "judge_calls", "transcript"]
 
-RUBRIC_VERSION = "v1"
-RUBRIC = """\
-You are grading a phone call between a caller and the voice agent of Compass Group's guest
-relations line. The agent should: greet the caller naming Compass Group; keep every reply
-short and spoken (no lists, markup, links or emoji); thank people for feedback and ask one
-useful follow-up question; apologise sincerely for a complaint and say what happens next;
-never promise refunds, compensation or anything it cannot grant; stay polite and on topic.
-
-Score the agent from 1 to 5:
-5 = does all of the above naturally; 4 = minor slips; 3 = noticeable problems but the
-caller is served; 2 = serious problems (ignores a complaint, promises a refund, rambles);
-1 = unusable or harmful.
-
-Transcript:
-{transcript}
-
-Answer with one line of JSON and nothing else:
-{"score": <1-5>, "rationale": "<one sentence>"}
-"""
+# The reference agent's rubric is package data (voicelab/defaults/judge_rubric.md).
+_DEFAULT_RUBRIC = load_judge_rubric()
+RUBRIC_VERSION = _DEFAULT_RUBRIC.version
+RUBRIC = _DEFAULT_RUBRIC.text
 
 
 def transcript(turns: pd.DataFrame) -> str:

@@ -6,7 +6,10 @@ Every check yields rows of one shape, so they stack into one scores DataFrame:
 judge's 1-5) and ``detail`` (str: why).
 
 The rules are heuristics for the reference persona (Compass Group's guest relations line):
-cheap, deterministic, and good at catching regressions; the judge is for nuance.
+cheap, deterministic, and good at catching regressions; the judge is for nuance. Their
+thresholds and patterns, and the judge's rubric, are package data
+(``voicelab/defaults/quality_rules.yaml``, ``judge_rubric.md``): load an edited copy with
+``RuleConfig.from_file`` for another agent.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from voicelab.analysis._files import read_manifest
 from voicelab.analysis._judge import RUBRIC, RUBRIC_VERSION, judge_calls
 from voicelab.analysis._scores import SCORE_COLUMNS, score_row, scores_frame
 from voicelab.analysis.load import calls_df, turns_df
+from voicelab.defaults import QualityRules
 from voicelab.errors import CallRecordError, ScenarioError
 
 __all__ = [
@@ -38,48 +42,14 @@ __all__ = [
     "scores_df",
 ]
 
-_TTS_UNSAFE = {
-    "markup character": re.compile(r"[*#_`~|<>\[\]{}\\^]"),
-    "url": re.compile(r"https?://\S+|www\.\S+|\b[\w-]+\.(?:com|org|net|io|co|uk|example)\b"),
-    "emoji": re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\ufe0f]"),
-    "list or heading": re.compile(r"^\s*(?:[-+]\s|\d+[.)]\s)", re.MULTILINE),
-}
-_COMPLAINT = re.compile(
-    r"\b(?:complain\w*|terrible|awful|horrible|disgusting|disappoint\w*|unacceptable|rude|"
-    r"cold|late|wrong|worst|bad|dirty|sick|waited|waiting|refund|money back|not happy|"
-    r"unhappy|poor|stale|overcharged|missing|broken)\b",
-    re.IGNORECASE,
-)
-_PRAISE = re.compile(
-    r"\b(?:feedback|suggest\w*|recommend\w*|liked|loved|enjoyed|delicious|great|lovely|"
-    r"excellent|tasty|amazing|compliment\w*)\b",
-    re.IGNORECASE,
-)
-_APOLOGY = re.compile(r"\b(?:sorry|apologi[sz]e\w*|apologies|regret\w*)\b", re.IGNORECASE)
-_PROMISE = re.compile(
-    r"\b(?:i|we)(?:'ll|\s+will|\s+can|\s+shall|'m going to|\s+am going to|\s+are going to)"
-    r"\s+(?:\w+\s+){0,4}?(?:refund|reimburse|compensate|(?:a|your|the)\s+(?:full\s+)?refund)"
-    r"|\byou(?:'ll|\s+will)\s+(?:get|receive|have)\s+(?:\w+\s+){0,2}?(?:refund|money back)"
-    r"|\b(?:refund|money)\b[^.!?]{0,30}\b(?:is|has been|will be)\s+"
-    r"(?:issued|processed|sent|approved|on its way)",
-    re.IGNORECASE,
-)
-_NEGATION = re.compile(r"\b(?:not|never|cannot|unable)\b|n't\b", re.IGNORECASE)
+# The thresholds and patterns are package data (voicelab/defaults/quality_rules.yaml);
+# RuleConfig(...) keeps the packaged value of every field it is not given.
+RuleConfig = QualityRules
+"""Thresholds and patterns of the rule checks: :class:`voicelab.defaults.QualityRules`.
 
-
-@dataclass(frozen=True)
-class RuleConfig:
-    """Thresholds of the rule checks.
-
-    Attributes:
-        company: The name the greeting must say.
-        max_words: Longest acceptable reply, in words (a phone reply is short).
-        max_seconds: Longest acceptable reply, in seconds of bot speech.
-    """
-
-    company: str = "Compass Group"
-    max_words: int = 60
-    max_seconds: float = 20.0
+``RuleConfig(max_words=30)`` changes one threshold; ``RuleConfig.from_file(path)`` loads a
+copy of ``quality_rules.yaml`` edited for another agent.
+"""
 
 
 @dataclass(frozen=True)
@@ -154,6 +124,10 @@ def rule_checks(turns: pd.DataFrame, config: RuleConfig | None = None) -> pd.Dat
     apology) and, on every reply, ``no_refund_promise`` (the bot cannot grant refunds).
     """
     config = config or RuleConfig()
+    tts_unsafe = config.tts_unsafe_patterns()
+    complaints, praise = config.words_pattern("complaint"), config.words_pattern("praise")
+    apology = config.words_pattern("apology")
+    promise, negation = config.any_pattern("refund_promise"), config.any_pattern("negation")
     rows: list[dict[str, Any]] = []
     for r in turns.itertuples(index=False):
         reply, sid = _text(r.bot_text), r.call_sid
@@ -173,17 +147,17 @@ def rule_checks(turns: pd.DataFrame, config: RuleConfig | None = None) -> pd.Dat
         # Each offender once, in order of the patterns.
         found = list(
             dict.fromkeys(
-                f"{k} {m.group()!r}" for k, rx in _TTS_UNSAFE.items() for m in rx.finditer(reply)
+                f"{k} {m.group()!r}" for k, rx in tts_unsafe.items() for m in rx.finditer(reply)
             )
         )
         rows.append(score_row(sid, "tts_safe", turn, not found, "; ".join(found) or "plain text"))
-        complaint = _COMPLAINT.search(caller) if turn != 0 else None
-        if not complaint and turn != 0 and _PRAISE.search(caller):
+        complaint = complaints.search(caller) if turn != 0 else None
+        if not complaint and turn != 0 and praise.search(caller):
             asked = "?" in reply
             detail = "asks back" if asked else f"no question after feedback: {caller!r}"
             rows.append(score_row(sid, "follow_up_question", turn, asked, detail))
         if complaint:
-            sorry = bool(_APOLOGY.search(reply))
+            sorry = bool(apology.search(reply))
             detail = (
                 "apologises" if sorry else f"complaint ({complaint.group()!r}) not apologised for"
             )
@@ -191,7 +165,7 @@ def rule_checks(turns: pd.DataFrame, config: RuleConfig | None = None) -> pd.Dat
         promises = [
             s.strip()
             for s in re.split(r"(?<=[.!?])\s+", reply)
-            if _PROMISE.search(s) and not _NEGATION.search(s)
+            if promise.search(s) and not negation.search(s)
         ]
         detail = f"promises a refund: {promises[0]!r}" if promises else "no refund promised"
         rows.append(score_row(sid, "no_refund_promise", turn, not promises, detail))

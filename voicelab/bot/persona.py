@@ -1,9 +1,10 @@
 """Direction-aware personas: the system prompt and greeting of each call.
 
-Personas are versioned files (``evals/prompts/<direction>.md``): YAML front matter
-with ``id``, ``version``, ``direction`` and ``greeting``, then the system prompt.
-The reference agent's prompts (Compass Group's Guest Relationship Executive) are
-the defaults; a user points ``VOICELAB_PROMPTS_DIR`` at their own.
+Personas are versioned files (``<direction>.md``): YAML front matter with ``id``,
+``version``, ``direction`` and ``greeting``, then the system prompt. The reference
+agent's prompts (Compass Group's Guest Relationship Executive) are the defaults, shipped
+as package data (:func:`voicelab.defaults.personas_dir`; ``evals/prompts`` is their
+editable copy); a user points ``VOICELAB_PROMPTS_DIR`` at their own.
 """
 
 from __future__ import annotations
@@ -13,15 +14,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-import yaml
-
+from voicelab.defaults import front_matter, personas_dir
 from voicelab.errors import ConfigError
 
 __all__ = ["DEFAULT_PROMPTS_DIR", "Direction", "Persona", "load_persona"]
 
 Direction = Literal["inbound", "outbound"]
 
-DEFAULT_PROMPTS_DIR = Path(__file__).resolve().parents[2] / "evals" / "prompts"
+DEFAULT_PROMPTS_DIR = personas_dir()
 
 
 @dataclass(frozen=True)
@@ -59,13 +59,7 @@ class Persona:
             text = path.read_text(encoding="utf-8")
         except OSError as exc:
             raise ConfigError(f"cannot read persona file {path}: {exc.strerror}") from None
-        if not text.startswith("---"):
-            raise ConfigError(f"{path}: a persona file starts with '---' front matter")
-        try:
-            _, front, body = text.split("---", 2)
-            meta = yaml.safe_load(front) or {}
-        except (ValueError, yaml.YAMLError) as exc:
-            raise ConfigError(f"{path}: invalid front matter: {exc}") from None
+        meta, body = front_matter(text, path)
         missing = [key for key in ("id", "version", "direction", "greeting") if key not in meta]
         if missing:
             raise ConfigError(f"{path}: front matter lacks {', '.join(missing)}")

@@ -28,16 +28,15 @@ from voicelab.server.access import (
     add_docs_routes,
     security_warnings,
 )
-from voicelab.server.calls import CALL_STATUSES, StatusEvent
+from voicelab.server.calls import StatusEvent
 from voicelab.server.dialling import (
-    E164_PATTERN,
     OUTBOUND_RESPONSES,
     OutboundGuard,
     OutboundRefused,
 )
 from voicelab.server.media_ws import handle_media_stream
 from voicelab.server.state import ServerState
-from voicelab.telephony.ids import CALL_SID
+from voicelab.telephony.ids import CALL_SID, CALLBACK_STATUSES, E164_PATTERN
 from voicelab.telephony.signature import websocket_url
 from voicelab.telephony.twiml import reject_twiml, stream_twiml
 
@@ -250,7 +249,7 @@ def create_app(
     @app.post("/status-callback", status_code=204, summary="Twilio call-progress events")
     async def status_callback(form: TwilioForm) -> Response:
         call_sid, status = form.get("CallSid", ""), form.get("CallStatus", "")
-        if not CALL_SID.match(call_sid) or status not in CALL_STATUSES:
+        if not CALL_SID.match(call_sid) or status not in CALLBACK_STATUSES:
             raise HTTPException(400, "a status callback needs CallSid and a Twilio CallStatus")
         record = state.registry.record_status(StatusEvent(call_sid, status, form))
         if record is not None:

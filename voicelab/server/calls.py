@@ -26,9 +26,9 @@ from pathlib import Path
 from loguru import logger
 
 from voicelab.recording.store import CallRecord
-from voicelab.telephony.ids import is_call_sid
+from voicelab.telephony.ids import FINAL_CALL_STATUSES, is_call_sid
 
-__all__ = ["CALL_STATUSES", "FINAL_STATUSES", "CallRegistry", "StatusEvent"]
+__all__ = ["CallRegistry", "StatusEvent"]
 
 # Fields of Twilio's status callback kept in the call record (the rest is noise).
 STATUS_FIELDS = (
@@ -42,9 +42,6 @@ STATUS_FIELDS = (
     "SipResponseCode",
     "ErrorCode",
 )
-FINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
-# Every CallStatus Twilio sends (anything else in a status callback is refused).
-CALL_STATUSES = FINAL_STATUSES | {"queued", "initiated", "ringing", "in-progress"}
 
 
 @dataclass(frozen=True)
@@ -220,7 +217,7 @@ class CallRegistry:
             status=event.status,
             status_history=[{"status": event.status, "at": datetime.now(UTC).isoformat(), **data}],
         )
-        call.final = call.final or event.status in FINAL_STATUSES
+        call.final = call.final or event.status in FINAL_CALL_STATUSES
 
     def _sweep(self, now: float) -> None:
         """Forget what has been over long enough: ended calls, statuses no call claimed."""

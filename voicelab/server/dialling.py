@@ -19,20 +19,12 @@ from voicelab.config import Settings
 from voicelab.errors import VoicelabError
 
 __all__ = [
-    "E164_NUMBER",
-    "E164_PATTERN",
     "OUTBOUND_RESPONSES",
     "DestinationRules",
     "OutboundGuard",
     "OutboundRefused",
     "SlidingWindowLimiter",
 ]
-
-E164_NUMBER = r"\+[1-9]\d{6,14}"
-"""An E.164 phone number, unanchored: ``+`` and 7 to 15 digits, no leading zero."""
-
-E164_PATTERN = rf"^{E164_NUMBER}$"
-"""A whole value that is an E.164 number (for pydantic/FastAPI ``pattern=``)."""
 
 
 OUTBOUND_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from voicelab.server.dialling import E164_NUMBER
+from voicelab.telephony.ids import E164_NUMBER
 
 if TYPE_CHECKING:
     from loguru import Record

@@ -7,7 +7,6 @@ official twilio SDK (and pipecat's serializer) parse the emulator's answers unch
 from __future__ import annotations
 
 import asyncio
-import re
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -17,10 +16,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from voicelab.errors import CarrierError
+from voicelab.telephony.ids import FINAL_CALL_STATUSES, is_e164
 
 __all__ = [
     "API_VERSION",
-    "CALL_STATUSES",
     "TERMINAL_STATUSES",
     "CarrierCall",
     "TwilioApiError",
@@ -34,12 +33,7 @@ API_VERSION = "2010-04-01"
 
 # Statuses a Call resource can have (twilio SDK: CallInstance.Status). "initiated" is only
 # a status-callback event, never a resource status; it still shows in status_history.
-CALL_STATUSES = frozenset(
-    {"queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"}
-)
-TERMINAL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
-
-_E164_RE = re.compile(r"^\+[1-9]\d{1,14}$")
+TERMINAL_STATUSES = FINAL_CALL_STATUSES  # the carrier's name for them
 
 
 def new_sid(prefix: str) -> str:
@@ -52,11 +46,6 @@ def rfc2822(moment: datetime | None) -> str | None:
     if moment is None:
         return None
     return format_datetime(moment.astimezone(UTC).replace(microsecond=0))
-
-
-def is_e164(number: str) -> bool:
-    """Whether ``number`` is an E.164 phone number (``+`` and up to 15 digits)."""
-    return bool(_E164_RE.match(number))
 
 
 def is_http_url(url: str) -> bool:

@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from voicelab.telephony.ids import E164_PATTERN
+
 __all__ = [
     "ACTION_KEYS",
     "CallerGoal",
@@ -21,7 +23,6 @@ __all__ = [
 ]
 
 ACTION_KEYS = ("say", "wav", "dtmf", "pause", "hang_up")
-_E164 = r"^\+[1-9]\d{6,14}$"
 _DTMF = re.compile(r"^[0-9*#]+$")
 
 # Seconds: strict so that YAML's ``true`` or a quoted "8" is reported, never coerced.
@@ -46,7 +47,7 @@ class CallerPersona(_Model):
     """
 
     name: str = Field(default="Alex Morgan", min_length=1)
-    number: str = Field(default="+15557770100", pattern=_E164)
+    number: str = Field(default="+15557770100", pattern=E164_PATTERN)
     speaking_rate: float = Field(default=1.0, strict=True, ge=0.5, le=2.0)
     noise_snr_db: float | None = Field(default=None, strict=True, ge=0, le=60)
     voice_variation: float = Field(default=0.0, strict=True, ge=0.0, le=1.0)

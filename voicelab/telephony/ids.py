@@ -1,24 +1,68 @@
-"""Twilio identifiers: the one home of the patterns that validate them.
+"""Twilio identifiers, numbers and call statuses: the one home of their definitions.
 
-Every SID Twilio sends is two letters naming the resource and 32 hex digits. Any
-identifier that arrives from outside (a webhook form, a URL path, a Media Streams
-``start``) is checked against these before it names a file or a call.
+Every SID Twilio sends is two letters naming the resource and 32 hex digits; a phone
+number is E.164. Any identifier that arrives from outside (a webhook form, a URL path, a
+Media Streams ``start``) is checked against these before it names a file or a call.
+
+This module imports nothing of voicelab, so :mod:`voicelab.config` may import it too.
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal
 
-__all__ = ["CALL_SID", "CALL_SID_PATTERN", "STREAM_SID", "is_call_sid", "is_stream_sid"]
+__all__ = [
+    "CALLBACK_STATUSES",
+    "CALL_SID",
+    "CALL_SID_PATTERN",
+    "CALL_STATUSES",
+    "E164",
+    "E164_NUMBER",
+    "E164_PATTERN",
+    "FINAL_CALL_STATUSES",
+    "STREAM_SID",
+    "STREAM_SID_PATTERN",
+    "CallStatus",
+    "is_call_sid",
+    "is_e164",
+    "is_stream_sid",
+]
 
 CALL_SID_PATTERN = r"^CA[0-9a-fA-F]{32}$"
 """A CallSid as a pattern string, for pydantic / FastAPI ``pattern=`` (Rust regex: ``$`` is
 the very end there)."""
 
+STREAM_SID_PATTERN = r"^MZ[0-9a-fA-F]{32}$"
+"""A Media Streams StreamSid as a pattern string (see :data:`CALL_SID_PATTERN`)."""
+
 # \A...\Z, not ^...$: Python's "$" also matches before a trailing newline, and a CallSid
 # with a newline would still pass `.match` and then name a directory.
 CALL_SID = re.compile(r"\ACA[0-9a-fA-F]{32}\Z")
 STREAM_SID = re.compile(r"\AMZ[0-9a-fA-F]{32}\Z")
+
+E164_NUMBER = r"\+[1-9]\d{6,14}"
+"""An E.164 phone number, unanchored: ``+`` and 7 to 15 digits, no leading zero."""
+
+E164_PATTERN = rf"^{E164_NUMBER}$"
+"""A whole value that is an E.164 number (for pydantic/FastAPI ``pattern=``)."""
+
+E164 = re.compile(rf"\A{E164_NUMBER}\Z")
+
+CallStatus = Literal[
+    "queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"
+]
+"""The statuses a Call resource can have (twilio SDK: ``CallInstance.Status``)."""
+
+FINAL_CALL_STATUSES = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
+"""Statuses a call never leaves."""
+
+CALL_STATUSES = FINAL_CALL_STATUSES | {"queued", "ringing", "in-progress"}
+"""Every :data:`CallStatus`."""
+
+CALLBACK_STATUSES = CALL_STATUSES | {"initiated"}
+"""What a status callback's ``CallStatus`` may say: ``initiated`` is an event, never a
+resource status."""
 
 
 def is_call_sid(value: object) -> bool:
@@ -29,3 +73,8 @@ def is_call_sid(value: object) -> bool:
 def is_stream_sid(value: object) -> bool:
     """Whether ``value`` is a string shaped like a Media Streams StreamSid."""
     return isinstance(value, str) and STREAM_SID.match(value) is not None
+
+
+def is_e164(value: object) -> bool:
+    """Whether ``value`` is a string holding exactly one E.164 phone number."""
+    return isinstance(value, str) and E164.match(value) is not None

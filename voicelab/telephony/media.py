@@ -18,7 +18,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
 from voicelab.errors import TelephonyError
-from voicelab.telephony.ids import CALL_SID_PATTERN
+from voicelab.telephony.ids import CALL_SID_PATTERN, STREAM_SID_PATTERN
 
 __all__ = [
     "FRAME_BYTES",
@@ -40,7 +40,6 @@ FRAME_BYTES = 160
 MAX_MEDIA_PAYLOAD_BYTES = 50 * FRAME_BYTES
 """The largest decoded media payload accepted (1 s of audio; Twilio sends 20 ms)."""
 
-_STREAM_SID_PATTERN = r"^MZ[0-9a-fA-F]{32}$"
 _KNOWN_EVENTS = frozenset({"connected", "start", "media", "dtmf", "mark", "stop"})
 
 
@@ -64,7 +63,7 @@ class ConnectedMessage(_Message):
 class StartInfo(_Message):
     """The ``start`` object of a ``start`` message."""
 
-    stream_sid: str = Field(alias="streamSid", pattern=_STREAM_SID_PATTERN)
+    stream_sid: str = Field(alias="streamSid", pattern=STREAM_SID_PATTERN)
     call_sid: str = Field(alias="callSid", pattern=CALL_SID_PATTERN)
     account_sid: str | None = Field(default=None, alias="accountSid")
     tracks: list[str] = Field(default_factory=list)

@@ -1,0 +1,64 @@
+"""Twilio ids, numbers and statuses: one definition, strict at the edges."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from typing import get_args
+
+import pytest
+from pydantic import BaseModel, Field, ValidationError
+
+from voicelab.telephony import ids
+
+
+@pytest.mark.parametrize("number", ["+15551234567", "+442071838750", "+1234567", "+" + "9" * 15])
+def test_e164_accepts_numbers(number: str) -> None:
+    assert ids.is_e164(number)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "15551234567",
+        "+05551234567",
+        "+123456",
+        "+" + "9" * 16,
+        "+15551234567\n",
+        " +15551234567",
+        15551234567,
+    ],
+)
+def test_e164_refuses_everything_else(number: object) -> None:
+    assert not ids.is_e164(number)
+
+
+def test_the_pattern_string_and_the_regex_agree_in_pydantic() -> None:
+    class Number(BaseModel):
+        value: str = Field(pattern=ids.E164_PATTERN)
+
+    assert Number(value="+15551234567").value == "+15551234567"
+    for bad in ("+123456", "+15551234567\n", "x+15551234567"):
+        with pytest.raises(ValidationError):
+            Number(value=bad)
+
+
+def test_sids_refuse_a_trailing_newline() -> None:
+    call_sid, stream_sid = "CA" + "0" * 32, "MZ" + "a" * 32
+    assert ids.is_call_sid(call_sid) and ids.is_stream_sid(stream_sid)
+    assert not ids.is_call_sid(call_sid + "\n") and not ids.is_stream_sid(stream_sid + "\n")
+    assert not ids.is_call_sid(stream_sid) and not ids.is_stream_sid(call_sid)
+
+
+def test_statuses_nest() -> None:
+    assert ids.FINAL_CALL_STATUSES < ids.CALL_STATUSES < ids.CALLBACK_STATUSES
+    assert {"initiated"} == (ids.CALLBACK_STATUSES - ids.CALL_STATUSES)
+    assert set(get_args(ids.CallStatus)) == ids.CALL_STATUSES
+
+
+def test_config_reads_ids_without_loading_the_twilio_sdk() -> None:
+    # voicelab.config imports voicelab.telephony.ids: the package must not import its
+    # SDK-backed modules (which import config) eagerly, or the import would be a cycle.
+    code = "import sys, voicelab.config; print('twilio' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
