@@ -169,6 +169,8 @@ class CallPipeline:
     async def _build_agent(self) -> AgentParts:
         """The agent's processors for this call, described in the manifest."""
         agent = self.agent if self.agent is not None else load_agent(None)
+        name = agent_name(agent)
+        self.record.update_manifest(agent=name)  # first: a call whose agent fails names it
         context = AgentContext(
             call=self.call,
             settings=self.settings,
@@ -177,7 +179,7 @@ class CallPipeline:
             record=self.record,
         )
         parts = await build_agent_parts(agent, context)
-        self._describe(agent_name(agent), parts)
+        self._describe(name, parts)
         return parts
 
     def _build(
@@ -270,11 +272,12 @@ class CallPipeline:
         )
 
     def _describe(self, name: str, parts: AgentParts) -> None:
-        """What the call runs on: the agent, its services and its persona."""
-        description: dict[str, Any] = {"agent": name}
-        description["providers"] = (
-            dict(parts.providers) if parts.providers is not None else _services(parts, name)
-        )
+        """What the call runs on: the agent's services and its persona."""
+        description: dict[str, Any] = {
+            "providers": (
+                dict(parts.providers) if parts.providers is not None else _services(parts, name)
+            )
+        }
         if parts.persona is not None:
             persona = parts.persona
             description["persona"] = {
