@@ -64,10 +64,14 @@ def serve(
 
     settings = settings_or_exit(port=port)
     configure_logging(settings.log_dir, debug=test, mask_numbers=settings.mask_phone_numbers)
+    try:
+        server_app = create_app(settings, port=port)
+    except VoicelabError as exc:  # e.g. a VOICELAB_AGENT that does not import
+        fail(str(exc))
     # uvicorn.run, but live calls end (reason "shutdown", complete records) before
     # uvicorn closes their websockets on SIGTERM/SIGINT.
     run_server(
-        create_app(settings, port=port),
+        server_app,
         host=host,
         port=port,
         log_level="info",

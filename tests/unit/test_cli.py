@@ -25,6 +25,8 @@ def voicelab(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
     [
         (["serve"], {"VOICELAB_PROVIDERS": "magic"}, "VOICELAB_PROVIDERS"),
         (["serve"], {"TWILIO_PHONE_NUMBER": "12345"}, "TWILIO_PHONE_NUMBER"),
+        (["serve"], {"VOICELAB_AGENT": "my bot"}, "VOICELAB_AGENT: Value error, must be"),
+        (["serve"], {"VOICELAB_AGENT": "no_such_agent_mod:build"}, "VOICELAB_AGENT: 'no_such"),
         (["call", "12345"], {}, "E.164"),
         (["report", "/nonexistent/dir"], {}, "no such directory"),
         (["carrier"], {}, "TWILIO_ACCOUNT_SID"),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import importlib.util
-import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -20,12 +19,10 @@ from typing import Any
 
 from loguru import logger
 
+from voicelab._process import quiet_onnxruntime
 from voicelab.errors import MissingDependencyError
 
 __all__ = ["ModelPool", "bundled_model_path"]
-
-# onnxruntime phones home unless told not to; it must be set before it loads.
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 
 def bundled_model_path(package: str, relative: str) -> Path:
@@ -106,6 +103,7 @@ class ModelPool:
             self.llm()
 
     def _timed(self, name: str, load: Any) -> Any:
+        quiet_onnxruntime()  # before any model library (Whisper's VAD, Hibari) loads it
         start = time.perf_counter()
         model = load()
         self.load_seconds[name] = round(time.perf_counter() - start, 3)

