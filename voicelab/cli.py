@@ -14,7 +14,6 @@ Bad input is a one-line message and exit code 2, never a traceback.
 from __future__ import annotations
 
 import asyncio
-import os
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
@@ -24,8 +23,6 @@ from voicelab.config import Settings, load_settings
 from voicelab.errors import VoicelabError
 
 __all__ = ["app"]
-
-os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 app = typer.Typer(
     help="voicelab: a lab for AI phone agents on Twilio + Pipecat.",
@@ -182,11 +179,10 @@ def call(
     credentials, the call goes through the carrier and a simulated callee answers.
     The server's API key is read from VOICELAB_API_KEY (environment or .env).
     """
-    import re
-
     from voicelab._cli_simulate import place_call
+    from voicelab.telephony.ids import is_e164
 
-    if not re.fullmatch(r"\+[1-9]\d{6,14}", number):
+    if not is_e164(number):
         fail(f"{number!r} is not an E.164 number like +15551234567")
     settings = settings_or_exit()
     if server is None and settings.twilio_configured and not settings.twilio_api_base:
