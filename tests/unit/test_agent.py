@@ -96,7 +96,7 @@ def test_a_broken_agent_stops_the_server_at_start_not_per_call(tmp_path: Path) -
 
 
 def test_the_lab_imports_its_agent_when_built(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="invalid setting VOICELAB_AGENT: .*must be an import"):
+    with pytest.raises(ConfigError, match=r"invalid setting VOICELAB_AGENT: .*must be an import"):
         Lab(agent="not an import string", providers="instant", recordings_dir=tmp_path)
     with pytest.raises(ConfigError, match="no module named 'no_such_mod_r'"):
         Lab(agent="no_such_mod_r:f", providers="instant", recordings_dir=tmp_path)
@@ -131,7 +131,7 @@ def test_a_factory_may_return_just_its_processors_or_be_async(tmp_path: Path) ->
         return processors
 
     parts = asyncio.run(build_agent_parts(async_agent, context(tmp_path)))
-    assert isinstance(parts, AgentParts) and list(parts.processors) == processors
+    assert isinstance(parts, AgentParts) and parts.processors == processors
     pipeline = Pipeline([FrameProcessor()])
     parts = asyncio.run(build_agent_parts(lambda ctx: pipeline, context(tmp_path)))
     assert parts.processors is pipeline
@@ -212,6 +212,7 @@ def test_a_custom_agent_gets_the_transport_recorder_and_guards_around_it(tmp_pat
 def test_a_whole_pipeline_is_placed_as_it_is(tmp_path: Path) -> None:
     settings = Settings(providers="instant", recordings_dir=tmp_path, faults={"stt": "error"})
     parts = fixed_reply_agent(context(tmp_path, settings))
+    assert not isinstance(parts.processors, Pipeline)
     whole = AgentParts(Pipeline(list(parts.processors)))
     names = pipeline_names(tmp_path, whole, settings)
     assert names[2:5] == ["FallbackSpeaker", "Pipeline", "FastAPIWebsocketOutputTransport"]
