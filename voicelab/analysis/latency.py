@@ -45,20 +45,48 @@ a mean alone; the bootstrap is seeded, so a report is reproducible.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from voicelab.errors import NotFoundError
 
-__all__ = ["BREAKDOWN", "LATENCY_COLUMNS", "breakdown", "compare", "latency_summary"]
+__all__ = [
+    "BREAKDOWN",
+    "LATENCY_COLUMNS",
+    "V2V_PREFERENCE",
+    "breakdown",
+    "compare",
+    "latency_summary",
+    "measured_v2v",
+    "turn_v2v",
+]
 
 BREAKDOWN = ("vad_stop_s", "stt_s", "llm_ttft_s", "tts_ttfa_s", "transport_s")
 LATENCY_COLUMNS = ("v2v_caller_s", "v2v_server_s", "v2v_recording_s", *BREAKDOWN)
+V2V_PREFERENCE = ("v2v_caller_s", "v2v_recording_s", "v2v_server_s")
+"""Voice-to-voice columns, best first: what the caller felt, the same measured on
+``caller.wav``, then the server's figure (which excludes transport and playout). Where a
+single figure per turn is wanted (expectations, reports), the first one present is it."""
 _NAN = math.nan
 _QUANTILES = (50, 90, 95)
 _MAX_BOOT_CELLS = 4_000_000  # resamples x values held in memory at once
+
+
+def turn_v2v(row: Mapping[str, Any] | pd.Series) -> float:
+    """A turn's voice-to-voice: the first of :data:`V2V_PREFERENCE` it has (NaN: none)."""
+    for column in V2V_PREFERENCE:
+        value = row.get(column)
+        if value is not None and pd.notna(value):
+            return float(value)
+    return _NAN
+
+
+def measured_v2v(turns: pd.DataFrame) -> list[str]:
+    """The :data:`V2V_PREFERENCE` columns ``turns`` has any figure in, best first."""
+    return [c for c in V2V_PREFERENCE if c in turns.columns and turns[c].notna().any()]
 
 
 def _sub(a: float | None, b: float | None) -> float:

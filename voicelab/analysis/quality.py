@@ -26,6 +26,7 @@ import pandas as pd
 from voicelab.analysis._files import read_manifest
 from voicelab.analysis._judge import RUBRIC, RUBRIC_VERSION, judge_calls
 from voicelab.analysis._scores import SCORE_COLUMNS, score_row, scores_frame
+from voicelab.analysis.latency import turn_v2v
 from voicelab.analysis.load import calls_df, turns_df
 from voicelab.defaults import QualityRules
 from voicelab.errors import CallRecordError, ScenarioError
@@ -172,13 +173,6 @@ def rule_checks(turns: pd.DataFrame, config: RuleConfig | None = None) -> pd.Dat
     return scores_frame(rows)
 
 
-def _latency(row: pd.Series) -> float:
-    for col in ("v2v_caller_s", "v2v_recording_s", "v2v_server_s"):
-        if col in row and pd.notna(row[col]):
-            return float(row[col])
-    return float("nan")
-
-
 def _expect(sid: Any, exp: Expectation, rows: pd.DataFrame) -> list[dict[str, Any]]:
     out = []
     turn = exp.turn
@@ -204,7 +198,7 @@ def _expect(sid: Any, exp: Expectation, rows: pd.DataFrame) -> list[dict[str, An
             )
         )
     if exp.max_latency_s is not None:
-        measured = [x for x in (_latency(r) for _, r in rows.iterrows()) if not pd.isna(x)]
+        measured = [x for x in (turn_v2v(r) for _, r in rows.iterrows()) if not pd.isna(x)]
         worst = max(measured, default=None)  # turns without a measure cannot fail it
         within = None if worst is None else worst <= exp.max_latency_s
         limit = f"{exp.max_latency_s:.2f} s"

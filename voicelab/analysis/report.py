@@ -21,7 +21,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from voicelab.analysis.latency import BREAKDOWN, compare, latency_summary
+from voicelab.analysis.latency import BREAKDOWN, compare, latency_summary, measured_v2v
 from voicelab.analysis.load import calls_df, turns_df
 from voicelab.analysis.plots import (
     plot_breakdown,
@@ -35,8 +35,6 @@ from voicelab.analysis.wer import turn_wer
 from voicelab.errors import CallRecordError, InvalidArgumentError
 
 __all__ = ["Report", "build_report"]
-
-_V2V = ("v2v_caller_s", "v2v_recording_s", "v2v_server_s")
 
 
 @dataclass
@@ -90,7 +88,7 @@ def _summaries(
         interruptions=("n_interruptions", "sum"),
         errors=("n_errors", "sum"),
     )
-    measured = [c for c in _V2V if turns[c].notna().any()]
+    measured = measured_v2v(turns)
     latency = latency_summary(turns, by="group", col=measured) if measured else pd.DataFrame()
     if measured:
         latency = latency[latency["n"] > 0].reset_index(drop=True)
@@ -131,7 +129,7 @@ def _png(draw: object, size: tuple[float, float] = (8, 3.6)) -> str:
 
 def _plots(calls: pd.DataFrame, turns: pd.DataFrame, by: str | None) -> dict[str, str]:
     turns = _group(turns, by)
-    col = next((c for c in _V2V if turns[c].notna().any()), None)
+    col = next(iter(measured_v2v(turns)), None)
     plots: dict[str, str] = {}
     if col is not None:
         plots[f"{col} CDF"] = _png(lambda ax: plot_latency_cdf(turns, col, by="group", ax=ax))

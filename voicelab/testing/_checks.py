@@ -40,7 +40,6 @@ _EXPECTED_STATUS = {
     "no-answer": "no-answer",
     "failed": "failed",
 }
-_LATENCY_FALLBACK = ("v2v_caller_s", "v2v_recording_s", "v2v_server_s")
 _TEXT_CHECKS = {"expect.contains", "expect.regex", "expect.must_not_say", "expect.turn"}
 
 
@@ -118,16 +117,17 @@ def _texts(rows: pd.DataFrame) -> list[str]:
 
 
 def _latencies(rows: pd.DataFrame, column: str | None = None) -> list[tuple[int | None, float]]:
-    """``(turn, seconds)`` of each row with a measure: ``column``, or the first available
-    of caller-side, recording and server-side voice-to-voice."""
+    """``(turn, seconds)`` of each row with a measure: ``column``, or the turn's
+    voice-to-voice (:func:`voicelab.analysis.latency.turn_v2v`)."""
+    from voicelab.analysis.latency import turn_v2v  # pandas: only once there are rows
+
     found = []
     for _, row in rows.iterrows():
-        columns = (column,) if column else _LATENCY_FALLBACK
-        values = [row[c] for c in columns if c in row and _is_number(row[c])]
-        if values:
+        value = row.get(column) if column else turn_v2v(row)
+        if _is_number(value):
             number = row.get("caller_turn")
             turn = number if _is_number(number) else row.get("turn")
-            found.append((int(turn) if _is_number(turn) else None, float(values[0])))
+            found.append((int(turn) if _is_number(turn) else None, float(value)))
     return found
 
 
