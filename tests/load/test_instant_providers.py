@@ -14,9 +14,9 @@ from voicelab.bot.services import InstantSTTService, InstantTTSService, Scripted
 from voicelab.bot.services.instant_stt import INSTANT_TRANSCRIPT
 from voicelab.bot.services.instant_tts import synthetic_speech
 from voicelab.config import Settings
+from voicelab.recording.audible import audible_windows
 from voicelab.server.app import create_app
 from voicelab.server.runner import CallServer
-from voicelab.simulator.caller import audible_windows
 
 
 def test_instant_bundle_needs_no_model_pool():
@@ -62,7 +62,7 @@ def test_synthetic_speech_lasts_in_proportion_to_the_text_and_is_audible_through
     samples = long.astype(np.float32) / 32768
     windows = samples.size // 80
     # Every 10 ms window but the faded edges is audible by voicelab's one definition.
-    assert audible_windows(samples).size >= windows - 2
+    assert audible_windows(samples, 80).size >= windows - 2
     assert synthetic_speech("Hi", 16000, seconds_per_char=0.02).size == 640
 
 

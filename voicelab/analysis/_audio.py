@@ -24,6 +24,7 @@ import soundfile as sf
 from voicelab.analysis._cache import Built, Entry
 from voicelab.analysis._files import CALLER_WAV, SERVER_WAV_RE, CallDir, parse_call
 from voicelab.errors import CallRecordError
+from voicelab.recording.audible import AUDIBLE_DBFS, WINDOW_S, audible, window_samples
 
 __all__ = ["RECORDING_SCHEMA", "CallAudio", "build_recording", "load_audio", "recording_v2v"]
 
@@ -98,13 +99,6 @@ def load_audio(call: Any, which: Literal["server", "caller"] = "server") -> Call
     return CallAudio(path, int(rate), which, channels)
 
 
-def _audible(x: np.ndarray, window: int, threshold_db: float) -> np.ndarray:
-    """Per ``window``-sample block (aligned on sample 0): is its RMS at least the threshold?"""
-    blocks = x[: len(x) // window * window].reshape(-1, window).astype(np.float64)
-    rms = np.sqrt(np.mean(blocks * blocks, axis=1))
-    return np.asarray(rms >= 10 ** (threshold_db / 20))
-
-
 def _window_at(seconds: float, per_s: float) -> int:
     # The epsilon keeps 0.29 s * 100 from flooring to window 28.
     return max(0, int(seconds * per_s + 1e-9))
@@ -114,8 +108,8 @@ def recording_v2v(
     audio: CallAudio,
     starts: Mapping[int, float],
     *,
-    window_s: float = 0.01,
-    threshold_db: float = -40.0,
+    window_s: float = WINDOW_S,
+    threshold_db: float = AUDIBLE_DBFS,
 ) -> dict[int, float]:
     """Voice-to-voice per caller turn, measured on ``caller.wav`` (module docstring).
 
@@ -133,9 +127,9 @@ def recording_v2v(
     Returns:
         Seconds by caller turn; NaN where no speech end or no answer was found.
     """
-    window = max(1, round(window_s * audio.sample_rate))
-    said = _audible(audio.channels["caller"], window, threshold_db)
-    heard = _audible(audio.channels["bot"], window, threshold_db)
+    window = window_samples(audio.sample_rate, window_s)
+    said = audible(audio.channels["caller"], window, threshold_db)
+    heard = audible(audio.channels["bot"], window, threshold_db)
     per_s = audio.sample_rate / window  # windows per second
     order: Sequence[int] = sorted(starts)
     out: dict[int, float] = {}

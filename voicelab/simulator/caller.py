@@ -26,6 +26,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
 from voicelab.errors import VoicelabError
+from voicelab.recording.audible import audible_windows, window_samples
 from voicelab.recording.store import CallRecord
 from voicelab.recording.wav import WavStreamWriter, pcm16
 from voicelab.simulator._playout import PlayoutBuffer
@@ -39,18 +40,9 @@ RATE = 8000
 FRAME = 160  # 20 ms at 8 kHz
 FRAME_S = FRAME / RATE
 WAV_CHUNK_FRAMES = 25  # caller.wav is appended every 0.5 s of call
-# "Audible" has one definition across voicelab (DESIGN.md section 4): a 10 ms window,
-# aligned on the caller's sample 0, whose RMS reaches -40 dBFS. analysis.recording_v2v
+# "Audible" has one definition across voicelab (voicelab.recording.audible); analysis
 # measures caller.wav with the same rule, so the two figures can be compared.
-WINDOW = 80  # 10 ms at 8 kHz
-AUDIBLE_RMS = 10 ** (-40 / 20)
-
-
-def audible_windows(samples: np.ndarray) -> np.ndarray:
-    """Indices of the audible 10 ms windows of ``samples`` (which start on a window edge)."""
-    usable = samples[: samples.size // WINDOW * WINDOW].astype(np.float64)
-    rms = np.sqrt(np.mean(usable.reshape(-1, WINDOW) ** 2, axis=1))
-    return np.flatnonzero(rms >= AUDIBLE_RMS)
+WINDOW = window_samples(RATE)  # 10 ms at 8 kHz
 
 
 @dataclass
@@ -302,7 +294,7 @@ class _CallerSession:
         await self.send({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})
 
     def _detect_heard(self, frame: np.ndarray) -> None:
-        loud = audible_windows(frame)
+        loud = audible_windows(frame, WINDOW)
         if loud.size:
             t_first = self.now() + loud[0] * WINDOW / RATE
             self.last_audible = self.now() + (loud[-1] + 1) * WINDOW / RATE
@@ -359,7 +351,7 @@ class _CallerSession:
         start = self.now()
         self.mouth = say.audio.astype(np.float32)
         # The utterance ends with its last audible window (its quiet tail is not speech).
-        loud = audible_windows(self.mouth)
+        loud = audible_windows(self.mouth, WINDOW)
         end = start + ((loud[-1] + 1) * WINDOW if loud.size else self.mouth.size) / RATE
         self.emit("caller.utterance_started", t=start, turn=self.turn, text=say.text)
         while self.mouth.size and not self.closed.is_set():
