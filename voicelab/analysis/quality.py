@@ -17,7 +17,6 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,8 @@ from voicelab.analysis._scores import SCORE_COLUMNS, score_row, scores_frame
 from voicelab.analysis.latency import turn_v2v
 from voicelab.analysis.load import calls_df, turns_df
 from voicelab.defaults import QualityRules
-from voicelab.errors import CallRecordError, ScenarioError
+from voicelab.errors import CallRecordError
+from voicelab.expectations import Expectation
 
 __all__ = [
     "RUBRIC",
@@ -51,64 +51,6 @@ RuleConfig = QualityRules
 ``RuleConfig(max_words=30)`` changes one threshold; ``RuleConfig.from_file(path)`` loads a
 copy of ``quality_rules.yaml`` edited for another agent.
 """
-
-
-@dataclass(frozen=True)
-class Expectation:
-    """What a scenario expects of one reply (``turn``) or of every reply (``turn=None``).
-
-    Turn numbers are the scenario's: ``N`` is the answer to the caller's ``N``-th scripted
-    utterance, 0 the greeting. Each field set gives one row in the scores.
-
-    Attributes:
-        turn: Which reply; ``None`` for all of them.
-        contains: Phrases of which at least one must appear (case-insensitive; call-wide:
-            in some reply).
-        regex: A pattern that must match (``re.search``, case-insensitive).
-        must_not_say: Phrases that must not appear (call-wide: in no reply).
-        max_latency_s: Upper bound of the voice-to-voice latency (caller side, else the
-            recording's, else the server's); call-wide: of every turn.
-    """
-
-    turn: int | None = None
-    contains: tuple[str, ...] = ()
-    regex: str | None = None
-    must_not_say: tuple[str, ...] = ()
-    max_latency_s: float | None = None
-
-    @classmethod
-    def from_dict(cls, raw: Mapping[str, Any]) -> Expectation:
-        """Build one from a scenario's dict.
-
-        Raises:
-            ScenarioError: An unknown key or a value of the wrong type (the message names it).
-        """
-        unknown = set(raw) - {"turn", "contains", "regex", "must_not_say", "max_latency_s"}
-        if unknown:
-            raise ScenarioError(f"expectation has unknown keys {sorted(unknown)}: {dict(raw)}")
-        try:
-            phrases = {k: _phrases(raw.get(k)) for k in ("contains", "must_not_say")}
-            turn, latency = raw.get("turn"), raw.get("max_latency_s")
-            if raw.get("regex") is not None:
-                re.compile(str(raw["regex"]))
-            return cls(
-                turn=None if turn is None else int(turn),
-                regex=None if raw.get("regex") is None else str(raw["regex"]),
-                max_latency_s=None if latency is None else float(latency),
-                **phrases,
-            )
-        except (TypeError, ValueError, re.error) as exc:
-            raise ScenarioError(f"invalid expectation {dict(raw)}: {exc}") from None
-
-
-def _phrases(value: Any) -> tuple[str, ...]:
-    if value is None:
-        return ()
-    if isinstance(value, str):
-        return (value,)
-    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-        return tuple(value)
-    raise TypeError(f"expected a phrase or a list of phrases, got {value!r}")
 
 
 def _text(value: Any) -> str:
@@ -190,7 +132,7 @@ def _expect(sid: Any, exp: Expectation, rows: pd.DataFrame) -> list[dict[str, An
         out.append(
             score_row(sid, "expect.regex", turn, ok, f"/{exp.regex}/ {'' if ok else 'un'}matched")
         )
-    for phrase in exp.must_not_say:
+    for phrase in exp.must_not_say or ():
         ok = phrase.lower() not in joined
         out.append(
             score_row(

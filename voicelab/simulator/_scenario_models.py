@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from voicelab.expectations import Expectation
 from voicelab.telephony.ids import E164_PATTERN
 
 __all__ = [
@@ -144,54 +145,5 @@ class CallerGoal(_Model):
     max_turns: int = Field(default=3, strict=True, ge=1, le=20)
 
 
-class ScenarioExpectation(_Model):
-    """What one bot reply (``turn``), or every reply (no ``turn``), must do.
-
-    Attributes:
-        turn: 0 is the greeting, N the reply to the caller's N-th spoken line; ``None``
-            means any reply of the call.
-        contains: Phrases of which at least one must appear (case-insensitive).
-        regex: A pattern the reply must match (``re.search``, case-insensitive).
-        must_not_say: Phrases none of which may appear (case-insensitive).
-        max_latency_s: Longest acceptable voice-to-voice latency, in seconds.
-    """
-
-    turn: int | None = Field(default=None, strict=True, ge=0)
-    contains: list[Annotated[str, Field(min_length=1)]] | None = Field(default=None, min_length=1)
-    regex: str | None = Field(default=None, min_length=1)
-    must_not_say: list[Annotated[str, Field(min_length=1)]] | None = Field(
-        default=None, min_length=1
-    )
-    max_latency_s: float | None = Field(default=None, strict=True, gt=0, le=60)
-
-    @field_validator("contains", "must_not_say", mode="before")
-    @classmethod
-    def _phrases(cls, value: Any) -> Any:
-        # One phrase is a list of one; anything else is left for pydantic to reject.
-        return [value] if isinstance(value, str) else value
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"the pattern does not compile: {exc}") from None
-        return value
-
-    @model_validator(mode="after")
-    def _checks_something(self) -> ScenarioExpectation:
-        checks = (self.contains, self.regex, self.must_not_say, self.max_latency_s)
-        if all(check is None for check in checks):
-            raise ValueError("an expectation needs contains, regex, must_not_say or max_latency_s")
-        return self
-
-    def matches(self, reply: str) -> bool:
-        """Whether ``reply``'s words meet the text checks (latency is not known here)."""
-        lowered = reply.lower()
-        if self.contains and not any(p.lower() in lowered for p in self.contains):
-            return False
-        if self.regex and re.search(self.regex, reply, re.IGNORECASE) is None:
-            return False
-        return not (self.must_not_say and any(p.lower() in lowered for p in self.must_not_say))
+# One model for the simulator, analysis and the plugin (voicelab/expectations.py).
+ScenarioExpectation = Expectation

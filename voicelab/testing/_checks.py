@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from voicelab.errors import InvalidArgumentError, NotFoundError
+from voicelab.expectations import Expectation
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -85,9 +86,9 @@ class _Call:
         sid = f" ({self.call_sid})" if self.call_sid and self.call_sid != self.name else ""
         return f"{self.name}{sid}"
 
-    def expectations(self) -> list[Mapping[str, Any]]:
+    def expectations(self) -> list[Expectation]:
         listed = self.scenario.get("expectations", self.manifest.get("expectations", []))
-        return [item for item in listed if isinstance(item, Mapping)]
+        return [Expectation.from_dict(item) for item in listed if isinstance(item, Mapping)]
 
     def turns(self) -> pd.DataFrame:
         if self._turns is None:
@@ -156,7 +157,7 @@ def _row(call: _Call, check: str, turn: int | None, passed: bool, detail: str) -
     return dict(zip(_CHECK_COLUMNS, values, strict=True))
 
 
-def _expectation_rows(call: _Call, listed: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+def _expectation_rows(call: _Call, listed: Sequence[Expectation]) -> list[dict[str, Any]]:
     """:func:`voicelab.analysis.check_expectations` on one call, made strict and readable.
 
     A check that could not be decided (a latency bound on a turn with no reply to measure)
@@ -186,8 +187,8 @@ def _expectation_rows(call: _Call, listed: Sequence[Mapping[str, Any]]) -> list[
                 banned = [
                     p.lower()
                     for e in listed
-                    if e.get("turn") == turn
-                    for p in _phrases(e.get("must_not_say"))
+                    if e.turn == turn
+                    for p in e.must_not_say or ()
                 ]
                 texts = [t for t in texts if any(p in t.lower() for p in banned)][:1] or texts
             detail += f" in reply {_quote(' / '.join(texts))}" if texts else " (no reply)"
@@ -208,11 +209,8 @@ def _check_call(call: _Call, scenario: Scenario | None) -> list[dict[str, Any]]:
         rows.append(_row(call, "record", None, False, detail))
     if call.directory is None:
         return rows
-    listed: Sequence[Mapping[str, Any]] = (
-        [e.model_dump(mode="json", exclude_none=True) for e in scenario.expect]
-        if scenario is not None
-        else call.expectations()
-    )
+    # The scenario's own models, or the manifest's copy validated into the same model.
+    listed = list(scenario.expect) if scenario is not None else call.expectations()
     return rows + _expectation_rows(call, listed)
 
 

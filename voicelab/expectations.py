@@ -1,0 +1,95 @@
+"""What a scenario expects of the bot's replies: one model for the simulator, analysis and
+the pytest plugin.
+
+A scenario file lists expectations under ``expect:``; the simulator validates them when it
+loads the file (:mod:`voicelab.simulator.scenario`), writes them into the call's manifest,
+and :func:`voicelab.analysis.check_expectations` (so the plugin's ``assert_expectations``)
+checks each against the recorded turns. Only pydantic: every layer may import it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from voicelab.errors import ScenarioError
+
+__all__ = ["Expectation"]
+
+_Phrase = Annotated[str, Field(min_length=1)]
+
+
+class Expectation(BaseModel):
+    """What one bot reply (``turn``), or every reply (no ``turn``), must do.
+
+    Turn numbers are the scenario's: ``N`` is the answer to the caller's ``N``-th scripted
+    utterance, 0 the greeting. Each field set gives one row in the scores. Without a turn,
+    the checks are call-wide: ``contains`` in some reply, ``must_not_say`` in none,
+    ``max_latency_s`` for every turn.
+
+    Attributes:
+        turn: 0 is the greeting, N the reply to the caller's N-th spoken line; ``None``
+            means any reply of the call.
+        contains: Phrases of which at least one must appear (case-insensitive).
+        regex: A pattern the reply must match (``re.search``, case-insensitive).
+        must_not_say: Phrases none of which may appear (case-insensitive).
+        max_latency_s: Longest acceptable voice-to-voice latency, in seconds (the turn's
+            first figure in :data:`voicelab.analysis.latency.V2V_PREFERENCE`).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    turn: int | None = Field(default=None, strict=True, ge=0)
+    contains: list[_Phrase] | None = Field(default=None, min_length=1)
+    regex: str | None = Field(default=None, min_length=1)
+    must_not_say: list[_Phrase] | None = Field(default=None, min_length=1)
+    max_latency_s: float | None = Field(default=None, strict=True, gt=0, le=60)
+
+    @field_validator("contains", "must_not_say", mode="before")
+    @classmethod
+    def _phrases(cls, value: Any) -> Any:
+        # One phrase is a list of one; anything else is left for pydantic to reject.
+        return [value] if isinstance(value, str) else value
+
+    @field_validator("regex")
+    @classmethod
+    def _compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"the pattern does not compile: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _checks_something(self) -> Expectation:
+        checks = (self.contains, self.regex, self.must_not_say, self.max_latency_s)
+        if all(check is None for check in checks):
+            raise ValueError("an expectation needs contains, regex, must_not_say or max_latency_s")
+        return self
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, Any]) -> Expectation:
+        """Validate one expectation read back from a manifest or written by hand.
+
+        Raises:
+            ScenarioError: An unknown key or an invalid value (the message names it).
+        """
+        unknown = set(raw) - set(cls.model_fields)
+        if unknown:
+            raise ScenarioError(f"expectation has unknown keys {sorted(unknown)}: {dict(raw)}")
+        try:
+            return cls.model_validate(dict(raw))
+        except ValidationError as exc:
+            first = exc.errors(include_url=False)[0]
+            where = ".".join(str(part) for part in first["loc"]) or "expectation"
+            raise ScenarioError(
+                f"invalid expectation {dict(raw)}: {where}: {first['msg']}"
+            ) from None
+
+    def manifest(self) -> dict[str, Any]:
+        """The expectation as a manifest writes it (set fields only, JSON types)."""
+        return self.model_dump(mode="json", exclude_none=True)
