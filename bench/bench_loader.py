@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,7 +22,10 @@ from pathlib import Path
 from typing import Any
 
 from voicelab.analysis import calls_df, events_df, turns_df
-from voicelab.analysis._synthetic import write_synthetic_tree
+
+# The synthetic tree writer is test scaffolding (tests/synthetic_tree.py), not the package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from synthetic_tree import write_synthetic_tree
 
 
 def _timed(fn: Callable[[], Any], repeat: int = 1) -> tuple[float, Any]:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from synthetic_tree import write_synthetic_tree
 
 import voicelab.analysis as analysis
 from voicelab.analysis import _files, calls_df, events_df, turns_df
-from voicelab.analysis._synthetic import write_synthetic_tree
 
 CALLS, TURNS = 200, 6
 

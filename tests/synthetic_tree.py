@@ -1,4 +1,5 @@
-"""Synthetic recordings trees, for the loader benchmark and the scale test.
+"""Synthetic recordings trees, for the loader benchmark and the scale test (test scaffolding:
+not part of the package).
 
 Each call looks like a simulated inbound call: a greeting, then ``turns`` exchanges with
 the server's and the caller's events (16 per exchange, 10 around them), jittered latencies
