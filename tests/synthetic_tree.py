@@ -27,7 +27,9 @@ def _line(t0: datetime, source: str, offset: float, t: float, kind: str, **data:
     return json.dumps(event)
 
 
-def _call_lines(sid: str, t0: datetime, turns: int, rng: np.random.Generator) -> list[str]:
+def _call_lines(
+    sid: str, t0: datetime, turns: int, rng: np.random.Generator, truth: list[dict[str, Any]]
+) -> list[str]:
     s = partial(_line, t0, "server", 0.0)
     c = partial(_line, t0, "caller", 0.05)  # the caller's clock starts 50 ms later
     lines = [
@@ -46,6 +48,10 @@ def _call_lines(sid: str, t0: datetime, turns: int, rng: np.random.Generator) ->
         end = t + 1.5  # caller clock: t, server clock: t + 0.05
         stop = end + 0.05 + vad
         bot = stop + stt + 0.01 + ttft + 0.02 + ttfa
+        # What turns_df must find: transport is the network both ways plus the 10 ms before
+        # llm.started and the 20 ms from the first token to tts.started.
+        parts = {"vad_stop_s": vad, "stt_s": stt, "llm_ttft_s": ttft, "tts_ttfa_s": ttfa}
+        truth.append({"call_sid": sid, "turn": n, **parts, "transport_s": net + 0.03})
         lines += [
             c(t, "caller.utterance_started", turn=n, text=text),
             s(t + 0.25, "user.speech_started", turn=n - 1),
@@ -73,8 +79,20 @@ def _call_lines(sid: str, t0: datetime, turns: int, rng: np.random.Generator) ->
     return lines
 
 
-def write_synthetic_tree(root: Path, calls: int, turns: int = 6, *, seed: int = 0) -> int:
-    """Write ``calls`` call directories under ``root``; returns how many events it wrote."""
+def write_synthetic_tree(
+    root: Path,
+    calls: int,
+    turns: int = 6,
+    *,
+    seed: int = 0,
+    truth: list[dict[str, Any]] | None = None,
+) -> int:
+    """Write ``calls`` call directories under ``root``; returns how many events it wrote.
+
+    ``truth``, if given, receives the latency breakdown each answered turn was generated
+    with (``call_sid``, ``turn`` and the ``BREAKDOWN`` columns), to check the loaders by.
+    """
+    truth = [] if truth is None else truth
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     written = 0
@@ -83,7 +101,7 @@ def write_synthetic_tree(root: Path, calls: int, turns: int = 6, *, seed: int = 
         t0 = _START + timedelta(minutes=i)
         directory = root / f"{t0:%Y%m%d-%H%M%S}_{sid}"
         directory.mkdir()
-        lines = _call_lines(sid, t0, turns, rng)
+        lines = _call_lines(sid, t0, turns, rng, truth)
         (directory / "events.jsonl").write_text("\n".join(lines) + "\n")
         manifest = {
             "call_sid": sid,

@@ -67,7 +67,7 @@ def test_tables_have_one_row_per_call_turn_and_event(recordings, turns):
     assert str(events["wall"].dtype).startswith("datetime64") and events["wall"].dt.tz is not None
 
 
-def test_event_and_recording_latency_agree_and_the_breakdown_adds_up(turns):
+def test_event_and_recording_latency_agree_and_the_breakdown_fits_inside(turns):
     replies = turns[turns["turn"] > 0]
     diff = (replies["v2v_caller_s"] - replies["v2v_recording_s"]).abs()
     assert (diff <= 0.02).mean() >= 0.95, replies[["v2v_caller_s", "v2v_recording_s"]]
@@ -75,7 +75,9 @@ def test_event_and_recording_latency_agree_and_the_breakdown_adds_up(turns):
     parts = replies[list(BREAKDOWN)]
     assert parts.notna().all().all()
     assert (parts[["vad_stop_s", "stt_s", "llm_ttft_s", "tts_ttfa_s"]] >= 0).all().all()
-    assert ((parts.sum(axis=1) - replies["v2v_caller_s"]).abs() < 1e-6).all()
+    # transport_s is the remainder of v2v_caller_s, so "the parts add up" cannot fail; what
+    # can: the measured parts overrunning what the caller felt (a negative remainder).
+    assert (parts["transport_s"] >= 0).all(), parts
     summary = latency_summary(replies, col="v2v_caller_s")
     assert summary.loc[0, "n"] == 4 and summary.loc[0, "p50"] <= summary.loc[0, "max"]
 
