@@ -8,9 +8,7 @@ Streams protocol (DESIGN.md section 6); when it returns, the stream is over.
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import json
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -18,11 +16,19 @@ from loguru import logger
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 
+from voicelab.telephony.media import (
+    FRAME_BYTES,
+    MediaMessageError,
+    OutboundMark,
+    TwilioStreamMessages,
+    parse_server_message,
+)
+
 __all__ = ["Answerer", "SilentAnswerer", "StreamSession"]
 
 
 _FRAME_S = 0.02
-_SILENT_FRAME = base64.b64encode(b"\xff" * 160).decode()  # 20 ms of mu-law silence
+_SILENT_FRAME = b"\xff" * FRAME_BYTES  # 20 ms of mu-law silence
 
 
 @dataclass
@@ -77,99 +83,51 @@ class SilentAnswerer:
         async with connect(
             session.url, additional_headers=session.headers, open_timeout=10, proxy=None
         ) as ws:
-            sequence = _Counter()
-            await ws.send(
-                json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+            messages = TwilioStreamMessages(
+                stream_sid=session.stream_sid,
+                call_sid=session.call_sid,
+                account_sid=session.account_sid,
             )
-            await ws.send(json.dumps(_start_message(session, sequence.next())))
-            reader = asyncio.create_task(_drain(ws, session.stream_sid, sequence))
+            await ws.send(messages.connected())
+            await ws.send(messages.start(session.custom_parameters))
+            reader = asyncio.create_task(_drain(ws, messages))
             hangup = asyncio.create_task(session.hangup.wait())
-            sender = asyncio.create_task(_send_silence(ws, session.stream_sid, sequence))
+            sender = asyncio.create_task(_send_silence(ws, messages))
             try:
                 await asyncio.wait({reader, hangup, sender}, return_when=asyncio.FIRST_COMPLETED)
                 if not reader.done():
                     # We end the stream (hang-up), so Twilio's stop message goes first.
-                    stop = {
-                        "event": "stop",
-                        "sequenceNumber": sequence.next(),
-                        "stop": {"accountSid": session.account_sid, "callSid": session.call_sid},
-                        "streamSid": session.stream_sid,
-                    }
                     with contextlib.suppress(ConnectionClosed):
-                        await ws.send(json.dumps(stop))
+                        await ws.send(messages.stop())
             finally:
                 for task in (reader, hangup, sender):
                     task.cancel()
                 await asyncio.gather(reader, hangup, sender, return_exceptions=True)
 
 
-class _Counter:
-    """Twilio's per-stream ``sequenceNumber``: a string counting from 1."""
-
-    def __init__(self) -> None:
-        self._value = 0
-
-    def next(self) -> str:
-        self._value += 1
-        return str(self._value)
-
-
-def _start_message(session: StreamSession, sequence_number: str) -> dict[str, Any]:
-    return {
-        "event": "start",
-        "sequenceNumber": sequence_number,
-        "start": {
-            "streamSid": session.stream_sid,
-            "accountSid": session.account_sid,
-            "callSid": session.call_sid,
-            "tracks": ["inbound"],
-            "customParameters": dict(session.custom_parameters),
-            "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-        },
-        "streamSid": session.stream_sid,
-    }
-
-
-async def _send_silence(ws: ClientConnection, stream_sid: str, sequence: _Counter) -> None:
+async def _send_silence(ws: ClientConnection, messages: TwilioStreamMessages) -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     chunk = 0
     while True:
         chunk += 1
-        message = {
-            "event": "media",
-            "sequenceNumber": sequence.next(),
-            "media": {
-                "track": "inbound",
-                "chunk": str(chunk),
-                "timestamp": str((chunk - 1) * 20),
-                "payload": _SILENT_FRAME,
-            },
-            "streamSid": stream_sid,
-        }
+        message = messages.media(_SILENT_FRAME, chunk=chunk, timestamp_ms=(chunk - 1) * 20)
         try:
-            await ws.send(json.dumps(message))
+            await ws.send(message)
         except ConnectionClosed:
             return
         # Pace against the start time, not the previous frame, so delays do not accumulate.
         await asyncio.sleep(max(0.0, started + chunk * _FRAME_S - loop.time()))
 
 
-async def _drain(ws: ClientConnection, stream_sid: str, sequence: _Counter) -> None:
+async def _drain(ws: ClientConnection, messages: TwilioStreamMessages) -> None:
     """Read until the server closes; answer marks (the server may wait for them)."""
     with contextlib.suppress(ConnectionClosed):
         async for raw in ws:
             try:
-                message = json.loads(raw)
-            except ValueError:
-                logger.warning("silent answerer: non-JSON message from the server ignored")
+                message = parse_server_message(raw)
+            except MediaMessageError as exc:
+                logger.warning(f"silent answerer: {exc}; message ignored")
                 continue
-            if isinstance(message, dict) and message.get("event") == "mark":
-                mark = message.get("mark") or {}
-                echo = {
-                    "event": "mark",
-                    "sequenceNumber": sequence.next(),
-                    "streamSid": stream_sid,
-                    "mark": {"name": str(mark.get("name", ""))},
-                }
-                await ws.send(json.dumps(echo))
+            if isinstance(message, OutboundMark):
+                await ws.send(messages.mark(message.mark.name))

@@ -13,8 +13,6 @@ process keeps all but the last moments) and its timed observations to the call's
 from __future__ import annotations
 
 import asyncio
-import base64
-import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,6 +31,14 @@ from voicelab.simulator._playout import PlayoutBuffer
 from voicelab.simulator._script import Action, Dtmf, HangUp, Improvise, Pause, Say
 from voicelab.simulator.ears import CallerEars
 from voicelab.telephony import mulaw
+from voicelab.telephony.media import (
+    ClearMessage,
+    MediaMessageError,
+    OutboundMark,
+    OutboundMedia,
+    TwilioStreamMessages,
+    parse_server_message,
+)
 
 __all__ = ["CallerResult", "MediaStreamsCaller"]
 
@@ -151,7 +157,9 @@ class _CallerSession:
         self.call_sid, self.stream_sid, self.account_sid = call_sid, stream_sid, account_sid
         self.result = CallerResult()
         self.playout = PlayoutBuffer()
-        self.sequence = 0
+        self.messages = TwilioStreamMessages(
+            stream_sid=stream_sid, call_sid=call_sid, account_sid=account_sid
+        )
         self.tick = 0
         self.turn = 0
         self.mouth = np.zeros(0, dtype=np.float32)
@@ -177,29 +185,12 @@ class _CallerSession:
         if self.record is not None:
             self.record.emit(type, t=self.now() if t is None else t, **data)
 
-    async def send(self, message: dict[str, Any]) -> None:
-        self.sequence += 1
-        message["sequenceNumber"] = str(self.sequence)
-        await self.ws.send(json.dumps(message))
+    async def send(self, message: str) -> None:
+        await self.ws.send(message)
 
     async def handshake(self, custom_parameters: dict[str, str]) -> None:
-        await self.ws.send(
-            json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-        )
-        await self.send(
-            {
-                "event": "start",
-                "start": {
-                    "streamSid": self.stream_sid,
-                    "accountSid": self.account_sid,
-                    "callSid": self.call_sid,
-                    "tracks": ["inbound"],
-                    "customParameters": custom_parameters,
-                    "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": RATE, "channels": 1},
-                },
-                "streamSid": self.stream_sid,
-            }
-        )
+        await self.send(self.messages.connected())
+        await self.send(self.messages.start(custom_parameters))
 
     async def play(self, hangup: asyncio.Event) -> CallerResult:
         if self.record is not None:
@@ -240,20 +231,11 @@ class _CallerSession:
             self._stream_audio()
             self._detect_heard(heard)
             pcm = pcm16(out)
-            payload = base64.b64encode(mulaw.encode(pcm)).decode()
+            media = self.messages.media(
+                mulaw.encode(pcm), chunk=self.tick + 1, timestamp_ms=int(self.tick * FRAME_S * 1000)
+            )
             try:
-                await self.send(
-                    {
-                        "event": "media",
-                        "media": {
-                            "track": "inbound",
-                            "chunk": str(self.tick + 1),
-                            "timestamp": str(int(self.tick * FRAME_S * 1000)),
-                            "payload": payload,
-                        },
-                        "streamSid": self.stream_sid,
-                    }
-                )
+                await self.send(media)
                 for name in marks:
                     await self._echo_mark(name)
             except ConnectionClosed:
@@ -265,15 +247,17 @@ class _CallerSession:
     async def _receive(self) -> None:
         try:
             async for raw in self.ws:
-                message = json.loads(raw)
-                event = message.get("event")
-                if event == "media":
-                    ulaw = base64.b64decode(message["media"]["payload"])
-                    pcm = mulaw.decode(ulaw)
+                try:
+                    message = parse_server_message(raw)
+                except MediaMessageError as exc:  # any bot may answer: drop it, go on
+                    logger.warning(f"caller: {exc}; message dropped")
+                    continue
+                if isinstance(message, OutboundMedia):
+                    pcm = mulaw.decode(message.media.payload)
                     self.playout.push_audio(pcm.astype(np.float32) / 32768.0)
-                elif event == "mark":
-                    self.playout.push_mark(message["mark"]["name"])
-                elif event == "clear":
+                elif isinstance(message, OutboundMark):
+                    self.playout.push_mark(message.mark.name)
+                elif isinstance(message, ClearMessage):
                     self.result.clears += 1
                     self.emit("clear")
                     self._finish_heard()
@@ -291,7 +275,7 @@ class _CallerSession:
     async def _echo_mark(self, name: str) -> None:
         self.result.marks.append(name)
         self.emit("mark", name=name)
-        await self.send({"event": "mark", "streamSid": self.stream_sid, "mark": {"name": name}})
+        await self.send(self.messages.mark(name))
 
     def _detect_heard(self, frame: np.ndarray) -> None:
         loud = audible_windows(frame, WINDOW)
@@ -410,13 +394,7 @@ class _CallerSession:
                 await self._wait_for_bot(action.barge_in_after)
                 await self._say(action)
             elif isinstance(action, Dtmf):
-                await self.send(
-                    {
-                        "event": "dtmf",
-                        "streamSid": self.stream_sid,
-                        "dtmf": {"track": "inbound_track", "digit": action.digit},
-                    }
-                )
+                await self.send(self.messages.dtmf(action.digit))
                 self.emit("dtmf", digit=action.digit)
             elif isinstance(action, Pause):
                 await asyncio.sleep(action.seconds)
@@ -430,13 +408,7 @@ class _CallerSession:
     async def _hang_up(self) -> None:
         self.closed.set()
         try:
-            await self.send(
-                {
-                    "event": "stop",
-                    "stop": {"accountSid": self.account_sid, "callSid": self.call_sid},
-                    "streamSid": self.stream_sid,
-                }
-            )
+            await self.send(self.messages.stop())
             await self.ws.close()
         except ConnectionClosed:
             pass
