@@ -7,7 +7,12 @@ from pathlib import Path
 import pytest
 from loguru import logger
 
-from voicelab.server.logging import configure_logging, mask_phone_number, mask_phone_numbers
+from voicelab.server.logging import (
+    LogSinks,
+    configure_logging,
+    mask_phone_number,
+    mask_phone_numbers,
+)
 
 
 @pytest.mark.parametrize(
@@ -41,9 +46,45 @@ def _logged(log_dir: Path, *, mask: bool) -> str:
     return "".join(path.read_text() for path in log_dir.glob("*.log"))
 
 
-def test_the_log_patcher_masks_numbers_only_when_asked(tmp_path):
+def test_the_cli_logging_masks_numbers_only_when_asked(tmp_path):
     masked = _logged(tmp_path / "masked", mask=True)
     assert "+1555***4567" in masked and "+15551234567" not in masked
-    # Reconfiguring without masking removes the patcher again.
+    # Reconfiguring without masking stops masking again.
     plain = _logged(tmp_path / "plain", mask=False)
     assert "+15551234567" in plain
+
+
+def test_an_in_process_server_leaves_the_hosts_sinks_alone(tmp_path):
+    from voicelab.config import Settings
+    from voicelab.server.runner import CallServer
+
+    seen: list[str] = []
+    user_sink = logger.add(seen.append, level="INFO", format="{message}")
+    try:
+        settings = Settings(providers="cloud", recordings_dir=tmp_path, log_dir=tmp_path / "logs")
+        with CallServer(settings, port=0):
+            logger.info("during the server")
+        logger.info("after the server")
+        logger.complete()
+        # configure_logging's logger.remove() would have taken the user's sink with it.
+        mine = [line.strip() for line in seen if line.strip().endswith("the server")]
+        assert mine == ["during the server", "after the server"]
+        logged = "".join(path.read_text() for path in (tmp_path / "logs").glob("*.log"))
+        assert "during the server" in logged and "after the server" not in logged
+    finally:
+        logger.remove(user_sink)
+
+
+def test_masking_is_only_voicelabs_sinks_business(tmp_path):
+    seen: list[str] = []
+    user_sink = logger.add(seen.append, level="INFO", format="{message}")
+    sinks = LogSinks(tmp_path, console_level="ERROR", mask_numbers=True).add()
+    try:
+        logger.info("call to {}", "+15551234567")
+        logger.complete()
+    finally:
+        sinks.remove()
+        logger.remove(user_sink)
+    logged = "".join(path.read_text() for path in tmp_path.glob("*.log"))
+    assert "+1555***4567" in logged and "+15551234567" not in logged
+    assert seen[0].strip() == "call to +15551234567"  # the host's own sink: its own policy

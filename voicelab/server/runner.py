@@ -35,7 +35,7 @@ from voicelab.bot.providers import pool_models
 from voicelab.config import Settings, load_settings
 from voicelab.errors import VoicelabError
 from voicelab.server.app import SHUTDOWN_GRACE_S, create_app, end_live_calls
-from voicelab.server.logging import configure_logging
+from voicelab.server.logging import LogSinks
 
 __all__ = ["CallServer", "GracefulServer", "SigtermStop", "run_server", "shared_model_pool"]
 
@@ -169,6 +169,11 @@ class CallServer:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._sigterm = SigtermStop(self.stop)
+        self._log_sinks = LogSinks(
+            self.settings.log_dir,
+            console_level=log_level.upper(),
+            mask_numbers=self.settings.mask_phone_numbers,
+        )
 
     @property
     def url(self) -> str:
@@ -200,11 +205,8 @@ class CallServer:
                 f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror}"
             ) from None
         self.port = sock.getsockname()[1]
-        configure_logging(
-            self.settings.log_dir,
-            console_level=self.log_level.upper(),
-            mask_numbers=self.settings.mask_phone_numbers,
-        )
+        # voicelab's own sinks, next to the host's (a notebook's, pytest's): removed on stop.
+        self._log_sinks.add()
         pool = shared_model_pool() if pool_models(self.settings.providers) else None
         try:
             # A broken agent is one ConfigError here, at start, not an error per call.
@@ -212,6 +214,7 @@ class CallServer:
         except VoicelabError:
             sock.close()
             self.port = None
+            self._log_sinks.remove()
             raise
         config = uvicorn.Config(
             app,
@@ -257,6 +260,7 @@ class CallServer:
             self._thread.join(timeout)
         self._thread = None
         self._server = None
+        self._log_sinks.remove()
 
     def __enter__(self) -> CallServer:
         return self.start()
