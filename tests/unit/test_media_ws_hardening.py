@@ -7,7 +7,6 @@ transport and recorder are real). Each protection has a test that fails without 
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
 import json
 import time
@@ -27,10 +26,11 @@ from websockets.exceptions import ConnectionClosed
 from voicelab.config import Settings
 from voicelab.recording.store import find_call_dir
 from voicelab.server.runner import CallServer
+from voicelab.telephony.media import TwilioStreamMessages
 
 ACCOUNT = "AC" + "c" * 32
 TOKEN = "hardening-auth-token"
-SILENCE = base64.b64encode(b"\xff" * 160).decode()
+SILENCE = b"\xff" * 160  # 20 ms of mu-law silence
 
 
 def settings(root: Path, **overrides: Any) -> Settings:
@@ -62,27 +62,22 @@ def signed_headers(server: CallServer) -> dict[str, str]:
     return {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(ws_url(server), {})}
 
 
+def _twilio(stream_sid: str, call_sid: str = "CA" + "0" * 32) -> TwilioStreamMessages:
+    return TwilioStreamMessages(stream_sid=stream_sid, call_sid=call_sid, account_sid=ACCOUNT)
+
+
 def start_message(call_sid: str, stream_sid: str, token: str | None) -> str:
     params = {"direction": "inbound", "from_number": "+15557770000", "to_number": "+15550001111"}
     if token is not None:
         params["stream_token"] = token
-    start = {
-        "streamSid": stream_sid,
-        "accountSid": ACCOUNT,
-        "callSid": call_sid,
-        "tracks": ["inbound"],
-        "customParameters": params,
-        "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-    }
-    return json.dumps({"event": "start", "sequenceNumber": "1", "start": start})
+    return _twilio(stream_sid, call_sid).start(params)
 
 
-CONNECTED = json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
+CONNECTED = TwilioStreamMessages.connected()
 
 
 def media(stream_sid: str, i: int) -> str:
-    body = {"track": "inbound", "chunk": str(i), "timestamp": str(i * 20), "payload": SILENCE}
-    return json.dumps({"event": "media", "streamSid": stream_sid, "media": body})
+    return _twilio(stream_sid).media(SILENCE, chunk=i, timestamp_ms=i * 20)
 
 
 async def closed_with(ws: ClientConnection, timeout: float = 10) -> tuple[int, str]:
