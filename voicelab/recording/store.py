@@ -39,7 +39,9 @@ __all__ = ["EVENTS", "MANIFEST", "CallRecord", "find_call_dir"]
 
 MANIFEST = "call.json"
 EVENTS = "events.jsonl"
-_SID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Any agent's call id may name a directory (not only Twilio's CA...: telephony.ids has
+# those), so long as it is a safe name part. \A...\Z: "$" would let a trailing newline in.
+_SAFE_ID = re.compile(r"\A[A-Za-z0-9_-]{1,64}\Z")
 
 
 def find_call_dir(root: Path, call_sid: str) -> Path | None:
@@ -75,7 +77,7 @@ class CallRecord:
         Raises:
             CallRecordError: ``call_sid`` is not a safe directory name part.
         """
-        if not _SID_RE.match(call_sid):
+        if not _SAFE_ID.match(call_sid):
             raise CallRecordError(f"invalid call sid for a call directory: {call_sid!r}")
         root.mkdir(parents=True, exist_ok=True)
         # The lock makes "find or create" atomic across the server and the simulator.
