@@ -19,7 +19,7 @@ from typing import Any
 
 from loguru import logger
 
-from voicelab._process import quiet_onnxruntime
+from voicelab._process import calm_openmp, quiet_onnxruntime
 from voicelab.errors import MissingDependencyError
 
 __all__ = ["ModelPool", "bundled_model_path"]
@@ -104,6 +104,7 @@ class ModelPool:
 
     def _timed(self, name: str, load: Any) -> Any:
         quiet_onnxruntime()  # before any model library (Whisper's VAD, Hibari) loads it
+        calm_openmp()  # before ctranslate2's and llama.cpp's OpenMP pools start
         start = time.perf_counter()
         model = load()
         self.load_seconds[name] = round(time.perf_counter() - start, 3)

