@@ -114,6 +114,9 @@ def test_busy_and_no_answer_outcomes_show_in_call_status(tmp_path, name, expecte
     assert not any(e["type"] == "call.started" for e in log), "nobody answered"
 
 
+API_KEY = "network-test-key-0123456789"
+
+
 def test_a_carrier_with_the_wrong_auth_token_is_refused_and_the_call_fails_cleanly(tmp_path):
     account = "AC" + "f" * 32
 
@@ -122,6 +125,8 @@ def test_a_carrier_with_the_wrong_auth_token_is_refused_and_the_call_fails_clean
             providers="scripted",
             twilio_account_sid=account,
             twilio_auth_token="server-token",
+            twilio_api_base=None,  # not the emulator: /health's details need the key
+            api_key=API_KEY,
             recordings_dir=tmp_path,
         )
         async with Carrier(
@@ -131,7 +136,9 @@ def test_a_carrier_with_the_wrong_auth_token_is_refused_and_the_call_fails_clean
             try:
                 sid = await carrier.ring(server.url + "/", to="+15550001000", from_="+15557770000")
                 status = await carrier.wait_for_status(sid, {"completed", "failed"}, timeout=30)
-                health = httpx.get(server.url + "/health").json()
+                health = httpx.get(
+                    server.url + "/health", headers={"Authorization": f"Bearer {API_KEY}"}
+                ).json()
             finally:
                 await asyncio.to_thread(server.stop)
             return status, {"health": health, "sid": sid, "errors": carrier.calls[sid].errors}
