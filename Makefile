@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export ORT_DISABLE_TELEMETRY := 1
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install test lint demo serve lab soak clean
+.PHONY: install test check lint demo serve lab soak clean
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ $(STAMP): pyproject.toml
 
 test: install lint
 	$(BIN)/python -m pytest -q
+
+# The fast loop: lint + every test that places no real-time call (tests marked `slow` do).
+check: install lint
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: install
 	$(BIN)/ruff format --check voicelab tests bench
