@@ -21,6 +21,7 @@ from voicelab.server.runner import CallServer
 from voicelab.simulator._script import Say
 from voicelab.simulator.caller import CallerResult, MediaStreamsCaller
 from voicelab.simulator.voices import CallerVoice
+from voicelab.telephony.media import TwilioStreamMessages
 
 pytestmark = pytest.mark.slow
 
@@ -180,8 +181,6 @@ def test_the_offline_stack_holds_a_conversation(tmp_path):
 
 def test_an_abrupt_websocket_drop_still_leaves_a_complete_record(scripted_server):
     """The caller's network dies mid-greeting: no `stop`, no close handshake."""
-    import base64
-
     from websockets.asyncio.client import connect
 
     server, root = scripted_server
@@ -190,42 +189,15 @@ def test_an_abrupt_websocket_drop_still_leaves_a_complete_record(scripted_server
     headers = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(ws_url, {})}
 
     async def drop() -> None:
+        twilio = TwilioStreamMessages(
+            stream_sid="MZ" + uuid.uuid4().hex, call_sid=call_sid, account_sid=ACCOUNT
+        )
+        params = {"direction": "inbound", "stream_token": stream_token(server.url, call_sid, TOKEN)}
         async with connect(ws_url, additional_headers=headers) as ws:
-            await ws.send(
-                json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-            )
-            start = {
-                "streamSid": "MZ" + uuid.uuid4().hex,
-                "accountSid": ACCOUNT,
-                "callSid": call_sid,
-                "tracks": ["inbound"],
-                "customParameters": {
-                    "direction": "inbound",
-                    "stream_token": stream_token(server.url, call_sid, TOKEN),
-                },
-                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-            }
-            await ws.send(
-                json.dumps(
-                    {
-                        "event": "start",
-                        "sequenceNumber": "1",
-                        "start": start,
-                        "streamSid": start["streamSid"],
-                    }
-                )
-            )
-            silence = base64.b64encode(b"\xff" * 160).decode()
+            await ws.send(twilio.connected())
+            await ws.send(twilio.start(params))
             for i in range(75):  # 1.5 s of line noise while the greeting plays
-                media = {
-                    "track": "inbound",
-                    "chunk": str(i + 1),
-                    "timestamp": str(i * 20),
-                    "payload": silence,
-                }
-                await ws.send(
-                    json.dumps({"event": "media", "media": media, "streamSid": start["streamSid"]})
-                )
+                await ws.send(twilio.media(b"\xff" * 160, chunk=i + 1, timestamp_ms=i * 20))
                 await asyncio.sleep(0.02)
             ws.transport.abort()  # the TCP connection dies; no close frame
 
@@ -250,8 +222,6 @@ def httpx_health(server: CallServer) -> dict[str, Any]:
 
 
 def test_malformed_messages_are_dropped_and_the_call_goes_on(scripted_server):
-    import base64
-
     from websockets.asyncio.client import connect
 
     from voicelab.telephony import mulaw
@@ -265,22 +235,11 @@ def test_malformed_messages_are_dropped_and_the_call_goes_on(scripted_server):
     ulaw = mulaw.encode(pcm) + b"\xff" * 8000 * 3  # the line, then 3 s of silence
 
     async def talk() -> None:
+        twilio = TwilioStreamMessages(stream_sid=stream_sid, call_sid=call_sid, account_sid=ACCOUNT)
+        params = {"direction": "inbound", "stream_token": stream_token(server.url, call_sid, TOKEN)}
         async with connect(ws_url, additional_headers=headers) as ws:
-            await ws.send(
-                json.dumps({"event": "connected", "protocol": "Call", "version": "1.0.0"})
-            )
-            start = {
-                "streamSid": stream_sid,
-                "accountSid": ACCOUNT,
-                "callSid": call_sid,
-                "tracks": ["inbound"],
-                "customParameters": {
-                    "direction": "inbound",
-                    "stream_token": stream_token(server.url, call_sid, TOKEN),
-                },
-                "mediaFormat": {"encoding": "audio/x-mulaw", "sampleRate": 8000, "channels": 1},
-            }
-            await ws.send(json.dumps({"event": "start", "start": start, "streamSid": stream_sid}))
+            await ws.send(twilio.connected())
+            await ws.send(twilio.start(params))
             for junk in [
                 "not json",
                 '{"event": "media", "media": {"payload": "!!!"}}',
@@ -289,15 +248,8 @@ def test_malformed_messages_are_dropped_and_the_call_goes_on(scripted_server):
             ]:
                 await ws.send(junk)
             for i in range(0, len(ulaw), 160):
-                payload = base64.b64encode(ulaw[i : i + 160]).decode()
-                media = {
-                    "track": "inbound",
-                    "chunk": str(i // 160 + 1),
-                    "timestamp": str(i // 8),
-                    "payload": payload,
-                }
                 await ws.send(
-                    json.dumps({"event": "media", "media": media, "streamSid": stream_sid})
+                    twilio.media(ulaw[i : i + 160], chunk=i // 160 + 1, timestamp_ms=i // 8)
                 )
                 await asyncio.sleep(0.02)
 
