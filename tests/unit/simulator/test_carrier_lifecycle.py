@@ -201,13 +201,13 @@ async def test_helpers_validate_their_arguments() -> None:
     with pytest.raises(ConfigError):
         Carrier(ACCOUNT_SID, "")
     async with Carrier(ACCOUNT_SID, AUTH_TOKEN) as carrier:
-        with pytest.raises(InvalidArgumentError, match="E.164"):
+        with pytest.raises(InvalidArgumentError, match=r"E\.164"):
             carrier.script_destination("5550001111")
         with pytest.raises(InvalidArgumentError, match="outcome"):
             carrier.script_destination(CALLEE, "voicemail")
         with pytest.raises(InvalidArgumentError, match="webhook_url"):
             await carrier.ring("ftp://x.test/", to=TWILIO_NUMBER, from_=CALLEE)
-        with pytest.raises(NotFoundError, match="^unknown call 'CAnope'$"):
+        with pytest.raises(NotFoundError, match=r"^unknown call 'CAnope'$"):
             await carrier.wait_for_status("CAnope", "completed")
         carrier.script_destination(CALLEE, ring_s=5)
         sid = await place(carrier)
