@@ -65,6 +65,28 @@ def stream_token(server_url: str, call_sid: str, auth_token: str | None = None) 
     return token
 
 
+SHORT_GREETING = "Compass Group, hello."
+
+
+def short_greeting_prompts(directory: Path, greeting: str = SHORT_GREETING) -> Path:
+    """The reference personas with a short greeting, written to ``directory`` (returned).
+
+    For calls that test mechanisms, not the greeting: with the instant TTS the reference
+    greeting is about 3 s of every call, this one under half a second.
+    """
+    import re
+
+    from voicelab.defaults import personas_dir
+
+    directory.mkdir(parents=True, exist_ok=True)
+    for persona in personas_dir().glob("*.md"):
+        line = f"greeting: {greeting}"
+        text = re.sub(r"^greeting: .*$", line, persona.read_text(), count=1, flags=re.M)
+        assert greeting in text, f"{persona} has no greeting line"
+        (directory / persona.name).write_text(text)
+    return directory
+
+
 def read_events(directory: Path) -> list[dict[str, Any]]:
     """Every event of a call directory, in file order."""
     lines = (directory / "events.jsonl").read_text().splitlines()

@@ -1,7 +1,9 @@
 """How calls end, each through the carrier, each leaving a complete record.
 
 (A websocket that dies without a close is in ``test_call_e2e.py``, SIGTERM in
-``test_shutdown.py``, provider failures in ``test_faults.py``.)
+``test_shutdown.py``, provider failures in ``test_faults.py``.) How a call ends does not
+depend on what the models hear or say: the providers are ``instant`` (a fixed transcript, the
+scripted LLM, a synthetic tone of 0.02 s per character as speech; real Silero VAD).
 """
 
 from __future__ import annotations
@@ -13,7 +15,13 @@ from typing import Any
 import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
-from helpers import assert_record_complete, read_events, serve_app, wait_for_record
+from helpers import (
+    assert_record_complete,
+    read_events,
+    serve_app,
+    short_greeting_prompts,
+    wait_for_record,
+)
 
 from voicelab.config import Settings
 from voicelab.network import LocalNetwork
@@ -25,14 +33,20 @@ pytestmark = pytest.mark.slow
 SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
 ACCOUNT = "AC" + "4" * 32
 TOKEN = "endings-test-token"
+HANG_UP_S = 1.2
 
 
 def test_a_caller_hanging_up_mid_reply_leaves_a_complete_record(tmp_path):
-    settings = Settings(providers="scripted", recordings_dir=tmp_path)
+    prompts = short_greeting_prompts(tmp_path / "prompts")
+    settings = Settings(providers="instant", recordings_dir=tmp_path, prompts_dir=prompts)
+    scenario = load_scenario(SCENARIOS / "hang_up_mid_reply.yaml")
+    # The instant reply starts about 0.6 s after the caller's line and lasts about 1.5 s.
+    hang_up = scenario.turns[-1].model_copy(update={"hang_up": HANG_UP_S})
+    mid_reply = scenario.model_copy(update={"turns": [*scenario.turns[:-1], hang_up], "expect": []})
 
     async def run() -> Any:
         async with LocalNetwork(settings) as network:
-            return await network.simulate(load_scenario(SCENARIOS / "hang_up_mid_reply.yaml"))
+            return await network.simulate(mid_reply)
 
     call = asyncio.run(run())
     assert call.status == "completed" and call.directory is not None
@@ -41,7 +55,9 @@ def test_a_caller_hanging_up_mid_reply_leaves_a_complete_record(tmp_path):
     server = [e for e in read_events(call.directory) if e["source"] == "server"]
     kinds = [e["type"] for e in server]
     # Every bot speech that started was closed in the record, the cut-off one included.
-    assert kinds.count("bot.speech_started") == kinds.count("bot.speech_stopped") >= 1
+    assert kinds.count("bot.speech_started") == kinds.count("bot.speech_stopped") >= 2
+    stopped = [e for e in server if e["type"] == "bot.speech_stopped"]
+    assert stopped[-1]["data"].get("cut_off") is True, stopped[-1]
     assert any(e["type"] == "user.speech_started" for e in server), "the caller spoke"
 
 
@@ -61,10 +77,12 @@ def not_found_twilio() -> tuple[FastAPI, list[dict[str, Any]]]:
 
 def test_twilio_answering_404_to_the_bots_hang_up_still_ends_the_call_cleanly(tmp_path):
     app, updates = not_found_twilio()
+    cold_food = load_scenario(SCENARIOS / "cold_food.yaml")
+    one_line = cold_food.model_copy(update={"turns": cold_food.turns[:1], "expect": []})
     with serve_app(app) as twilio_url:
         # The TTS fails, so the bot hangs up over REST, and "Twilio" says 404.
         settings = Settings(
-            providers="scripted",
+            providers="instant",
             recordings_dir=tmp_path,
             twilio_account_sid=ACCOUNT,
             twilio_auth_token=TOKEN,
@@ -75,7 +93,7 @@ def test_twilio_answering_404_to_the_bots_hang_up_still_ends_the_call_cleanly(tm
 
             async def run() -> Any:
                 async with LocalNetwork(settings, server_url=server.url) as network:
-                    return await network.simulate(load_scenario(SCENARIOS / "cold_food.yaml"))
+                    return await network.simulate(one_line)
 
             call = asyncio.run(run())
             assert call.directory is not None

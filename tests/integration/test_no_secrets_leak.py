@@ -1,11 +1,13 @@
 """A real call with every credential set leaves no credential behind; the live-call cap holds.
 
-One outbound call through the whole local network (server, carrier, simulated callee,
-scripted providers) with distinctive values for every secret, recordings and logs in
-``tmp_path``. While the call is live, the server is at ``VOICELAB_MAX_CALLS=1``: a
-second inbound call gets busy TwiML, ``POST /outbound`` answers 503 and the carrier
-(Twilio) never hears of it. Afterwards every byte under the recordings and log
-directories is searched for each secret.
+One outbound call through the whole local network (server, carrier, simulated callee)
+with distinctive values for every secret, recordings and logs in ``tmp_path``. The
+providers are ``instant`` (no model reads a credential either way; the callee says one
+line, the bot greets in three words): what is checked is everything around them. While
+the call is live, the server is at ``VOICELAB_MAX_CALLS=1``: a second inbound call gets
+busy TwiML, ``POST /outbound`` answers 503 and the carrier (Twilio) never hears of it.
+Afterwards every byte under the recordings and log directories is searched for each
+secret.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from helpers import short_greeting_prompts
 from loguru import logger
 from twilio.request_validator import RequestValidator
 
@@ -75,7 +78,7 @@ async def _probe_at_the_cap(network: LocalNetwork, token: str) -> dict[str, Any]
 def run(tmp_path_factory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("secrets")
     settings = Settings(
-        providers="scripted",
+        providers="instant",
         recordings_dir=root / "recordings",
         log_dir=root / "logs",
         api_key=SECRETS["VOICELAB_API_KEY"],
@@ -85,14 +88,18 @@ def run(tmp_path_factory) -> dict[str, Any]:
         cartesia_voice_id="voice-id-not-secret",
         max_calls=1,
         mask_phone_numbers=True,
+        prompts_dir=short_greeting_prompts(tmp_path_factory.mktemp("prompts")),
     )
+
+    scenario = load_scenario(SCENARIO)
+    one_line = scenario.model_copy(update={"turns": scenario.turns[:1], "expect": []})
 
     async def play() -> dict[str, Any]:
         async with LocalNetwork(settings) as network:
             assert network.server is not None
             token = network.server.settings.twilio_auth_token
             assert token
-            call = asyncio.create_task(network.simulate(load_scenario(SCENARIO)))
+            call = asyncio.create_task(network.simulate(one_line))
             try:
                 probe = await _probe_at_the_cap(network, token)
             finally:
