@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import soundfile as sf
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from helpers import (
@@ -100,5 +101,8 @@ def test_twilio_answering_404_to_the_bots_hang_up_still_ends_the_call_cleanly(tm
             wait_for_record(call.directory)
     assert updates and updates[0]["call_sid"] == call.call_sid
     assert updates[0]["Status"] == "completed"
-    assert_record_complete(call.directory, "error")
+    manifest = assert_record_complete(call.directory, "error", wav=False)
+    # The instant TTS fails at once, so the call may end before the first caller audio is
+    # recorded: its recording must still be there and open as stereo.
+    assert sf.info(call.directory / manifest["recording"]).channels == 2
     assert call.status == "completed"  # the line closed when the bot's stream ended

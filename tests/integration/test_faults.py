@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import soundfile as sf
 from helpers import assert_record_complete, read_events, short_greeting_prompts, wait_for_record
 
 from voicelab.bot.faults import FALLBACK_LINE
@@ -128,7 +129,10 @@ def test_a_failing_tts_ends_the_call_politely_with_a_complete_record(tmp_path):
     # leaving the caller in silence.
     assert spoken(directory) == []
     assert call.status == "completed"
-    assert_record_complete(directory, "error")
+    manifest = assert_record_complete(directory, "error", wav=False)
+    # The instant TTS fails at once, so the call may end before the first caller audio is
+    # recorded: its recording must still be there and open as stereo.
+    assert sf.info(directory / manifest["recording"]).channels == 2
 
 
 def test_a_tts_that_fails_once_says_the_fallback_and_the_call_goes_on(tmp_path):
