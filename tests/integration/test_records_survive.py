@@ -33,6 +33,8 @@ from voicelab.server.runner import CallServer
 from voicelab.simulator._script import HangUp, Pause, Say
 from voicelab.simulator.caller import CallerResult, MediaStreamsCaller
 
+pytestmark = pytest.mark.slow  # places real-time calls (make check skips them)
+
 ACCOUNT = "AC" + "f" * 32
 TOKEN = "records-token"
 RECORDINGS: dict[str, Path] = {}  # recordings root of each server run as a subprocess

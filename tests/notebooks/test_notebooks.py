@@ -19,6 +19,8 @@ import pytest
 from nbclient import NotebookClient
 from nbformat import NotebookNode
 
+pytestmark = pytest.mark.slow  # runs every notebook with real-time calls (make check skips them)
+
 ROOT = Path(__file__).resolve().parents[2]
 NOTEBOOKS = ROOT / "notebooks"
 SCENARIOS = ROOT / "evals" / "scenarios"

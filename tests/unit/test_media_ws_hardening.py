@@ -28,6 +28,8 @@ from voicelab.recording.store import find_call_dir
 from voicelab.server.runner import CallServer
 from voicelab.telephony.media import TwilioStreamMessages
 
+pytestmark = pytest.mark.slow  # places real-time calls (make check skips them)
+
 ACCOUNT = "AC" + "c" * 32
 TOKEN = "hardening-auth-token"
 SILENCE = b"\xff" * 160  # 20 ms of mu-law silence

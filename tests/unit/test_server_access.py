@@ -332,6 +332,7 @@ def test_the_cli_call_command_sends_the_configured_key(keyed):
     assert "/outbound answered 401: invalid API key" in refused.output
 
 
+@pytest.mark.slow  # runs the plugin's calls
 def test_the_pytest_plugin_option_sets_the_labs_key(tmp_path):
     (tmp_path / "test_key.py").write_text(
         "def test_key(voicelab_settings):\n"

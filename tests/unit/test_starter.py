@@ -138,6 +138,7 @@ def _pytest(project: Path, *args: str, env: dict[str, str] | None = None) -> str
     return result.stdout
 
 
+@pytest.mark.slow  # runs the plugin's calls
 def test_the_starters_tests_default_to_scripted_and_its_personas(tmp_path: Path) -> None:
     write_starter(tmp_path)
     collected = _pytest(tmp_path, "--collect-only")
