@@ -222,8 +222,6 @@ from pathlib import Path
 
 from voicelab.testing import assert_expectations
 
-pytestmark = pytest.mark.slow  # places real-time calls (make check skips them)
-
 
 def test_options(voicelab_providers, voicelab_settings):
     assert voicelab_providers == "scripted"
