@@ -184,12 +184,7 @@ def _expectation_rows(call: _Call, listed: Sequence[Expectation]) -> list[dict[s
         elif not passed and score.check in _TEXT_CHECKS:
             texts = _texts(call.replies(turn))
             if score.check == "expect.must_not_say":  # quote the reply that said it
-                banned = [
-                    p.lower()
-                    for e in listed
-                    if e.turn == turn
-                    for p in e.must_not_say or ()
-                ]
+                banned = [p.lower() for e in listed if e.turn == turn for p in e.must_not_say or ()]
                 texts = [t for t in texts if any(p in t.lower() for p in banned)][:1] or texts
             detail += f" in reply {_quote(' / '.join(texts))}" if texts else " (no reply)"
         rows.append(_row(call, str(score.check), turn, passed, detail))
