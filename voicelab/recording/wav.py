@@ -12,6 +12,7 @@ queued. The writes run on the process's record writer thread
 
 from __future__ import annotations
 
+import os
 import wave
 from pathlib import Path
 from typing import BinaryIO
@@ -103,13 +104,17 @@ class WavStreamWriter:
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         # Both stay open across chunks and are closed in _finish (no context manager).
-        handle = open(self.path, "wb")  # noqa: SIM115
+        # The header is written under a temporary name and the file renamed into place, so
+        # the path never shows a WAV without its header (a reader or a kill in between).
+        staging = self.path.with_name(f".{self.path.name}.tmp")
+        handle = open(staging, "wb")  # noqa: SIM115
         out = wave.open(handle, "wb")  # noqa: SIM115
         out.setnchannels(self.channels)
         out.setsampwidth(self.SAMPLE_WIDTH)
         out.setframerate(self.sample_rate)
         out.writeframes(b"")  # the header, for a file that is valid from the start
         handle.flush()
+        os.replace(staging, self.path)  # the open handle follows the file
         self._file, self._wave = handle, out
 
     def _append(self, pcm: bytes) -> None:

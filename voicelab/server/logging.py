@@ -12,6 +12,7 @@ the files get the same text and no other sink is changed.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import sys
 from pathlib import Path
@@ -95,7 +96,10 @@ class LogSinks:
     def remove(self) -> None:
         """Remove the sinks this object added (idempotent); others stay."""
         while self._ids:
-            logger.remove(self._ids.pop())
+            # Code that owns the process's logging (`voicelab serve`'s configure_logging, or
+            # the host) may already have removed every sink, ours included: nothing to undo.
+            with contextlib.suppress(ValueError):
+                logger.remove(self._ids.pop())
 
 
 def configure_logging(
