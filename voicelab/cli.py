@@ -3,6 +3,7 @@
     voicelab serve      run the call server (the guide's API) for Twilio or the carrier
     voicelab demo       one simulated inbound call on the embedded offline stack
     voicelab simulate   many simulated calls from scenario files
+    voicelab sweep      scenarios × variants × repeats from a sweep file, here or on Ray
     voicelab call       an outbound call through the server's /outbound
     voicelab carrier    run the Twilio emulator on its own
     voicelab report     summary tables and an HTML report of recorded calls
@@ -163,6 +164,54 @@ def simulate(
     )
     print_summary(results)
     if any(r.error for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def sweep(
+    sweep_file: Annotated[Path, typer.Argument(metavar="SWEEP.yaml", help="The sweep file.")],
+    ray: Annotated[
+        str | None,
+        typer.Option(
+            help="Run on Ray: 'local' starts a cluster here; else an address to join"
+            " ('auto', 'ray://host:10001')."
+        ),
+    ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(
+            help="Recordings store (default VOICELAB_RECORDINGS_DIR). With --ray,"
+            " a path every node shares: workers write into it instead of copying back."
+        ),
+    ] = None,
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, max=64, help="Calls at once (per worker on Ray).")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, max=256, help="Ray workers per variant.")
+    ] = None,
+) -> None:
+    """Run a sweep; one progress bar over the grid, then the comparison table.
+
+    A restart skips the cells already recorded in the store.
+    """
+    from voicelab.sweeps import sweep as run_sweep
+    from voicelab.sweeps._report import sweep_report
+
+    settings = settings_or_exit()
+    try:
+        result = run_sweep(
+            sweep_file,
+            settings=settings,
+            store=store,
+            ray=ray,
+            concurrency=concurrency,
+            workers=workers,
+        )
+    except VoicelabError as exc:
+        fail(str(exc))
+    typer.echo(sweep_report(result))
+    if result.failures:
         raise typer.Exit(1)
 
 

@@ -17,6 +17,7 @@ caller can catch one type::
     ├── CallRecordError      a call directory is malformed or cannot be written
     │   └── MalformedCall            a call directory cannot be loaded (analysis)
     ├── ScenarioError        a scenario file is invalid (names file, field, line)
+    ├── SweepError           a sweep file is invalid (names file, field, line), or cannot run
     └── CarrierError         the Twilio emulator (simulator.carrier) cannot do what was asked
         ├── TwilioApiError           a REST request it answers with Twilio's error body
         ├── WebhookError             a webhook it could not deliver (unreachable, non-2xx)
@@ -39,6 +40,7 @@ __all__ = [
     "ProviderError",
     "ScenarioError",
     "ServerRequestError",
+    "SweepError",
     "TelephonyError",
     "TwilioRequestError",
     "VoicelabError",
@@ -101,6 +103,11 @@ class CallRecordError(VoicelabError):
 
 class ScenarioError(VoicelabError):
     """A scenario file is invalid; the message names the file, the field and the line."""
+
+
+class SweepError(VoicelabError):
+    """A sweep file is invalid (the message names the file, the field and the line), or a
+    sweep cannot run (e.g. its Ray cluster cannot be reached)."""
 
 
 class ServerRequestError(VoicelabError):

@@ -135,12 +135,15 @@ class LocalNetwork:
         )
         return self
 
-    async def simulate(self, scenario: Any) -> SimulatedCall:
-        """Play one scenario (see :mod:`voicelab.simulator.scenario`)."""
+    async def simulate(
+        self, scenario: Any, manifest: dict[str, Any] | None = None
+    ) -> SimulatedCall:
+        """Play one scenario (see :mod:`voicelab.simulator.scenario`); ``manifest`` adds
+        top-level ``call.json`` fields (see :meth:`Simulator.run`)."""
         if self.simulator is None:
             await self.start()
         assert self.simulator is not None
-        return await self.simulator.run(scenario)
+        return await self.simulator.run(scenario, manifest)
 
     async def call(self, number: str) -> SimulatedCall:
         """Have the server call ``number`` through the carrier; the callee only listens."""

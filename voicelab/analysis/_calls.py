@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from voicelab.analysis._files import CALLER_WAV, ParsedCall
 
-__all__ = ["CALLS_SCHEMA", "build_calls"]
+__all__ = ["CALLS_SCHEMA", "MANIFEST_COLUMNS", "SWEEP_COLUMNS", "build_calls", "manifest_value"]
 
 _STR, _I64, _F64, _BOOL = pa.string(), pa.int64(), pa.float64(), pa.bool_()
 _TS = pa.timestamp("us", tz="UTC")
@@ -51,7 +51,15 @@ MANIFEST_COLUMNS: dict[str, tuple[pa.DataType, tuple[str, ...]]] = {
     # What answered: agent.kind is "black-box" for an agent known only by its URL.
     "agent": (_STR, ("agent.kind", "agent")),
     "agent_url": (_STR, ("agent.url",)),
+    # A sweep's cell (voicelab.sweeps): copied onto every turn too (SWEEP_COLUMNS).
+    "sweep": (_STR, ("sweep.name",)),
+    "variant": (_STR, ("sweep.variant", "variant")),  # or a user's own top-level tag
+    "repeat": (_I64, ("sweep.repeat",)),
+    "runner_host": (_STR, ("runner.host",)),
+    "runner_node": (_STR, ("runner.node_id",)),
 }
+# Call columns every turn row carries, so compare(turns, by="variant") needs no merge.
+SWEEP_COLUMNS = ("sweep", "variant", "repeat")
 _CONSUMED = {"call_sid", "status_history", "recording", "account_sid", "expectations"} | {
     path.split(".")[0] for _, paths in MANIFEST_COLUMNS.values() for path in paths
 }
@@ -100,13 +108,19 @@ def _coerce(value: Any, typ: pa.DataType) -> Any:
     return str(value)
 
 
+def manifest_value(manifest: dict[str, Any], column: str) -> Any:
+    """The value of a declared manifest column (the first of its paths present), coerced."""
+    typ, paths = MANIFEST_COLUMNS[column]
+    values = (_coerce(_lookup(manifest, p), typ) for p in paths)
+    return next((v for v in values if v is not None), None)
+
+
 def call_row(call: ParsedCall) -> dict[str, Any]:
     """The calls-table row of one call (``call_dir`` and WAVs as names, made paths on load)."""
     manifest, events = call.manifest, call.events
     row: dict[str, Any] = {"call_sid": call.call_sid}
-    for name, (typ, paths) in MANIFEST_COLUMNS.items():
-        values = (_coerce(_lookup(manifest, p), typ) for p in paths)
-        row[name] = next((v for v in values if v is not None), None)
+    for name in MANIFEST_COLUMNS:
+        row[name] = manifest_value(manifest, name)
     started: dict[str, Any] = {}
     ended: dict[str, Any] | None = None
     counts = dict.fromkeys(

@@ -28,6 +28,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from voicelab.analysis._calls import MANIFEST_COLUMNS, SWEEP_COLUMNS, manifest_value
 from voicelab.analysis._files import ParsedCall
 from voicelab.analysis.latency import breakdown
 
@@ -71,6 +72,8 @@ TURNS_SCHEMA = pa.schema(
         ("bot_speech_s", _F64),
         *((name, _F64) for name in _LATENCY),
         *((name, _F64) for name in _TIMES),
+        # The call's sweep cell, from its manifest (the calls table declares where).
+        *((name, MANIFEST_COLUMNS[name][0]) for name in SWEEP_COLUMNS),
     ]
 )
 
@@ -300,6 +303,9 @@ def call_turns(call: ParsedCall) -> list[dict[str, Any]]:
     if not server:
         for row in rows:
             row["interrupted"] = None  # only the server knows (its interruption events)
+    labels = {name: manifest_value(call.manifest, name) for name in SWEEP_COLUMNS}
+    for row in rows:
+        row.update(labels)
     rows.sort(key=_order)
     return rows
 

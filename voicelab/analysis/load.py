@@ -43,7 +43,7 @@ from voicelab.analysis._turns import build_turns
 __all__ = ["calls_df", "events_df", "turns_df"]
 
 # Bump when a builder's output changes, so caches written by older code are not reused.
-_RECORDS_VERSION = 2
+_RECORDS_VERSION = 3
 _RECORDING_VERSION = 1
 _TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
@@ -149,6 +149,10 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
         server_port (Int64): The server's port.
         agent, agent_url (str): What answered: ``agent.kind`` of the manifest
             (``black-box`` for a bot voicelab did not write, known by ``agent_url``).
+        sweep, variant (str): The call's sweep and variant (``voicelab sweep``; a
+            top-level ``variant`` tag of the manifest fills ``variant`` too).
+        repeat (Int64): The sweep cell's repeat number (NaN for calls of no sweep).
+        runner_host, runner_node (str): Where a sweep's call ran (host, Ray node id).
         duration_s (float64): ``ended_at - started_at``.
         simulated (boolean): The call has caller events, a ``caller.wav`` or a scenario.
         n_events, n_turns, n_interruptions, n_errors (Int64): Counts of events, of caller
@@ -211,6 +215,9 @@ def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> p
             transcript and ``bot.speech_*`` events.
         utterance_started_t, utterance_ended_t, heard_started_t, heard_ended_t (float64):
             Caller-clock ``t`` of the matched ``caller.utterance_*`` / ``caller.heard_*``.
+        sweep, variant (str): The call's sweep and variant (as in ``calls_df``), so
+            ``compare(turns, by="variant")`` compares a sweep's variants directly.
+        repeat (Int64): The sweep cell's repeat number.
 
     Args:
         root: The recordings root, or one call directory.

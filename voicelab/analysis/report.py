@@ -208,7 +208,7 @@ def build_report(
         raise InvalidArgumentError(
             f"cannot group by {by!r}; calls_df has: {', '.join(calls.columns)}"
         )
-    if by is not None:
+    if by is not None and by not in turns.columns:  # turns carry the sweep cell already
         turns = turns.merge(calls[["call_sid", by]], on="call_sid", how="left")
     report = Report(root, by)
     plots: dict[str, str] = {}

@@ -1,5 +1,8 @@
 """Scenario files as YAML: parsing with line marks, and errors that name file, field and line.
 
+The sweep file (:mod:`voicelab.sweeps`) is read by the same machinery (``kind="sweep"``,
+its own error class), so both kinds of file report problems alike.
+
 The file is composed once into a node tree (which keeps every node's position) and
 constructed from that same tree, so a pydantic error ``loc`` such as
 ``("turns", 2, "say")`` can be walked down the nodes to the line a user must edit.
@@ -15,7 +18,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from voicelab.errors import ScenarioError
+from voicelab.errors import ScenarioError, VoicelabError
 
 __all__ = ["Loc", "ScenarioFile", "format_loc"]
 
@@ -38,38 +41,48 @@ class ScenarioFile:
 
     Args:
         path: The file, as the user named it (messages show it this way).
+        kind: What the file holds, in messages (``scenario``, ``sweep``).
+        error_type: The error raised (and returned by :meth:`error`).
 
     Raises:
         ScenarioError: The file cannot be read, is not valid YAML, is empty or is not a
-            mapping, or repeats a key.
+            mapping, or repeats a key (``error_type``, when given).
     """
 
-    def __init__(self, path: Path) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        kind: str = "scenario",
+        error_type: type[VoicelabError] = ScenarioError,
+    ) -> None:
         self.path = path
+        self.kind = kind
+        self.error_type = error_type
         try:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
-            raise ScenarioError(f"{path}: cannot read the scenario file: {exc}") from None
+            raise error_type(f"{path}: cannot read the {kind} file: {exc}") from None
         loader = yaml.SafeLoader(text)
         try:
             node = loader.get_single_node()
             self.data: Any = None if node is None else loader.construct_document(node)
         except yaml.MarkedYAMLError as exc:
-            raise ScenarioError(self._yaml_message(exc)) from None
+            raise error_type(self._yaml_message(exc)) from None
         except yaml.YAMLError as exc:  # unmarked: rare, but still name the file
-            raise ScenarioError(f"{path}: invalid YAML: {exc}") from None
+            raise error_type(f"{path}: invalid YAML: {exc}") from None
         finally:
             loader.dispose()
         if node is None:
-            raise ScenarioError(f"{path}: the file is empty (line 1)")
+            raise error_type(f"{path}: the file is empty (line 1)")
         self.root: yaml.Node = node
         if not isinstance(self.data, dict):
-            kind = type(self.data).__name__
-            raise ScenarioError(f"{path}: a scenario is a mapping of fields, not a {kind} (line 1)")
+            found = type(self.data).__name__
+            raise error_type(f"{path}: a {kind} is a mapping of fields, not a {found} (line 1)")
         duplicate = _first_duplicate_key(node, ())
         if duplicate is not None:
             loc, line = duplicate
-            raise ScenarioError(
+            raise error_type(
                 f"{path}: {format_loc(loc)}: the key appears twice, so the first one would be"
                 f" lost (line {line + 1})"
             )
@@ -102,18 +115,19 @@ class ScenarioFile:
                 break
         return line + 1
 
-    def error(self, problems: Iterable[tuple[Sequence[str | int], str]]) -> ScenarioError:
-        """A :class:`ScenarioError` listing ``(loc, message)`` problems, one per line."""
+    def error(self, problems: Iterable[tuple[Sequence[str | int], str]]) -> VoicelabError:
+        """A :class:`ScenarioError` (``error_type``) listing ``(loc, message)`` problems,
+        one per line."""
         lines = []
         for loc, message in problems:
             field = format_loc(loc) or "(top level)"
             lines.append(f"{self.path}: {field}: {message} (line {self.line(loc)})")
-        return ScenarioError("\n".join(lines))
+        return self.error_type("\n".join(lines))
 
     def validation_error(
         self, exc: ValidationError, allowed: dict[tuple[str, ...], Iterable[str]]
-    ) -> ScenarioError:
-        """Turn pydantic's errors into a :class:`ScenarioError`.
+    ) -> VoicelabError:
+        """Turn pydantic's errors into a :class:`ScenarioError` (``error_type``).
 
         Args:
             exc: What pydantic raised while validating :attr:`data`.

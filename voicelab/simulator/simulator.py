@@ -67,6 +67,8 @@ class _Payload:
     scenario: Any
     actions: list[Action]
     result: CallerResult | None = None
+    # More call.json fields, written with the scenario (a sweep's cell, its runner).
+    manifest: dict[str, Any] = field(default_factory=dict)
 
 
 class ScenarioAnswerer:
@@ -97,6 +99,7 @@ class ScenarioAnswerer:
                 record.update_manifest,
                 call_sid=session.call_sid,
                 scenario=payload.scenario.manifest(),
+                **payload.manifest,
             )
         caller = MediaStreamsCaller(
             payload.actions,
@@ -154,10 +157,14 @@ class Simulator:
         self.complete = complete
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
-    async def run(self, scenario: Any) -> SimulatedCall:
-        """Play ``scenario`` (a :class:`voicelab.simulator.scenario.Scenario`) once."""
+    async def run(self, scenario: Any, manifest: dict[str, Any] | None = None) -> SimulatedCall:
+        """Play ``scenario`` (a :class:`voicelab.simulator.scenario.Scenario`) once.
+
+        ``manifest``: more top-level ``call.json`` fields, written with the scenario when
+        the call is answered (a sweep's ``sweep`` and ``runner``).
+        """
         actions = await asyncio.to_thread(scenario.actions, complete=self.complete)
-        payload = _Payload(scenario, actions)
+        payload = _Payload(scenario, actions, manifest=dict(manifest or {}))
         return await self._play(scenario.id, payload, scenario)
 
     async def call(self, number: str) -> SimulatedCall:
