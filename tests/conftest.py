@@ -1,6 +1,16 @@
+from __future__ import annotations
+
 import os
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from voicelab.bot.models import ModelPool
+    from voicelab.network import LabModels
+    from voicelab.simulator.models import CallerModels
 
 os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -19,3 +29,35 @@ for name in [
     *[key for key in os.environ if key.startswith("VOICELAB_")],
 ]:
     os.environ.pop(name, None)
+
+
+# One owner of every model for the whole suite: servers, labs, networks and callers that
+# tests start are given these, so each model loads once per test process (nothing in
+# voicelab caches a model on a class or a module). Imported in the fixtures: collecting a
+# test that needs none loads no server.
+
+
+@pytest.fixture(scope="session")
+def lab_models() -> LabModels:
+    """The suite's models: the bot's pool and the callers' (borrowing its Whisper)."""
+    from voicelab.network import LabModels
+
+    return LabModels()
+
+
+@pytest.fixture(scope="session")
+def model_pool(lab_models: LabModels) -> ModelPool:
+    """The suite's bot-side pool, for ``CallServer(pool=...)``/``create_app(pool=...)``."""
+    return lab_models.bot
+
+
+@pytest.fixture(scope="session")
+def caller_models(lab_models: LabModels) -> CallerModels:
+    """The suite's caller-side models, for ``CallerVoice``/``CallerEars``/``actions``."""
+    return lab_models.caller
+
+
+@pytest.fixture(scope="session")
+def voicelab_models(lab_models: LabModels) -> LabModels:
+    """The plugin's session lab shares the suite's models."""
+    return lab_models

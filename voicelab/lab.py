@@ -4,7 +4,8 @@ Jupyter already runs an event loop; patching it (nest_asyncio) breaks on the sec
 run of a cell. The lab runs its own loop on a background thread instead: the
 carrier lives there, the server has its own thread (see ``CallServer``), and each
 blocking method here submits a coroutine to that loop and waits. Models stay
-warm in the process across ``stop()``/``start()``. Started from the main thread, the
+warm across ``stop()``/``start()``: the lab owns them (:class:`LabModels`), or shares
+the ones it is given with other labs. Started from the main thread, the
 lab handles SIGTERM: it stops (live calls end with reason ``shutdown`` and complete
 records), then the signal does what it did before (by default, the process exits).
 
@@ -37,7 +38,7 @@ import pandas as pd
 from voicelab.bot.agent import AgentSpec
 from voicelab.config import Settings, load_settings
 from voicelab.errors import VoicelabError
-from voicelab.network import LocalNetwork, lab_agent
+from voicelab.network import LabModels, LocalNetwork, lab_agent
 from voicelab.server.runner import SigtermStop
 from voicelab.simulator.scenario import Scenario, load_scenario
 from voicelab.simulator.simulator import SimulatedCall
@@ -119,6 +120,8 @@ class Lab:
         agent: The agent the lab's server runs: a factory (see :mod:`voicelab.bot.agent`)
             or its ``module:factory`` import string (default: ``VOICELAB_AGENT``, else the
             reference agent). Imported here: a broken one raises ``ConfigError`` at once.
+        models: The server's and the callers' models (default: the lab's own, loaded as
+            calls need them). Give several labs one :class:`LabModels` to load each once.
         **overrides: Setting overrides, e.g. ``providers="scripted"``,
             ``recordings_dir="recordings/ab-test"``.
     """
@@ -129,6 +132,7 @@ class Lab:
         *,
         server_url: str | None = None,
         agent: AgentSpec | None = None,
+        models: LabModels | None = None,
         **overrides: Any,
     ) -> None:
         if isinstance(agent, str):
@@ -137,6 +141,7 @@ class Lab:
         base = settings.model_dump() if settings is not None else {}
         self.settings = load_settings(**{**base, **overrides})
         self.agent = lab_agent(self.settings, server_url, agent)
+        self.models = models if models is not None else LabModels()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._network: LocalNetwork | None = None
@@ -164,7 +169,9 @@ class Lab:
             target=self._loop.run_forever, name="voicelab-lab", daemon=True
         )
         self._thread.start()
-        network = LocalNetwork(self.settings, server_url=self.server_url, agent=self.agent)
+        network = LocalNetwork(
+            self.settings, server_url=self.server_url, agent=self.agent, models=self.models
+        )
         self._run(network.start())
         self._network = network
         self._sigterm.install()

@@ -4,6 +4,10 @@ The server is the unchanged production app; the only difference from a real
 deployment is its settings: Twilio credentials that the carrier accepts and
 ``VOICELAB_TWILIO_API_BASE`` pointing at the carrier. Signatures, webhooks,
 Media Streams and status callbacks are all real.
+
+The network owns its models (:class:`LabModels`: the server's pool and the callers'),
+unless given some to share: a lab, a notebook or a test session that starts several
+networks hands them one ``LabModels`` and each model loads once between them.
 """
 
 from __future__ import annotations
@@ -15,16 +19,46 @@ from types import TracebackType
 from typing import Any
 
 from voicelab.bot.agent import Agent, AgentSpec, load_agent
+from voicelab.bot.models import ModelPool
 from voicelab.config import Settings, load_settings
 from voicelab.errors import ConfigError
 from voicelab.server.runner import CallServer
 from voicelab.simulator.carrier import Carrier
+from voicelab.simulator.models import CallerModels
 from voicelab.simulator.scenario import default_completer
 from voicelab.simulator.simulator import ScenarioAnswerer, SimulatedCall, Simulator
 
-__all__ = ["LocalNetwork", "lab_agent"]
+__all__ = ["LabModels", "LocalNetwork", "lab_agent"]
 
 DEFAULT_TWILIO_NUMBER = "+15550001000"
+
+
+class LabModels:
+    """Every model a lab loads, each once: the bot's pool and the simulated callers'.
+
+    The callers borrow the bot's Whisper (the same tiny.en model) and keep their own
+    Piper voice and SmolLM2 (see :mod:`voicelab.simulator.models`). Nothing loads until
+    a call needs it.
+
+    Args:
+        bot: The in-process server's offline models (default: a new pool).
+        caller: The callers' voice, ears and goal LLM (default: new ones, borrowing
+            ``bot``'s Whisper).
+
+    Example::
+
+        models = LabModels()
+        with Lab(providers="scripted", models=models) as a, Lab(models=models) as b:
+            ...  # Whisper and Hibari loaded once, for both labs
+    """
+
+    def __init__(self, bot: ModelPool | None = None, caller: CallerModels | None = None) -> None:
+        self.bot = bot if bot is not None else ModelPool()
+        self.caller = caller if caller is not None else CallerModels(shared=self.bot)
+
+    def __repr__(self) -> str:
+        bot = ", ".join(name for name, yes in self.bot.loaded.items() if yes) or "nothing"
+        return f"<LabModels bot holding {bot}; {self.caller!r}>"
 
 
 def lab_agent(settings: Settings, server_url: str | None, agent: AgentSpec | None) -> Agent | None:
@@ -61,6 +95,8 @@ class LocalNetwork:
         agent: The in-process server's agent (a factory or ``module:factory``; default:
             ``settings.agent``, else the reference agent); imported here, so a broken
             one fails before anything starts. Not with ``server_url``.
+        models: The server's and the callers' models (default: the network's own,
+            loaded as calls need them); share one :class:`LabModels` between networks.
 
     Raises:
         ConfigError: The agent does not import, or both ``agent`` and ``server_url``.
@@ -79,9 +115,11 @@ class LocalNetwork:
         carrier_port: int = 0,
         status_callback_path: str | None = "/status-callback",
         agent: AgentSpec | None = None,
+        models: LabModels | None = None,
     ) -> None:
         self.settings = settings or load_settings()
         self.agent = lab_agent(self.settings, server_url, agent)
+        self.models = models if models is not None else LabModels()
         self.server_url = server_url
         self.carrier_port = carrier_port
         self.status_callback_path = status_callback_path
@@ -104,7 +142,9 @@ class LocalNetwork:
             account,
             token,
             # An outside agent's replies are known only by ear.
-            answerer=ScenarioAnswerer(self.recordings_dir, transcribe_heard=external),
+            answerer=ScenarioAnswerer(
+                self.recordings_dir, transcribe_heard=external, models=self.models.caller
+            ),
             recordings_root=self.recordings_dir,
         )
         await self.carrier.start(port=self.carrier_port)
@@ -118,7 +158,7 @@ class LocalNetwork:
                     "twilio_api_base": self.carrier.base_url,
                 }
             )
-            self.server = CallServer(server_settings, agent=self.agent)
+            self.server = CallServer(server_settings, agent=self.agent, pool=self.models.bot)
             await asyncio.to_thread(self.server.start)
             self.server_url = self.server.url
         assert self.server_url is not None
@@ -129,9 +169,10 @@ class LocalNetwork:
             twilio_number=number,
             # Goal-driven callers improvise with the configured LLM (an OpenAI-compatible
             # endpoint when a key is set, else SmolLM2 in-process).
-            complete=default_completer(self.settings),
+            complete=default_completer(self.settings, models=self.models.caller),
             api_key=self.settings.api_key.get_secret_value() if self.settings.api_key else None,
             status_callback_path=self.status_callback_path,
+            models=self.models.caller,
         )
         return self
 

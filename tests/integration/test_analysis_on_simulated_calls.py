@@ -30,9 +30,9 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
 
 
 @pytest.fixture(scope="module")
-def recordings(tmp_path_factory) -> Path:
+def recordings(tmp_path_factory, lab_models) -> Path:
     root = tmp_path_factory.mktemp("recordings")
-    with Lab(providers="scripted", recordings_dir=root) as lab:
+    with Lab(providers="scripted", recordings_dir=root, models=lab_models) as lab:
         calls = lab.simulate_many(
             [SCENARIOS / "cold_food.yaml", SCENARIOS / "allergy_concern.yaml"],
             concurrency=2,

@@ -26,7 +26,8 @@ from twilio.twiml.voice_response import Connect, VoiceResponse
 
 from voicelab.analysis import calls_df, turn_wer, turns_df
 from voicelab.config import load_settings
-from voicelab.network import LocalNetwork
+from voicelab.network import LabModels, LocalNetwork
+from voicelab.simulator.models import CallerModels
 from voicelab.simulator.scenario import load_scenario
 from voicelab.simulator.voices import CallerVoice
 
@@ -162,25 +163,27 @@ def stock_bot(greeting: bytes, reply: bytes) -> FastAPI:
 
 
 @pytest.fixture(scope="module")
-def bot_url() -> Any:
-    voice = CallerVoice()
+def bot_url(caller_models: CallerModels) -> Any:
+    voice = CallerVoice(models=caller_models)
     with serve_app(stock_bot(_pcm(voice.speak(GREETING)), _pcm(voice.speak(REPLY)))) as url:
         yield url
 
 
-async def _simulate(url: str, recordings: Path, scenario_path: Path) -> Any:
+async def _simulate(url: str, recordings: Path, scenario_path: Path, models: LabModels) -> Any:
     settings = load_settings(recordings_dir=recordings)
     # The stock bot has no status-callback route: send it none.
-    network = LocalNetwork(settings, server_url=url, status_callback_path=None)
+    network = LocalNetwork(settings, server_url=url, status_callback_path=None, models=models)
     async with network:
         return await network.simulate(load_scenario(scenario_path))
 
 
-def test_a_stock_pipecat_bots_call_loads(bot_url: str, tmp_path: Path) -> None:
+def test_a_stock_pipecat_bots_call_loads(
+    bot_url: str, tmp_path: Path, lab_models: LabModels
+) -> None:
     scenario_path = tmp_path / "cold_soup.yaml"
     scenario_path.write_text(SCENARIO)
     recordings = tmp_path / "recordings"
-    call = asyncio.run(_simulate(bot_url, recordings, scenario_path))
+    call = asyncio.run(_simulate(bot_url, recordings, scenario_path, lab_models))
     assert call.error is None and call.status == "completed", call
     assert call.directory is not None and (call.directory / "caller.wav").is_file()
     assert {e["source"] for e in read_events(call.directory)} == {"caller"}

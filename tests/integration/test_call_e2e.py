@@ -15,11 +15,13 @@ import soundfile as sf
 from helpers import assert_record_complete, stream_token
 from twilio.request_validator import RequestValidator
 
+from voicelab.bot.models import ModelPool
 from voicelab.config import Settings
 from voicelab.recording.store import find_call_dir
 from voicelab.server.runner import CallServer
 from voicelab.simulator._script import Say
 from voicelab.simulator.caller import CallerResult, MediaStreamsCaller
+from voicelab.simulator.models import CallerModels
 from voicelab.simulator.voices import CallerVoice
 from voicelab.telephony.media import TwilioStreamMessages
 
@@ -31,9 +33,12 @@ API_KEY = "e2e-api-key-0123456789"
 
 
 def place_call(
-    server: CallServer, lines: list[str], root: Path, direction: str = "inbound"
+    server: CallServer,
+    voice: CallerVoice,
+    lines: list[str],
+    root: Path,
+    direction: str = "inbound",
 ) -> tuple[CallerResult, Path]:
-    voice = CallerVoice()
     actions = [Say(text, voice.speak(text)) for text in lines]
     call_sid = "CA" + uuid.uuid4().hex
     ws_url = server.url.replace("http://", "ws://") + "/ws"
@@ -80,7 +85,12 @@ def rms(x: np.ndarray) -> float:
 
 
 @pytest.fixture(scope="module")
-def scripted_server(tmp_path_factory):
+def voice(caller_models: CallerModels) -> CallerVoice:
+    return CallerVoice(models=caller_models)
+
+
+@pytest.fixture(scope="module")
+def scripted_server(tmp_path_factory, model_pool: ModelPool):
     root = tmp_path_factory.mktemp("recordings")
     settings = Settings(
         providers="scripted",
@@ -89,13 +99,13 @@ def scripted_server(tmp_path_factory):
         recordings_dir=root,
         api_key=API_KEY,  # no emulator here: /health's details need the key
     )
-    with CallServer(settings) as server:
+    with CallServer(settings, pool=model_pool) as server:
         yield server, root
 
 
-def test_a_spoken_complaint_is_transcribed_answered_and_recorded(scripted_server):
+def test_a_spoken_complaint_is_transcribed_answered_and_recorded(scripted_server, voice):
     server, root = scripted_server
-    result, directory = place_call(server, ["Hi, the soup was cold today at lunch."], root)
+    result, directory = place_call(server, voice, ["Hi, the soup was cold today at lunch."], root)
     wait_for_server_end(directory)
     log = events(directory)
 
@@ -134,10 +144,10 @@ def test_a_spoken_complaint_is_transcribed_answered_and_recorded(scripted_server
     assert manifest["recording"] == wavs[0].name
 
 
-def test_outbound_call_uses_the_outbound_greeting(scripted_server):
+def test_outbound_call_uses_the_outbound_greeting(scripted_server, voice):
     server, root = scripted_server
     _, directory = place_call(
-        server, ["Yes, it was lovely, thank you."], root, direction="outbound"
+        server, voice, ["Yes, it was lovely, thank you."], root, direction="outbound"
     )
     wait_for_server_end(directory)
     manifest = json.loads((directory / "call.json").read_text())
@@ -146,10 +156,9 @@ def test_outbound_call_uses_the_outbound_greeting(scripted_server):
     assert list(directory.glob("server_*_outbound_recording_*.wav"))
 
 
-def test_the_offline_stack_holds_a_conversation(tmp_path):
+def test_the_offline_stack_holds_a_conversation(tmp_path, model_pool, voice):
     settings = Settings(providers="offline", recordings_dir=tmp_path)
-    with CallServer(settings) as server:
-        voice = CallerVoice()
+    with CallServer(settings, pool=model_pool) as server:
         text = "The pasta at the staff canteen was delicious."
         call_sid = "CA" + uuid.uuid4().hex
         caller = MediaStreamsCaller([Say(text, voice.speak(text))], recordings_dir=tmp_path)
@@ -221,7 +230,7 @@ def httpx_health(server: CallServer) -> dict[str, Any]:
     return httpx.get(server.url + "/health", headers={"Authorization": f"Bearer {API_KEY}"}).json()
 
 
-def test_malformed_messages_are_dropped_and_the_call_goes_on(scripted_server):
+def test_malformed_messages_are_dropped_and_the_call_goes_on(scripted_server, voice):
     from websockets.asyncio.client import connect
 
     from voicelab.telephony import mulaw
@@ -230,7 +239,7 @@ def test_malformed_messages_are_dropped_and_the_call_goes_on(scripted_server):
     call_sid, stream_sid = "CA" + uuid.uuid4().hex, "MZ" + uuid.uuid4().hex
     ws_url = server.url.replace("http://", "ws://") + "/ws"
     headers = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(ws_url, {})}
-    speech = CallerVoice().speak("Hi, the soup was cold today at lunch.")
+    speech = voice.speak("Hi, the soup was cold today at lunch.")
     pcm = (np.clip(speech, -1, 1) * 32767).astype(np.int16).tobytes()
     ulaw = mulaw.encode(pcm) + b"\xff" * 8000 * 3  # the line, then 3 s of silence
 

@@ -23,6 +23,7 @@ from helpers import assert_record_complete, read_events, wait_for_record
 
 from voicelab.analysis import calls_df
 from voicelab.lab import CallResult, Lab
+from voicelab.network import LabModels
 from voicelab.simulator.scenario import Scenario, load_scenario
 from voicelab.testing import assert_expectations, assert_replied
 
@@ -68,9 +69,12 @@ def server_events(directory: Path, type: str) -> list[dict[str, Any]]:
 
 @pytest.mark.slow  # real-time calls
 def test_a_custom_agent_gets_the_reference_agents_record_and_analysis(
-    tmp_path: Path, scenario: Scenario
+    tmp_path: Path, scenario: Scenario, lab_models: LabModels
 ) -> None:
-    with Lab(agent=fixed_reply_agent, providers="instant", recordings_dir=tmp_path) as lab:
+    lab = Lab(
+        agent=fixed_reply_agent, providers="instant", recordings_dir=tmp_path, models=lab_models
+    )
+    with lab:
         call = simulate(lab, scenario)
     assert call.status == "completed"
     directory = call.directory
@@ -103,10 +107,13 @@ def test_a_custom_agent_gets_the_reference_agents_record_and_analysis(
 
 
 @pytest.fixture(scope="module")
-def switchable(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Lab, SwitchableAgent]]:
+def switchable(
+    tmp_path_factory: pytest.TempPathFactory, lab_models: LabModels
+) -> Iterator[tuple[Lab, SwitchableAgent]]:
     agent = SwitchableAgent()
     recordings = tmp_path_factory.mktemp("recordings")
-    with Lab(agent=agent, providers="instant", recordings_dir=recordings) as lab:
+    lab = Lab(agent=agent, providers="instant", recordings_dir=recordings, models=lab_models)
+    with lab:
         yield lab, agent
 
 

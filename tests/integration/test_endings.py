@@ -37,7 +37,7 @@ TOKEN = "endings-test-token"
 HANG_UP_S = 1.2
 
 
-def test_a_caller_hanging_up_mid_reply_leaves_a_complete_record(tmp_path):
+def test_a_caller_hanging_up_mid_reply_leaves_a_complete_record(tmp_path, lab_models):
     prompts = short_greeting_prompts(tmp_path / "prompts")
     settings = Settings(providers="instant", recordings_dir=tmp_path, prompts_dir=prompts)
     scenario = load_scenario(SCENARIOS / "hang_up_mid_reply.yaml")
@@ -46,7 +46,7 @@ def test_a_caller_hanging_up_mid_reply_leaves_a_complete_record(tmp_path):
     mid_reply = scenario.model_copy(update={"turns": [*scenario.turns[:-1], hang_up], "expect": []})
 
     async def run() -> Any:
-        async with LocalNetwork(settings) as network:
+        async with LocalNetwork(settings, models=lab_models) as network:
             return await network.simulate(mid_reply)
 
     call = asyncio.run(run())
@@ -76,7 +76,7 @@ def not_found_twilio() -> tuple[FastAPI, list[dict[str, Any]]]:
     return app, updates
 
 
-def test_twilio_answering_404_to_the_bots_hang_up_still_ends_the_call_cleanly(tmp_path):
+def test_twilio_answering_404_to_the_bots_hang_up_still_ends_the_call_cleanly(tmp_path, lab_models):
     app, updates = not_found_twilio()
     cold_food = load_scenario(SCENARIOS / "cold_food.yaml")
     one_line = cold_food.model_copy(update={"turns": cold_food.turns[:1], "expect": []})
@@ -93,7 +93,9 @@ def test_twilio_answering_404_to_the_bots_hang_up_still_ends_the_call_cleanly(tm
         with CallServer(settings) as server:
 
             async def run() -> Any:
-                async with LocalNetwork(settings, server_url=server.url) as network:
+                async with LocalNetwork(
+                    settings, server_url=server.url, models=lab_models
+                ) as network:
                     return await network.simulate(one_line)
 
             call = asyncio.run(run())

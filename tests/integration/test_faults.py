@@ -25,7 +25,7 @@ from voicelab.bot.services.instant_stt import INSTANT_TRANSCRIPT
 from voicelab.bot.services.scripted_llm import scripted_reply
 from voicelab.config import Settings, load_settings
 from voicelab.errors import ConfigError
-from voicelab.network import LocalNetwork
+from voicelab.network import LabModels, LocalNetwork
 from voicelab.simulator.scenario import Scenario, load_scenario
 from voicelab.simulator.simulator import SimulatedCall
 
@@ -50,13 +50,15 @@ ONE_LINE = TWO_LINES.model_copy(update={"turns": TWO_LINES.turns[:1]})
 REAL_REPLY = scripted_reply(INSTANT_TRANSCRIPT)
 
 
-def play(tmp_path: Path, scenario: Scenario, **overrides: Any) -> tuple[SimulatedCall, Path]:
+def play(
+    tmp_path: Path, models: LabModels, scenario: Scenario, **overrides: Any
+) -> tuple[SimulatedCall, Path]:
     """One call on a fresh local network; returns it once the server's record is finished."""
     overrides.setdefault("prompts_dir", short_greeting_prompts(tmp_path / "short_greeting"))
     settings = Settings(providers="instant", recordings_dir=tmp_path / "rec", **overrides)
 
     async def run() -> SimulatedCall:
-        async with LocalNetwork(settings) as network:
+        async with LocalNetwork(settings, models=models) as network:
             return await network.simulate(scenario)
 
     call = asyncio.run(run())
@@ -74,8 +76,8 @@ def spoken(directory: Path) -> list[str]:
     return [e["data"]["text"] for e in server_events(directory, "bot.speech_stopped")]
 
 
-def test_a_failed_llm_reply_gets_a_fallback_line_and_the_next_turn_works(tmp_path):
-    call, directory = play(tmp_path, TWO_LINES, faults={"llm": "error"}, fault_times=1)
+def test_a_failed_llm_reply_gets_a_fallback_line_and_the_next_turn_works(tmp_path, lab_models):
+    call, directory = play(tmp_path, lab_models, TWO_LINES, faults={"llm": "error"}, fault_times=1)
     errors = server_events(directory, "error")
     assert [e["data"]["fatal"] for e in errors] == [False], errors
     assert "llm fault" in errors[0]["data"]["message"]
@@ -89,8 +91,8 @@ def test_a_failed_llm_reply_gets_a_fallback_line_and_the_next_turn_works(tmp_pat
     assert_record_complete(directory)
 
 
-def test_a_failed_transcription_gets_the_fallback_and_the_next_line_is_heard(tmp_path):
-    _, directory = play(tmp_path, TWO_LINES, faults={"stt": "error"}, fault_times=1)
+def test_a_failed_transcription_gets_the_fallback_and_the_next_line_is_heard(tmp_path, lab_models):
+    _, directory = play(tmp_path, lab_models, TWO_LINES, faults={"stt": "error"}, fault_times=1)
     errors = server_events(directory, "error")
     assert len(errors) == 1 and "stt fault" in errors[0]["data"]["message"], errors
     said = spoken(directory)
@@ -102,9 +104,9 @@ def test_a_failed_transcription_gets_the_fallback_and_the_next_line_is_heard(tmp
     assert_record_complete(directory)
 
 
-def test_a_hung_llm_is_cut_off_by_the_first_token_timeout(tmp_path):
+def test_a_hung_llm_is_cut_off_by_the_first_token_timeout(tmp_path, lab_models):
     _, directory = play(
-        tmp_path, ONE_LINE, faults={"llm": "timeout"}, fault_delay=60, llm_timeout=1.0
+        tmp_path, lab_models, ONE_LINE, faults={"llm": "timeout"}, fault_delay=60, llm_timeout=1.0
     )
     errors = server_events(directory, "error")
     assert errors and "no first token within 1 s" in errors[0]["data"]["message"], errors
@@ -119,8 +121,8 @@ def test_a_hung_llm_is_cut_off_by_the_first_token_timeout(tmp_path):
     assert_record_complete(directory)
 
 
-def test_a_failing_tts_ends_the_call_politely_with_a_complete_record(tmp_path):
-    call, directory = play(tmp_path, ONE_LINE, faults={"tts": "error"})
+def test_a_failing_tts_ends_the_call_politely_with_a_complete_record(tmp_path, lab_models):
+    call, directory = play(tmp_path, lab_models, ONE_LINE, faults={"tts": "error"})
     errors = server_events(directory, "error")
     # The greeting failed, then the fallback line did too.
     assert len(errors) == 2 and all("tts fault" in e["data"]["message"] for e in errors), errors
@@ -135,8 +137,8 @@ def test_a_failing_tts_ends_the_call_politely_with_a_complete_record(tmp_path):
     assert sf.info(directory / manifest["recording"]).channels == 2
 
 
-def test_a_tts_that_fails_once_says_the_fallback_and_the_call_goes_on(tmp_path):
-    call, directory = play(tmp_path, ONE_LINE, faults={"tts": "error"}, fault_times=1)
+def test_a_tts_that_fails_once_says_the_fallback_and_the_call_goes_on(tmp_path, lab_models):
+    call, directory = play(tmp_path, lab_models, ONE_LINE, faults={"tts": "error"}, fault_times=1)
     assert len(server_events(directory, "error")) == 1
     said = spoken(directory)
     # The greeting was lost; the fallback took its place and the caller was answered.
@@ -145,9 +147,14 @@ def test_a_tts_that_fails_once_says_the_fallback_and_the_call_goes_on(tmp_path):
     assert_record_complete(directory, "websocket_closed")
 
 
-def test_a_slow_first_byte_under_the_timeout_only_delays_the_reply(tmp_path):
+def test_a_slow_first_byte_under_the_timeout_only_delays_the_reply(tmp_path, lab_models):
     _, directory = play(
-        tmp_path, ONE_LINE, faults={"llm": "slow_first_byte"}, fault_delay=1.5, fault_times=1
+        tmp_path,
+        lab_models,
+        ONE_LINE,
+        faults={"llm": "slow_first_byte"},
+        fault_delay=1.5,
+        fault_times=1,
     )
     assert server_events(directory, "error") == []
     # The LLM's own first token is on time (the record keeps the service's timing); its
@@ -161,12 +168,12 @@ def test_a_slow_first_byte_under_the_timeout_only_delays_the_reply(tmp_path):
     assert_record_complete(directory)
 
 
-def test_a_broken_persona_file_ends_the_call_cleanly(tmp_path, caplog):
+def test_a_broken_persona_file_ends_the_call_cleanly(tmp_path, lab_models, caplog):
     prompts = tmp_path / "prompts"
     prompts.mkdir()
     (prompts / "inbound.md").write_text("no front matter here\n")
     with caplog.at_level(logging.ERROR):
-        call, directory = play(tmp_path, ONE_LINE, prompts_dir=prompts)
+        call, directory = play(tmp_path, lab_models, ONE_LINE, prompts_dir=prompts)
     manifest = assert_record_complete(directory, "error", wav=False)
     assert manifest["call_sid"] == call.call_sid
     errors = server_events(directory, "error")

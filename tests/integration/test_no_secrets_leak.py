@@ -75,7 +75,7 @@ async def _probe_at_the_cap(network: LocalNetwork, token: str) -> dict[str, Any]
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory) -> dict[str, Any]:
+def run(tmp_path_factory, lab_models) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("secrets")
     settings = Settings(
         providers="instant",
@@ -95,7 +95,7 @@ def run(tmp_path_factory) -> dict[str, Any]:
     one_line = scenario.model_copy(update={"turns": scenario.turns[:1], "expect": []})
 
     async def play() -> dict[str, Any]:
-        async with LocalNetwork(settings) as network:
+        async with LocalNetwork(settings, models=lab_models) as network:
             assert network.server is not None
             token = network.server.settings.twilio_auth_token
             assert token

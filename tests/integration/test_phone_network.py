@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from voicelab.config import Settings
-from voicelab.network import LocalNetwork
+from voicelab.network import LabModels, LocalNetwork
 from voicelab.recording.store import find_call_dir
 from voicelab.server.runner import CallServer
 from voicelab.simulator.carrier import Carrier
@@ -23,12 +23,14 @@ pytestmark = pytest.mark.slow
 SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
 
 
-def simulate(tmp_path: Path, scenario: Any) -> tuple[SimulatedCall, dict[str, Any]]:
+def simulate(
+    tmp_path: Path, scenario: Any, models: LabModels
+) -> tuple[SimulatedCall, dict[str, Any]]:
     """Play one scenario on a fresh local network; also returns the server's /call-status."""
 
     async def run() -> tuple[SimulatedCall, dict[str, Any]]:
         settings = Settings(providers="scripted", recordings_dir=tmp_path)
-        async with LocalNetwork(settings) as network:
+        async with LocalNetwork(settings, models=models) as network:
             call = await network.simulate(scenario)
             assert call.call_sid, call.error
             async with httpx.AsyncClient() as client:
@@ -43,8 +45,12 @@ def events(directory: Path | None) -> list[dict[str, Any]]:
     return [json.loads(line) for line in (directory / "events.jsonl").read_text().splitlines()]
 
 
-def test_outbound_call_goes_through_outbound_carrier_webhook_media_and_callbacks(tmp_path):
-    call, status = simulate(tmp_path, load_scenario(SCENARIOS / "outbound_followup.yaml"))
+def test_outbound_call_goes_through_outbound_carrier_webhook_media_and_callbacks(
+    tmp_path, lab_models
+):
+    call, status = simulate(
+        tmp_path, load_scenario(SCENARIOS / "outbound_followup.yaml"), lab_models
+    )
     assert call.error is None and call.status == "completed"
     assert status["status"] == "completed" and status["direction"] == "outbound-api"
     assert status["duration"] is not None and status["duration"] >= 1
@@ -61,8 +67,8 @@ def test_outbound_call_goes_through_outbound_carrier_webhook_media_and_callbacks
     assert call.caller is not None and 1 in call.caller.v2v()
 
 
-def test_inbound_call_rings_the_webhook_and_the_bot_answers(tmp_path):
-    call, status = simulate(tmp_path, load_scenario(SCENARIOS / "cold_food.yaml"))
+def test_inbound_call_rings_the_webhook_and_the_bot_answers(tmp_path, lab_models):
+    call, status = simulate(tmp_path, load_scenario(SCENARIOS / "cold_food.yaml"), lab_models)
     assert call.status == "completed" and status["direction"] == "inbound"
     log = events(call.directory)
     transcript = " ".join(e["data"]["text"].lower() for e in log if e["type"] == "stt.transcript")
@@ -74,8 +80,8 @@ def test_inbound_call_rings_the_webhook_and_the_bot_answers(tmp_path):
     assert call.caller is not None and set(call.caller.v2v()) == {1, 2}
 
 
-def test_barge_in_makes_the_server_clear_and_the_buffered_greeting_is_dropped(tmp_path):
-    call, _ = simulate(tmp_path, load_scenario(SCENARIOS / "greeting_barge_in.yaml"))
+def test_barge_in_makes_the_server_clear_and_the_buffered_greeting_is_dropped(tmp_path, lab_models):
+    call, _ = simulate(tmp_path, load_scenario(SCENARIOS / "greeting_barge_in.yaml"), lab_models)
     assert call.status == "completed" and call.caller is not None
     assert call.caller.clears >= 1
     log = events(call.directory)
@@ -86,13 +92,13 @@ def test_barge_in_makes_the_server_clear_and_the_buffered_greeting_is_dropped(tm
     assert any(turn == 1 for turn, _, _ in call.caller.heard), "the bot answered after the clear"
 
 
-def test_dtmf_reaches_the_pipeline(tmp_path):
+def test_dtmf_reaches_the_pipeline(tmp_path, lab_models):
     path = tmp_path / "dtmf.yaml"
     path.write_text(
         "description: keys\ndirection: inbound\nturns:\n"
         "  - dtmf: '42'\n  - say: The soup was cold.\n"
     )
-    call, _ = simulate(tmp_path / "rec", load_scenario(path))
+    call, _ = simulate(tmp_path / "rec", load_scenario(path), lab_models)
     assert call.status == "completed"
     digits = [
         e["data"]["digit"]
@@ -105,8 +111,8 @@ def test_dtmf_reaches_the_pipeline(tmp_path):
 @pytest.mark.parametrize(
     ("name", "expected"), [("outbound_busy", "busy"), ("outbound_no_answer", "no-answer")]
 )
-def test_busy_and_no_answer_outcomes_show_in_call_status(tmp_path, name, expected):
-    call, status = simulate(tmp_path, load_scenario(SCENARIOS / f"{name}.yaml"))
+def test_busy_and_no_answer_outcomes_show_in_call_status(tmp_path, lab_models, name, expected):
+    call, status = simulate(tmp_path, load_scenario(SCENARIOS / f"{name}.yaml"), lab_models)
     assert call.status == expected
     assert status["status"] == expected
     log = events(call.directory)
@@ -117,7 +123,9 @@ def test_busy_and_no_answer_outcomes_show_in_call_status(tmp_path, name, expecte
 API_KEY = "network-test-key-0123456789"
 
 
-def test_a_carrier_with_the_wrong_auth_token_is_refused_and_the_call_fails_cleanly(tmp_path):
+def test_a_carrier_with_the_wrong_auth_token_is_refused_and_the_call_fails_cleanly(
+    tmp_path, lab_models
+):
     account = "AC" + "f" * 32
 
     async def run() -> tuple[str, dict[str, Any]]:
@@ -130,9 +138,12 @@ def test_a_carrier_with_the_wrong_auth_token_is_refused_and_the_call_fails_clean
             recordings_dir=tmp_path,
         )
         async with Carrier(
-            account, "other-token", answerer=ScenarioAnswerer(tmp_path), recordings_root=tmp_path
+            account,
+            "other-token",
+            answerer=ScenarioAnswerer(tmp_path, models=lab_models.caller),
+            recordings_root=tmp_path,
         ) as carrier:
-            server = await asyncio.to_thread(CallServer(settings).start)
+            server = await asyncio.to_thread(CallServer(settings, pool=lab_models.bot).start)
             try:
                 sid = await carrier.ring(server.url + "/", to="+15550001000", from_="+15557770000")
                 status = await carrier.wait_for_status(sid, {"completed", "failed"}, timeout=30)
@@ -154,9 +165,9 @@ def test_a_carrier_with_the_wrong_auth_token_is_refused_and_the_call_fails_clean
         )
 
 
-def test_a_goal_driven_caller_listens_and_improvises(tmp_path):
+def test_a_goal_driven_caller_listens_and_improvises(tmp_path, lab_models):
     scenario = load_scenario(SCENARIOS / "goal_driven_feedback.yaml")
-    call, _ = simulate(tmp_path, scenario)
+    call, _ = simulate(tmp_path, scenario, lab_models)
     assert call.status == "completed" and call.caller is not None
     said = [text for _, text, _, _ in call.caller.utterances]
     assert said[0] == scenario.turns[0].say

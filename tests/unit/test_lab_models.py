@@ -1,0 +1,52 @@
+"""Who owns the models: a lab (or whoever it is given them by), never a class or a module."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from voicelab.lab import Lab
+from voicelab.network import LabModels
+from voicelab.simulator.ears import CallerEars
+from voicelab.simulator.models import CallerModels
+
+
+def test_two_labs_given_the_same_models_load_each_once(tmp_path: Path) -> None:
+    models = LabModels()
+    first = Lab(providers="scripted", recordings_dir=tmp_path / "a", models=models)
+    second = Lab(providers="scripted", recordings_dir=tmp_path / "b", models=models)
+    with first, second:
+        # Both servers warmed their models at start: from the one pool they were given.
+        assert first.models is second.models is models
+        assert models.bot.loads == {"whisper": 1, "tts": 1}
+        # A restart loads nothing either: the pool outlives the server.
+        first.stop()
+        first.start()
+        assert models.bot.loads == {"whisper": 1, "tts": 1}
+    # The callers' ears borrow the bot's Whisper (the same model) instead of loading one.
+    tone = (0.3 * np.sin(np.arange(8000) / 3.0)).astype(np.float32)
+    assert isinstance(CallerEars(models.caller).transcribe(tone), str)
+    assert models.caller.whisper() is models.bot.whisper()
+    assert models.bot.loads["whisper"] == 1 and models.caller.loads["whisper"] == 0
+
+
+def test_labs_without_shared_models_share_no_state(tmp_path: Path) -> None:
+    one = Lab(providers="instant", recordings_dir=tmp_path / "a")
+    other = Lab(providers="instant", recordings_dir=tmp_path / "b")
+    assert one.models is not other.models
+    assert one.models.bot is not other.models.bot
+    assert one.models.caller is not other.models.caller
+    # What one lab's callers remember (a synthesised line) the other's do not.
+    line = np.ones(80, dtype=np.float32)
+    assert one.models.caller.speech("hello", lambda: line) is line
+    assert other.models.caller.speech("hello", np.zeros(80, dtype=np.float32).copy)[0] == 0.0
+    assert one.models.caller.speech("hello", lambda: np.zeros(1, np.float32)) is line
+
+
+def test_caller_models_load_lazily_and_once() -> None:
+    models = CallerModels()
+    assert not any(models.loaded.values()) and not models.loads
+    voice = models.voice()
+    assert models.voice() is voice and models.loads == {"voice": 1}
+    assert models.loaded == {"voice": True, "whisper": False, "llm": False}
