@@ -22,10 +22,7 @@ from voicelab.simulator._carrier_flow import CallRunner
 from voicelab.simulator._carrier_twilio import TERMINAL_STATUSES, CarrierCall
 from voicelab.simulator._carrier_webhooks import WebhookClient
 
-__all__ = ["OUTCOMES", "Destination", "Switchboard"]
-
-
-OUTCOMES = frozenset({"answer", "busy", "no-answer", "failed"})
+__all__ = ["Destination", "Switchboard"]
 
 
 @dataclass(frozen=True)

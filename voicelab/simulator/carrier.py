@@ -36,7 +36,7 @@ from loguru import logger
 from voicelab.errors import CarrierError, ConfigError, InvalidArgumentError
 from voicelab.simulator._carrier_answerer import Answerer, SilentAnswerer, StreamSession
 from voicelab.simulator._carrier_api import build_app
-from voicelab.simulator._carrier_switch import OUTCOMES, Destination, Switchboard
+from voicelab.simulator._carrier_switch import Destination, Switchboard
 from voicelab.simulator._carrier_twilio import (
     TERMINAL_STATUSES,
     CarrierCall,
@@ -45,6 +45,7 @@ from voicelab.simulator._carrier_twilio import (
     new_sid,
 )
 from voicelab.simulator._carrier_webhooks import WebhookClient
+from voicelab.telephony.ids import DIAL_OUTCOMES
 
 __all__ = ["TERMINAL_STATUSES", "Answerer", "Carrier", "CarrierCall", "StreamSession", "run"]
 
@@ -203,9 +204,9 @@ class Carrier:
             InvalidArgumentError: Bad number, outcome or ring time.
         """
         _check_number("number", number)
-        if outcome not in OUTCOMES:
+        if outcome not in DIAL_OUTCOMES:
             raise InvalidArgumentError(
-                f"outcome must be one of {sorted(OUTCOMES)}, got {outcome!r}"
+                f"outcome must be one of {sorted(DIAL_OUTCOMES)}, got {outcome!r}"
             )
         if ring_s is not None and ring_s < 0:
             raise InvalidArgumentError(f"ring_s must be >= 0, got {ring_s}")

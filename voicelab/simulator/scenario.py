@@ -46,6 +46,7 @@ from voicelab.simulator._scenario_yaml import Loc, ScenarioFile, format_loc
 from voicelab.simulator._script import Action, Dtmf, HangUp, Improvise, Pause, Say
 from voicelab.simulator.models import CallerModels
 from voicelab.simulator.voices import CallerVoice, add_noise, load_wav
+from voicelab.telephony.ids import DialOutcome
 
 __all__ = [
     "CallerGoal",
@@ -60,7 +61,6 @@ __all__ = [
     "load_scenarios",
 ]
 
-Outcome = Literal["answer", "busy", "no-answer", "failed"]
 _ID = r"^[A-Za-z0-9_.-]+$"  # ids end up in file names and report columns
 
 
@@ -85,7 +85,7 @@ class Scenario(_Model):
     description: str = ""
     direction: Literal["inbound", "outbound"] = "inbound"
     caller: CallerPersona = Field(default_factory=CallerPersona)
-    outcome: Outcome = "answer"
+    outcome: DialOutcome = "answer"
     turns: list[ScenarioTurn] = Field(default_factory=list)
     goal: CallerGoal | None = None
     expect: list[ScenarioExpectation] = Field(default_factory=list)

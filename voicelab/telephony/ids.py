@@ -1,4 +1,4 @@
-"""Twilio identifiers, numbers and call statuses: the one home of their definitions.
+"""Twilio identifiers, numbers, call statuses and dial outcomes: the one home of their definitions.
 
 Every SID Twilio sends is two letters naming the resource and 32 hex digits; a phone
 number is E.164. Any identifier that arrives from outside (a webhook form, a URL path, a
@@ -10,13 +10,16 @@ This module imports nothing of voicelab, so :mod:`voicelab.config` may import it
 from __future__ import annotations
 
 import re
-from typing import Literal
+from types import MappingProxyType
+from typing import Literal, get_args
 
 __all__ = [
     "CALLBACK_STATUSES",
     "CALL_SID",
     "CALL_SID_PATTERN",
     "CALL_STATUSES",
+    "DIAL_OUTCOMES",
+    "DIAL_OUTCOME_STATUS",
     "E164",
     "E164_NUMBER",
     "E164_PATTERN",
@@ -24,6 +27,7 @@ __all__ = [
     "STREAM_SID",
     "STREAM_SID_PATTERN",
     "CallStatus",
+    "DialOutcome",
     "is_call_sid",
     "is_e164",
     "is_stream_sid",
@@ -63,6 +67,17 @@ CALL_STATUSES = FINAL_CALL_STATUSES | {"queued", "ringing", "in-progress"}
 CALLBACK_STATUSES = CALL_STATUSES | {"initiated"}
 """What a status callback's ``CallStatus`` may say: ``initiated`` is an event, never a
 resource status."""
+
+DialOutcome = Literal["answer", "busy", "no-answer", "failed"]
+"""What a dialled number does: a scenario's ``outcome``, scripted at the carrier."""
+
+DIAL_OUTCOMES: frozenset[str] = frozenset(get_args(DialOutcome))
+"""Every :data:`DialOutcome`."""
+
+DIAL_OUTCOME_STATUS: MappingProxyType[str, str] = MappingProxyType(
+    {"answer": "completed", "busy": "busy", "no-answer": "no-answer", "failed": "failed"}
+)
+"""The final call status each :data:`DialOutcome` ends in (an answered call completes)."""
 
 
 def is_call_sid(value: object) -> bool:

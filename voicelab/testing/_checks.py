@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from voicelab.errors import InvalidArgumentError, NotFoundError
 from voicelab.expectations import Expectation
+from voicelab.telephony.ids import DIAL_OUTCOME_STATUS
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -35,12 +36,6 @@ CallLike = Any
 """A :class:`~voicelab.lab.CallResult`, a ``SimulatedCall`` or a call directory path."""
 
 _CHECK_COLUMNS = ["scenario", "call_sid", "check", "turn", "passed", "detail"]
-_EXPECTED_STATUS = {
-    "answer": "completed",
-    "busy": "busy",
-    "no-answer": "no-answer",
-    "failed": "failed",
-}
 _TEXT_CHECKS = {"expect.contains", "expect.regex", "expect.must_not_say", "expect.turn"}
 
 
@@ -195,7 +190,7 @@ def _check_call(call: _Call, scenario: Scenario | None) -> list[dict[str, Any]]:
     outcome = scenario.outcome if scenario is not None else call.scenario.get("outcome")
     rows = []
     if outcome is not None:
-        expected = _EXPECTED_STATUS.get(str(outcome), "completed")
+        expected = DIAL_OUTCOME_STATUS.get(str(outcome), "completed")
         ok = call.status == expected
         detail = f"status {expected!r}: " + ("yes" if ok else f"the call ended {call.status!r}")
         rows.append(_row(call, "status", None, ok, detail))

@@ -56,6 +56,24 @@ def test_statuses_nest() -> None:
     assert set(get_args(ids.CallStatus)) == ids.CALL_STATUSES
 
 
+def test_every_dial_outcome_ends_in_one_final_status_and_only_these_are_scripted() -> None:
+    from voicelab.errors import InvalidArgumentError, ScenarioError
+    from voicelab.simulator.carrier import Carrier
+    from voicelab.simulator.scenario import Scenario
+
+    assert set(ids.DIAL_OUTCOME_STATUS) == ids.DIAL_OUTCOMES == set(get_args(ids.DialOutcome))
+    assert set(ids.DIAL_OUTCOME_STATUS.values()) <= ids.FINAL_CALL_STATUSES
+    assert ids.DIAL_OUTCOME_STATUS["answer"] == "completed"
+    # The scenario model and the carrier accept exactly these outcomes.
+    for outcome in ids.DIAL_OUTCOMES:
+        Carrier("AC" + "0" * 32, "token").script_destination("+15551230000", outcome=outcome)
+        assert Scenario(id="x", direction="outbound", outcome=outcome).outcome == outcome
+    with pytest.raises(InvalidArgumentError, match="outcome must be one of"):
+        Carrier("AC" + "0" * 32, "token").script_destination("+15551230000", outcome="voicemail")
+    with pytest.raises((ScenarioError, ValidationError)):
+        Scenario(id="x", direction="outbound", outcome="voicemail")  # type: ignore[arg-type]
+
+
 def test_config_reads_ids_without_loading_the_twilio_sdk() -> None:
     # voicelab.config imports voicelab.telephony.ids: the package must not import its
     # SDK-backed modules (which import config) eagerly, or the import would be a cycle.
