@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -61,3 +62,15 @@ def caller_models(lab_models: LabModels) -> CallerModels:
 def voicelab_models(lab_models: LabModels) -> LabModels:
     """The plugin's session lab shares the suite's models."""
     return lab_models
+
+
+@pytest.fixture(scope="module")
+def twilio_api() -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """Twilio's Calls API faked at the HTTP layer (``_doubles.fake_twilio``), served for the
+    module: its base URL, and every call creation it received."""
+    from _doubles import fake_twilio
+    from helpers import serve_app
+
+    app, created = fake_twilio()
+    with serve_app(app) as url:
+        yield url, created

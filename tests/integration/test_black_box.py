@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from _doubles import SERVER_COLUMNS
 from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import Response
 from helpers import read_events, serve_app
@@ -36,22 +37,6 @@ pytestmark = pytest.mark.slow
 RATE = 8000
 GREETING = "Hello, you are through to the test kitchen."
 REPLY = "Thank you, I have noted that down."
-SERVER_COLUMNS = [
-    "v2v_server_s",
-    "vad_stop_s",
-    "stt_s",
-    "llm_ttft_s",
-    "tts_ttfa_s",
-    "transport_s",
-    "user_started_t",
-    "user_stopped_t",
-    "stt_final_t",
-    "bot_started_t",
-    "bot_stopped_t",
-    "stt_text",
-    "bot_text",
-    "interrupted",
-]
 SCENARIO = """\
 description: A caller reports a cold meal to a bot voicelab knows nothing about.
 direction: inbound

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 import soundfile as sf
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from _doubles import not_found_twilio
 from helpers import (
     assert_record_complete,
     read_events,
@@ -60,20 +59,6 @@ def test_a_caller_hanging_up_mid_reply_leaves_a_complete_record(tmp_path, lab_mo
     stopped = [e for e in server if e["type"] == "bot.speech_stopped"]
     assert stopped[-1]["data"].get("cut_off") is True, stopped[-1]
     assert any(e["type"] == "user.speech_started" for e in server), "the caller spoke"
-
-
-def not_found_twilio() -> tuple[FastAPI, list[dict[str, Any]]]:
-    """A Twilio REST API that has never heard of any call: every update is a 404."""
-    app = FastAPI()
-    updates: list[dict[str, Any]] = []
-
-    @app.post("/2010-04-01/Accounts/{account}/Calls/{call_sid}.json")
-    async def update(account: str, call_sid: str, request: Request) -> JSONResponse:
-        updates.append({"call_sid": call_sid, **dict(await request.form())})
-        body = {"code": 20404, "message": "The requested resource was not found", "status": 404}
-        return JSONResponse(body, status_code=404)
-
-    return app, updates
 
 
 def test_twilio_answering_404_to_the_bots_hang_up_still_ends_the_call_cleanly(tmp_path, lab_models):

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from _doubles import SERVER_COLUMNS
 
 from voicelab.analysis import calls_df, events_df, turn_wer, turns_df
 from voicelab.recording.store import CallRecord
@@ -35,19 +36,6 @@ RATE = 8000
 # (turn, caller speech start/end, bot reply heard start/end); turn 0 is the greeting.
 GREETING = (0.2, 0.8)
 TURNS = [(1, 1.0, 2.0, 2.6, 3.2), (2, 3.6, 4.4, 5.1, 5.6)]
-SERVER_COLUMNS = [
-    "v2v_server_s",
-    "vad_stop_s",
-    "stt_s",
-    "llm_ttft_s",
-    "tts_ttfa_s",
-    "transport_s",
-    "user_started_t",
-    "user_stopped_t",
-    "stt_final_t",
-    "bot_started_t",
-    "bot_stopped_t",
-]
 
 
 def _carrier_call(direction: str = "inbound") -> CarrierCall:

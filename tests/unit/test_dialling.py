@@ -13,8 +13,8 @@ from typing import Any
 
 import httpx
 import pytest
+from _doubles import ACCOUNT, TOKEN
 from helpers import serve_app
-from test_server_http import ACCOUNT, TOKEN, fake_twilio
 
 from voicelab.config import DEFAULT_DENIED_PREFIXES, Settings
 from voicelab.server.app import create_app
@@ -143,13 +143,6 @@ def test_guard_capacity():
 
 
 # --- over HTTP: nothing refused reaches Twilio -------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def twilio_api() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    app, created = fake_twilio()
-    with serve_app(app) as url:
-        yield url, created
 
 
 @pytest.fixture(scope="module")

@@ -1,7 +1,7 @@
 """Who may use the server: the API key, the emulator exception, /health, docs, proxies.
 
 Every server here is the real app over real HTTP (``helpers.serve_app``); only Twilio's
-REST API is faked (``test_server_http.fake_twilio``), and it records every call
+REST API is faked (``_doubles.fake_twilio``, the ``twilio_api`` fixture), and it records every call
 creation, so a test can assert that a refused request never reached it.
 """
 
@@ -17,11 +17,11 @@ from typing import Any
 
 import httpx
 import pytest
+from _doubles import ACCOUNT, KNOWN_CALL, TOKEN, WEBHOOK_FORM, signed
 from fastapi import FastAPI
 from helpers import serve_app
 from loguru import logger
 from starlette.requests import Request
-from test_server_http import ACCOUNT, KNOWN_CALL, TOKEN, WEBHOOK_FORM, fake_twilio, signed
 
 from voicelab.config import Settings
 from voicelab.server.access import is_loopback_host, is_loopback_url
@@ -33,13 +33,6 @@ KEY = "k3y-" + "7" * 28
 PHONE = "+15550001111"
 CALL = {"to_number": "+15550002222"}
 NOT_LOOPBACK = "https://api.twilio.invalid"  # .invalid never resolves: nothing can leave
-
-
-@pytest.fixture(scope="module")
-def twilio_api() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    app, created = fake_twilio()
-    with serve_app(app) as url:
-        yield url, created
 
 
 def settings(tmp_path: Any, **overrides: Any) -> Settings:

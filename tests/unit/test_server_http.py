@@ -1,4 +1,5 @@
-"""The server's HTTP API over real sockets, with Twilio's REST API faked at the HTTP layer."""
+"""The server's HTTP API over real sockets, with Twilio's REST API faked at the HTTP layer
+(``_doubles.fake_twilio``, served by the ``twilio_api`` fixture)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,10 @@ import asyncio
 import json
 import xml.etree.ElementTree as ET
 from collections.abc import Iterator
-from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
-from helpers import serve_app
+from _doubles import ACCOUNT, KNOWN_CALL, TOKEN, UNREACHABLE, WEBHOOK_FORM, signed
 from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
@@ -20,54 +18,6 @@ from websockets.exceptions import ConnectionClosed, InvalidStatus
 from voicelab.config import Settings
 from voicelab.recording.store import find_call_dir
 from voicelab.server.runner import CallServer
-
-ACCOUNT = "AC" + "a" * 32
-TOKEN = "test-auth-token"
-KNOWN_CALL = "CA" + "b" * 32
-UNREACHABLE = "+15550009999"
-
-
-def fake_twilio() -> tuple[FastAPI, list[dict[str, Any]]]:
-    """Twilio's Calls API as the SDK sees it: JSON over HTTP, Basic auth, error bodies."""
-    app = FastAPI()
-    created: list[dict[str, Any]] = []
-    call = {
-        "sid": KNOWN_CALL,
-        "account_sid": ACCOUNT,
-        "status": "completed",
-        "direction": "outbound-api",
-        "to": "+15550002222",
-        "from": "+15550001111",
-        "from_formatted": "(555) 000-1111",
-        "duration": "42",
-        "start_time": "Mon, 01 Jun 2026 10:30:00 +0000",
-        "end_time": "Mon, 01 Jun 2026 10:30:42 +0000",
-    }
-
-    @app.post("/2010-04-01/Accounts/{account}/Calls.json")
-    async def create(account: str, request: Request) -> JSONResponse:
-        form = await request.form()
-        created.append({k: form.getlist(k) for k in form})
-        if form["To"] == UNREACHABLE:
-            error = {"code": 21211, "message": f"Invalid 'To' Phone Number: {UNREACHABLE}"}
-            return JSONResponse({**error, "status": 400}, status_code=400)
-        return JSONResponse({**call, "status": "queued", "to": form["To"]}, status_code=201)
-
-    @app.get("/2010-04-01/Accounts/{account}/Calls/{sid}.json")
-    async def fetch(account: str, sid: str) -> JSONResponse:
-        if sid != KNOWN_CALL:
-            error = {"code": 20404, "message": "The requested resource was not found"}
-            return JSONResponse({**error, "status": 404}, status_code=404)
-        return JSONResponse(call)
-
-    return app, created
-
-
-@pytest.fixture(scope="module")
-def twilio_api() -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    app, created = fake_twilio()
-    with serve_app(app) as url:
-        yield url, created
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +32,6 @@ def server(twilio_api, tmp_path_factory) -> Iterator[CallServer]:
     )
     with CallServer(settings) as running:
         yield running
-
-
-def signed(url: str, params: dict[str, str] | None = None) -> dict[str, str]:
-    return {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, params or {})}
-
-
-WEBHOOK_FORM = {"CallSid": KNOWN_CALL, "From": "+15557770000", "To": "+15550001111"}
 
 
 def test_incoming_webhook_returns_stream_twiml_when_signed(server):
