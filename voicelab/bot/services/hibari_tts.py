@@ -12,6 +12,8 @@ from pipecat.frames.frames import ErrorFrame, Frame, TTSAudioRawFrame
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 
+from voicelab.bot.services.clauses import ClauseTextAggregator
+
 __all__ = ["HibariTTSService", "trim_leading_silence"]
 
 HIBARI_SAMPLE_RATE = 24000
@@ -33,7 +35,7 @@ def trim_leading_silence(
 
 
 class HibariTTSService(TTSService):
-    """Streams Hibari speech sentence by sentence, synthesised off the event loop.
+    """Streams Hibari speech clause by clause, synthesised off the event loop.
 
     Args:
         engine: A warmed ``hibari.Hibari`` instance (from the model pool).
@@ -48,6 +50,8 @@ class HibariTTSService(TTSService):
         super().__init__(push_start_frame=True, push_stop_frames=True, **kwargs)
         self._engine = engine
         self._engine_lock = lock
+        # Speak each clause as it arrives rather than each sentence (services/clauses.py).
+        self._text_aggregator = ClauseTextAggregator()
 
     def can_generate_metrics(self) -> bool:
         return True

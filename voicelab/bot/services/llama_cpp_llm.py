@@ -6,6 +6,7 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from voicelab.bot.services.clauses import count_sentences, split_at_last_clause
 from voicelab.bot.services.local_llm import LocalLLMService
 
 __all__ = ["LlamaCppLLMService"]
@@ -21,7 +22,9 @@ class LlamaCppLLMService(LocalLLMService):
     Args:
         llama: A loaded ``llama_cpp.Llama``.
         lock: Guards ``llama`` across calls.
-        max_tokens: Upper bound of a reply (phone replies are short).
+        max_tokens: Token budget of a reply. A reply that reaches it is cut after its last
+            whole clause, never mid-word.
+        max_sentences: The reply ends after this many sentences (phone replies are short).
         temperature: Sampling temperature.
     """
 
@@ -31,7 +34,8 @@ class LlamaCppLLMService(LocalLLMService):
         llama: Any,
         lock: threading.Lock,
         model_name: str = "SmolLM2-135M-Instruct-Q4_1",
-        max_tokens: int = 40,
+        max_tokens: int = 80,
+        max_sentences: int = 2,
         temperature: float = 0.3,
         **kwargs: Any,
     ) -> None:
@@ -39,9 +43,12 @@ class LlamaCppLLMService(LocalLLMService):
         self._llama = llama
         self._llama_lock = lock
         self._max_tokens = max_tokens
+        self._max_sentences = max_sentences
         self._temperature = temperature
 
     def stream_reply(self, messages: list[dict[str, str]], stop: threading.Event) -> Iterator[str]:
+        """Yield the reply a clause at a time, ending on a boundary."""
+        held, sentences, finish = "", 0, None
         with self._llama_lock:
             chunks = self._llama.create_chat_completion(
                 messages=messages,
@@ -52,4 +59,13 @@ class LlamaCppLLMService(LocalLLMService):
             for chunk in chunks:
                 if stop.is_set():
                     return
-                yield chunk["choices"][0]["delta"].get("content") or ""
+                choice = chunk["choices"][0]
+                finish = choice.get("finish_reason") or finish
+                ready, held = split_at_last_clause(held + (choice["delta"].get("content") or ""))
+                if ready:
+                    yield ready
+                    sentences += count_sentences(ready)
+                    if sentences >= self._max_sentences:
+                        return  # long enough for a phone turn: stop generating
+        if finish != "length" and held.strip():
+            yield held  # the model ended the reply itself: its last words are whole
