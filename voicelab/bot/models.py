@@ -67,6 +67,7 @@ class ModelPool:
     _whisper: Any = None
     _llm: Any = None
     _tts: Any = None
+    _transcriber: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     llm_lock: threading.Lock = field(default_factory=threading.Lock)
     tts_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -83,9 +84,24 @@ class ModelPool:
     def whisper(self) -> Any:
         """The faster-whisper ``WhisperModel`` (tiny.en, int8 on CPU)."""
         with self._lock:
-            if self._whisper is None:
-                self._whisper = self._timed("whisper", self._load_whisper)
-            return self._whisper
+            return self._whisper_locked()
+
+    def _whisper_locked(self) -> Any:
+        if self._whisper is None:
+            self._whisper = self._timed("whisper", self._load_whisper)
+        return self._whisper
+
+    def transcriber(self) -> Any:
+        """The Whisper model behind a windowed, batching front (``WindowedWhisper``).
+
+        One per pool: the calls' utterances that arrive together share one pass.
+        """
+        with self._lock:
+            if self._transcriber is None:
+                from voicelab.bot.services.windowed_whisper import WindowedWhisper
+
+                self._transcriber = WindowedWhisper(self._whisper_locked())
+            return self._transcriber
 
     def llm(self) -> Any:
         """The llama.cpp ``Llama`` running SmolLM2-135M-Instruct. Use under ``llm_lock``."""
@@ -103,7 +119,10 @@ class ModelPool:
 
     def warm(self, *, llm: bool = True) -> None:
         """Load (and warm) every model now, so no call pays for it."""
-        self.whisper()
+        import numpy as np
+
+        # one pass through the windowed front: its first run sets up CTranslate2's buffers
+        self.transcriber().transcribe(np.zeros(16000, dtype=np.float32))
         self.tts()
         if llm:
             self.llm()
