@@ -6,7 +6,7 @@ STAMP := $(VENV)/.installed
 export ORT_DISABLE_TELEMETRY := 1
 export HF_HUB_OFFLINE := 1
 
-.PHONY: install test check lint demo serve lab soak clean
+.PHONY: install test check lint demo serve lab soak bench clean
 
 install: $(STAMP)
 
@@ -58,6 +58,13 @@ lab: install
 # appends its figures to bench/RESULTS.md (takes a while: about 15-20 min on 2 cores).
 soak: install
 	$(BIN)/python bench/soak.py
+
+# Issue 10's benchmarks P1-P5 (bench/run_all.py), each its own process; appends one dated
+# section to bench/RESULTS.md (about 25 min on 2 cores; run it on a quiet machine).
+# `make bench BENCH_ARGS=--quick` runs the short versions; `--only p2,p4` some parts.
+BENCH_ARGS ?=
+bench: install
+	$(BIN)/python bench/run_all.py $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
