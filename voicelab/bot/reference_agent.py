@@ -23,6 +23,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from voicelab.bot.agent import AgentContext, AgentParts
 from voicelab.bot.providers import build_providers
+from voicelab.bot.services import LlamaCppLLMService
 from voicelab.bot.turn_end import TranscriptTurnEndStrategy
 
 __all__ = ["REFERENCE_AGENT", "reference_agent"]
@@ -39,6 +40,8 @@ def reference_agent(ctx: AgentContext) -> AgentParts:
     """
     providers = build_providers(ctx.settings, ctx.pool)
     context = LLMContext(messages=[{"role": "system", "content": ctx.persona.system_prompt}])
+    if isinstance(providers.llm, LlamaCppLLMService):
+        providers.llm.prime_with([{"role": "system", "content": ctx.persona.system_prompt}])
     vad = SileroVADAnalyzer(params=VADParams(stop_secs=ctx.settings.vad_stop_secs))
     # The turn ends once the transcript is in: at once if it reads as finished, else after
     # the caller's pause outlasts user_speech_timeout (bot/turn_end.py). pipecat's default,

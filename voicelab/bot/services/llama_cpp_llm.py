@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Iterator
 from typing import Any
+
+from pipecat.frames.frames import StartFrame
 
 from voicelab.bot.services.clauses import count_sentences, split_at_last_clause
 from voicelab.bot.services.local_llm import LocalLLMService
@@ -17,7 +20,9 @@ class LlamaCppLLMService(LocalLLMService):
 
     One ``Llama`` object is shared by every call in the process (it keeps the
     KV cache of the last prompt, so a repeated system prompt costs almost
-    nothing); ``lock`` serialises its use.
+    nothing); ``lock`` serialises its use. Given the call's opening messages
+    (:meth:`prime_with`), the service evaluates them when the call starts, while the
+    greeting plays, so the first reply does not pay for the system prompt.
 
     Args:
         llama: A loaded ``llama_cpp.Llama``.
@@ -45,6 +50,23 @@ class LlamaCppLLMService(LocalLLMService):
         self._max_tokens = max_tokens
         self._max_sentences = max_sentences
         self._temperature = temperature
+        self._prime: list[dict[str, str]] = []
+
+    def prime_with(self, messages: list[dict[str, str]]) -> None:
+        """Evaluate ``messages`` (the system prompt, say) into the KV cache at the call's start."""
+        self._prime = list(messages)
+
+    async def start(self, frame: StartFrame) -> None:
+        """Start the service, and the priming in a worker thread."""
+        await super().start(frame)
+        if self._prime:
+            self.create_task(asyncio.to_thread(self._evaluate, self._prime), "llm-prime")
+
+    def _evaluate(self, messages: list[dict[str, str]]) -> None:
+        with self._llama_lock:
+            # One token, consumed: llama.cpp keeps the prompt's state (and, with the
+            # pool's RAM cache, saves it for every later call opening the same way).
+            self._llama.create_chat_completion(messages=messages, max_tokens=1)
 
     def stream_reply(self, messages: list[dict[str, str]], stop: threading.Event) -> Iterator[str]:
         """Yield the reply a clause at a time, ending on a boundary."""
