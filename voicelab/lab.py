@@ -241,6 +241,20 @@ class Lab:
         network = self._require()
         return CallResult(self._run(network.call(number)))
 
+    def sweep(self, sweep_file: str | Path | Any, *, ray: str | None = None, **options: Any) -> Any:
+        """Run a sweep (see :func:`voicelab.sweep`) from this lab's settings, into its
+        recordings directory unless ``store=`` says otherwise. Each variant gets a lab of
+        its own (its settings differ); without Ray they share this lab's models.
+
+        Returns:
+            A :class:`voicelab.sweeps.SweepResult` (``.compare()``, ``.turns_df()``).
+        """
+        from voicelab.sweeps import sweep
+
+        if ray is None:
+            options.setdefault("models", self.models)
+        return sweep(sweep_file, settings=self.settings, ray=ray, **options)
+
     def turns_df(self) -> pd.DataFrame:
         """Every call recorded under this lab's recordings directory, one row per turn."""
         from voicelab.analysis import turns_df

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from voicelab.config import Settings
-from voicelab.network import LocalNetwork
+from voicelab.network import LabModels, LocalNetwork
 from voicelab.simulator.scenario import Scenario
 from voicelab.sweeps._file import SweepFile
 from voicelab.sweeps._grid import Cell
@@ -33,12 +33,18 @@ async def run_local(
     store: Path,
     concurrency: int,
     report: Callable[[CellOutcome], None],
+    models: LabModels | None = None,
 ) -> list[CellOutcome]:
-    """Play ``cells`` here; ``report`` sees every attempt. Returns each cell's last attempt."""
+    """Play ``cells`` here; ``report`` sees every attempt. Returns each cell's last attempt.
+
+    The variants' labs share ``models`` (default: new ones), so each model loads once here.
+    """
     variants = sorted({cell.variant for cell in cells})
+    models = models if models is not None else LabModels()
     networks = {
         name: LocalNetwork(
-            sweep.variant_settings(name, base).model_copy(update={"recordings_dir": store})
+            sweep.variant_settings(name, base).model_copy(update={"recordings_dir": store}),
+            models=models,
         )
         for name in variants
     }

@@ -20,6 +20,7 @@ import pandas as pd
 
 from voicelab.config import Settings, load_settings
 from voicelab.errors import InvalidArgumentError
+from voicelab.network import LabModels
 from voicelab.sweeps._file import SweepFile, load_sweep
 from voicelab.sweeps._grid import Cell, build_grid, recorded_cells, set_aside
 from voicelab.sweeps._local import ATTEMPTS, run_local
@@ -107,6 +108,7 @@ def sweep(
     workers: int | None = None,
     progress: bool = True,
     on_outcome: Callable[[CellOutcome], None] | None = None,
+    models: LabModels | None = None,
     **overrides: Any,
 ) -> SweepResult:
     """Run a sweep: every scenario × variant × repeat, locally or on Ray.
@@ -126,6 +128,7 @@ def sweep(
             out among the variants).
         progress: Show a progress bar over the grid.
         on_outcome: Called on the driver with every attempt as it finishes.
+        models: The models this process's labs share (without Ray; default: new ones).
         **overrides: Setting overrides on top of ``settings``.
 
     Returns:
@@ -180,6 +183,7 @@ def sweep(
                     store=root,
                     concurrency=calls_at_once or DEFAULT_CONCURRENCY,
                     report=report,
+                    models=models,
                 )
             )
         else:

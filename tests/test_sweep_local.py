@@ -1,0 +1,78 @@
+"""A small sweep in this process: records, variant columns, comparison, resume."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from helpers import assert_record_complete
+from sweep_helpers import SWEEP_NAME, VARIANTS, write_sweep
+
+from voicelab.analysis import calls_df, compare, turns_df
+from voicelab.config import Settings
+from voicelab.network import LabModels
+from voicelab.sweeps import sweep
+from voicelab.sweeps._report import sweep_report
+
+pytestmark = pytest.mark.slow
+
+
+def test_a_local_sweep_records_every_cell_and_compares_the_variants(
+    tmp_path: Path, lab_models: LabModels
+) -> None:
+    path = write_sweep(tmp_path / "sweep")
+    store = tmp_path / "store"
+    settings = Settings(recordings_dir=tmp_path / "unused")
+    result = sweep(path, settings=settings, store=store, progress=False, models=lab_models)
+
+    assert len(result.cells) == 4 and not result.failures and not result.skipped
+    assert not (tmp_path / "unused").exists()  # the store given is where calls go
+    calls = calls_df(store)
+    assert len(calls) == 4 and set(calls["sweep"]) == {SWEEP_NAME}
+    assert sorted(zip(calls["variant"], calls["repeat"], strict=True)) == sorted(
+        (v, r) for v in VARIANTS for r in (1, 2)
+    )
+    for directory in calls["call_dir"]:
+        assert_record_complete(Path(directory))
+        manifest = json.loads((Path(directory) / "call.json").read_text())
+        assert manifest["scenario"]["id"] == "one_line"
+        assert manifest["runner"]["kind"] == "local" and manifest["runner"]["pid"] > 0
+        assert manifest["sweep"]["cell"].startswith(manifest["sweep"]["variant"] + "/")
+        assert "sk-not-a-real-key" not in json.dumps(manifest)
+    turns = turns_df(store)
+    replies = turns[turns["turn"] > 0]
+    assert set(replies["variant"]) == set(VARIANTS) and replies["v2v_caller_s"].notna().all()
+    table = compare(turns, by="variant", baseline="quick")
+    assert list(table["variant"]) == ["patient"] and list(table["n"]) == [2]
+    # The patient variant's VAD waits 0.6 s longer for silence after the caller's line.
+    assert table["diff"].iloc[0] > 0.3
+    assert result.compare().equals(table)
+    text = sweep_report(result)
+    assert "4 cells, 4 played now, 0 already recorded" in text and "patient" in text
+
+
+def test_a_restarted_sweep_plays_only_the_cells_not_recorded(
+    tmp_path: Path, lab_models: LabModels
+) -> None:
+    path = write_sweep(tmp_path / "sweep", repeats=1)
+    store = tmp_path / "store"
+    first = sweep(path, store=store, progress=False, models=lab_models)
+    assert len(first.outcomes) == 2 and not first.failures
+
+    again = sweep(path, store=store, progress=False, models=lab_models)
+    assert len(again.skipped) == 2 and again.outcomes == []
+
+    # One call lost (deleted), one left half-written by an interrupted run.
+    calls = calls_df(store, cache=False).set_index("variant")
+    shutil.rmtree(calls.loc["quick", "call_dir"])
+    half = Path(calls.loc["patient", "call_dir"])
+    manifest = json.loads((half / "call.json").read_text())
+    del manifest["end_reason"]
+    (half / "call.json").write_text(json.dumps(manifest))
+    resumed = sweep(path, store=store, progress=False, models=lab_models)
+    assert sorted(o.cell.id for o in resumed.outcomes) == ["patient/one_line/1", "quick/one_line/1"]
+    assert [p.name for p in resumed.set_aside] == [half.name]
+    assert (store / ".failed" / half.name / "call.json").exists()
+    assert len(calls_df(store, cache=False)) == 2
