@@ -32,9 +32,12 @@ LLM introduction (both stacks greet alike), and the LLM's reply is capped at
 ``--max-tokens`` (voicelab's cap) so both stacks' calls last alike; none of these touch
 the time to the first audio of a reply. ``GET /health`` answers once the LLM server does.
 
-Known stock behaviour kept: when a user turn ends with no transcript, pipecat's user
-aggregator adds a ``developer``-role message and runs the LLM; llama-cpp-python's server
-rejects that role (HTTP 500), so that turn goes unanswered (the P1 report counts them).
+One more, needed to talk to llama.cpp at all: ``empty_user_turn=None``. When a user turn
+ends with no transcript (noise, or speech Whisper returns nothing for), pipecat 1.14's user
+aggregator adds a ``developer``-role message to the context and runs the LLM;
+llama-cpp-python's server rejects that role (HTTP 500), and since the message stays in the
+context, every later request of the call fails too: the bot goes silent for good. With
+``None`` such a turn goes unanswered, as pipecat's default already does for an idle one.
 """
 
 from __future__ import annotations
@@ -209,7 +212,10 @@ def build_app(llm_url: str, max_tokens: int) -> FastAPI:
         tts = StockHibariTTSService(engine=hibari, lock=hibari_lock)
         context = LLMContext()
         user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
-            context, user_params=LLMUserAggregatorParams(vad_analyzer=SileroVADAnalyzer())
+            context,
+            user_params=LLMUserAggregatorParams(
+                vad_analyzer=SileroVADAnalyzer(), empty_user_turn=None
+            ),
         )
         pipeline = Pipeline(
             [

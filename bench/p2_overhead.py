@@ -1,6 +1,6 @@
 """P2: framework overhead: instant STT/LLM/TTS, caller-side latency minus the VAD stop.
 
-    .venv/bin/python bench/p2_overhead.py [--turns 16] [--markdown FILE] [--append]
+    .venv/bin/python bench/p2_overhead.py [--turns 12] [--markdown FILE] [--append]
 
 The ``instant`` providers (a fixed transcript, the scripted LLM, a synthetic tone; no
 models) with real Silero VAD, turn strategy, transport, recorder, websocket and playout,
@@ -84,7 +84,7 @@ def section(workdir: Path, seconds: float, stop_secs: float, load_before: str) -
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--turns", type=int, default=16, help="caller turns to measure (min)")
+    parser.add_argument("--turns", type=int, default=12, help="caller turns to measure (min)")
     parser.add_argument("--workdir", type=Path, help="keep the recordings here")
     add_output_args(parser)
     args = parser.parse_args()

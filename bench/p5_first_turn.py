@@ -1,6 +1,6 @@
 """P5: the first turn after the server starts vs the steady state, offline stack.
 
-    .venv/bin/python bench/p5_first_turn.py [--calls 4] [--markdown FILE] [--append]
+    .venv/bin/python bench/p5_first_turn.py [--calls 3] [--markdown FILE] [--append]
 
 In this fresh process (``make bench`` runs every script as its own process): a new
 ``LocalNetwork`` on the ``offline`` providers (its server loads and warms the model
@@ -78,7 +78,7 @@ def section(workdir: Path, start_s: float, calls: list, load: str) -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--calls", type=int, default=4, help="calls after the start (≥ 2)")
+    parser.add_argument("--calls", type=int, default=3, help="calls after the start (≥ 2)")
     parser.add_argument("--workdir", type=Path, help="keep the recordings here")
     add_output_args(parser)
     args = parser.parse_args()
