@@ -29,9 +29,11 @@ import pandas as pd
 
 __all__ = [
     "BENCH",
+    "GAP_MIN_S",
     "RESULTS",
     "ROOT",
     "WARM_UP_ID",
+    "Headline",
     "Summary",
     "add_output_args",
     "cut_ins",
@@ -220,11 +222,17 @@ def add_output_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def emit(args: argparse.Namespace, section: str) -> None:
-    """Print the section; write it to ``--markdown``; with ``--append`` add it to RESULTS.md."""
+Headline = tuple[str, str, str]
+"""One line of ``make bench``'s summary table: figure, what was measured, issue 10's goal."""
+
+
+def emit(args: argparse.Namespace, section: str, headline: Sequence[Headline] = ()) -> None:
+    """Print the section; write it to ``--markdown`` (and the headline lines beside it, as
+    ``.json``, for ``run_all.py``'s summary); with ``--append`` add it to RESULTS.md."""
     print("\n" + section)
     if args.markdown:
         args.markdown.write_text(section)
+        args.markdown.with_suffix(".json").write_text(json.dumps([list(h) for h in headline]))
     if args.append:
         with RESULTS.open("a") as results:
             results.write(f"\n{machine_line()}\n\n{section}\n")

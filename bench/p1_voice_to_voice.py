@@ -41,6 +41,7 @@ import httpx
 from _bench import (
     BENCH,
     WARM_UP_ID,
+    Headline,
     Summary,
     add_output_args,
     cut_ins,
@@ -160,7 +161,9 @@ def llm_errors(log: Path) -> int:
     )
 
 
-def summarize(workdir: Path, names: list[str], run_info: dict, load_before: str) -> str:
+def summarize(
+    workdir: Path, names: list[str], run_info: dict, load_before: str
+) -> tuple[str, list[Headline]]:
     rows: list[tuple[str, Summary]] = []
     notes: list[str] = []
     by_stack: dict[str, Summary] = {}
@@ -193,13 +196,29 @@ def summarize(workdir: Path, names: list[str], run_info: dict, load_before: str)
         "",
     ]
     lines += [f"- {note}" for note in notes]
+    v = by_stack["voicelab"]
+    headline: list[Headline] = [
+        (
+            "P1 voicelab offline v2v p50 / p95",
+            f"{ms(v.p50)} / {ms(v.p95)} ms (n {v.n})",
+            "≤ 700 / ≤ 1,000 ms",
+        ),
+    ]
     if "baseline" in by_stack:
-        v, b = by_stack["voicelab"], by_stack["baseline"]
+        b = by_stack["baseline"]
+        headline += [
+            ("P1 stock baseline v2v p50 / p95", f"{ms(b.p50)} / {ms(b.p95)} ms (n {b.n})", ""),
+            ("P1 ratio voicelab / baseline, p50", f"{v.p50 / b.p50:.2f}", "≤ 0.5"),
+        ]
         lines.append(
             f"- **ratio voicelab / baseline: p50 {v.p50 / b.p50:.2f}, p95 {v.p95 / b.p95:.2f}** "
             "(goal: P1 p50 ≤ 700 ms, p95 ≤ 1,000 ms, ratio ≤ 0.5)"
         )
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines) + "\n", headline
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:,.0f}"
 
 
 def main() -> None:
@@ -226,7 +245,7 @@ def main() -> None:
         if baseline is not None:
             stop_baseline(baseline)
     names = ["voicelab"] if args.no_baseline else ["voicelab", "baseline"]
-    emit(args, summarize(workdir, names, info, load_before))
+    emit(args, *summarize(workdir, names, info, load_before))
     print(f"recordings: {workdir}")
 
 

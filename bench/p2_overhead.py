@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench import (
     ROOT,
     WARM_UP_ID,
+    Headline,
     Summary,
     add_output_args,
     emit,
@@ -61,7 +62,9 @@ async def run(turns: int, workdir: Path) -> tuple[float, float]:
     return time.perf_counter() - started, settings.vad_stop_secs
 
 
-def section(workdir: Path, seconds: float, stop_secs: float, load_before: str) -> str:
+def section(
+    workdir: Path, seconds: float, stop_secs: float, load_before: str
+) -> tuple[str, list[Headline]]:
     turns, dirs = measured(workdir / "recordings")
     overhead = turns["v2v_caller_s"] - turns["vad_stop_s"]
     rows = [
@@ -74,12 +77,21 @@ def section(workdir: Path, seconds: float, stop_secs: float, load_before: str) -
         *((f"`{c}`", Summary.of(turns[c])) for c in BREAKDOWN),
     ]
     unanswered = int(turns["v2v_caller_s"].isna().sum())
-    return (
+    p2 = rows[0][1]
+    headline: list[Headline] = [
+        (
+            "P2 framework overhead p50 / p95",
+            f"{p2.p50 * 1000:,.0f} / {p2.p95 * 1000:,.0f} ms (n {p2.n})",
+            "≤ 30 ms p50",
+        )
+    ]
+    text = (
         f"#### P2: framework overhead, instant providers ({len(dirs)} calls, {seconds:.0f} s)\n\n"
         f"`bench/p2_overhead.py`: `cold_food` one call at a time, real Silero VAD. Load "
         f"average before {load_before}, after {loadavg()}. {unanswered} of {len(turns)} "
         "turns had no reply heard. Goal: P2 ≤ 30 ms p50.\n\n" + summary_table(rows) + "\n"
     )
+    return text, headline
 
 
 def main() -> None:
@@ -93,7 +105,7 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="voicelab-p2-"))
     load_before = loadavg()
     seconds, stop_secs = asyncio.run(run(args.turns, workdir))
-    emit(args, section(workdir, seconds, stop_secs, load_before))
+    emit(args, *section(workdir, seconds, stop_secs, load_before))
     print(f"recordings: {workdir}")
 
 

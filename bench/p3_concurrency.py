@@ -35,6 +35,7 @@ import numpy as np
 import soundfile as sf
 from _bench import (
     WARM_UP_ID,
+    Headline,
     Summary,
     add_output_args,
     emit,
@@ -211,15 +212,33 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="voicelab-p3-"))
     workdir.mkdir(parents=True, exist_ok=True)
     sections = []
+    headline: list[Headline] = []
     if args.part in ("a", "both"):
         load = loadavg()
         results = asyncio.run(part_a(workdir, steps, args.lines, args.all_steps))
         sections.append(section_a(results, steps, args.lines, load))
+        best = max((r["n"] for r in results if passes(r)), default=0)
+        headline.append(
+            (
+                "P3a most instant calls at once with P2 ≤ 100 ms p95, no gap",
+                f"{best} (steps {','.join(str(r['n']) for r in results)})",
+                "≥ 64",
+            )
+        )
     if args.part in ("b", "both"):
         load = loadavg()
         seconds, recordings = asyncio.run(part_b(workdir, args.offline_calls))
         sections.append(section_b(seconds, recordings, args.offline_calls, load))
-    emit(args, "\n".join(sections))
+        turns, _ = measured(recordings)
+        v2v = Summary.of(turns["v2v_caller_s"])
+        headline.append(
+            (
+                f"P3b {args.offline_calls} offline calls at once, v2v p90",
+                f"{v2v.p90 * 1000:,.0f} ms (n {v2v.n})",
+                "≤ 1,500 ms (6 calls)",
+            )
+        )
+    emit(args, "\n".join(sections), headline)
     print(f"recordings: {workdir}")
 
 

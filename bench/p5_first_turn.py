@@ -23,7 +23,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _bench import ROOT, Summary, add_output_args, emit, loadavg, measured, play, summary_table
+from _bench import (
+    ROOT,
+    Headline,
+    Summary,
+    add_output_args,
+    emit,
+    loadavg,
+    measured,
+    play,
+    summary_table,
+)
 
 from voicelab.config import load_settings
 from voicelab.network import LocalNetwork
@@ -50,7 +60,7 @@ async def run(calls: int, workdir: Path) -> tuple[float, list]:
     return start_s, results
 
 
-def section(workdir: Path, start_s: float, calls: list, load: str) -> str:
+def section(workdir: Path, start_s: float, calls: list, load: str) -> tuple[str, list[Headline]]:
     turns, _ = measured(workdir / "recordings")
     order = {call.call_sid: i for i, call in enumerate(calls)}
     turns = turns.assign(call_index=turns["call_sid"].map(order)).dropna(subset=["call_index"])
@@ -65,7 +75,14 @@ def section(workdir: Path, start_s: float, calls: list, load: str) -> str:
         ("each later call's first turn", Summary.of(firsts.iloc[1:])),
     ]
     ratio = first / steady if steady == steady and steady else float("nan")
-    return (
+    headline: list[Headline] = [
+        (
+            "P5 first turn after start / steady state",
+            f"{ratio:.2f}× ({first * 1000:,.0f} / {steady * 1000:,.0f} ms)",
+            "≤ 1.10×",
+        )
+    ]
+    text = (
         f"#### P5: first turn after server start vs steady state, offline stack\n\n"
         f"`bench/p5_first_turn.py`: a fresh process and server (started and warmed in "
         f"{start_s:.1f} s), then {len(calls)} `cold_food` calls one after another, no "
@@ -74,6 +91,7 @@ def section(workdir: Path, start_s: float, calls: list, load: str) -> str:
         f"{len(later)} later turns) {steady * 1000:,.0f} ms: {ratio:.2f}×** (goal: within "
         "10 %, ≤ 1.10×).\n\n" + summary_table(rows) + "\n"
     )
+    return text, headline
 
 
 def main() -> None:
@@ -87,7 +105,7 @@ def main() -> None:
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="voicelab-p5-"))
     load = loadavg()
     start_s, calls = asyncio.run(run(args.calls, workdir))
-    emit(args, section(workdir, start_s, calls, load))
+    emit(args, *section(workdir, start_s, calls, load))
     print(f"recordings: {workdir}")
 
 

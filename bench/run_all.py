@@ -13,6 +13,7 @@ each part's wall time and the load average around it.
 from __future__ import annotations
 
 import argparse
+import json
 import subprocess
 import sys
 import tempfile
@@ -55,6 +56,7 @@ def main() -> None:
     if args.quick:
         header += ["Quick run (`--quick`): proves the harness, too few values to quote.", ""]
     bodies: list[str] = []
+    headlines: list[list[str]] = []
     timings: list[str] = []
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="voicelab-bench-") as tmp:
@@ -74,10 +76,17 @@ def main() -> None:
             )
             if code == 0 and markdown.exists():
                 bodies.append(markdown.read_text().strip())
+                summary = markdown.with_suffix(".json")
+                if summary.exists():
+                    headlines += json.loads(summary.read_text())
             else:
                 bodies.append(f"#### {name.upper()}: failed (exit {code}); see the run's output.")
     total = (time.perf_counter() - started) / 60
     header += [f"Parts: {'; '.join(timings)}; total {total:.1f} min.", ""]
+    if headlines:
+        header += ["| figure | measured | goal (issue 10) |", "| --- | --- | --- |"]
+        header += [f"| {figure} | {value} | {goal} |" for figure, value, goal in headlines]
+        header.append("")
     section = "\n".join(header) + "\n" + "\n\n".join(bodies) + "\n"
     print("\n" + section)
     if not args.no_append:
