@@ -5,15 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from voicelab.lab import Lab
 from voicelab.network import LabModels
+from voicelab.simulator import models as simulator_models
 from voicelab.simulator.ears import CallerEars
 from voicelab.simulator.models import CallerModels
 
 
-def test_two_labs_given_the_same_models_load_each_once(tmp_path: Path) -> None:
-    models = LabModels()
+def test_two_labs_given_the_same_models_load_each_once(
+    tmp_path: Path, lab_models: LabModels
+) -> None:
+    # The suite's own models: whichever test loads them first, each loads once in all.
+    models = lab_models
     first = Lab(providers="scripted", recordings_dir=tmp_path / "a", models=models)
     second = Lab(providers="scripted", recordings_dir=tmp_path / "b", models=models)
     with first, second:
@@ -44,9 +49,15 @@ def test_labs_without_shared_models_share_no_state(tmp_path: Path) -> None:
     assert one.models.caller.speech("hello", lambda: np.zeros(1, np.float32)) is line
 
 
-def test_caller_models_load_lazily_and_once() -> None:
+def test_caller_models_load_lazily_and_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    loaded: list[object] = []
+    monkeypatch.setattr(
+        simulator_models, "_load_piper", lambda: loaded.append(object()) or loaded[-1]
+    )
     models = CallerModels()
-    assert not any(models.loaded.values()) and not models.loads
+    assert not any(models.loaded.values()) and not models.loads and not loaded
     voice = models.voice()
-    assert models.voice() is voice and models.loads == {"voice": 1}
+    assert models.voice() is voice is loaded[0] and len(loaded) == 1
+    assert models.loads == {"voice": 1}
     assert models.loaded == {"voice": True, "whisper": False, "llm": False}
+    assert CallerModels().voice() is not voice  # another owner loads its own

@@ -143,14 +143,10 @@ def test_default_demo_compiles_with_the_real_voice(caller_models: CallerModels) 
         assert isinstance(action, Say) and action.text == turn.say
         assert action.audio.dtype == np.float32 and 0.5 < action.audio.size / 8000 < 8
         assert np.abs(action.audio).max() > 0.05
-    # Synthesis is remembered by the models per (text, rate): the same audio comes back...
+    # Synthesis is remembered by the models per (text, rate): the same audio comes back
+    # (to whoever shares those models: test_lab_models checks that others share nothing).
     again = scenario.actions(models=caller_models)
     assert all(a.audio is b.audio for a, b in zip(actions, again, strict=True))  # type: ignore[union-attr]
-    # ...but only to whoever shares those models: other owners share nothing.
-    other = CallerModels()
-    elsewhere = scenario.actions(models=other)
-    assert other.loads["voice"] == 1
-    assert not any(a.audio is b.audio for a, b in zip(actions, elsewhere, strict=True))  # type: ignore[union-attr]
 
 
 def test_actions_carry_barge_in_dtmf_pause_and_hang_up(tmp_path: Path) -> None:
