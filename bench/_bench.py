@@ -44,6 +44,7 @@ __all__ = [
     "play",
     "playout_gaps",
     "summary_table",
+    "turn_counts",
 ]
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -144,6 +145,18 @@ def measured(
     calls = calls[~calls["scenario_id"].isin(list(skip))]
     turns = turns[turns["call_sid"].isin(set(calls["call_sid"])) & (turns["turn"] > 0)]
     return turns, [Path(d) for d in calls["call_dir"]]
+
+
+def turn_counts(turns: pd.DataFrame) -> tuple[int, int, int]:
+    """``(caller turns, of them with no reply heard, extra server turns)`` of ``measured``'s
+    replies. An extra server turn has no ``caller_turn``: the server ended a turn where the
+    caller had only paused (a split sentence), whether or not the bot spoke into the pause."""
+    caller = turns[turns["caller_turn"].notna()]
+    return (
+        len(caller),
+        int(caller["v2v_caller_s"].isna().sum()),
+        int(turns["caller_turn"].isna().sum()),
+    )
 
 
 def _caller_events(directory: Path) -> list[dict]:

@@ -49,6 +49,7 @@ from _bench import (
     loadavg,
     measured,
     summary_table,
+    turn_counts,
 )
 from _speech import PAUSE_S, bench_scenarios, spoken_turns
 
@@ -173,13 +174,14 @@ def summarize(
         v2v = Summary.of(turns["v2v_caller_s"])
         by_stack[name] = v2v
         rows.append((f"{name} `v2v_caller_s`", v2v))
-        unanswered = int(turns["v2v_caller_s"].isna().sum())
+        caller_turns, unanswered, split = turn_counts(turns)
         cut = sum(cut_ins(d) for d in dirs)
         errors = llm_errors(workdir / "baseline.log") if name == "baseline" else 0
         notes.append(
-            f"{name}: {len(dirs)} calls, {len(turns)} caller turns, {unanswered} with no "
+            f"{name}: {len(dirs)} calls, {caller_turns} caller turns, {unanswered} with no "
             f"reply heard after the caller finished, {cut} cut into (bot audio while the "
-            "caller was still speaking)"
+            f"caller was still speaking), {split} extra server turns (a pause taken for a "
+            "turn's end; black-box: unknown)"
             + (f"; {errors} LLM requests failed (see `bench/baseline_bot.py`)" if errors else "")
         )
         if name == "voicelab":

@@ -37,6 +37,7 @@ from _bench import (
     measured,
     play,
     summary_table,
+    turn_counts,
 )
 
 from voicelab.analysis import BREAKDOWN
@@ -76,7 +77,7 @@ def section(
         ("`v2v_caller_s`", Summary.of(turns["v2v_caller_s"])),
         *((f"`{c}`", Summary.of(turns[c])) for c in BREAKDOWN),
     ]
-    unanswered = int(turns["v2v_caller_s"].isna().sum())
+    caller_turns, unanswered, split = turn_counts(turns)
     p2 = rows[0][1]
     headline: list[Headline] = [
         (
@@ -88,8 +89,9 @@ def section(
     text = (
         f"#### P2: framework overhead, instant providers ({len(dirs)} calls, {seconds:.0f} s)\n\n"
         f"`bench/p2_overhead.py`: `cold_food` one call at a time, real Silero VAD. Load "
-        f"average before {load_before}, after {loadavg()}. {unanswered} of {len(turns)} "
-        "turns had no reply heard. Goal: P2 ≤ 30 ms p50.\n\n" + summary_table(rows) + "\n"
+        f"average before {load_before}, after {loadavg()}. {unanswered} of {caller_turns} "
+        f"caller turns had no reply heard; {split} extra server turns. Goal: P2 ≤ 30 ms "
+        "p50.\n\n" + summary_table(rows) + "\n"
     )
     return text, headline
 

@@ -44,6 +44,7 @@ from _bench import (
     play,
     playout_gaps,
     summary_table,
+    turn_counts,
 )
 from _speech import bench_scenarios
 from soak import LINE
@@ -181,14 +182,15 @@ async def part_b(workdir: Path, calls: int) -> tuple[float, Path]:
 def section_b(seconds: float, recordings: Path, calls: int, load: str) -> str:
     turns, dirs = measured(recordings)
     v2v = Summary.of(turns["v2v_caller_s"])
-    unanswered = int(turns["v2v_caller_s"].isna().sum())
+    caller_turns, unanswered, split = turn_counts(turns)
     rows = [("`v2v_caller_s`", v2v), ("`stt_s`", Summary.of(turns["stt_s"]))]
     rows += [("`llm_ttft_s`", Summary.of(turns["llm_ttft_s"]))]
     return (
         f"#### P3 (b): {calls} offline calls at once: **p90 {v2v.p90 * 1000:,.0f} ms**\n\n"
         f"`bench/p3_concurrency.py --part b`: {len(dirs)} calls of the `bench/scenarios` "
         f"speech at once, offline providers, one model pool ({seconds:.0f} s). {unanswered} "
-        f"of {len(turns)} turns had no reply heard. Load average before {load}, after "
+        f"of {caller_turns} caller turns had no reply heard; {split} extra server turns (a "
+        f"pause taken for a turn's end). Load average before {load}, after "
         f"{loadavg()}. Goal: p90 ≤ 1,500 ms.\n\n" + summary_table(rows) + "\n"
     )
 
