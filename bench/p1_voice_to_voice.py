@@ -38,6 +38,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
+import pandas as pd
 from _bench import (
     BENCH,
     WARM_UP_ID,
@@ -53,7 +54,7 @@ from _bench import (
 )
 from _speech import PAUSE_S, bench_scenarios, spoken_turns
 
-from voicelab.analysis import BREAKDOWN
+from voicelab.analysis import BREAKDOWN, turn_wer
 from voicelab.config import load_settings
 from voicelab.network import LocalNetwork
 from voicelab.simulator.scenario import Scenario, ScenarioTurn
@@ -162,6 +163,19 @@ def llm_errors(log: Path) -> int:
     )
 
 
+def wer_note(turns: pd.DataFrame) -> str:
+    """voicelab's STT word error rate over the caller turns (``turn_wer``: all errors over all
+    reference words; a turn split at a pause scores what reached the turn it was answered in)."""
+    scored = turn_wer(turns)
+    if scored.empty:
+        return "voicelab STT WER: no scored turns"
+    errors = scored[["substitutions", "deletions", "insertions"]].sum().sum()
+    words = scored["ref_words"].sum()
+    return (
+        f"voicelab STT WER over {len(scored)} turns: {errors / words:.1%} ({errors}/{words} words)"
+    )
+
+
 def summarize(
     workdir: Path, names: list[str], run_info: dict, load_before: str
 ) -> tuple[str, list[Headline]]:
@@ -186,6 +200,7 @@ def summarize(
         )
         if name == "voicelab":
             breakdown_rows = [(f"voicelab `{c}`", Summary.of(turns[c])) for c in BREAKDOWN]
+            notes.append(wer_note(turns))
     lines = [
         f"#### P1: voice-to-voice, offline stack vs a stock Pipecat bot "
         f"({run_info['calls']} calls per stack, {run_info['seconds']:.0f} s)",
