@@ -202,8 +202,9 @@ def summarize(
             breakdown_rows = [(f"voicelab `{c}`", Summary.of(turns[c])) for c in BREAKDOWN]
             notes.append(wer_note(turns))
     lines = [
-        f"#### P1: voice-to-voice, offline stack vs a stock Pipecat bot "
-        f"({run_info['calls']} calls per stack, {run_info['seconds']:.0f} s)",
+        "#### P1: voice-to-voice, offline stack"
+        + (" vs a stock Pipecat bot " if "baseline" in names else " (no baseline) ")
+        + f"({run_info['calls']} calls per stack, {run_info['seconds']:.0f} s)",
         "",
         "`bench/p1_voice_to_voice.py`: the `bench/scenarios` speech (pauses of "
         f"{PAUSE_S} s inside sentences), alternating call by call; caller-side, seconds "
