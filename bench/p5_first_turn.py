@@ -75,6 +75,8 @@ def section(workdir: Path, start_s: float, calls: list, load: str) -> tuple[str,
         ("each later call's first turn", Summary.of(firsts.iloc[1:])),
     ]
     ratio = first / steady if steady == steady and steady else float("nan")
+    later_firsts = firsts.iloc[1:].dropna()
+    like = first / statistics.median(later_firsts) if len(later_firsts) else float("nan")
     headline: list[Headline] = [
         (
             "P5 first turn after start / steady state",
@@ -89,7 +91,8 @@ def section(workdir: Path, start_s: float, calls: list, load: str) -> tuple[str,
         f"warm-up call. Load average before {load}, after {loadavg()}.\n\n"
         f"**First call's first turn {first * 1000:,.0f} ms; steady state (median of the "
         f"{len(later)} later turns) {steady * 1000:,.0f} ms: {ratio:.2f}×** (goal: within "
-        "10 %, ≤ 1.10×).\n\n" + summary_table(rows) + "\n"
+        "10 %, ≤ 1.10×). Like for like (the same line of the scenario), over the later "
+        f"calls' first turns: {like:.2f}×.\n\n" + summary_table(rows) + "\n"
     )
     return text, headline
 
