@@ -79,8 +79,16 @@ def machine_line() -> str:
             text=True,
             check=False,
         ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no", "voicelab"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
     except OSError:
-        commit = "?"
+        commit, dirty = "?", ""
+    if dirty:  # what ran is the working tree, not the commit alone
+        commit += " + uncommitted changes in voicelab/"
     return (
         f"Machine: `nproc` {os.cpu_count()}, {cpu_model()}; CPython {platform.python_version()}, "
         f"pipecat-ai {version('pipecat-ai')}; commit {commit or '?'}; "
