@@ -76,3 +76,31 @@ def test_a_restarted_sweep_plays_only_the_cells_not_recorded(
     assert [p.name for p in resumed.set_aside] == [half.name]
     assert (store / ".failed" / half.name / "call.json").exists()
     assert len(calls_df(store, cache=False)) == 2
+
+
+def test_a_failed_call_is_retried_once_then_reported_never_dropped(
+    tmp_path: Path, lab_models: LabModels
+) -> None:
+    # Servers that take one live call at a time, two calls of each variant placed at once.
+    path = write_sweep(tmp_path / "sweep", repeats=2)
+    text = path.read_text().replace("providers: instant,", "providers: instant, max_calls: 1,")
+    path.write_text(text)
+    store = tmp_path / "store"
+    result = sweep(path, store=store, concurrency=4, progress=False, models=lab_models)
+    busy = [o for o in result.attempts if o.failed]
+    assert busy, "a second call at once must find the server full"
+    # Busy at its webhook, or its stream refused: either way the call did not take place.
+    assert all(
+        "ended busy" in str(o.error) or "the server recorded no call" in str(o.error) for o in busy
+    )
+    assert {o.cell.id for o in result.retried} <= {
+        o.cell.id for o in result.attempts if o.attempt == 2
+    }
+    calls = calls_df(store, cache=False)
+    recorded = {f"{v}/one_line/{r}" for v, r in zip(calls["variant"], calls["repeat"], strict=True)}
+    reported = {o.cell.id for o in result.failures}
+    assert all(o.attempt == 2 for o in result.failures)  # reported only after the retry
+    # Every cell is either recorded once or reported, never both, never neither.
+    assert len(calls) == len(recorded) and not recorded & reported
+    assert recorded | reported == {c.id for c in result.cells}
+    assert "FAILED" in sweep_report(result) if result.failures else True

@@ -4,7 +4,6 @@ to a shared store, the comparison, and a worker killed mid-sweep."""
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from sweep_helpers import SWEEP_NAME, VARIANTS, write_sweep
 from voicelab.analysis import calls_df
 from voicelab.config import Settings
 from voicelab.sweeps import CellOutcome, sweep
-from voicelab.sweeps._ray import LOCAL_CLUSTER, worker_name
+from voicelab.sweeps._ray import LocalCluster, worker_name
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="make install installs voicelab[ray]")
@@ -24,10 +23,9 @@ ray = pytest.importorskip("ray", reason="make install installs voicelab[ray]")
 @pytest.fixture(scope="module", autouse=True)
 def cluster() -> Iterator[None]:
     """One local cluster for the module (starting one takes seconds): 2 CPUs, as here."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    ray.init(num_cpus=2, **LOCAL_CLUSTER)
+    cluster = LocalCluster(num_cpus=2).start()
     yield
-    ray.shutdown()
+    cluster.stop()
 
 
 def _manifests(store: Path) -> list[dict]:

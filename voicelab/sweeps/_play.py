@@ -3,9 +3,10 @@
 A :class:`CellPlayer` holds a started :class:`~voicelab.network.LocalNetwork` (server,
 carrier, warm models) built with one variant's settings. Each call's ``call.json`` gets
 the cell (``sweep``) and who played it (``runner``) when the call is answered, the way the
-scenario gets there. A failed attempt (the call could not be placed or did not end) is
-marked ``sweep.failed`` and its directory moved to the store's ``.failed/``, so the
-loaders never count it and a restart plays the cell again.
+scenario gets there. A failed attempt (the call could not be placed, did not end, ended
+other than its scenario says, e.g. busy, or left no server record) is marked
+``sweep.failed`` and its directory moved to the store's ``.failed/``, so the loaders never
+count it and a restart plays the cell again.
 """
 
 from __future__ import annotations
@@ -101,18 +102,22 @@ class CellPlayer:
             call = await self.network.simulate(self.scenarios[cell.scenario], manifest)
         except Exception as exc:  # e.g. the caller's audio could not be made
             return CellOutcome(cell, attempt, "not-placed", f"{type(exc).__name__}: {exc}")
+        scenario = self.scenarios[cell.scenario]
+        expected = "completed" if scenario.outcome == "answer" else scenario.outcome
+        error = call.error
+        if error is None and call.status != expected:  # e.g. busy: the server was full
+            error = f"the call ended {call.status}; the scenario expects {expected}"
         outcome = CellOutcome(
-            cell,
-            attempt,
-            call.status,
-            error=call.error,
-            seconds=call.seconds,
-            runner=self.runner,
+            cell, attempt, call.status, error=error, seconds=call.seconds, runner=self.runner
         )
         directory = call.directory
-        if directory is None:
+        record = CallRecord(directory, "caller") if directory is not None else None
+        ended = record is not None and record.read_manifest().get("end_reason")
+        if outcome.error is None and expected == "completed" and not ended:
+            # e.g. its stream refused (VOICELAB_MAX_CALLS): answered, but no call took place
+            outcome.error = "the server recorded no call (it refused the stream or never ended)"
+        if directory is None or record is None:
             return outcome
-        record = CallRecord(directory, "caller")
         if outcome.failed:
             record.update_manifest(sweep={**manifest["sweep"], "failed": outcome.error})
         await record.aflush()  # every write of this call is on disk before it moves

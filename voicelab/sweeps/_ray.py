@@ -35,11 +35,19 @@ from voicelab.sweeps._grid import Cell
 from voicelab.sweeps._local import ATTEMPTS
 from voicelab.sweeps._play import CellOutcome, unpack
 
-__all__ = ["CALLS_PER_CPU", "LOCAL_CLUSTER", "SweepWorker", "connect", "run_ray", "worker_name"]
+__all__ = [
+    "CALLS_PER_CPU",
+    "LOCAL_CLUSTER",
+    "LocalCluster",
+    "SweepWorker",
+    "connect",
+    "run_ray",
+    "worker_name",
+]
 
 INSTALL_HINT = "Ray is not installed: pip install 'voicelab[ray]'"
-# ray.init for --ray local: the dashboard and a large object store are not what a sweep
-# needs (call directories travel as a few hundred kB each), and the box may be small.
+# --ray local: the dashboard and a large object store are not what a sweep needs (call
+# directories travel as a few hundred kB each), and the box may be small.
 LOCAL_CLUSTER: dict[str, Any] = {
     "include_dashboard": False,
     "object_store_memory": 200 * 1024**2,
@@ -56,26 +64,68 @@ def _ray() -> Any:
     return ray
 
 
-def connect(address: str) -> Any:
-    """Join (or, for ``local``, start) a Ray cluster; returns the ``ray`` module.
+def connect(address: str) -> tuple[Any, LocalCluster | None]:
+    """Join (or, for ``local``, start) a Ray cluster: ``ray``, and the cluster started here
+    (``None`` when joined), which the caller stops.
 
     An already initialised Ray (a notebook's, a test's) is used as it is.
 
     Raises:
         MissingDependencyError: Ray is not installed.
-        SweepError: The cluster cannot be reached.
+        SweepError: The cluster cannot be reached (or started).
     """
     ray = _ray()
     if ray.is_initialized():
-        return ray
+        return ray, None
+    if address == "local":
+        cluster = LocalCluster().start()
+        return ray, cluster
     try:
-        if address == "local":
-            ray.init(num_cpus=os.cpu_count() or 1, **LOCAL_CLUSTER)
-        else:
-            ray.init(address=address)
+        ray.init(address=address)
     except (ConnectionError, RuntimeError, ValueError) as exc:
         raise SweepError(f"cannot reach the Ray cluster at {address!r}: {exc}") from None
-    return ray
+    return ray, None
+
+
+class LocalCluster:
+    """A Ray cluster on this machine, as ``--ray local`` starts it, with this driver in it.
+
+    ``ray.init(num_cpus, include_dashboard=False, object_store_memory=200 MB)``. Starting it
+    is retried: the raylet gives its agents (Python processes importing Ray, several seconds
+    of CPU each) about 15 s to report their ports and aborts otherwise ("Timed out waiting
+    for file .../metrics_agent_port"), which a busy 2-core machine sometimes exceeds.
+
+    Args:
+        num_cpus: CPUs the cluster offers (default: this machine's).
+        attempts: How many times to try starting it.
+    """
+
+    def __init__(self, num_cpus: int | None = None, attempts: int = 3) -> None:
+        self.num_cpus = num_cpus or os.cpu_count() or 1
+        self.attempts = attempts
+
+    def start(self) -> LocalCluster:
+        """Start the cluster and join it.
+
+        Raises:
+            SweepError: It did not start in ``attempts`` tries.
+        """
+        ray = _ray()
+        for attempt in range(1, self.attempts + 1):
+            try:
+                ray.init(num_cpus=self.num_cpus, **LOCAL_CLUSTER)
+                return self
+            except Exception as exc:  # Ray raises a bare Exception for a node that timed out
+                ray.shutdown()  # what did start of this attempt
+                if attempt == self.attempts:
+                    raise SweepError(f"the local Ray cluster did not start: {exc}") from None
+        return self
+
+    def stop(self) -> None:
+        """Leave and stop the cluster (idempotent)."""
+        ray = _ray()
+        if ray.is_initialized():
+            ray.shutdown()
 
 
 class SweepWorker:
@@ -172,7 +222,37 @@ def run_ray(
         MissingDependencyError: Ray is not installed.
         SweepError: The cluster cannot be reached.
     """
-    ray = connect(address)
+    ray, cluster = connect(address)
+    try:
+        return _dispatch(
+            ray,
+            sweep,
+            cells,
+            scenarios,
+            base,
+            store,
+            shared_store,
+            calls_per_worker,
+            workers,
+            report,
+        )
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _dispatch(
+    ray: Any,
+    sweep: SweepFile,
+    cells: Sequence[Cell],
+    scenarios: dict[str, Scenario],
+    base: Settings,
+    store: Path,
+    shared_store: bool,
+    calls_per_worker: int | None,
+    workers: int | None,
+    report: Callable[[CellOutcome], None],
+) -> list[CellOutcome]:
     from ray.exceptions import RayActorError, RayError
 
     variants = sorted({cell.variant for cell in cells})
