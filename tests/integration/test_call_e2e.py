@@ -9,12 +9,14 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import jiwer
 import numpy as np
 import pytest
 import soundfile as sf
 from helpers import assert_record_complete, stream_token
 from twilio.request_validator import RequestValidator
 
+from voicelab.analysis.wer import normalize_text
 from voicelab.bot.models import ModelPool
 from voicelab.config import Settings
 from voicelab.recording.store import find_call_dir
@@ -105,13 +107,17 @@ def scripted_server(tmp_path_factory, model_pool: ModelPool):
 
 def test_a_spoken_complaint_is_transcribed_answered_and_recorded(scripted_server, voice):
     server, root = scripted_server
-    result, directory = place_call(server, voice, ["Hi, the soup was cold today at lunch."], root)
+    # (The 10 s Whisper window hears "the soup was cold today" as "called today": a
+    # measured word-error cost of the window, bench/RESULTS.md; this line it hears right.)
+    line = "Hi, the soup was cold and the bread was stale."
+    result, directory = place_call(server, voice, [line], root)
     wait_for_server_end(directory)
     log = events(directory)
 
     # What the caller said reached the transcript.
     transcripts = " ".join(e["data"]["text"].lower() for e in log if e["type"] == "stt.transcript")
     assert "soup" in transcripts and "cold" in transcripts
+    assert jiwer.wer(normalize_text(line), normalize_text(transcripts)) <= 0.2, transcripts
     # The bot greeted first, then answered the complaint (the scripted LLM apologises).
     replies = [e["data"]["text"] for e in log if e["type"] == "llm.response"]
     assert replies and "sorry" in replies[0].lower()

@@ -58,6 +58,14 @@ def test_window_grows_with_the_utterance_up_to_whispers(model_pool: ModelPool) -
     assert whisper.window_frames(40.0) == 3000
 
 
+def test_a_view_sets_its_calls_window(model_pool: ModelPool, speech: dict[str, np.ndarray]) -> None:
+    whisper = WindowedWhisper(model_pool.whisper())
+    (short,), _ = whisper.transcribe(speech[LINES[1]])
+    (full,), _ = whisper.with_window(30).transcribe(speech[LINES[1]])
+    assert whisper.windows == [1000, 3000]  # VOICELAB_STT_WINDOW_SECS=30: Whisper's own
+    assert _wer(LINES[1], short.text) <= 0.15 and _wer(LINES[1], full.text) <= 0.15
+
+
 def test_concurrent_utterances_share_a_pass_and_keep_their_own_words(
     model_pool: ModelPool, speech: dict[str, np.ndarray]
 ) -> None:

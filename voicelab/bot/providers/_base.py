@@ -75,7 +75,7 @@ def build_providers(settings: Settings, pool: ModelPool | None = None) -> Provid
     if settings.providers == "scripted":
         from voicelab.bot.providers.scripted import scripted_providers
 
-        return scripted_providers(pool)
+        return scripted_providers(pool, settings.stt_window_secs)
     from voicelab.bot.providers.offline import offline_providers
 
-    return offline_providers(pool)
+    return offline_providers(pool, settings.stt_window_secs)

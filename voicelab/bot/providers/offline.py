@@ -19,15 +19,22 @@ OFFLINE_DESCRIPTION = {
 }
 
 
-def offline_speech(pool: ModelPool) -> tuple[PooledWhisperSTTService, HibariTTSService]:
-    """The offline STT and TTS services over the pool's models."""
-    stt = PooledWhisperSTTService(model=pool.transcriber())
+def offline_speech(
+    pool: ModelPool, stt_window_secs: float = 10.0
+) -> tuple[PooledWhisperSTTService, HibariTTSService]:
+    """The offline STT and TTS services over the pool's models.
+
+    Args:
+        pool: The loaded models.
+        stt_window_secs: Whisper's shortest window (``VOICELAB_STT_WINDOW_SECS``).
+    """
+    stt = PooledWhisperSTTService(model=pool.transcriber().with_window(stt_window_secs))
     tts = HibariTTSService(engine=pool.tts(), lock=pool.tts_lock)
     return stt, tts
 
 
-def offline_providers(pool: ModelPool) -> Providers:
+def offline_providers(pool: ModelPool, stt_window_secs: float = 10.0) -> Providers:
     """Whisper tiny.en + SmolLM2 (llama.cpp, streaming) + Hibari."""
-    stt, tts = offline_speech(pool)
+    stt, tts = offline_speech(pool, stt_window_secs)
     llm = LlamaCppLLMService(llama=pool.llm(), lock=pool.llm_lock)
     return Providers("offline", stt, llm, tts, dict(OFFLINE_DESCRIPTION))

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WhisperSegment", "WindowedWhisper"]
+__all__ = ["WhisperSegment", "WindowedView", "WindowedWhisper"]
 
 SAMPLE_RATE = 16000
 HOP = 160  # samples per mel frame
@@ -41,6 +41,7 @@ class WhisperSegment:
 @dataclass
 class _Request:
     audio: np.ndarray
+    window_secs: float
     done: Future[WhisperSegment]
 
 
@@ -76,6 +77,7 @@ class WindowedWhisper:
         self.beam_size = beam_size
         self.max_batch = max_batch
         self.batches: list[int] = []  # size of each pass, for benchmarks
+        self.windows: list[int] = []  # mel frames of each pass
         self._tokenizer = Tokenizer(
             model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language="en"
         )
@@ -89,9 +91,20 @@ class WindowedWhisper:
         language: str | None = None,
         hotwords: str | None = None,
         initial_prompt: str | None = None,
+        window_secs: float | None = None,
         **kwargs: Any,
     ) -> tuple[list[WhisperSegment], None]:
-        """Transcribe one utterance (float32 mono at 16 kHz). Blocks; call from a thread."""
+        """Transcribe one utterance (float32 mono at 16 kHz). Blocks; call from a thread.
+
+        Args:
+            audio: The utterance.
+            language: Only English (``None``/``"en"``) takes the windowed path.
+            hotwords: Given: the stock path.
+            initial_prompt: Given: the stock path.
+            window_secs: This utterance's shortest window (default ``min_window_secs``);
+                an utterance batched with others gets the largest window among them.
+            **kwargs: Any other faster-whisper option: the stock path.
+        """
         too_long = len(audio) > (FULL_WINDOW_SECS - self.tail_secs) * SAMPLE_RATE
         if too_long or hotwords or initial_prompt or kwargs or (language not in (None, "en")):
             with self._model_lock:
@@ -99,7 +112,8 @@ class WindowedWhisper:
                     audio, language, hotwords=hotwords, initial_prompt=initial_prompt
                 )
             return [stock], None
-        request = _Request(np.asarray(audio, dtype=np.float32), Future())
+        window = self.min_window_secs if window_secs is None else window_secs
+        request = _Request(np.asarray(audio, dtype=np.float32), window, Future())
         with self._pending_lock:
             self._pending.append(request)
         # Whoever holds the model runs everything pending, this request included (or a later
@@ -114,16 +128,23 @@ class WindowedWhisper:
                 self._run(batch)
         return [request.done.result()], None
 
-    def window_frames(self, seconds: float) -> int:
+    def with_window(self, window_secs: float) -> WindowedView:
+        """This transcriber (its batches and model) with another shortest window."""
+        return WindowedView(self, window_secs)
+
+    def window_frames(self, seconds: float, min_window_secs: float | None = None) -> int:
         """Mel frames of the window for an utterance this long."""
-        window = min(FULL_WINDOW_SECS, max(self.min_window_secs, seconds + self.tail_secs))
+        shortest = self.min_window_secs if min_window_secs is None else min_window_secs
+        window = min(FULL_WINDOW_SECS, max(shortest, seconds + self.tail_secs))
         return int(np.ceil(window * SAMPLE_RATE / HOP))
 
     def _run(self, batch: list[_Request]) -> None:
         if not batch:
             return
         try:
-            segments = self._transcribe_batch([r.audio for r in batch])
+            segments = self._transcribe_batch(
+                [r.audio for r in batch], max(r.window_secs for r in batch)
+            )
         except BaseException as exc:  # every waiting caller gets the error, none hangs
             for request in batch:
                 request.done.set_exception(exc)
@@ -131,11 +152,13 @@ class WindowedWhisper:
         for request, segment in zip(batch, segments, strict=True):
             request.done.set_result(segment)
 
-    def _transcribe_batch(self, audios: list[np.ndarray]) -> list[WhisperSegment]:
+    def _transcribe_batch(
+        self, audios: list[np.ndarray], window_secs: float
+    ) -> list[WhisperSegment]:
         import ctranslate2
 
         longest = max(len(a) for a in audios) / SAMPLE_RATE
-        frames = self.window_frames(longest)
+        frames = self.window_frames(longest, window_secs)
         features = np.stack([self._features(a, frames) for a in audios])
         prompt = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         results = self.model.model.generate(
@@ -149,6 +172,7 @@ class WindowedWhisper:
             suppress_tokens=[-1],
         )
         self.batches.append(len(audios))
+        self.windows.append(frames)
         segments = []
         for audio, result in zip(audios, results, strict=True):
             eot = self._tokenizer.eot
@@ -188,3 +212,15 @@ def _repetitive(text: str) -> bool:
     words = re.findall(r"[a-z']+", text.lower())
     trigrams = list(zip(words, words[1:], words[2:], strict=False))
     return len(trigrams) != len(set(trigrams))
+
+
+class WindowedView:
+    """A :class:`WindowedWhisper` seen with another shortest window (one call's setting)."""
+
+    def __init__(self, whisper: WindowedWhisper, window_secs: float) -> None:
+        self.whisper = whisper
+        self.window_secs = window_secs
+
+    def transcribe(self, audio: np.ndarray, **options: Any) -> tuple[list[WhisperSegment], None]:
+        """:meth:`WindowedWhisper.transcribe` with this view's window."""
+        return self.whisper.transcribe(audio, window_secs=self.window_secs, **options)
