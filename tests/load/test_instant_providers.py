@@ -19,32 +19,34 @@ from voicelab.server.app import create_app
 from voicelab.server.runner import CallServer
 
 
-def test_instant_bundle_needs_no_model_pool():
+def test_instant_bundle_needs_no_model_but_silero():
     providers = build_providers(Settings(providers="instant"), pool=None)
     assert providers.name == "instant"
     assert isinstance(providers.stt, InstantSTTService)
     assert isinstance(providers.llm, ScriptedLLMService)
     assert isinstance(providers.tts, InstantTTSService)
     assert providers.description["vad"] == {"service": "silero"}
-    assert pool_models("instant") == frozenset() == pool_models("cloud")
-    assert pool_models("scripted") == {"whisper", "tts"}
-    assert pool_models("offline") == {"whisper", "tts", "llm"}
+    assert pool_models("instant") == {"vad"} == pool_models("cloud")
+    assert pool_models("scripted") == {"whisper", "tts", "vad"}
+    assert pool_models("offline") == {"whisper", "tts", "llm", "vad"}
 
 
-def test_instant_server_builds_no_pool_and_is_ready_without_models(tmp_path):
+def test_instant_server_loads_only_silero_and_is_ready(tmp_path):
     app = create_app(Settings(providers="instant", recordings_dir=tmp_path, log_dir=tmp_path))
-    assert app.state.voicelab.pool is None
+    pool = app.state.voicelab.pool
     with serve_app(app) as url:
         health = httpx.get(f"{url}/health").json()
     assert health["status"] == "ready"
+    assert pool.loaded == {"whisper": False, "llm": False, "tts": False, "vad": True}
 
 
-def test_in_process_instant_server_is_handed_no_pool(tmp_path):
+def test_in_process_instant_server_loads_no_speech_model(tmp_path):
     settings = Settings(providers="instant", recordings_dir=tmp_path, log_dir=tmp_path)
     with CallServer(settings) as server:
         assert server._server is not None
-        assert server._server.config.app.state.voicelab.pool is None
+        pool = server._server.config.app.state.voicelab.pool
         assert httpx.get(f"{server.url}/health").json()["status"] == "ready"
+        assert pool.loaded["vad"] and not (pool.loaded["whisper"] or pool.loaded["llm"])
 
 
 def test_scripted_server_still_waits_for_its_models(tmp_path):

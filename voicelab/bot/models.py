@@ -14,6 +14,7 @@ import importlib.util
 import threading
 import time
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,7 @@ class ModelPool:
     _llm: Any = None
     _tts: Any = None
     _transcriber: Any = None
+    _vad: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     llm_lock: threading.Lock = field(default_factory=threading.Lock)
     tts_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -79,6 +81,7 @@ class ModelPool:
             "whisper": self._whisper is not None,
             "llm": self._llm is not None,
             "tts": self._tts is not None,
+            "vad": self._vad is not None,
         }
 
     def whisper(self) -> Any:
@@ -117,15 +120,33 @@ class ModelPool:
                 self._tts = self._timed("tts", self._load_tts)
             return self._tts
 
-    def warm(self, *, llm: bool = True) -> None:
-        """Load (and warm) every model now, so no call pays for it."""
-        import numpy as np
+    def vad(self) -> Any:
+        """The Silero VAD onnxruntime session every call's analyzer shares (thread-safe)."""
+        with self._lock:
+            if self._vad is None:
+                from voicelab.bot.vad import load_silero_session
 
-        # one pass through the windowed front: its first run sets up CTranslate2's buffers
-        self.transcriber().transcribe(np.zeros(16000, dtype=np.float32))
-        self.tts()
-        if llm:
+                self._vad = self._timed("vad", load_silero_session)
+            return self._vad
+
+    def warm(self, models: Collection[str] = ("whisper", "tts", "llm", "vad")) -> None:
+        """Load (and warm) these models now, so no call pays for it.
+
+        Args:
+            models: Names from :attr:`loaded` (what a provider bundle needs:
+                :func:`voicelab.bot.providers.pool_models`).
+        """
+        if "whisper" in models:
+            import numpy as np
+
+            # one pass through the windowed front: its first run sets up CTranslate2's buffers
+            self.transcriber().transcribe(np.zeros(16000, dtype=np.float32))
+        if "tts" in models:
+            self.tts()
+        if "llm" in models:
             self.llm()
+        if "vad" in models:
+            self.vad()
 
     def _timed(self, name: str, load: Any) -> Any:
         quiet_onnxruntime()  # before any model library (Whisper's VAD, Hibari) loads it

@@ -25,6 +25,7 @@ from voicelab.bot.agent import AgentContext, AgentParts
 from voicelab.bot.providers import build_providers
 from voicelab.bot.services import LlamaCppLLMService
 from voicelab.bot.turn_end import TranscriptTurnEndStrategy
+from voicelab.bot.vad import PooledSileroVADAnalyzer
 
 __all__ = ["REFERENCE_AGENT", "reference_agent"]
 
@@ -42,7 +43,12 @@ def reference_agent(ctx: AgentContext) -> AgentParts:
     context = LLMContext(messages=[{"role": "system", "content": ctx.persona.system_prompt}])
     if isinstance(providers.llm, LlamaCppLLMService):
         providers.llm.prime_with([{"role": "system", "content": ctx.persona.system_prompt}])
-    vad = SileroVADAnalyzer(params=VADParams(stop_secs=ctx.settings.vad_stop_secs))
+    params = VADParams(stop_secs=ctx.settings.vad_stop_secs)
+    vad = (
+        PooledSileroVADAnalyzer(session=ctx.pool.vad(), params=params)
+        if ctx.pool is not None
+        else SileroVADAnalyzer(params=params)  # a pool-less caller of the factory
+    )
     # The turn ends once the transcript is in: at once if it reads as finished, else after
     # the caller's pause outlasts user_speech_timeout (bot/turn_end.py). pipecat's default,
     # the smart-turn model, loads a model per call and judges prosody our callers lack.

@@ -100,7 +100,7 @@ def create_app(
             # Warm every model before the first call, off the event loop.
             models = pool_models(settings.providers)
             if models:
-                await asyncio.to_thread(state.pool.warm, llm="llm" in models)
+                await asyncio.to_thread(state.pool.warm, models)
         yield
         # Calls still live (an ASGI server that closes no websockets first): end them
         # with reason `shutdown` and complete records. CallServer/`voicelab serve` have

@@ -201,7 +201,7 @@ class CallServer:
         self.port = sock.getsockname()[1]
         # voicelab's own sinks, next to the host's (a notebook's, pytest's): removed on stop.
         self._log_sinks.add()
-        # Providers that load no model (cloud, instant) are handed no pool at all.
+        # Every bundle needs a pool (Silero's session at least); an empty need, none.
         needed = bool(pool_models(self.settings.providers))
         if needed and self.pool is None:
             self.pool = ModelPool()

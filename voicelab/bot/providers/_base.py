@@ -17,13 +17,14 @@ if TYPE_CHECKING:
 
 __all__ = ["Providers", "build_providers", "pool_models"]
 
-# The model pool's models each provider bundle uses: the one place that says which
-# bundles need a pool loaded and warmed (cloud and instant need none).
+# The model pool's models each provider bundle uses: the one place that says what a
+# server's pool loads and warms before its first call.
+# Every bundle's calls run Silero VAD (its one session is shared: bot/vad.py).
 _POOL_MODELS: dict[str, frozenset[str]] = {
-    "cloud": frozenset(),
-    "instant": frozenset(),
-    "scripted": frozenset({"whisper", "tts"}),
-    "offline": frozenset({"whisper", "tts", "llm"}),
+    "cloud": frozenset({"vad"}),
+    "instant": frozenset({"vad"}),
+    "scripted": frozenset({"whisper", "tts", "vad"}),
+    "offline": frozenset({"whisper", "tts", "llm", "vad"}),
 }
 
 
