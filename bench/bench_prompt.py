@@ -39,13 +39,15 @@ import pandas as pd
 
 from voicelab.analysis import check_expectations, rule_checks
 from voicelab.bot.models import ModelPool
-from voicelab.bot.persona import load_persona
+from voicelab.bot.persona import Direction, load_persona
 from voicelab.bot.services.llama_cpp_llm import LlamaCppLLMService
 from voicelab.defaults import personas_dir, scenarios_dir
+from voicelab.errors import VoicelabError
 from voicelab.expectations import Expectation
 from voicelab.simulator.scenario import Scenario, load_scenarios
 
 ROOT = Path(__file__).resolve().parents[1]
+_DIRECTIONS: tuple[Direction, ...] = ("inbound", "outbound")
 
 _BOUNDARY = re.compile(r"[.?!]['\")\]]*\s*\Z")
 # The reference persona's subject matter: a reply on topic names the food, the service or
@@ -315,14 +317,20 @@ def main(argv: list[str] | None = None) -> int:
         help="score --save CSVs again, side by side (named by file); generate nothing",
     )
     args = parser.parse_args(argv)
-    for direction in ("inbound", "outbound"):
+    for direction in _DIRECTIONS:
         if not (args.persona_dir / f"{direction}.md").is_file():
             print(f"error: {args.persona_dir} has no {direction}.md", file=sys.stderr)
             return 2
     if args.seeds < 1:
         print("error: --seeds must be at least 1", file=sys.stderr)
         return 2
-    chosen = scenarios(args.scenarios)
+    try:
+        chosen = scenarios(args.scenarios)
+        for direction in _DIRECTIONS:  # a malformed persona is said here, not mid-run
+            load_persona(direction, args.persona_dir)
+    except VoicelabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     if args.rescore is not None:
         try:
             tables = {path.stem: _scored(_read(path, chosen), chosen) for path in args.rescore}
