@@ -12,6 +12,7 @@ from sweep_helpers import SWEEP_NAME, VARIANTS, write_sweep
 
 from voicelab.analysis import calls_df, compare, turns_df
 from voicelab.config import Settings
+from voicelab.lab import Lab
 from voicelab.network import LabModels
 from voicelab.sweeps import sweep
 from voicelab.sweeps._report import sweep_report
@@ -61,8 +62,9 @@ def test_a_restarted_sweep_plays_only_the_cells_not_recorded(
     first = sweep(path, store=store, progress=False, models=lab_models)
     assert len(first.outcomes) == 2 and not first.failures
 
-    again = sweep(path, store=store, progress=False, models=lab_models)
-    assert len(again.skipped) == 2 and again.outcomes == []
+    # Lab.sweep: the lab's settings (its recordings directory is the store) and models.
+    again = Lab(recordings_dir=store, models=lab_models).sweep(path, progress=False)
+    assert len(again.skipped) == 2 and again.outcomes == [] and again.store == store
 
     # One call lost (deleted), one left half-written by an interrupted run.
     calls = calls_df(store, cache=False).set_index("variant")

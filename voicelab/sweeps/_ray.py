@@ -155,7 +155,7 @@ class SweepWorker:
 
         # A worker process is ours: its pipeline's debug lines would flood the driver.
         logger.remove()
-        logger.add(lambda line: print(line, end=""), level="WARNING")
+        logger.add(lambda line: print(line, end=""), level="ERROR")
         self.sweep, self.variant, self.scenarios = sweep, variant, scenarios
         self.pack = store is None
         root = Path(store) if store is not None else Path(tempfile.mkdtemp(prefix="voicelab-"))
