@@ -106,3 +106,18 @@ def test_a_failed_call_is_retried_once_then_reported_never_dropped(
     assert len(calls) == len(recorded) and not recorded & reported
     assert recorded | reported == {c.id for c in result.cells}
     assert "FAILED" in sweep_report(result) if result.failures else True
+
+
+def test_voicelab_sweep_prints_the_grid_and_the_comparison(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from voicelab.cli import app
+
+    path = write_sweep(tmp_path / "sweep", repeats=1)
+    store = tmp_path / "store"
+    result = CliRunner().invoke(app, ["sweep", str(path), "--store", str(store)])
+    assert result.exit_code == 0, result.output
+    assert "sweep turn-timeout: 2 cells, 2 played now, 0 already recorded" in result.output
+    assert "v2v_caller_s by variant" in result.output
+    assert "compare(turns, by='variant'" in result.output and "patient    quick" in result.output
+    assert len(calls_df(store)) == 2
