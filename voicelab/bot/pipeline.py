@@ -211,6 +211,9 @@ class CallPipeline:
                 audio_in_enabled=True,
                 audio_out_enabled=True,
                 add_wav_header=False,
+                # Twilio's own frame (20 ms), not pipecat's default 40: the first audio of a
+                # reply leaves as soon as one frame of it exists.
+                audio_out_10ms_chunks=2,
             ),
         )
         # Streams the stereo recording to wav_path as the call goes (0.5 s chunks).

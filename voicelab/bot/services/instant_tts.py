@@ -15,6 +15,7 @@ from pipecat.frames.frames import Frame, TTSAudioRawFrame
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
 
+from voicelab.bot.services.clauses import ClauseTextAggregator
 from voicelab.errors import InvalidArgumentError
 
 __all__ = ["InstantTTSService", "synthetic_speech"]
@@ -63,6 +64,8 @@ class InstantTTSService(TTSService):
         kwargs.setdefault("settings", TTSSettings(model="instant", voice="tone", language="en"))
         super().__init__(push_start_frame=True, push_stop_frames=True, **kwargs)
         self._seconds_per_char = seconds_per_char
+        # As the offline voice: each clause spoken as it completes (services/clauses.py).
+        self._text_aggregator = ClauseTextAggregator()
 
     def can_generate_metrics(self) -> bool:
         return True

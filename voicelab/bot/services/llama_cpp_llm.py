@@ -31,6 +31,8 @@ class LlamaCppLLMService(LocalLLMService):
             whole clause, never mid-word.
         max_sentences: The reply ends after this many sentences (phone replies are short).
         temperature: Sampling temperature.
+        repeat_penalty: llama.cpp's penalty on repeated tokens; 1.15 all but ends SmolLM2's
+            "I'm sorry, I'm sorry." loops (bench/RESULTS.md, persona A/B).
     """
 
     def __init__(
@@ -42,6 +44,7 @@ class LlamaCppLLMService(LocalLLMService):
         max_tokens: int = 80,
         max_sentences: int = 2,
         temperature: float = 0.3,
+        repeat_penalty: float = 1.15,
         **kwargs: Any,
     ) -> None:
         super().__init__(model_name=model_name, **kwargs)
@@ -50,6 +53,7 @@ class LlamaCppLLMService(LocalLLMService):
         self._max_tokens = max_tokens
         self._max_sentences = max_sentences
         self._temperature = temperature
+        self._repeat_penalty = repeat_penalty
         self._prime: list[dict[str, str]] = []
 
     def prime_with(self, messages: list[dict[str, str]]) -> None:
@@ -76,6 +80,7 @@ class LlamaCppLLMService(LocalLLMService):
                 messages=messages,
                 max_tokens=self._max_tokens,
                 temperature=self._temperature,
+                repeat_penalty=self._repeat_penalty,
                 stream=True,
             )
             for chunk in chunks:
