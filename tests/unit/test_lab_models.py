@@ -24,11 +24,14 @@ def test_two_labs_given_the_same_models_load_each_once(
     with first, second:
         # Both servers warmed their models at start: from the one pool they were given.
         assert first.models is second.models is models
-        assert models.bot.loads == {"whisper": 1, "tts": 1, "vad": 1}
+        # (Other tests may have loaded the pool's LLM too: each model once, whichever.)
+        assert {"whisper", "tts", "vad"} <= set(models.bot.loads)
+        assert set(models.bot.loads.values()) == {1}
+        loaded = dict(models.bot.loads)
         # A restart loads nothing either: the pool outlives the server.
         first.stop()
         first.start()
-        assert models.bot.loads == {"whisper": 1, "tts": 1, "vad": 1}
+        assert models.bot.loads == loaded
     # The callers' ears borrow the bot's Whisper (the same model) instead of loading one.
     tone = (0.3 * np.sin(np.arange(8000) / 3.0)).astype(np.float32)
     assert isinstance(CallerEars(models.caller).transcribe(tone), str)
