@@ -37,9 +37,11 @@ __all__ = [
 ]
 
 ProvidersName = Literal["cloud", "offline", "scripted", "instant"]
-# How the reference agent decides a caller's turn is over (bot/turn_end.py): "transcript"
-# ends it as soon as the words read as finished, "timeout" always waits user_speech_timeout.
-TurnEndRule = Literal["transcript", "timeout"]
+# How the reference agent decides a caller's turn is over: "smart_turn" is pipecat's
+# smart-turn v3.2 model (one shared session) with the transcript, "transcript" ends it as
+# soon as the words read as finished (bot/turn_end.py), "timeout" always waits
+# user_speech_timeout.
+TurnEndRule = Literal["smart_turn", "transcript", "timeout"]
 FaultService = Literal["stt", "llm", "tts"]
 FaultKind = Literal["error", "timeout", "slow_first_byte"]
 
@@ -171,9 +173,12 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     prompts_dir: Path | None = None
     vad_stop_secs: float = Field(default=0.2, gt=0, le=3)
-    # With turn_end "transcript": how long a caller may pause inside an unfinished sentence.
+    # With turn_end "transcript"/"timeout": how long a caller may pause inside a sentence.
     user_speech_timeout: float = Field(default=0.8, ge=0, le=5)
-    turn_end: TurnEndRule = "transcript"
+    turn_end: TurnEndRule = "smart_turn"
+    # With turn_end "smart_turn": the longest silence before a turn the model calls
+    # unfinished ends anyway.
+    smart_turn_stop_secs: float = Field(default=1.5, gt=0, le=10)
     # The offline Whisper's shortest window (bot/services/windowed_whisper.py): 10 s answers
     # ~0.3 s sooner than Whisper's own 30 s, at a measured cost in word errors (RESULTS.md).
     stt_window_secs: float = Field(default=10.0, ge=5, le=30)

@@ -44,3 +44,24 @@ def test_pooled_analyzers_score_like_pipecats_and_keep_their_own_state() -> None
         # the second analyzer hears silence in between: its state must not leak into the first
         assert abs(float(pooled[0].voice_confidence(frame)) - expected) < 1e-5
         pooled[1].voice_confidence(silence)
+
+
+def test_pooled_smart_turn_matches_pipecats_analyzer_on_one_shared_session() -> None:
+    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+
+    from voicelab.bot.vad import PooledSmartTurnAnalyzer
+
+    pool = ModelPool()
+    stock = LocalSmartTurnAnalyzerV3()
+    pooled = [PooledSmartTurnAnalyzer(session=pool.smart_turn()) for _ in range(2)]
+    assert set(vars(pooled[0])) == set(vars(stock))
+    assert pooled[0]._session is pooled[1]._session is pool.smart_turn()
+    assert pool.loads["smart_turn"] == 1
+    audio = np.frombuffer(_speechlike(2.0), dtype=np.int16).astype(np.float32) / 32768
+    for analyzer in (stock, *pooled):
+        analyzer.set_sample_rate(16000)
+    expected = stock._predict_endpoint(audio)
+    for analyzer in pooled:
+        got = analyzer._predict_endpoint(audio)
+        assert got["prediction"] == expected["prediction"]
+        assert abs(got["probability"] - expected["probability"]) < 1e-5

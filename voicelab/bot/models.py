@@ -70,6 +70,7 @@ class ModelPool:
     _tts: Any = None
     _transcriber: Any = None
     _vad: Any = None
+    _smart_turn: Any = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
     llm_lock: threading.Lock = field(default_factory=threading.Lock)
     tts_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -82,6 +83,7 @@ class ModelPool:
             "llm": self._llm is not None,
             "tts": self._tts is not None,
             "vad": self._vad is not None,
+            "smart_turn": self._smart_turn is not None,
         }
 
     def whisper(self) -> Any:
@@ -129,7 +131,18 @@ class ModelPool:
                 self._vad = self._timed("vad", load_silero_session)
             return self._vad
 
-    def warm(self, models: Collection[str] = ("whisper", "tts", "llm", "vad")) -> None:
+    def smart_turn(self) -> Any:
+        """The smart-turn v3.2 onnxruntime session every call's turn analyzer shares."""
+        with self._lock:
+            if self._smart_turn is None:
+                from voicelab.bot.vad import load_smart_turn_session
+
+                self._smart_turn = self._timed("smart_turn", load_smart_turn_session)
+            return self._smart_turn
+
+    def warm(
+        self, models: Collection[str] = ("whisper", "tts", "llm", "vad", "smart_turn")
+    ) -> None:
         """Load (and warm) these models now, so no call pays for it.
 
         Args:
@@ -147,6 +160,8 @@ class ModelPool:
             self.llm()
         if "vad" in models:
             self.vad()
+        if "smart_turn" in models:
+            self.smart_turn()
 
     def _timed(self, name: str, load: Any) -> Any:
         quiet_onnxruntime()  # before any model library (Whisper's VAD, Hibari) loads it

@@ -9,6 +9,7 @@ and the call record around it (:mod:`voicelab.bot.agent`).
 
 from __future__ import annotations
 
+from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -16,8 +17,12 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
+from pipecat.turns.user_stop.base_user_turn_stop_strategy import BaseUserTurnStopStrategy
 from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
     SpeechTimeoutUserTurnStopStrategy,
+)
+from pipecat.turns.user_stop.turn_analyzer_user_turn_stop_strategy import (
+    TurnAnalyzerUserTurnStopStrategy,
 )
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
@@ -25,7 +30,7 @@ from voicelab.bot.agent import AgentContext, AgentParts
 from voicelab.bot.providers import build_providers
 from voicelab.bot.services import LlamaCppLLMService
 from voicelab.bot.turn_end import TranscriptTurnEndStrategy
-from voicelab.bot.vad import PooledSileroVADAnalyzer
+from voicelab.bot.vad import PooledSileroVADAnalyzer, PooledSmartTurnAnalyzer
 
 __all__ = ["REFERENCE_AGENT", "reference_agent"]
 
@@ -49,15 +54,7 @@ def reference_agent(ctx: AgentContext) -> AgentParts:
         if ctx.pool is not None
         else SileroVADAnalyzer(params=params)  # a pool-less caller of the factory
     )
-    # The turn ends once the transcript is in: at once if it reads as finished, else after
-    # the caller's pause outlasts user_speech_timeout (bot/turn_end.py). pipecat's default,
-    # the smart-turn model, loads a model per call and judges prosody our callers lack.
-    rule = (
-        TranscriptTurnEndStrategy
-        if ctx.settings.turn_end == "transcript"
-        else SpeechTimeoutUserTurnStopStrategy
-    )
-    stop = rule(user_speech_timeout=ctx.settings.user_speech_timeout)
+    stop = _turn_stop(ctx)
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
@@ -71,3 +68,22 @@ def reference_agent(ctx: AgentContext) -> AgentParts:
         persona=ctx.persona,
         providers={"name": providers.name, **providers.description},
     )
+
+
+def _turn_stop(ctx: AgentContext) -> BaseUserTurnStopStrategy:
+    """When the caller's turn is over (``VOICELAB_TURN_END``).
+
+    ``smart_turn`` (default): pipecat's smart-turn v3.2 model reads the turn's audio at each
+    VAD stop, with the transcript; its session is the pool's. ``transcript``: the words
+    alone (:mod:`voicelab.bot.turn_end`). ``timeout``: a fixed wait.
+    """
+    rule = ctx.settings.turn_end
+    if rule == "smart_turn" and ctx.pool is not None:
+        analyzer = PooledSmartTurnAnalyzer(
+            session=ctx.pool.smart_turn(),
+            params=SmartTurnParams(stop_secs=ctx.settings.smart_turn_stop_secs),
+        )
+        return TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)
+    if rule == "transcript":
+        return TranscriptTurnEndStrategy(user_speech_timeout=ctx.settings.user_speech_timeout)
+    return SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=ctx.settings.user_speech_timeout)

@@ -19,12 +19,14 @@ __all__ = ["Providers", "build_providers", "pool_models"]
 
 # The model pool's models each provider bundle uses: the one place that says what a
 # server's pool loads and warms before its first call.
-# Every bundle's calls run Silero VAD (its one session is shared: bot/vad.py).
+# Every bundle's calls run Silero VAD and the smart-turn model (one session each, shared:
+# bot/vad.py).
+_TURNS = frozenset({"vad", "smart_turn"})
 _POOL_MODELS: dict[str, frozenset[str]] = {
-    "cloud": frozenset({"vad"}),
-    "instant": frozenset({"vad"}),
-    "scripted": frozenset({"whisper", "tts", "vad"}),
-    "offline": frozenset({"whisper", "tts", "llm", "vad"}),
+    "cloud": _TURNS,
+    "instant": _TURNS,
+    "scripted": frozenset({"whisper", "tts"}) | _TURNS,
+    "offline": frozenset({"whisper", "tts", "llm"}) | _TURNS,
 }
 
 
