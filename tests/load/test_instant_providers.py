@@ -19,25 +19,32 @@ from voicelab.server.app import create_app
 from voicelab.server.runner import CallServer
 
 
-def test_instant_bundle_needs_no_model_but_silero():
+def test_instant_bundle_needs_no_model_but_the_turn_models():
     providers = build_providers(Settings(providers="instant"), pool=None)
     assert providers.name == "instant"
     assert isinstance(providers.stt, InstantSTTService)
     assert isinstance(providers.llm, ScriptedLLMService)
     assert isinstance(providers.tts, InstantTTSService)
     assert providers.description["vad"] == {"service": "silero"}
-    assert pool_models("instant") == {"vad"} == pool_models("cloud")
-    assert pool_models("scripted") == {"whisper", "tts", "vad"}
-    assert pool_models("offline") == {"whisper", "tts", "llm", "vad"}
+    turns = {"vad", "smart_turn"}
+    assert pool_models("instant") == turns == pool_models("cloud")
+    assert pool_models("scripted") == {"whisper", "tts"} | turns
+    assert pool_models("offline") == {"whisper", "tts", "llm"} | turns
 
 
-def test_instant_server_loads_only_silero_and_is_ready(tmp_path):
+def test_instant_server_loads_only_the_turn_models_and_is_ready(tmp_path):
     app = create_app(Settings(providers="instant", recordings_dir=tmp_path, log_dir=tmp_path))
     pool = app.state.voicelab.pool
     with serve_app(app) as url:
         health = httpx.get(f"{url}/health").json()
     assert health["status"] == "ready"
-    assert pool.loaded == {"whisper": False, "llm": False, "tts": False, "vad": True}
+    assert pool.loaded == {
+        "whisper": False,
+        "llm": False,
+        "tts": False,
+        "vad": True,
+        "smart_turn": True,
+    }
 
 
 def test_in_process_instant_server_loads_no_speech_model(tmp_path):

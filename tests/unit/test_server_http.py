@@ -216,7 +216,13 @@ def test_health_reports_real_readiness(server):
     assert body["twilio"]["credentials"] is True
     assert body["signature_validation"] is True
     assert body["active_calls"] == 0
-    assert body["offline_models"] == {"whisper": False, "llm": False, "tts": False, "vad": True}
+    assert body["offline_models"] == {
+        "whisper": False,
+        "llm": False,
+        "tts": False,
+        "vad": True,
+        "smart_turn": True,
+    }
 
 
 def test_public_url_setting_overrides_the_request(twilio_api, tmp_path):
