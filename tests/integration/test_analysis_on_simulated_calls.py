@@ -55,8 +55,15 @@ def test_tables_have_one_row_per_call_turn_and_event(recordings, turns):
     calls = calls_df(recordings)
     assert len(calls) == 2 and set(calls["scenario_id"]) == {"cold_food", "allergy_concern"}
     assert calls["simulated"].all()
-    replies = turns[turns["turn"] > 0]
-    assert len(replies) == 4  # each scenario says two lines
+    # Each scenario says two lines, and each line has the row of the reply the caller heard
+    # after it. (The server may also end a turn at a pause inside a line, a cut-in: that
+    # turn keeps a row of its own, with no caller line.)
+    replies = _line_replies(turns)
+    assert len(replies) == 4
+    assert list(replies.groupby("call_sid", observed=True)["caller_turn"].apply(list)) == [
+        [1, 2],
+        [1, 2],
+    ]
     assert (
         replies["caller_text"].str.len().gt(0).all() and replies["bot_text"].str.len().gt(0).all()
     )
@@ -64,11 +71,22 @@ def test_tables_have_one_row_per_call_turn_and_event(recordings, turns):
     assert greeting.str.contains("Compass Group").all()
     events = events_df(recordings)
     assert {"server", "caller"} <= set(events["source"])
+    # One row per turn the server counted: every user.speech_stopped, plus the greeting.
+    stops = events[events["type"] == "user.speech_stopped"].groupby("call_sid", observed=True)
+    rows = turns[turns["turn"].notna()].groupby("call_sid", observed=True)
+    assert (rows.size() == stops.size() + 1).all(), (rows.size(), stops.size())
+    assert calls.set_index("call_sid")["n_turns"].to_dict() == stops.size().to_dict()
     assert str(events["wall"].dtype).startswith("datetime64") and events["wall"].dt.tz is not None
 
 
+def _line_replies(turns: pd.DataFrame) -> pd.DataFrame:
+    """The rows answering a caller's line (``caller_turn`` N), in call and line order."""
+    replies = turns[turns["caller_turn"] > 0]
+    return replies.sort_values(["call_sid", "caller_turn"])
+
+
 def test_event_and_recording_latency_agree_and_the_breakdown_fits_inside(turns):
-    replies = turns[turns["turn"] > 0]
+    replies = _line_replies(turns)
     diff = (replies["v2v_caller_s"] - replies["v2v_recording_s"]).abs()
     assert (diff <= 0.02).mean() >= 0.95, replies[["v2v_caller_s", "v2v_recording_s"]]
     assert replies["v2v_caller_s"].between(0.2, 5).all()

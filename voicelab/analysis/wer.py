@@ -99,7 +99,10 @@ def turn_wer(turns: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
     """WER of every turn that has ground truth (``caller_text``, simulated calls).
 
     A turn the server never transcribed counts as all deletions: the caller said it and
-    the bot did not get it. A black-box agent's calls (no server events) have no
+    the bot did not get it. A line the server split into several turns (it ended a turn at
+    a pause and the caller went on) is scored against everything the server transcribed
+    from it: the split-off turns before the one matched to the line (``caller_turn`` null)
+    are read with it, in order, so a cut-in costs latency and a reply, not phantom errors. A black-box agent's calls (no server events) have no
     transcript to score: their turns are left out, not counted as deletions.
 
     Args:
@@ -116,13 +119,14 @@ def turn_wer(turns: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
     if server:
         seen = df[server].notna().any(axis=1)
         df = df[seen.groupby(df["call_sid"], observed=True).transform("any").astype(bool)]
+    heard = _heard_per_line(df)
     df = df[df["caller_text"].notna()]
     rows = []
     for row in df.itertuples(index=False):
         reference = normalize_text(str(row.caller_text))
         if not reference:
             continue
-        hypothesis = normalize_text(row.stt_text) if isinstance(row.stt_text, str) else ""
+        hypothesis = normalize_text(heard.get((row.call_sid, row.turn), ""))
         out = jiwer.process_words(reference, hypothesis)
         errors = out.substitutions + out.deletions + out.insertions
         words = out.hits + out.substitutions + out.deletions
@@ -153,6 +157,21 @@ def turn_wer(turns: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
     columns = ["call_sid", "turn", "caller_turn", "reference", "hypothesis", *counts[2:], "wer"]
     out_df = pd.DataFrame(rows, columns=columns)
     return out_df.astype({c: "Int64" for c in counts} | {"wer": "float64"})
+
+
+def _heard_per_line(df: pd.DataFrame) -> dict[tuple[str, int], str]:
+    """(call, turn) → the STT text of that turn and of the split-off turns just before it."""
+    heard: dict[tuple[str, int], str] = {}
+    served = df[df["turn"].notna() & (df["turn"] > 0)].sort_values(["call_sid", "turn"])
+    for sid, call in served.groupby("call_sid", observed=True, sort=False):
+        pending: list[str] = []
+        for row in call.itertuples(index=False):
+            if isinstance(row.stt_text, str):
+                pending.append(row.stt_text)
+            if not pd.isna(row.caller_turn):
+                heard[(str(sid), int(row.turn))] = " ".join(pending)
+                pending = []
+    return heard
 
 
 def call_wer(turns: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:

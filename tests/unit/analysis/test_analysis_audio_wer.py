@@ -6,6 +6,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from analysis_fixtures import INBOUND, INBOUND_DIR, OUTBOUND_DIR
 
@@ -110,3 +111,24 @@ def test_an_utterance_the_server_never_heard_counts_as_deleted(good_root: Path) 
     unheard = turns.iloc[[1]].copy()
     unheard["stt_text"] = None
     assert turn_wer(unheard).iloc[0]["wer"] == 1.0
+
+
+def test_a_line_the_server_split_is_scored_against_all_it_heard_of_it(good_root: Path) -> None:
+    turns = turns_df(good_root, recording=False)
+    line = turns[turns["caller_turn"] == 2].iloc[0]
+    reference = str(line["caller_text"]).split()
+    # The server ended a turn half-way through line 2 (turn 2), then heard the rest (turn 3).
+    split = turns[turns["turn"] < 2].copy()
+    first, rest = " ".join(reference[:3]), " ".join(reference[3:])
+    before = line.copy()
+    before["caller_text"], before["caller_turn"], before["stt_text"] = None, pd.NA, first
+    after = line.copy()
+    after["turn"], after["stt_text"] = 3, rest
+    split = pd.concat([split, before.to_frame().T, after.to_frame().T], ignore_index=True)
+    scored = turn_wer(split.astype(turns.dtypes.to_dict()))
+    assert list(scored["turn"]) == [1, 3]
+    assert scored.iloc[1]["hypothesis"] == normalize_text(" ".join(reference))
+    assert scored.iloc[1]["wer"] == 0.0
+    # Only the split-off turn just before the line is read with it, not the line's own
+    # text twice nor turn 1's.
+    assert scored.iloc[1]["ref_words"] == len(normalize_text(" ".join(reference)).split())
