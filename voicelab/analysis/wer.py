@@ -102,8 +102,9 @@ def turn_wer(turns: pd.DataFrame | str | os.PathLike[str]) -> pd.DataFrame:
     the bot did not get it. A line the server split into several turns (it ended a turn at
     a pause and the caller went on) is scored against everything the server transcribed
     from it: the split-off turns before the one matched to the line (``caller_turn`` null)
-    are read with it, in order, so a cut-in costs latency and a reply, not phantom errors. A black-box agent's calls (no server events) have no
-    transcript to score: their turns are left out, not counted as deletions.
+    are read with it, in order, so a cut-in costs latency and a reply, not phantom errors.
+    A black-box agent's calls (no server events) have no transcript to score: their turns
+    are left out, not counted as deletions.
 
     Args:
         turns: ``turns_df`` output, or a recordings root to load it from.
