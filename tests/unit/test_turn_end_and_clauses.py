@@ -5,7 +5,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import numpy as np
 import pytest
+from pipecat.audio.turn.base_turn_analyzer import BaseTurnAnalyzer, EndOfTurnState
+from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
+from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.clocks.system_clock import SystemClock
 from pipecat.frames.frames import (
     TranscriptionFrame,
@@ -20,7 +24,12 @@ from voicelab.bot.services.clauses import (
     count_sentences,
     split_at_last_clause,
 )
-from voicelab.bot.turn_end import TranscriptTurnEndStrategy, sounds_finished
+from voicelab.bot.turn_end import (
+    HeldTurnAnalyzerStopStrategy,
+    TranscriptTurnEndStrategy,
+    caller_voice_pending,
+    sounds_finished,
+)
 
 
 @pytest.mark.parametrize(
@@ -77,7 +86,7 @@ async def _strategy(timeout: float) -> tuple[TranscriptTurnEndStrategy, list[Any
     return strategy, stopped
 
 
-async def _say(strategy: TranscriptTurnEndStrategy, text: str) -> None:
+async def _say(strategy: Any, text: str) -> None:
     await strategy.process_frame(VADUserStartedSpeakingFrame())
     await strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
     await strategy.process_frame(TranscriptionFrame(text, "caller", "t", finalized=True))
@@ -111,4 +120,143 @@ async def test_speech_resumed_after_an_unfinished_sentence_keeps_the_turn_open()
     await strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
     await strategy.process_frame(TranscriptionFrame(" it arrived.", "caller", "t", finalized=True))
     assert len(stopped) == 1
+    await strategy.cleanup()
+
+
+class _FinishedEveryTime(BaseTurnAnalyzer):
+    """A turn analyzer that calls every turn finished: the smart-turn verdict on
+    "...around noon." that cut callers off in cold_food (the model itself is exercised by
+    the integration tests)."""
+
+    @property
+    def speech_triggered(self) -> bool:
+        return False
+
+    @property
+    def params(self) -> SmartTurnParams:
+        return SmartTurnParams()
+
+    def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
+        return EndOfTurnState.INCOMPLETE
+
+    async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, None]:
+        return EndOfTurnState.COMPLETE, None
+
+    def update_vad_start_secs(self, vad_start_secs: float) -> None:
+        pass
+
+    def clear(self) -> None:
+        pass
+
+
+def _pcm(audio: np.ndarray) -> bytes:
+    return (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()
+
+
+async def _feed(vad: SileroVADAnalyzer, pcm: bytes) -> None:
+    step = vad.num_frames_required() * 2
+    for start in range(0, len(pcm) - step + 1, step):
+        await vad.analyze_audio(pcm[start : start + step])
+
+
+async def _vad_after_a_sentence(speech: np.ndarray) -> SileroVADAnalyzer:
+    """The real Silero at 8 kHz, having heard a sentence and 0.3 s of the line after it (its
+    volume gate, like a call's, is primed by the caller's voice)."""
+    vad = SileroVADAnalyzer()
+    vad.set_sample_rate(8000)  # what the pipeline's StartFrame does
+    await _feed(vad, _pcm(np.concatenate([speech, np.zeros(int(0.3 * 8000), np.float32)])))
+    return vad
+
+
+async def _voice_starting(vad: SileroVADAnalyzer, speech: np.ndarray) -> None:
+    """Feed the start of ``speech`` until the VAD hears voice, well before its
+    ``start_secs`` (0.2 s) confirm speech: at most 4 windows of 32 ms."""
+    pcm, step = _pcm(speech), vad.num_frames_required() * 2
+    for start in range(0, 4 * step, step):
+        await vad.analyze_audio(pcm[start : start + step])
+        if caller_voice_pending(vad):
+            return
+
+
+async def _quiet(vad: SileroVADAnalyzer) -> None:
+    await _feed(vad, bytes(vad.num_frames_required() * 2 * 10))
+
+
+@pytest.fixture(scope="module")
+def thanks(caller_models: Any) -> np.ndarray:
+    from voicelab.simulator.voices import CallerVoice
+
+    return CallerVoice(models=caller_models).speak("Thanks, that is all.")
+
+
+async def _held(vad: SileroVADAnalyzer) -> tuple[HeldTurnAnalyzerStopStrategy, list[Any]]:
+    strategy = HeldTurnAnalyzerStopStrategy(
+        turn_analyzer=_FinishedEveryTime(), vad=vad, max_hold_secs=0.3
+    )
+    setup: Any = FrameProcessorSetup(
+        clock=SystemClock(),
+        task_manager=TaskManager(loop=asyncio.get_running_loop()),
+        pipeline_worker=None,  # type: ignore[arg-type]
+    )
+    await strategy.setup(setup)
+    stopped: list[Any] = []
+
+    @strategy.event_handler("on_user_turn_stopped")
+    async def _stopped(_: Any, params: Any) -> None:
+        stopped.append(params)
+
+    return strategy, stopped
+
+
+@pytest.mark.asyncio
+async def test_the_real_silero_reports_voice_before_it_confirms_speech(thanks: np.ndarray):
+    vad = await _vad_after_a_sentence(thanks)
+    assert not caller_voice_pending(vad)
+    await _voice_starting(vad, thanks)
+    assert caller_voice_pending(vad)  # pipecat's STARTING: what the hold waits on
+    await _quiet(vad)
+    assert not caller_voice_pending(vad)
+
+
+@pytest.mark.asyncio
+async def test_a_finished_turn_ends_at_once_when_the_line_is_quiet(thanks: np.ndarray):
+    strategy, stopped = await _held(await _vad_after_a_sentence(thanks))
+    await _say(strategy, "It was at the London office cafeteria, around noon.")
+    assert len(stopped) == 1
+    await strategy.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_a_caller_resuming_as_the_transcript_lands_keeps_the_turn(thanks: np.ndarray):
+    vad = await _vad_after_a_sentence(thanks)
+    strategy, stopped = await _held(vad)
+    await strategy.process_frame(VADUserStartedSpeakingFrame())
+    await strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+    await _voice_starting(vad, thanks)  # "Thanks" begins in the gap
+    text = "It was at the London office cafeteria, around noon."
+    await strategy.process_frame(TranscriptionFrame(text, "caller", "t", finalized=True))
+    await asyncio.sleep(0.05)
+    assert stopped == []  # held: the VAD has not decided yet
+    await strategy.process_frame(VADUserStartedSpeakingFrame())  # it has: speech
+    await asyncio.sleep(0.4)
+    assert stopped == []  # the caller's turn goes on
+    await _quiet(vad)  # "Thanks." is over
+    await strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+    await strategy.process_frame(TranscriptionFrame(" Thanks.", "caller", "t", finalized=True))
+    assert len(stopped) == 1
+    await strategy.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_voice_that_never_becomes_speech_lets_the_turn_end(thanks: np.ndarray) -> None:
+    vad = await _vad_after_a_sentence(thanks)
+    strategy, stopped = await _held(vad)
+    await strategy.process_frame(VADUserStartedSpeakingFrame())
+    await strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+    await _voice_starting(vad, thanks)  # a cough, not the caller going on
+    await strategy.process_frame(TranscriptionFrame("Around noon.", "caller", "t", finalized=True))
+    assert stopped == []
+    await _quiet(vad)
+    await asyncio.sleep(0.1)
+    assert len(stopped) == 1  # as soon as the VAD falls quiet, well inside the hold
     await strategy.cleanup()

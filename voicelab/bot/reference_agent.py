@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.vad.silero import SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
@@ -21,15 +21,12 @@ from pipecat.turns.user_stop.base_user_turn_stop_strategy import BaseUserTurnSto
 from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
     SpeechTimeoutUserTurnStopStrategy,
 )
-from pipecat.turns.user_stop.turn_analyzer_user_turn_stop_strategy import (
-    TurnAnalyzerUserTurnStopStrategy,
-)
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from voicelab.bot.agent import AgentContext, AgentParts
 from voicelab.bot.providers import build_providers
 from voicelab.bot.services import LlamaCppLLMService
-from voicelab.bot.turn_end import TranscriptTurnEndStrategy
+from voicelab.bot.turn_end import HeldTurnAnalyzerStopStrategy, TranscriptTurnEndStrategy
 from voicelab.bot.vad import PooledSileroVADAnalyzer, PooledSmartTurnAnalyzer
 
 __all__ = ["REFERENCE_AGENT", "reference_agent"]
@@ -54,7 +51,7 @@ def reference_agent(ctx: AgentContext) -> AgentParts:
         if ctx.pool is not None
         else SileroVADAnalyzer(params=params)  # a pool-less caller of the factory
     )
-    stop = _turn_stop(ctx)
+    stop = _turn_stop(ctx, vad)
     aggregators = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
@@ -70,11 +67,12 @@ def reference_agent(ctx: AgentContext) -> AgentParts:
     )
 
 
-def _turn_stop(ctx: AgentContext) -> BaseUserTurnStopStrategy:
+def _turn_stop(ctx: AgentContext, vad: VADAnalyzer) -> BaseUserTurnStopStrategy:
     """When the caller's turn is over (``VOICELAB_TURN_END``).
 
     ``smart_turn`` (default): pipecat's smart-turn v3.2 model reads the turn's audio at each
-    VAD stop, with the transcript; its session is the pool's. ``transcript``: the words
+    VAD stop, with the transcript; its session is the pool's, and the end of the turn waits
+    while the VAD hears the caller's voice resume. ``transcript``: the words
     alone (:mod:`voicelab.bot.turn_end`). ``timeout``: a fixed wait.
     """
     rule = ctx.settings.turn_end
@@ -83,7 +81,11 @@ def _turn_stop(ctx: AgentContext) -> BaseUserTurnStopStrategy:
             session=ctx.pool.smart_turn(),
             params=SmartTurnParams(stop_secs=ctx.settings.smart_turn_stop_secs),
         )
-        return TurnAnalyzerUserTurnStopStrategy(turn_analyzer=analyzer)
+        # Held while the VAD hears the caller resuming (bot/turn_end.py): at most its
+        # start_secs, plus a margin for the frame in flight.
+        return HeldTurnAnalyzerStopStrategy(
+            turn_analyzer=analyzer, vad=vad, max_hold_secs=vad.params.start_secs + 0.1
+        )
     if rule == "transcript":
         return TranscriptTurnEndStrategy(user_speech_timeout=ctx.settings.user_speech_timeout)
     return SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=ctx.settings.user_speech_timeout)

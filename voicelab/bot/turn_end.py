@@ -10,18 +10,38 @@ This rule reads the words instead. Whisper punctuates from the audio; a transcri
 in ``.``, ``?`` or ``!`` and not on a word that needs a continuation ("and", "the", "when",
 ...) ends the turn as soon as it arrives. Anything else waits ``user_speech_timeout`` for
 more speech, which cancels the wait as it would have before.
+
+:class:`HeldTurnAnalyzerStopStrategy` is the smart-turn rule (the default) with one hold: a
+turn is not ended while the VAD hears the caller's voice starting again. Piper, and people,
+leave about 200 ms between sentences; smart-turn calls "...around noon." finished, the
+transcript lands about 0.2 s after the VAD stop, and the caller's next sentence is
+confirmed by the VAD only ``start_secs`` (0.2 s) after it began. When the transcript wins
+that race the bot answers half a line and is interrupted by the rest (the CI failure of
+2026-12-02). Held until the VAD decides, the caller's resumed speech cancels the end of turn
+the way pipecat already does for speech it has confirmed.
 """
 
 from __future__ import annotations
 
+import asyncio
 import re
+from typing import Any
 
+from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
 from pipecat.frames.frames import TranscriptionFrame
 from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
     SpeechTimeoutUserTurnStopStrategy,
 )
+from pipecat.turns.user_stop.turn_analyzer_user_turn_stop_strategy import (
+    TurnAnalyzerUserTurnStopStrategy,
+)
 
-__all__ = ["TranscriptTurnEndStrategy", "sounds_finished"]
+__all__ = [
+    "HeldTurnAnalyzerStopStrategy",
+    "TranscriptTurnEndStrategy",
+    "caller_voice_pending",
+    "sounds_finished",
+]
 
 # Words a statement cannot end on: conjunctions, articles and possessives, prepositions
 # that need an object, subject pronouns. (Objects like "it"/"you"/"that" and auxiliaries
@@ -73,3 +93,66 @@ class TranscriptTurnEndStrategy(SpeechTimeoutUserTurnStopStrategy):
                 self._user_speech_timeout_task = None
             self._user_speech_wait_done = True
             await self._maybe_trigger_user_turn_stopped()
+
+
+_HOLD_POLL_S = 0.01
+
+
+def caller_voice_pending(vad: VADAnalyzer) -> bool:
+    """Whether ``vad`` hears voice it has not yet reported as stopped (or ever started).
+
+    pipecat 1.14's analyzer keeps its state machine in ``_vad_state`` (QUIET, STARTING,
+    SPEAKING, STOPPING) and reports only confirmed transitions; STARTING is the voice heard
+    during ``start_secs``, before a ``VADUserStartedSpeakingFrame``.
+    """
+    return getattr(vad, "_vad_state", VADState.QUIET) in (VADState.STARTING, VADState.SPEAKING)
+
+
+class HeldTurnAnalyzerStopStrategy(TurnAnalyzerUserTurnStopStrategy):
+    """pipecat's turn-analyzer (smart-turn) stop, held while the caller's voice resumes.
+
+    Args:
+        vad: The analyzer the user aggregator runs on the caller's audio.
+        max_hold_secs: The longest hold: the VAD has decided by ``start_secs`` (noise that
+            never becomes speech lets the turn end then).
+        **kwargs: As :class:`TurnAnalyzerUserTurnStopStrategy` (``turn_analyzer``).
+    """
+
+    def __init__(self, *, vad: VADAnalyzer, max_hold_secs: float, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._vad = vad
+        self._max_hold_secs = max_hold_secs
+        self._hold_task: asyncio.Task[None] | None = None
+
+    async def trigger_user_turn_stopped(self, **kwargs: Any) -> None:
+        if self._hold_task is not None:
+            return  # already holding this end of turn
+        if not caller_voice_pending(self._vad):
+            await super().trigger_user_turn_stopped(**kwargs)
+            return
+        self._hold_task = self.task_manager.create_task(self._hold(kwargs), f"{self}::_hold")
+
+    async def _hold(self, kwargs: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._max_hold_secs
+        try:
+            while caller_voice_pending(self._vad) and loop.time() < deadline:
+                await asyncio.sleep(_HOLD_POLL_S)
+                if not self._turn_complete:
+                    return  # the VAD confirmed the caller's speech: the turn goes on
+        finally:
+            self._hold_task = None
+        if self._turn_complete:
+            await super().trigger_user_turn_stopped(**kwargs)
+
+    async def _discard_pending_end_of_turn(self) -> None:
+        await super()._discard_pending_end_of_turn()
+        if self._hold_task is not None:
+            await self.task_manager.cancel_task(self._hold_task)
+            self._hold_task = None
+
+    async def cleanup(self) -> None:
+        if self._hold_task is not None:
+            await self.task_manager.cancel_task(self._hold_task)
+            self._hold_task = None
+        await super().cleanup()
