@@ -96,3 +96,19 @@ def test_the_call_pipeline_builds_with_the_cloud_stack(tmp_path: Path):
         "PipelineSink",
     ]
     assert recorder is inner.processors[9]
+
+
+def test_a_pool_less_agent_gets_smart_turn_with_its_own_model(tmp_path: Path):
+    from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
+
+    from voicelab.bot.turn_end import HeldTurnAnalyzerStopStrategy
+
+    settings = Settings(providers="cloud", recordings_dir=tmp_path, **KEYS)
+    call = CallInfo("CA" + "2" * 32, "MZ" + "2" * 32, "", "inbound", "+15550001111", "+15550002222")
+    record = CallRecord.open(tmp_path, call.call_sid, "server")
+    parts = reference_agent(AgentContext(call, settings, None, load_persona("inbound"), record))
+    user = next(p for p in parts.processors if type(p).__name__ == "LLMUserAggregator")
+    (stop,) = user._params.user_turn_strategies.stop
+    # VOICELAB_TURN_END=smart_turn is what it says without a pool too, not a silent fixed wait.
+    assert isinstance(stop, HeldTurnAnalyzerStopStrategy)
+    assert type(stop._turn_analyzer) is LocalSmartTurnAnalyzerV3

@@ -71,6 +71,11 @@ async def test_clause_aggregator_speaks_each_clause_as_it_completes() -> None:
 
 async def _strategy(timeout: float) -> tuple[TranscriptTurnEndStrategy, list[Any]]:
     strategy = TranscriptTurnEndStrategy(user_speech_timeout=timeout)
+    return strategy, await _ends_of_turn(strategy)
+
+
+async def _ends_of_turn(strategy: Any) -> list[Any]:
+    """Set ``strategy`` up as a pipeline would; the list collects each end of turn."""
     setup: Any = FrameProcessorSetup(
         clock=SystemClock(),
         task_manager=TaskManager(loop=asyncio.get_running_loop()),
@@ -83,7 +88,7 @@ async def _strategy(timeout: float) -> tuple[TranscriptTurnEndStrategy, list[Any
     async def _stopped(_: Any, params: Any) -> None:
         stopped.append(params)
 
-    return strategy, stopped
+    return stopped
 
 
 async def _say(strategy: Any, text: str) -> None:
@@ -193,19 +198,7 @@ async def _held(vad: SileroVADAnalyzer) -> tuple[HeldTurnAnalyzerStopStrategy, l
     strategy = HeldTurnAnalyzerStopStrategy(
         turn_analyzer=_FinishedEveryTime(), vad=vad, max_hold_secs=0.3
     )
-    setup: Any = FrameProcessorSetup(
-        clock=SystemClock(),
-        task_manager=TaskManager(loop=asyncio.get_running_loop()),
-        pipeline_worker=None,  # type: ignore[arg-type]
-    )
-    await strategy.setup(setup)
-    stopped: list[Any] = []
-
-    @strategy.event_handler("on_user_turn_stopped")
-    async def _stopped(_: Any, params: Any) -> None:
-        stopped.append(params)
-
-    return strategy, stopped
+    return strategy, await _ends_of_turn(strategy)
 
 
 @pytest.mark.asyncio

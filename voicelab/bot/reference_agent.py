@@ -10,6 +10,7 @@ and the call record around it (:mod:`voicelab.bot.agent`).
 from __future__ import annotations
 
 from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
+from pipecat.audio.turn.smart_turn.local_smart_turn_v3 import LocalSmartTurnAnalyzerV3
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADParams
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -76,10 +77,12 @@ def _turn_stop(ctx: AgentContext, vad: VADAnalyzer) -> BaseUserTurnStopStrategy:
     alone (:mod:`voicelab.bot.turn_end`). ``timeout``: a fixed wait.
     """
     rule = ctx.settings.turn_end
-    if rule == "smart_turn" and ctx.pool is not None:
-        analyzer = PooledSmartTurnAnalyzer(
-            session=ctx.pool.smart_turn(),
-            params=SmartTurnParams(stop_secs=ctx.settings.smart_turn_stop_secs),
+    if rule == "smart_turn":
+        params = SmartTurnParams(stop_secs=ctx.settings.smart_turn_stop_secs)
+        analyzer = (
+            PooledSmartTurnAnalyzer(session=ctx.pool.smart_turn(), params=params)
+            if ctx.pool is not None
+            else LocalSmartTurnAnalyzerV3(params=params)  # a pool-less caller: its own model
         )
         # Held while the VAD hears the caller resuming (bot/turn_end.py): at most its
         # start_secs, plus a margin for the frame in flight.

@@ -133,26 +133,27 @@ class HeldTurnAnalyzerStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         self._hold_task = self.task_manager.create_task(self._hold(kwargs), f"{self}::_hold")
 
     async def _hold(self, kwargs: dict[str, Any]) -> None:
+        # Confirmed speech cancels this task (_discard_pending_end_of_turn); voice that never
+        # becomes speech, or the deadline, ends the hold and the turn with it.
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self._max_hold_secs
         try:
             while caller_voice_pending(self._vad) and loop.time() < deadline:
                 await asyncio.sleep(_HOLD_POLL_S)
-                if not self._turn_complete:
-                    return  # the VAD confirmed the caller's speech: the turn goes on
         finally:
             self._hold_task = None
         if self._turn_complete:
             await super().trigger_user_turn_stopped(**kwargs)
 
-    async def _discard_pending_end_of_turn(self) -> None:
-        await super()._discard_pending_end_of_turn()
+    async def _cancel_hold(self) -> None:
         if self._hold_task is not None:
             await self.task_manager.cancel_task(self._hold_task)
             self._hold_task = None
 
+    async def _discard_pending_end_of_turn(self) -> None:
+        await super()._discard_pending_end_of_turn()
+        await self._cancel_hold()
+
     async def cleanup(self) -> None:
-        if self._hold_task is not None:
-            await self.task_manager.cancel_task(self._hold_task)
-            self._hold_task = None
+        await self._cancel_hold()
         await super().cleanup()
