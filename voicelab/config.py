@@ -24,7 +24,7 @@ from pydantic import (
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from voicelab.errors import ConfigError
-from voicelab.telephony.ids import is_e164
+from voicelab.telephony.ids import is_e164, is_e164_prefix
 
 __all__ = [
     "AGENT_IMPORT_STRING",
@@ -230,10 +230,8 @@ class Settings(BaseSettings):
     @field_validator("outbound_allowed_prefixes", "outbound_denied_prefixes")
     @classmethod
     def _check_prefixes(cls, value: list[str]) -> list[str]:
-        import re
-
         for prefix in value:
-            if not re.match(r"^\+\d{1,14}$", prefix):
+            if not is_e164_prefix(prefix):
                 raise ValueError(f"must be E.164 prefixes like '+1' or '+44', got {prefix!r}")
         return value
 

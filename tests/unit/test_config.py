@@ -40,6 +40,10 @@ def test_guide_variable_names_are_read(monkeypatch):
         ("VOICELAB_PUBLIC_URL", "example.com"),
         ("VOICELAB_PORT", "70000"),
         ("TWILIO_ACCOUNT_SID", "not-a-sid"),
+        # Unicode digits are not phone-number digits (issue 15): the fullwidth "５５５".
+        ("TWILIO_PHONE_NUMBER", "+1５５５0001111"),
+        ("VOICELAB_OUTBOUND_DENIED_PREFIXES", '["+1９００"]'),
+        ("VOICELAB_OUTBOUND_ALLOWED_PREFIXES", '["+٤٤"]'),
     ],
 )
 def test_invalid_settings_fail_with_one_line_naming_the_variable(monkeypatch, variable, value):

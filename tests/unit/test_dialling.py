@@ -188,6 +188,35 @@ def test_refused_destinations_are_403_naming_the_rule_and_never_reach_twilio(
     assert len(created) == before
 
 
+@pytest.mark.parametrize(
+    "field, number",
+    [
+        ("to_number", "+1９００5550100"),
+        ("to_number", "+1٩٠٠٥٥٥٠١٠٠"),
+        ("to_number", "+1𝟗𝟎𝟎5550100"),
+        ("to_number", "+1९००5550100"),
+        ("to_number", "+1２４２5550100"),
+        ("from_number", "+1５５５0001111"),
+    ],
+)
+def test_non_ascii_digits_are_422_and_never_reach_twilio(server, twilio_api, field, number):
+    created = twilio_api[1]
+    before = len(created)
+    body = {"to_number": "+15550002222", field: number}
+    response = httpx.post(
+        server + "/outbound", json=body, headers={"Authorization": f"Bearer {KEY}"}
+    )
+    assert response.status_code == 422, response.text
+    assert len(created) == before
+
+
+def test_the_destination_rules_refuse_what_is_not_ascii_e164():
+    # Defence in depth: whatever reaches the rules, only "+" and 0-9 pass them.
+    with pytest.raises(OutboundRefused) as refused:
+        DestinationRules(["+1"], ["+1900"]).check("+1９００5550100")
+    assert refused.value.status == 403
+
+
 def test_rate_limit_is_429_with_retry_after_and_never_reaches_twilio(server, twilio_api):
     # Runs after the 403 tests: refused destinations used none of the 2 calls a minute.
     created = twilio_api[1]

@@ -17,6 +17,7 @@ from typing import Any
 
 from voicelab.config import Settings
 from voicelab.errors import VoicelabError
+from voicelab.telephony.ids import is_e164
 
 __all__ = [
     "OUTBOUND_RESPONSES",
@@ -67,6 +68,10 @@ class DestinationRules:
         Raises:
             OutboundRefused: 403, naming the setting that refuses it.
         """
+        # The request model checks this already; the prefixes compare ASCII strings, so
+        # nothing else may ever reach them (a fullwidth "９００" would match no rule).
+        if not is_e164(number):
+            raise OutboundRefused(403, "the destination is not an E.164 number of ASCII digits")
         denied = next((p for p in self.denied if number.startswith(p)), None)
         if denied is not None:
             raise OutboundRefused(

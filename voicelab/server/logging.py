@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 __all__ = ["LogSinks", "configure_logging", "mask_phone_number", "mask_phone_numbers"]
 
 # An E.164 number standing on its own: not the tail of a longer run of digits or a word.
-_PHONE_IN_TEXT = re.compile(rf"(?<![\w+]){E164_NUMBER}(?!\d)")
+_PHONE_IN_TEXT = re.compile(rf"(?<![\w+]){E164_NUMBER}(?![0-9])")
 
 
 # loguru's default format, with the message taken from where the sink's format put it.

@@ -23,6 +23,7 @@ __all__ = [
     "E164",
     "E164_NUMBER",
     "E164_PATTERN",
+    "E164_PREFIX",
     "FINAL_CALL_STATUSES",
     "STREAM_SID",
     "STREAM_SID_PATTERN",
@@ -30,6 +31,7 @@ __all__ = [
     "DialOutcome",
     "is_call_sid",
     "is_e164",
+    "is_e164_prefix",
     "is_stream_sid",
 ]
 
@@ -45,13 +47,19 @@ STREAM_SID_PATTERN = r"^MZ[0-9a-fA-F]{32}$"
 CALL_SID = re.compile(r"\ACA[0-9a-fA-F]{32}\Z")
 STREAM_SID = re.compile(r"\AMZ[0-9a-fA-F]{32}\Z")
 
-E164_NUMBER = r"\+[1-9]\d{6,14}"
-"""An E.164 phone number, unanchored: ``+`` and 7 to 15 digits, no leading zero."""
+# [0-9], never \d: \d is every Unicode digit (in ``re`` and in pydantic's Rust engine), and
+# "+1９００5550100" (fullwidth) would pass as a number, then miss every prefix rule, which
+# compares ASCII strings: a premium-rate call through the toll-fraud guard.
+E164_NUMBER = r"\+[1-9][0-9]{6,14}"
+"""An E.164 phone number, unanchored: ``+`` and 7 to 15 ASCII digits, no leading zero."""
 
 E164_PATTERN = rf"^{E164_NUMBER}$"
 """A whole value that is an E.164 number (for pydantic/FastAPI ``pattern=``)."""
 
 E164 = re.compile(rf"\A{E164_NUMBER}\Z")
+
+E164_PREFIX = re.compile(r"\A\+[0-9]{1,14}\Z")
+"""A dialling prefix (``+1``, ``+44``, ``+1900``): ``+`` and 1 to 14 ASCII digits."""
 
 CallStatus = Literal[
     "queued", "ringing", "in-progress", "completed", "busy", "failed", "no-answer", "canceled"
@@ -88,6 +96,11 @@ def is_call_sid(value: object) -> bool:
 def is_stream_sid(value: object) -> bool:
     """Whether ``value`` is a string shaped like a Media Streams StreamSid."""
     return isinstance(value, str) and STREAM_SID.match(value) is not None
+
+
+def is_e164_prefix(value: object) -> bool:
+    """Whether ``value`` is a string holding one E.164 dialling prefix (``+1``, ``+1900``)."""
+    return isinstance(value, str) and E164_PREFIX.match(value) is not None
 
 
 def is_e164(value: object) -> bool:

@@ -80,3 +80,49 @@ def test_config_reads_ids_without_loading_the_twilio_sdk() -> None:
     code = "import sys, voicelab.config; print('twilio' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+# --- ASCII digits only (issue 15, item 1) -------------------------------------------------------
+# \d matches every Unicode decimal digit, in `re` and in pydantic's Rust engine: a fullwidth
+# "+1９００5550100" passed as a number, then missed the premium-rate prefix "+1900".
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_NON_ASCII_DIGITS = st.characters(categories=["Nd"]).filter(lambda c: c not in "0123456789")
+
+
+def _number_model() -> type[BaseModel]:
+    class Number(BaseModel):
+        value: str = Field(pattern=ids.E164_PATTERN)
+
+    return Number
+
+
+@given(
+    prefix=st.text(alphabet="0123456789", min_size=0, max_size=5),
+    digit=_NON_ASCII_DIGITS,
+    suffix=st.text(alphabet="0123456789", min_size=6, max_size=8),
+)
+def test_no_unicode_digit_is_a_phone_number_digit(prefix: str, digit: str, suffix: str) -> None:
+    number = f"+1{prefix}{digit}{suffix}"
+    assert not ids.is_e164(number)
+    assert not ids.is_e164_prefix(f"+1{prefix}{digit}")
+    with pytest.raises(ValidationError):
+        _number_model()(value=number)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+1９００5550100",  # fullwidth
+        "+1٩٠٠٥٥٥٠١٠٠",  # Arabic-Indic
+        "+1𝟗𝟎𝟎5550100",  # mathematical bold
+        "+1९००5550100",  # Devanagari
+        "+1２４２5550100",  # a denied Caribbean area, fullwidth
+    ],
+)
+def test_the_reported_numbers_are_refused(number: str) -> None:
+    assert not ids.is_e164(number)
+    with pytest.raises(ValidationError):
+        _number_model()(value=number)
