@@ -62,13 +62,18 @@ def test_a_token_is_good_just_inside_the_window(clock):
     assert tokens.redeem(CALL, token)
 
 
-def test_a_new_webhook_for_the_call_replaces_its_token(clock):
+def test_a_replayed_webhook_gets_the_same_token_and_cannot_cancel_the_real_one(clock):
+    # Issue 15: each replay of a captured webhook used to issue a new token, cancelling
+    # the real call's (the real caller got 1008) and handing the replayer a fresh one.
     tokens = StreamTokens(30, clock=clock)
     first = tokens.issue(CALL)
-    second = tokens.issue(CALL)
-    assert first != second
+    clock.now += 10
+    assert tokens.issue(CALL) == first
+    assert tokens.redeem(CALL, first)
+    assert tokens.issue(CALL) == first, "spent, and still the call's one token"
     assert not tokens.redeem(CALL, first)
-    assert tokens.redeem(CALL, second)
+    clock.now += 19.9
+    assert not tokens.redeem(CALL, tokens.issue(CALL)), "the window did not restart"
 
 
 def test_expired_tokens_are_pruned_when_new_ones_are_issued(clock):
@@ -91,4 +96,4 @@ def test_outstanding_tokens_are_capped_oldest_first(clock):
 
 def test_tokens_are_random():
     tokens = StreamTokens(30)
-    assert len({tokens.issue(CALL) for _ in range(50)}) == 50
+    assert len({tokens.issue(f"CA{i:032x}") for i in range(50)}) == 50

@@ -38,6 +38,7 @@ from voicelab.bot.agent import (
     load_agent,
 )
 from voicelab.bot.call import CallInfo
+from voicelab.bot.ending import CallEnder
 from voicelab.bot.faults import CallGuards, service_kind
 from voicelab.bot.models import ModelPool
 from voicelab.bot.persona import load_persona
@@ -98,6 +99,7 @@ class CallPipeline:
             self.port, self.call.direction, started
         )
         events = CallEventObserver(self.record)
+        ender = CallEnder(self.websocket, self.record)
         recorder: StreamingRecorder | None = None
         worker: PipelineWorker | None = None
         reason = "websocket_closed"
@@ -115,12 +117,15 @@ class CallPipeline:
             # ends this call with an `error` event and a complete record.
             parts = await self._build_agent()
             guards = CallGuards(self.settings)
-            worker, recorder = self._build(parts, wav_path, events, guards)
+            worker, recorder = self._build(parts, wav_path, events, guards, ender)
+            ender.worker = worker
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(worker)
             await asyncio.wait_for(runner.run(), timeout=self.settings.max_call_seconds)
             if guards.gave_up is not None:
                 reason = "error"  # the bot hung up: its providers kept failing
+            elif ender.reason is not None:
+                reason = ender.reason  # Twilio's stop; a record that could not be written
         except TimeoutError:
             reason = "timeout"
             if worker is not None:
@@ -146,6 +151,7 @@ class CallPipeline:
             if worker is not None:
                 await worker.cancel()
         finally:
+            ender.done()
             # Shielded: a second cancellation (shutdown) must not leave the record half-done.
             await asyncio.shield(self._finish_record(recorder, events, reason))
         return reason
@@ -190,6 +196,7 @@ class CallPipeline:
         wav_path: Path,
         events: CallEventObserver,
         guards: CallGuards,
+        ender: CallEnder | None = None,
     ) -> tuple[PipelineWorker, StreamingRecorder]:
         serializer = TolerantTwilioFrameSerializer(
             stream_sid=self.call.stream_sid,
@@ -203,6 +210,7 @@ class CallPipeline:
             ),
             # A session that keeps misbehaving: an `error` event, then the socket is closed.
             on_misbehaviour=SessionCloser(self.websocket, self.record),
+            on_stop=ender.stop_received if ender is not None else None,
         )
         transport = FastAPIWebsocketTransport(
             websocket=self.websocket,
@@ -217,7 +225,9 @@ class CallPipeline:
             ),
         )
         # Streams the stereo recording to wav_path as the call goes (0.5 s chunks).
-        recorder = StreamingRecorder(wav_path, sample_rate=PHONE_SAMPLE_RATE)
+        recorder = StreamingRecorder(
+            wav_path, sample_rate=PHONE_SAMPLE_RATE, on_error=self.record.write_failed
+        )
         pipeline = Pipeline(
             [
                 transport.input(),

@@ -28,6 +28,7 @@ from voicelab.telephony.media import (
     MediaMessage,
     MediaMessageError,
     StartMessage,
+    StopMessage,
     UnknownMessage,
     parse_message,
 )
@@ -91,6 +92,8 @@ class TolerantTwilioFrameSerializer(TwilioFrameSerializer):
         policy: When a session is closed for misbehaving.
         on_misbehaviour: Awaited once with the reason when the policy is crossed
             (e.g. a :class:`SessionCloser`); every later message is dropped.
+        on_stop: Awaited when Twilio's ``stop`` arrives (pipecat ignores it, and a peer
+            that kept the socket open would hold the call): the call should end.
         clock: Monotonic seconds (injectable for tests).
         **kwargs: ``TwilioFrameSerializer``'s keyword arguments.
     """
@@ -102,6 +105,7 @@ class TolerantTwilioFrameSerializer(TwilioFrameSerializer):
         *args: Any,
         policy: MisbehaviourPolicy | None = None,
         on_misbehaviour: MisbehaviourHandler | None = None,
+        on_stop: Callable[[], Awaitable[None]] | None = None,
         clock: Callable[[], float] = time.monotonic,
         **kwargs: Any,
     ) -> None:
@@ -111,6 +115,7 @@ class TolerantTwilioFrameSerializer(TwilioFrameSerializer):
         self.dropped = 0
         self.closed_reason: str | None = None
         self._on_misbehaviour = on_misbehaviour
+        self._on_stop = on_stop
         self._budget = _FrameBudget(self.policy, clock)
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
@@ -135,6 +140,11 @@ class TolerantTwilioFrameSerializer(TwilioFrameSerializer):
         if message is None:
             if self.dropped > self.policy.max_malformed:
                 await self._misbehaved(f"more than {self.policy.max_malformed} malformed messages")
+            return None
+        if isinstance(message, StopMessage):
+            self.closed_reason = "stop"  # nothing after Twilio's stop is the call's
+            if self._on_stop is not None:
+                await self._on_stop()
             return None
         if isinstance(message, UnknownMessage | StartMessage):
             # A second `start` mid-call, or an event Twilio does not document: ignored.

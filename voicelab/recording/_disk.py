@@ -7,7 +7,8 @@ barrier (:meth:`DiskWorker.flush`) queued after a write finishes after it: that
 is how a call's end path makes sure ``call.json`` is final before ``call.ended``
 is read, and how an in-process reader sees complete files.
 
-A failed write is logged and does not stop the writes after it. Jobs still queued
+A failed write is logged, reported to the job's ``on_error`` (a call's record ends the
+call and ``/health`` says degraded), and does not stop the writes after it. Jobs still queued
 when the interpreter exits are finished first (``ThreadPoolExecutor`` joins its
 thread at exit); a killed process loses only what was still queued.
 """
@@ -38,17 +39,23 @@ class DiskWorker:
         self._lock = threading.Lock()
         self._thread_ident: int | None = None
 
-    def submit(self, job: Callable[..., Any], *args: Any) -> Future[None]:
+    def submit(
+        self,
+        job: Callable[..., Any],
+        *args: Any,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> Future[None]:
         """Queue ``job(*args)``; returns at once with a future of its completion.
 
+        ``on_error`` is called (on the writer thread) with what a failed job raised.
         Once the interpreter is shutting down no thread takes new work, so the
         job runs on the calling thread instead: late writes are slow, not lost.
         """
         try:
-            return self._pool().submit(self._run, job, args)
+            return self._pool().submit(self._run, job, args, on_error)
         except RuntimeError:  # "cannot schedule new futures after (interpreter) shutdown"
             done: Future[None] = Future()
-            self._run(job, args)
+            self._run(job, args, on_error)
             done.set_result(None)
             return done
 
@@ -79,12 +86,26 @@ class DiskWorker:
     def _started(self) -> None:
         self._thread_ident = threading.get_ident()
 
-    def _run(self, job: Callable[..., Any], args: tuple[Any, ...]) -> None:
+    def _run(
+        self,
+        job: Callable[..., Any],
+        args: tuple[Any, ...],
+        on_error: Callable[[Exception], None] | None,
+    ) -> None:
         try:
             job(*args)
-        except Exception:
+        except Exception as exc:
             # One unwritable file must not stop every other call's record.
-            logger.exception(f"call record write failed: {getattr(job, '__qualname__', job)}")
+            what = getattr(job, "__qualname__", job)
+            if isinstance(exc, OSError):  # a full disk, a removed directory: no traceback
+                logger.error(f"call record write failed ({what}): {exc}")
+            else:
+                logger.exception(f"call record write failed ({what})")
+            if on_error is not None:
+                try:
+                    on_error(exc)
+                except Exception:
+                    logger.exception("a record write's error handler failed")
 
 
 def _noop() -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -31,13 +32,22 @@ class StreamingRecorder(AudioBufferProcessor):
         sample_rate: The recording's rate (the pipeline's output rate: no resampling).
         chunk_s: Seconds of audio per write (the most a killed process can lose,
             plus the writes still queued).
+        on_error: Called (on the record writer thread) when a write fails.
     """
 
-    def __init__(self, path: Path, sample_rate: int, chunk_s: float = 0.5, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        path: Path,
+        sample_rate: int,
+        chunk_s: float = 0.5,
+        on_error: Callable[[Exception], None] | None = None,
+        **kwargs: Any,
+    ) -> None:
         # buffer_size counts the bytes of one 16-bit mono track.
         chunk_bytes = max(1, int(sample_rate * chunk_s)) * 2
         super().__init__(sample_rate=sample_rate, num_channels=2, buffer_size=chunk_bytes, **kwargs)
         self.path = path
+        self._on_error = on_error
         self._wav: WavStreamWriter | None = None
         self.add_event_handler("on_audio_data", self._on_audio_data)
 
@@ -60,7 +70,7 @@ class StreamingRecorder(AudioBufferProcessor):
         if self._wav is None:
             return None
         await self._wav.aclose()
-        return self.path
+        return self._wav.path  # the name it got (never another recording's)
 
     def _on_audio_data(self, _: Any, audio: bytes, sample_rate: int, channels: int) -> None:
         # Synchronous on purpose: handler tasks run in the order they were created and
@@ -70,5 +80,5 @@ class StreamingRecorder(AudioBufferProcessor):
 
     def _writer(self, sample_rate: int) -> WavStreamWriter:
         if self._wav is None:
-            self._wav = WavStreamWriter(self.path, sample_rate, channels=2)
+            self._wav = WavStreamWriter(self.path, sample_rate, channels=2, on_error=self._on_error)
         return self._wav

@@ -13,7 +13,9 @@ queued. The writes run on the process's record writer thread
 from __future__ import annotations
 
 import os
+import tempfile
 import wave
+from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
@@ -38,14 +40,22 @@ class WavStreamWriter:
     and wait for every chunk before it. Calls return at once except the waits.
 
     Args:
-        path: The WAV file (replaced if it exists).
+        path: The WAV file; if it exists, a free name beside it is used instead
+            (``name-2.wav``...: a recording never replaces another), see :attr:`path`.
         sample_rate: Frames per second.
         channels: Interleaved channels per frame (2: caller left, bot right).
+        on_error: Called (on the record writer thread) with what a failed write raised.
     """
 
     SAMPLE_WIDTH = 2
 
-    def __init__(self, path: Path, sample_rate: int, channels: int) -> None:
+    def __init__(
+        self,
+        path: Path,
+        sample_rate: int,
+        channels: int,
+        on_error: Callable[[Exception], None] | None = None,
+    ) -> None:
         if sample_rate <= 0 or channels <= 0:
             raise CallRecordError(f"bad WAV format for {path}: {sample_rate} Hz x {channels}")
         self.path = path
@@ -56,7 +66,8 @@ class WavStreamWriter:
         self._closed = False
         self._file: BinaryIO | None = None
         self._wave: wave.Wave_write | None = None
-        DISK.submit(self._open)
+        self._on_error = on_error
+        DISK.submit(self._open, on_error=on_error)
 
     @property
     def queued_seconds(self) -> float:
@@ -82,7 +93,7 @@ class WavStreamWriter:
             )
         if pcm:
             self._queued_frames += len(pcm) // self._frame_bytes
-            DISK.submit(self._append, bytes(pcm))
+            DISK.submit(self._append, bytes(pcm), on_error=self._on_error)
 
     def close(self, timeout: float | None = None) -> None:
         """Queue the close (idempotent) and block until the file is complete."""
@@ -97,17 +108,20 @@ class WavStreamWriter:
     def _queue_close(self) -> None:
         if not self._closed:
             self._closed = True
-            DISK.submit(self._finish)
+            DISK.submit(self._finish, on_error=self._on_error)
 
     # On the writer thread, in submission order:
 
     def _open(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Every write of this process runs on this one thread, so no other writer can
+        # take the free name between this check and the rename below.
+        self.path = _free_name(self.path)
         # Both stay open across chunks and are closed in _finish (no context manager).
         # The header is written under a temporary name and the file renamed into place, so
         # the path never shows a WAV without its header (a reader or a kill in between).
-        staging = self.path.with_name(f".{self.path.name}.tmp")
-        handle = open(staging, "wb")  # noqa: SIM115
+        fd, staging = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
+        handle = os.fdopen(fd, "wb")
         out = wave.open(handle, "wb")  # noqa: SIM115
         out.setnchannels(self.channels)
         out.setsampwidth(self.SAMPLE_WIDTH)
@@ -131,3 +145,12 @@ class WavStreamWriter:
         finally:
             self._file.close()
             self._wave = self._file = None
+
+
+def _free_name(path: Path) -> Path:
+    """``path``, or the first of ``name-2.wav``, ``name-3.wav``... that does not exist."""
+    candidate, n = path, 1
+    while candidate.exists():
+        n += 1
+        candidate = path.with_name(f"{path.stem}-{n}{path.suffix}")
+    return candidate

@@ -12,6 +12,7 @@ from fastapi import Depends, FastAPI, HTTPException, Request, Response, WebSocke
 from fastapi.middleware.cors import CORSMiddleware
 from loguru import logger
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from twilio.base.exceptions import TwilioException, TwilioRestException
 
 from voicelab.bot.agent import AgentSpec, load_agent
@@ -28,13 +29,14 @@ from voicelab.server.access import (
     add_docs_routes,
     security_warnings,
 )
-from voicelab.server.calls import StatusEvent
+from voicelab.server.calls import Admission, StatusEvent
 from voicelab.server.dialling import (
     OUTBOUND_RESPONSES,
     OutboundGuard,
     OutboundRefused,
 )
 from voicelab.server.media_ws import handle_media_stream
+from voicelab.server.record_health import check_recordings_dir
 from voicelab.server.state import ServerState
 from voicelab.telephony.ids import CALL_SID, CALLBACK_STATUSES, E164_PATTERN
 from voicelab.telephony.signature import websocket_url
@@ -48,9 +50,19 @@ SHUTDOWN_GRACE_S = 10.0
 
 
 async def twilio_form(request: Request) -> dict[str, str]:
-    """The webhook's form, after checking Twilio's signature over it (403 if wrong)."""
+    """The webhook's form, after checking Twilio's signature over it (403 if wrong).
+
+    Twilio posts URL-encoded text fields only: anything else (a multipart file, which
+    the signature validator cannot even hash) is a 400 before the signature is tried.
+    """
     state: ServerState = request.app.state.voicelab
-    form = await request.form()
+    try:
+        form = await request.form(max_files=0)
+    except StarletteHTTPException as exc:  # FastAPI's HTTPException is one too
+        detail = f"a Twilio webhook is a form of text fields: {exc.detail}"
+        raise HTTPException(400, detail) from None
+    if any(not isinstance(value, str) for value in form.values()):
+        raise HTTPException(400, "a Twilio webhook is a form of text fields, not files")
     if not state.signatures.is_valid(request, form):
         logger.warning(f"{request.url.path}: missing or invalid X-Twilio-Signature")
         raise HTTPException(403, "Invalid or missing X-Twilio-Signature")
@@ -88,6 +100,8 @@ def create_app(
     """
     # Imported here, once: a broken agent stops the server, not each call.
     call_agent = load_agent(agent if agent is not None else settings.agent)
+    # Every call leaves a record: a server that cannot write one does not start.
+    check_recordings_dir(settings.recordings_dir)
     if pool is None and pool_models(settings.providers):
         pool = ModelPool()
     state = ServerState.create(
@@ -134,41 +148,33 @@ def create_app(
             allow_headers=["*"],
         )
 
-    def twiml_response(request: Request, form: dict[str, str], direction: str) -> Response:
+    def call_twiml(request: Request, form: dict[str, str], direction: str) -> Response:
+        """Stream TwiML with the call's one-time token, or ``<Reject>`` (see ``Admission``)."""
         call_sid = form.get("CallSid", "")
         if not CALL_SID.match(call_sid):
             # The stream token is bound to one call: without its CallSid there is no stream.
             raise HTTPException(400, "a call webhook needs a CallSid ('CA' + 32 hex digits)")
-        ws_url = websocket_url(state.public_url.base(request)) + "/ws"
+        from_number, to_number = form.get("From", ""), form.get("To", "")
+        admission = state.registry.admit(call_sid, direction, from_number, to_number)
+        if admission is not Admission.STREAM:
+            # Busy at the cap; a replay of a call whose session ran; no way to record it.
+            return Response(content=reject_twiml(), media_type="application/xml")
         xml = stream_twiml(
-            ws_url,
+            websocket_url(state.public_url.base(request)) + "/ws",
             direction=direction,
-            from_number=form.get("From", ""),
-            to_number=form.get("To", ""),
+            from_number=from_number,
+            to_number=to_number,
             stream_token=state.stream_tokens.issue(call_sid),
         )
-        state.registry.learn(call_sid)  # the call's record starts here (its status events too)
         return Response(content=xml, media_type="application/xml")
-
-    def busy_response(form: dict[str, str]) -> Response | None:
-        """At VOICELAB_MAX_CALLS, TwiML that rejects the call as busy (no stream, no token)."""
-        live = state.registry.active_count
-        if not dialling.at_capacity(live):
-            return None
-        logger.warning(f"{live} live calls (VOICELAB_MAX_CALLS): call {form.get('CallSid')} busy")
-        return Response(content=reject_twiml(), media_type="application/xml")
 
     @app.post("/", summary="Incoming-call webhook: TwiML that streams the call to /ws")
     async def incoming_call(request: Request, form: TwilioForm) -> Response:
-        if busy := busy_response(form):
-            return busy
-        return twiml_response(request, form, "inbound")
+        return call_twiml(request, form, "inbound")
 
     @app.post("/outbound-twiml", summary="Outbound-call webhook: the same TwiML, outbound")
     async def outbound_twiml(request: Request, form: TwilioForm) -> Response:
-        if busy := busy_response(form):
-            return busy
-        return twiml_response(request, form, "outbound")
+        return call_twiml(request, form, "outbound")
 
     @app.post(
         "/outbound",
@@ -189,10 +195,13 @@ def create_app(
         client = _twilio_or_503(state)
         try:
             # Every rule before the SDK: nothing refused ever reaches Twilio.
-            dialling.admit(body.to_number, caller.identity, state.registry.active_count)
+            dialling.admit(body.to_number, caller.identity, state.registry.reserved_count)
         except OutboundRefused as exc:
             logger.warning(f"/outbound refused ({exc.status}): {exc}")
             raise HTTPException(exc.status, str(exc), headers=exc.headers or None) from None
+        # The call's slot, held from now: ten requests at once cannot all reach Twilio.
+        reservation = state.registry.reserve()
+        assert reservation is not None  # admit() checked the same count, with no await since
         try:
             call = await client.calls.create_async(
                 to=body.to_number,
@@ -204,9 +213,11 @@ def create_app(
                 status_callback_method="POST",
             )
         except (TwilioException, OSError) as exc:
+            state.registry.release(reservation)
             logger.error(f"Failed to initiate call to {body.to_number}: {exc}")
             raise HTTPException(502, f"Failed to initiate call: {_twilio_message(exc)}") from None
-        state.registry.learn(call.sid)  # its status callbacks now have a record to go to
+        # Its record opens and it keeps the slot until it ends or its window passes.
+        state.registry.placed(call.sid, reservation, from_number, body.to_number)
         logger.info(f"Outbound call initiated: {call.sid} to {body.to_number}")
         return {
             "success": True,
@@ -252,7 +263,7 @@ def create_app(
         if not CALL_SID.match(call_sid) or status not in CALLBACK_STATUSES:
             raise HTTPException(400, "a status callback needs CallSid and a Twilio CallStatus")
         record = state.registry.record_status(StatusEvent(call_sid, status, form))
-        if record is not None:
+        if record is not None:  # news (a duplicate or an unknown call's status writes nothing)
             # Answer once it is on disk: whoever reads the record next sees this status.
             await record.aflush()
         return Response(status_code=204)
@@ -261,11 +272,12 @@ def create_app(
     async def health(credentials: BearerCredentials) -> dict[str, Any]:
         loaded = state.pool.loaded if state.pool else {}
         ready = all(loaded.get(name) for name in pool_models(settings.providers))
+        problem = state.registry.health.problem
         public = {
-            "status": "ready" if ready else "starting",
+            "status": "degraded" if problem else "ready" if ready else "starting",
             "timestamp": datetime.now(UTC).isoformat(),
             "signature_validation": state.signatures.enabled,
-            "warnings": warnings,
+            "warnings": [*warnings, *([f"RECORDS: {problem}"] if problem else [])],
         }
         if not docs_access.allows(credentials):
             # What is configured (phone number, API base, load) is for the key holder only.
@@ -282,6 +294,8 @@ def create_app(
                 "api_base": settings.twilio_api_base or "https://api.twilio.com",
             },
             "active_calls": state.registry.active_count,
+            # Waiting for their stream or live, plus /outbound placements: what the cap counts.
+            "reserved_calls": state.registry.reserved_count,
         }
 
     @app.websocket("/ws")

@@ -30,9 +30,9 @@ async def handle_media_stream(websocket: WebSocket, state: ServerState) -> None:
     A bad signature is refused before the upgrade completes (HTTP 403). A
     handshake that is not Twilio's ``connected`` + ``start`` within
     :data:`HANDSHAKE_TIMEOUT_S`, a ``start`` without the one-time stream token its
-    TwiML carried, or a ``start`` beyond ``VOICELAB_MAX_CALLS`` live calls closes
-    the socket (1008, or 1013 for the cap) before any record, model or pipeline is
-    touched.
+    TwiML carried, or a ``start`` for a call that is not waiting for its stream (live
+    already, or ended) closes the socket (1008) before any model or pipeline is
+    touched. The call's slot under ``VOICELAB_MAX_CALLS`` was taken by its webhook.
     """
     if not state.signatures.is_valid(websocket):
         logger.warning("media websocket refused: missing or invalid X-Twilio-Signature")
@@ -42,12 +42,17 @@ async def handle_media_stream(websocket: WebSocket, state: ServerState) -> None:
     call = await _handshake(websocket, state)
     if call is None:
         return
-    record = state.registry.open_record(call.call_sid)
+    claimed = state.registry.claim(call.call_sid)
+    if isinstance(claimed, str):
+        # A replayed webhook and upgrade: one session per call, ever.
+        logger.warning(f"media websocket refused for {call.call_sid}: {claimed}")
+        await _close(websocket, claimed)
+        return
     session = CallPipeline(
         websocket=websocket,
         call=call,
         settings=state.settings,
-        record=record,
+        record=claimed,
         pool=state.pool,
         port=state.port,
         agent=state.agent,
@@ -85,13 +90,6 @@ async def _handshake(websocket: WebSocket, state: ServerState) -> CallInfo | Non
     if not state.stream_tokens.redeem(call_sid, params.get(STREAM_TOKEN_PARAMETER)):
         logger.warning(f"media websocket refused for {call_sid}: no valid one-time stream token")
         await _close(websocket, "invalid or expired stream token")
-        return None
-    if state.registry.active_count >= state.settings.max_calls:
-        logger.warning(
-            f"media websocket refused for {call_sid}: {state.registry.active_count} calls "
-            f"live (VOICELAB_MAX_CALLS={state.settings.max_calls})"
-        )
-        await _close(websocket, "too many calls", code=status.WS_1013_TRY_AGAIN_LATER)
         return None
     return CallInfo(
         call_sid=call_sid,

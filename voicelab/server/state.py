@@ -50,7 +50,11 @@ class ServerState:
         return cls(
             settings=settings,
             pool=pool,
-            registry=CallRegistry(settings.recordings_dir),
+            registry=CallRegistry(
+                settings.recordings_dir,
+                max_calls=settings.max_calls,
+                stream_window_s=settings.stream_token_ttl,
+            ),
             signatures=TwilioSignatureChecker(settings.twilio_auth_token, public_url),
             public_url=public_url,
             port=port,

@@ -6,6 +6,12 @@ as a ``<Parameter>``; Twilio hands it back in the Media Streams ``start`` messag
 ``customParameters``, and the media websocket opens a pipeline only for a token that
 was issued for that CallSid, is used for the first time, and is still inside its
 window (``VOICELAB_STREAM_TOKEN_TTL``).
+
+A CallSid gets one token, ever: a webhook for the same call again (a replay of a
+captured, signed request, or Twilio retrying) gets the same token back, still
+single-use, so a replay can neither cancel the real call's token nor win a fresh one.
+(The call registry refuses webhooks and streams of calls whose session ran, however
+long ago: :mod:`voicelab.server.calls`.)
 """
 
 from __future__ import annotations
@@ -25,10 +31,11 @@ __all__ = ["StreamTokens"]
 _TOKEN_BYTES = 32
 
 
-@dataclass(frozen=True)
+@dataclass
 class _Issued:
     token: str
     expires_at: float
+    spent: bool = False
 
 
 class StreamTokens:
@@ -56,19 +63,22 @@ class StreamTokens:
         self.ttl = ttl
         self.max_outstanding = max_outstanding
         self._clock = clock
-        # Insertion order = issue order (a re-issued CallSid moves to the end), so the
-        # oldest tokens, the first to expire, are always at the front.
+        # Insertion order = issue order, so the oldest tokens, the first to expire, are
+        # always at the front.
         self._issued: OrderedDict[str, _Issued] = OrderedDict()
 
     def __len__(self) -> int:
         return len(self._issued)
 
     def issue(self, call_sid: str) -> str:
-        """A fresh token for ``call_sid``; it replaces any earlier one for that call."""
+        """The token of ``call_sid``: a fresh one the first time, the same one after that
+        (spent or not) until it expires."""
         now = self._clock()
         self._prune(now)
+        known = self._issued.get(call_sid)
+        if known is not None:
+            return known.token
         token = secrets.token_urlsafe(_TOKEN_BYTES)
-        self._issued.pop(call_sid, None)
         self._issued[call_sid] = _Issued(token, now + self.ttl)
         while len(self._issued) > self.max_outstanding:
             self._issued.popitem(last=False)
@@ -81,7 +91,7 @@ class StreamTokens:
         cannot lock the real call out.
         """
         issued = self._issued.get(call_sid)
-        if issued is None or not isinstance(token, str):
+        if issued is None or issued.spent or not isinstance(token, str):
             return False
         if self._clock() >= issued.expires_at:
             del self._issued[call_sid]
@@ -90,7 +100,7 @@ class StreamTokens:
         # surrogatepass: a JSON string may hold lone surrogates, which plain UTF-8 refuses.
         if not hmac.compare_digest(issued.token.encode(), token.encode("utf-8", "surrogatepass")):
             return False
-        del self._issued[call_sid]
+        issued.spent = True  # kept until it expires: a webhook replayed now gets it, spent
         return True
 
     def _prune(self, now: float) -> None:

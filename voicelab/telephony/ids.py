@@ -18,6 +18,7 @@ __all__ = [
     "CALL_SID",
     "CALL_SID_PATTERN",
     "CALL_STATUSES",
+    "CALL_STATUS_ORDER",
     "DIAL_OUTCOMES",
     "DIAL_OUTCOME_STATUS",
     "E164",
@@ -75,6 +76,17 @@ CALL_STATUSES = FINAL_CALL_STATUSES | {"queued", "ringing", "in-progress"}
 CALLBACK_STATUSES = CALL_STATUSES | {"initiated"}
 """What a status callback's ``CallStatus`` may say: ``initiated`` is an event, never a
 resource status."""
+
+CALL_STATUS_ORDER: MappingProxyType[str, int] = MappingProxyType(
+    {
+        "queued": 0,
+        "initiated": 1,
+        "ringing": 2,
+        "in-progress": 3,
+        **dict.fromkeys(FINAL_CALL_STATUSES, 4),
+    }
+)
+"""How far along a call each status is: orders callbacks that carry no ``SequenceNumber``."""
 
 DialOutcome = Literal["answer", "busy", "no-answer", "failed"]
 """What a dialled number does: a scenario's ``outcome``, scripted at the carrier."""

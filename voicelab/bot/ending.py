@@ -1,0 +1,81 @@
+"""Ending a call from outside its pipeline: Twilio's ``stop``, a record that cannot be written.
+
+pipecat's Twilio serializer ignores Media Streams' ``stop``, so a peer that sent it and
+kept the socket open held the call (and its slot under ``VOICELAB_MAX_CALLS``) until
+``VOICELAB_MAX_CALL_SECONDS``. And a call whose record can no longer be written (a full
+disk, its directory removed) breaks the promise of a record per call: it ends, with an
+``error`` event where one can still be written, rather than going on unrecorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from fastapi import WebSocket, status
+from loguru import logger
+from pipecat.frames.frames import EndFrame
+from pipecat.pipeline.worker import PipelineWorker
+
+from voicelab.recording.events import EndReason
+from voicelab.recording.store import CallRecord
+
+__all__ = ["CallEnder"]
+
+# How long a call whose record failed may take to end by itself (its queued speech, a
+# hang-up through Twilio) before its socket is closed.
+_GRACE_S = 5.0
+
+
+class CallEnder:
+    """Ends one call from outside its pipeline, and remembers why.
+
+    Args:
+        websocket: The call's media websocket.
+        record: The call's record (its write failures end the call).
+    """
+
+    def __init__(self, websocket: WebSocket, record: CallRecord) -> None:
+        self.websocket = websocket
+        self.record = record
+        self.reason: EndReason | None = None
+        self.worker: PipelineWorker | None = None
+        self._loop = asyncio.get_running_loop()
+        self._ending: asyncio.Task[None] | None = None
+        record.on_write_error(self._write_failed)
+
+    async def stop_received(self) -> None:
+        """Twilio's ``stop``: the call is over at Twilio's end; end it here like a hang-up."""
+        if self.reason is None:
+            self.reason = "stop"
+        await self._close(status.WS_1000_NORMAL_CLOSURE, "stream stopped")
+
+    def _write_failed(self, exc: Exception) -> None:
+        # On the record writer thread: hand over to the call's loop.
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the call ended already
+            self._loop.call_soon_threadsafe(self._end_unrecorded, exc)
+
+    def _end_unrecorded(self, exc: Exception) -> None:
+        if self.reason is not None:
+            return
+        self.reason = "error"
+        logger.error(f"{self.record.directory.name}: its record cannot be written, ending it")
+        self.record.emit("error", message=f"call record write failed: {exc}", fatal=True)
+        self._ending = self._loop.create_task(self._end_politely())
+
+    def done(self) -> None:
+        """The call is over: nothing more to end."""
+        if self._ending is not None:
+            self._ending.cancel()
+
+    async def _end_politely(self) -> None:
+        # EndFrame: what the bot is saying finishes and, with Twilio credentials, the
+        # serializer hangs up through Twilio; the socket is closed if that takes too long.
+        if self.worker is not None:
+            await self.worker.queue_frame(EndFrame())
+            await asyncio.sleep(_GRACE_S)
+        await self._close(status.WS_1011_INTERNAL_ERROR, "the call cannot be recorded")
+
+    async def _close(self, code: int, reason: str) -> None:
+        with contextlib.suppress(RuntimeError):  # already closed
+            await self.websocket.close(code=code, reason=reason)
