@@ -31,7 +31,8 @@ ACCOUNT = "AC" + "a" * 32
 TOKEN = "test-auth-token"
 """Its auth token: what signs (and checks) the webhooks of those servers."""
 KNOWN_CALL = "CA" + "b" * 32
-"""The one call :func:`fake_twilio` knows: fetching any other is Twilio's 404."""
+"""A call :func:`fake_twilio` knows without creating it; the calls it creates get SIDs of
+their own (``created[i]["Sid"]``) and can be fetched too (any other is Twilio's 404)."""
 UNREACHABLE = "+15550009999"
 """A number :func:`fake_twilio` refuses to call (Twilio's 21211, invalid ``To``)."""
 
@@ -67,7 +68,8 @@ def fake_twilio() -> tuple[FastAPI, list[dict[str, Any]]]:
     """Twilio's Calls API as the SDK sees it: JSON over HTTP, Basic auth, error bodies.
 
     Returns:
-        The app, and the list it appends every call creation's form to.
+        The app, and the list it appends every call creation's form to (with the
+        ``Sid`` it answered).
     """
     app = FastAPI()
     created: list[dict[str, Any]] = []
@@ -87,17 +89,21 @@ def fake_twilio() -> tuple[FastAPI, list[dict[str, Any]]]:
     @app.post(_CALLS)
     async def create(account: str, request: Request) -> JSONResponse:
         form = await request.form()
-        created.append({k: form.getlist(k) for k in form})
+        # Each call Twilio creates has a SID of its own (the server holds a slot per SID).
+        sid = f"CA{len(created) + 1:032x}"
+        created.append({k: form.getlist(k) for k in form} | {"Sid": [sid]})
         if form["To"] == UNREACHABLE:
             error = {"code": 21211, "message": f"Invalid 'To' Phone Number: {UNREACHABLE}"}
             return JSONResponse({**error, "status": 400}, status_code=400)
-        return JSONResponse({**call, "status": "queued", "to": form["To"]}, status_code=201)
+        body = {**call, "sid": sid, "status": "queued", "to": form["To"]}
+        return JSONResponse(body, status_code=201)
 
     @app.get(_CALL)
     async def fetch(account: str, sid: str) -> JSONResponse:
-        if sid != KNOWN_CALL:
+        placed = next((c for c in created if c["Sid"] == [sid]), None)
+        if sid != KNOWN_CALL and placed is None:
             return JSONResponse(_NOT_FOUND, status_code=404)
-        return JSONResponse(call)
+        return JSONResponse({**call, "sid": sid, **({"to": placed["To"][0]} if placed else {})})
 
     return app, created
 

@@ -126,7 +126,8 @@ class Settings(BaseSettings):
         max_calls: ``VOICELAB_MAX_CALLS``: live calls at once; above it ``/outbound``
             answers 503 and inbound calls get a busy signal.
         trusted_proxies: ``VOICELAB_TRUSTED_PROXIES`` (JSON list of addresses or CIDR
-            networks): the only peers whose ``X-Forwarded-*`` headers are believed.
+            networks): the only peers whose ``X-Forwarded-*`` headers are believed (none
+            by default; behind a tunnel set ``public_url`` instead).
         stream_token_ttl: ``VOICELAB_STREAM_TOKEN_TTL``: seconds a call's one-time
             media-stream token stays valid after its TwiML was served.
         ws_max_message_bytes: ``VOICELAB_WS_MAX_MESSAGE_BYTES``: the largest media
@@ -192,7 +193,9 @@ class Settings(BaseSettings):
     )
     outbound_per_minute: int = Field(default=10, ge=0)
     max_calls: int = Field(default=20, ge=1)
-    trusted_proxies: list[str] = Field(default_factory=lambda: ["127.0.0.1", "::1"])
+    # None by default: behind a tunnel every request comes from 127.0.0.1, so trusting
+    # loopback believed every client's X-Forwarded-Host (set VOICELAB_PUBLIC_URL instead).
+    trusted_proxies: list[str] = Field(default_factory=list)
     stream_token_ttl: float = Field(default=30, gt=0, le=600)
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
     mask_phone_numbers: bool = False

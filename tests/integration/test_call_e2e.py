@@ -148,7 +148,7 @@ def test_a_spoken_complaint_is_transcribed_answered_and_recorded(scripted_server
     manifest = json.loads((directory / "call.json").read_text())
     assert manifest["providers"]["name"] == "scripted"
     assert manifest["persona"]["id"] == "guest-relations-inbound"
-    assert manifest["end_reason"] == "websocket_closed"
+    assert manifest["end_reason"] == "stop"  # the caller hung up: Twilio's stop message
     assert manifest["recording"] == wavs[0].name
 
 

@@ -144,7 +144,7 @@ def test_a_tts_that_fails_once_says_the_fallback_and_the_call_goes_on(tmp_path, 
     # The greeting was lost; the fallback took its place and the caller was answered.
     assert FALLBACK_LINE in said[0] and any(REAL_REPLY in text for text in said[1:]), said
     assert call.status == "completed"
-    assert_record_complete(directory, "websocket_closed")
+    assert_record_complete(directory, "stop")
 
 
 def test_a_slow_first_byte_under_the_timeout_only_delays_the_reply(tmp_path, lab_models):

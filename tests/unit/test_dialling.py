@@ -245,3 +245,37 @@ def test_open_emulator_server_limits_per_client_address(twilio_api, tmp_path):
         first = httpx.post(url + "/outbound", json={"to_number": "+15550002222"})
         second = httpx.post(url + "/outbound", json={"to_number": "+15550002222"})
     assert first.status_code == 200 and second.status_code == 429
+
+
+def test_concurrent_outbound_requests_reserve_slots_before_twilio_is_asked(twilio_api, tmp_path):
+    # Issue 15: with VOICELAB_MAX_CALLS=2, ten /outbound requests at once all reached
+    # Twilio (calls placed but not yet streaming were not counted).
+    import asyncio
+
+    settings = config(
+        twilio_account_sid=ACCOUNT,
+        twilio_auth_token=TOKEN,
+        twilio_phone_number="+15550001111",
+        twilio_api_base=twilio_api[0],
+        recordings_dir=tmp_path,
+        api_key=KEY,
+        max_calls=2,
+        outbound_per_minute=100,
+    )
+    created = twilio_api[1]
+    before = len(created)
+
+    async def burst(url: str) -> list[int]:
+        async with httpx.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}) as client:
+            requests = [
+                client.post(url + "/outbound", json={"to_number": "+15550002222"})
+                for _ in range(10)
+            ]
+            return sorted(r.status_code for r in await asyncio.gather(*requests))
+
+    with serve_app(create_app(settings, port=0)) as url:
+        codes = asyncio.run(burst(url))
+        health = httpx.get(url + "/health", headers={"Authorization": f"Bearer {KEY}"}).json()
+    assert codes == [200, 200] + [503] * 8
+    assert len(created) == before + 2
+    assert health["reserved_calls"] == 2  # placed, not streaming yet: still counted

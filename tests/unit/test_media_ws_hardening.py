@@ -367,26 +367,132 @@ def test_a_media_flood_is_closed(server):
 # --- the live-call cap ----------------------------------------------------------------------
 
 
-def test_a_start_beyond_max_calls_is_refused(tmp_path):
+def test_over_the_cap_the_webhook_says_busy_and_the_call_is_recorded(tmp_path):
+    # Issue 15: the cap used to count live sessions only, so six webhooks at once all got
+    # stream TwiML; the calls beyond it were answered (billed) and then dropped with 1013.
     with CallServer(settings(tmp_path, max_calls=1)) as capped:
         first_sid, first_stream = new_sids()
-        second_sid, second_stream = new_sids()
+        second_sid, _ = new_sids()
         first_token = stream_token(capped.url, first_sid, TOKEN)
-        second_token = stream_token(capped.url, second_sid, TOKEN)
+        url = capped.url + "/"
+        form = {"CallSid": second_sid, "From": "+15557770000", "To": "+15550001111"}
+        headers = {"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, form)}
+        busy = httpx.post(url, data=form, headers=headers)
+        assert busy.status_code == 200 and '<Reject reason="busy"' in busy.text
 
-        async def go() -> tuple[int, str]:
+        async def go() -> None:
             async with connect(ws_url(capped), additional_headers=signed_headers(capped)) as ws:
                 await ws.send(CONNECTED)
                 await ws.send(start_message(first_sid, first_stream, first_token))
                 await hears_the_bot(ws, first_stream)
-                async with connect(
-                    ws_url(capped), additional_headers=signed_headers(capped)
-                ) as second:
-                    await second.send(CONNECTED)
-                    await second.send(start_message(second_sid, second_stream, second_token))
-                    return await closed_with(second)
 
-        code, _ = run(go())
-        assert code == 1013
-        assert no_session_ran(tmp_path, second_sid)
+        run(go())  # the call that holds the slot is served in full
         wait_for_end(tmp_path, first_sid)
+        busy_call = wait_for_end(tmp_path, second_sid)
+        assert busy_call[-1]["data"]["reason"] == "capacity"
+        assert no_session_ran(tmp_path, second_sid)
+
+
+# --- one session per call, ever --------------------------------------------------------------
+
+
+def test_a_replayed_webhook_and_upgrade_cannot_open_a_second_session(server):
+    # Issue 15: each replay of a captured webhook issued a new token (cancelling the real
+    # call's) and the replayer got a full session; five replays gave five live sessions on
+    # one CallSid, all writing into one directory.
+    call_sid, stream_sid = new_sids()
+    token = stream_token(server.url, call_sid, TOKEN)
+    root = server.settings.recordings_dir
+
+    async def go() -> list[tuple[int, str]]:
+        async with connect(ws_url(server), additional_headers=signed_headers(server)) as ws:
+            await ws.send(CONNECTED)
+            await ws.send(start_message(call_sid, stream_sid, token))
+            await hears_the_bot(ws, stream_sid)
+            refusals = []
+            url = server.url + "/"
+            form = {"CallSid": call_sid, "From": "+15557770000", "To": "+15550001111"}
+            signature = RequestValidator(TOKEN).compute_signature(url, form)
+            for _ in range(3):
+                # The captured webhook, replayed: no new token for a call that is live...
+                replayed = httpx.post(url, data=form, headers={"X-Twilio-Signature": signature})
+                assert "<Reject" in replayed.text and token not in replayed.text
+                # ... and the captured upgrade + start, replayed: refused.
+                async with connect(
+                    ws_url(server), additional_headers=signed_headers(server)
+                ) as again:
+                    await again.send(CONNECTED)
+                    await again.send(start_message(call_sid, new_sids()[1], token))
+                    refusals.append(await closed_with(again))
+            await hears_the_bot(ws, stream_sid)  # the real call was never cut off
+            return refusals
+
+    refusals = run(go())
+    assert [code for code, _ in refusals] == [1008] * 3
+    events = wait_for_end(root, call_sid)
+    assert [e["type"] for e in events].count("call.started") == 1
+    directory = find_call_dir(root, call_sid)
+    assert directory is not None and len(list(directory.glob("*.wav"))) == 1
+
+
+def test_twilios_stop_ends_the_call_even_if_the_socket_stays_open(server):
+    # Issue 15: pipecat ignores `stop`; a peer that kept the socket open held the call
+    # (and its slot) until VOICELAB_MAX_CALL_SECONDS.
+    call_sid, stream_sid = new_sids()
+    token = stream_token(server.url, call_sid, TOKEN)
+
+    async def go() -> tuple[int, str]:
+        async with connect(ws_url(server), additional_headers=signed_headers(server)) as ws:
+            await ws.send(CONNECTED)
+            await ws.send(start_message(call_sid, stream_sid, token))
+            await hears_the_bot(ws, stream_sid)
+            await ws.send(_twilio(stream_sid, call_sid).stop())
+            return await closed_with(ws, timeout=5)  # we never close: the server must
+
+    code, _ = run(go())
+    assert code == 1000
+    events = wait_for_end(server.settings.recordings_dir, call_sid)
+    assert events[-1]["data"]["reason"] == "stop"
+
+
+def test_a_record_that_cannot_be_written_ends_that_call_and_not_the_next(server):
+    call_sid, stream_sid = new_sids()
+    token = stream_token(server.url, call_sid, TOKEN)
+    root = server.settings.recordings_dir
+
+    async def go() -> tuple[int, str]:
+        async with connect(ws_url(server), additional_headers=signed_headers(server)) as ws:
+            await ws.send(CONNECTED)
+            await ws.send(start_message(call_sid, stream_sid, token))
+            await hears_the_bot(ws, stream_sid)
+            directory = find_call_dir(root, call_sid)
+            assert directory is not None
+            # What a cleanup job or a lost mount does to a call: its path is gone.
+            directory.rename(root / f".gone-{call_sid}")
+            # A keypress: the server's next event (its `dtmf`) has nowhere to go.
+            await ws.send(_twilio(stream_sid, call_sid).dtmf("5"))
+            for i in range(400):  # keep talking: the call must end by itself
+                try:
+                    await ws.send(media(stream_sid, 2000 + i))
+                except ConnectionClosed:
+                    break
+                await asyncio.sleep(0.02)
+            return await closed_with(ws, timeout=10)
+
+    code, _ = run(go())
+    assert code in (1000, 1011)
+    health = httpx.get(server.url + "/health").json()
+    assert health["status"] == "degraded"
+    assert any("record write failed" in w for w in health["warnings"])
+    # The next caller is served, and recorded, as usual.
+    next_sid, next_stream = new_sids()
+    next_token = stream_token(server.url, next_sid, TOKEN)
+
+    async def next_call() -> None:
+        async with connect(ws_url(server), additional_headers=signed_headers(server)) as ws:
+            await ws.send(CONNECTED)
+            await ws.send(start_message(next_sid, next_stream, next_token))
+            await hears_the_bot(ws, next_stream)
+
+    run(next_call())
+    assert wait_for_end(root, next_sid)[-1]["type"] == "call.ended"

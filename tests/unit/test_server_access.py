@@ -107,7 +107,7 @@ def test_outbound_with_the_key_places_the_call(keyed, twilio_api):
     before = len(created)
     response = httpx.post(keyed + "/outbound", json=CALL, headers=bearer())
     assert response.status_code == 200, response.text
-    assert response.json()["call_sid"] == KNOWN_CALL
+    assert response.json()["call_sid"] == created[-1]["Sid"][0]
     assert len(created) == before + 1
 
 
@@ -309,7 +309,7 @@ def test_public_url_from_settings_uses_the_trusted_proxies(tmp_path):
 # --- the clients send the key they are configured with ---------------------------------------
 
 
-def test_the_cli_call_command_sends_the_configured_key(keyed):
+def test_the_cli_call_command_sends_the_configured_key(keyed, twilio_api):
     from typer.testing import CliRunner
 
     from voicelab.cli import app
@@ -318,7 +318,7 @@ def test_the_cli_call_command_sends_the_configured_key(keyed):
     command = ["call", "+15550002222", "--server", keyed]
     placed = runner.invoke(app, command, env={"VOICELAB_API_KEY": KEY})
     assert placed.exit_code == 0, placed.output
-    assert f"call {KNOWN_CALL} to +15550002222: queued" in placed.output
+    assert f"call {twilio_api[1][-1]['Sid'][0]} to +15550002222: queued" in placed.output
     assert "completed" in placed.output  # /call-status answered too: it got the key as well
     refused = runner.invoke(app, command, env={"VOICELAB_API_KEY": "another-key-" + "3" * 20})
     assert refused.exit_code == 1

@@ -16,6 +16,7 @@ from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from voicelab.config import Settings
+from voicelab.errors import ConfigError
 from voicelab.recording.store import find_call_dir
 from voicelab.server.runner import CallServer
 
@@ -70,22 +71,48 @@ def test_unsigned_or_wrongly_signed_webhooks_are_refused(server, path):
     assert httpx.post(url, data=tampered, headers=signed(url, WEBHOOK_FORM)).status_code == 403
 
 
-def test_signature_is_checked_against_the_public_url_behind_a_proxy(server):
-    proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "abc.ngrok.app"}
-    public = "https://abc.ngrok.app/"
-    good = httpx.post(
-        server.url + "/", data=WEBHOOK_FORM, headers={**proxy, **signed(public, WEBHOOK_FORM)}
+@pytest.fixture(scope="module")
+def proxied(twilio_api, tmp_path_factory) -> Iterator[CallServer]:
+    """The server behind a reverse proxy on this host, which it was told to trust."""
+    settings = Settings(
+        providers="cloud",
+        twilio_account_sid=ACCOUNT,
+        twilio_auth_token=TOKEN,
+        twilio_phone_number="+15550001111",
+        twilio_api_base=twilio_api[0],
+        recordings_dir=tmp_path_factory.mktemp("proxied"),
+        trusted_proxies=["127.0.0.1"],
     )
+    with CallServer(settings) as running:
+        yield running
+
+
+PROXY = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "abc.ngrok.app"}
+
+
+def test_signature_is_checked_against_the_public_url_behind_a_trusted_proxy(proxied):
+    public = "https://abc.ngrok.app/"
+    form = {**WEBHOOK_FORM, "CallSid": "CA" + "e" * 32}
+    good = httpx.post(proxied.url + "/", data=form, headers={**PROXY, **signed(public, form)})
     assert good.status_code == 200
     stream = ET.fromstring(good.text).find("./Connect/Stream")
     assert stream is not None and stream.get("url") == "wss://abc.ngrok.app/ws"
     # Signed for the local URL but arriving through the proxy: not what Twilio signed.
     local = httpx.post(
-        server.url + "/",
-        data=WEBHOOK_FORM,
-        headers={**proxy, **signed(server.url + "/", WEBHOOK_FORM)},
+        proxied.url + "/", data=form, headers={**PROXY, **signed(proxied.url + "/", form)}
     )
     assert local.status_code == 403
+
+
+def test_by_default_no_peer_is_a_trusted_proxy_not_even_loopback(server):
+    # Issue 15: behind a tunnel every request arrives from 127.0.0.1, and loopback was
+    # trusted by default: a request signed for another app's URL on the same Twilio
+    # account was accepted by naming that app's host in X-Forwarded-Host.
+    other_app = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "other-app.example"}
+    form = {**WEBHOOK_FORM, "CallSid": "CA" + "f" * 32}
+    signed_elsewhere = signed("https://other-app.example/", form)
+    response = httpx.post(server.url + "/", data=form, headers={**other_app, **signed_elsewhere})
+    assert response.status_code == 403
 
 
 def test_websocket_upgrade_without_signature_is_refused(server):
@@ -133,16 +160,16 @@ def test_outbound_rejects_invalid_numbers_with_422(server, body):
     assert response.json()["detail"]
 
 
-def test_outbound_places_the_call_through_twilio(server, twilio_api):
+def test_outbound_places_the_call_through_twilio(proxied, twilio_api):
     _, created = twilio_api
     response = httpx.post(
-        server.url + "/outbound",
+        proxied.url + "/outbound",
         json={"to_number": "+15550002222"},
         headers={"X-Forwarded-Proto": "https", "X-Forwarded-Host": "abc.ngrok.app"},
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["success"] is True and body["call_sid"] == KNOWN_CALL
+    assert body["success"] is True and body["call_sid"] == created[-1]["Sid"][0]
     assert body["status"] == "queued" and body["to"] == "+15550002222"
     assert body["webhook_url"] == "https://abc.ngrok.app/outbound-twiml"
     sent = created[-1]
@@ -251,3 +278,78 @@ def test_outbound_without_twilio_credentials_is_a_clear_503(tmp_path):
         )
         assert response.status_code == 503
         assert "TWILIO_ACCOUNT_SID" in response.json()["detail"]
+
+
+# --- hostile and broken input (issue 15) --------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/status-callback"])
+def test_a_multipart_webhook_with_a_file_is_a_400_not_a_500(server, path):
+    # The signature validator cannot hash a file field: it raised TypeError (a 500).
+    url = server.url + path
+    response = httpx.post(
+        url,
+        data={"CallSid": "CA" + "9" * 32, "CallStatus": "ringing"},
+        files={"upload": ("x.txt", b"hello", "text/plain")},
+        headers={"X-Twilio-Signature": "anything"},
+    )
+    assert response.status_code == 400, response.text
+    assert "text fields" in response.json()["detail"]
+
+
+def test_a_replayed_webhook_gets_the_same_token_not_a_new_one(server):
+    url = server.url + "/"
+    form = {**WEBHOOK_FORM, "CallSid": "CA" + "7" * 32}
+
+    def token() -> str | None:
+        response = httpx.post(url, data=form, headers=signed(url, form))
+        stream = ET.fromstring(response.text).find("./Connect/Stream")
+        assert stream is not None, response.text
+        return {p.get("name"): p.get("value") for p in stream.findall("Parameter")}["stream_token"]
+
+    first = token()
+    assert all(token() == first for _ in range(5))
+    health = httpx.get(server.url + "/health").json()
+    assert health["active_calls"] == 0
+
+
+def test_a_server_whose_recordings_cannot_be_written_does_not_start(tmp_path):
+    blocked = tmp_path / "recordings"
+    blocked.write_text("a file where the directory should be")
+    with pytest.raises(ConfigError, match="VOICELAB_RECORDINGS_DIR"):
+        CallServer(Settings(providers="cloud", recordings_dir=blocked)).start()
+
+
+@pytest.mark.timeout(60)  # without the check, serve would start and block
+def test_the_cli_serve_refuses_an_unwritable_recordings_directory_with_exit_2(tmp_path):
+    from typer.testing import CliRunner
+
+    from voicelab.cli import app
+
+    blocked = tmp_path / "recordings"
+    blocked.write_text("x")
+    result = CliRunner().invoke(
+        app,
+        ["serve", "--port", "65123"],
+        env={"VOICELAB_RECORDINGS_DIR": str(blocked), "VOICELAB_PROVIDERS": "cloud"},
+    )
+    assert result.exit_code == 2, result.output
+    assert "cannot write call records" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_recordings_that_become_unwritable_refuse_calls_politely_and_health_degrades(tmp_path):
+    root = tmp_path / "recordings"
+    with CallServer(Settings(providers="cloud", recordings_dir=root)) as running:
+        assert httpx.get(running.url + "/health").json()["status"] == "ready"
+        root.rename(tmp_path / "moved")
+        root.write_text("the disk is gone")  # every directory of a call fails from now
+        url = running.url + "/"
+        for n in range(3):
+            form = {**WEBHOOK_FORM, "CallSid": f"CA{n:032x}"}
+            response = httpx.post(url, data=form)
+            assert response.status_code == 200  # never a 500
+            assert "<Reject" in response.text  # the caller hears busy, never dead air
+        health = httpx.get(running.url + "/health").json()
+        assert health["status"] == "degraded"
+        assert any("cannot create a call directory" in w for w in health["warnings"])
