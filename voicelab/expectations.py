@@ -4,20 +4,31 @@ the pytest plugin.
 A scenario file lists expectations under ``expect:``; the simulator validates them when it
 loads the file (:mod:`voicelab.simulator.scenario`), writes them into the call's manifest,
 and :func:`voicelab.analysis.check_expectations` (so the plugin's ``assert_expectations``)
-checks each against the recorded turns. Only pydantic: every layer may import it.
+checks each against the recorded turns. Only pydantic and ``regex``: every layer may import it.
+
+An expectation's ``regex`` is evaluated in one place, :func:`regex_search`, with a time
+budget: a scenario comes from anyone, and a pattern such as ``^(a|aa)+$`` backtracks
+exponentially on a reply of a few dozen characters (Python's ``re`` has no timeout,
+so one such check would hang a report or a test run for ever).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from typing import Annotated, Any
 
+# The ``regex`` package, not ``re``: its search takes a timeout, and its default VERSION0
+# syntax is re's, so the patterns mean what users were told (``re.search``). Google's RE2
+# would be linear but refuses backreferences and lookaround, which patterns may use.
+import regex
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from voicelab.errors import ScenarioError
 
-__all__ = ["Expectation"]
+__all__ = ["REGEX_BUDGET_S", "Expectation", "regex_search"]
+
+REGEX_BUDGET_S = 0.1
+"""Seconds one expectation pattern may take on one reply; a sane one takes microseconds."""
 
 _Phrase = Annotated[str, Field(min_length=1)]
 
@@ -34,7 +45,8 @@ class Expectation(BaseModel):
         turn: 0 is the greeting, N the reply to the caller's N-th spoken line; ``None``
             means any reply of the call.
         contains: Phrases of which at least one must appear (case-insensitive).
-        regex: A pattern the reply must match (``re.search``, case-insensitive).
+        regex: A pattern the reply must match (``re.search``, case-insensitive; see
+            :func:`regex_search`: a search over :data:`REGEX_BUDGET_S` fails the check).
         must_not_say: Phrases none of which may appear (case-insensitive).
         max_latency_s: Longest acceptable voice-to-voice latency, in seconds (the turn's
             first figure in :data:`voicelab.analysis.latency.V2V_PREFERENCE`).
@@ -59,8 +71,8 @@ class Expectation(BaseModel):
     def _compiles(cls, value: str | None) -> str | None:
         if value is not None:
             try:
-                re.compile(value)
-            except re.error as exc:
+                regex.compile(value, regex.IGNORECASE)  # the engine regex_search runs
+            except regex.error as exc:
                 raise ValueError(f"the pattern does not compile: {exc}") from None
         return value
 
@@ -93,3 +105,23 @@ class Expectation(BaseModel):
     def manifest(self) -> dict[str, Any]:
         """The expectation as a manifest writes it (set fields only, JSON types)."""
         return self.model_dump(mode="json", exclude_none=True)
+
+
+def regex_search(pattern: str, text: str, *, budget_s: float = REGEX_BUDGET_S) -> bool | None:
+    """Whether ``pattern`` occurs in ``text``: the rule of :attr:`Expectation.regex`.
+
+    ``re.search`` semantics, case-insensitive, within ``budget_s`` seconds.
+
+    Returns:
+        ``True`` or ``False``; ``None`` when the search ran out of time (catastrophic
+        backtracking), which a check reports as a failure, never as a hang.
+
+    Raises:
+        ScenarioError: ``pattern`` does not compile (an expectation validates it first).
+    """
+    try:
+        return regex.search(pattern, text, regex.IGNORECASE, timeout=budget_s) is not None
+    except TimeoutError:
+        return None
+    except regex.error as exc:
+        raise ScenarioError(f"the pattern {pattern!r} does not compile: {exc}") from None

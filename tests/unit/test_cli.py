@@ -45,3 +45,29 @@ def test_help_lists_the_commands():
     assert result.returncode == 0
     for command in ("serve", "demo", "simulate", "call", "carrier", "report"):
         assert command in result.stdout
+
+
+# An alias bomb of a few hundred bytes: each line nine aliases of the one before.
+BOMB = "\n".join(
+    ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    + [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 10)]
+)
+
+
+@pytest.mark.timeout(30)  # in-process, but `simulate` imports pipecat first (a few seconds)
+@pytest.mark.parametrize("command", ["simulate", "sweep"])
+def test_an_alias_bomb_is_one_line_and_exit_2_not_a_hang(tmp_path, command):
+    from typer.testing import CliRunner
+
+    from voicelab.cli import app
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(BOMB + "\n", encoding="utf-8")
+    result = CliRunner().invoke(app, [command, str(bomb)])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if "bomb.yaml" in line]
+    assert lines == [
+        f"voicelab: {bomb}: the alias *a3 takes the file past 10,000 YAML nodes with its"
+        " aliases expanded (an alias bomb?) (line 5)"
+    ]
+    assert "Traceback" not in result.stderr

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
+import time
+
 import pytest
 
 from voicelab import analysis
 from voicelab.errors import ScenarioError
-from voicelab.expectations import Expectation
+from voicelab.expectations import REGEX_BUDGET_S, Expectation, regex_search
 from voicelab.simulator.scenario import ScenarioExpectation
 
 
@@ -35,3 +38,26 @@ def test_a_manifest_copy_validates_back_to_the_same_expectation() -> None:
 def test_invalid_expectations_name_what_is_wrong(raw: dict[str, object], message: str) -> None:
     with pytest.raises(ScenarioError, match=message):
         Expectation.from_dict(raw)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "text"),
+    [
+        (r"sorry|apologi[sz]e", "We APOLOGISE for that."),  # case-insensitive
+        (r"\brefund\b", "no refunds"),
+        (r"(?<!no )refund", "a refund, no refund"),  # lookbehind
+        (r"(\w+) \1", "so so sorry"),  # backreference
+        (r"^thanks$", "hello\nthanks"),  # ^ and $ are the text's ends, as in re
+        (r"[0-9]{2,}", "table 7"),
+    ],
+)
+def test_regex_search_keeps_re_search_semantics(pattern: str, text: str) -> None:
+    assert regex_search(pattern, text) is (re.search(pattern, text, re.IGNORECASE) is not None)
+
+
+@pytest.mark.timeout(10)
+def test_a_backtracking_pattern_runs_out_of_time_instead_of_hanging() -> None:
+    # Exponential in re: ^(a|aa)+$ on 48 characters takes hours.
+    started = time.monotonic()
+    assert regex_search("^(a|aa)+$", "a" * 47 + "!") is None
+    assert time.monotonic() - started < REGEX_BUDGET_S + 1

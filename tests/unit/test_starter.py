@@ -12,7 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+import soundfile as sf
 
 from voicelab import _starter
 from voicelab._starter import starter_files, write_starter
@@ -101,7 +103,8 @@ def test_a_scenarios_wav_files_are_copied_beside_it(
     # No packaged scenario plays a WAV today; one that did must bring its audio along.
     packaged = tmp_path / "packaged"
     (packaged / "clips").mkdir(parents=True)
-    (packaged / "clips" / "hello.wav").write_bytes(b"RIFF....WAVE")
+    # Real audio: a scenario's wav: files are checked (soundfile) when it loads.
+    sf.write(packaged / "clips" / "hello.wav", np.zeros(800, dtype=np.float32), 8000)
     (packaged / "clip_call.yaml").write_text(
         "direction: inbound\nturns:\n  - wav: clips/hello.wav\n    text: hello\n"
     )
@@ -112,7 +115,7 @@ def test_a_scenarios_wav_files_are_copied_beside_it(
     scenario = load_scenario(project / "scenarios" / "clip_call.yaml")
     audio = scenario.audio_path(scenario.turns[0])
     assert audio == project / "scenarios" / "clips" / "hello.wav"
-    assert audio.read_bytes() == b"RIFF....WAVE"
+    assert audio.read_bytes() == (packaged / "clips" / "hello.wav").read_bytes()
 
 
 PROBE = """

@@ -234,6 +234,11 @@ def _write(
         "tables": sorted(tables),
         "entries": {k: [sigs[k], e.key, e.warnings, e.rows] for k, e in entries.items()},
     }
+    if cache.is_symlink():
+        # Records come from CI artifacts and colleagues: a planted link would have the index
+        # replaced and old parquet files deleted wherever it points. Read, never written.
+        _logger.warning("not writing the analysis cache through the symlink %s", cache)
+        return
     try:
         cache.mkdir(exist_ok=True)
         for table_name, table in tables.items():

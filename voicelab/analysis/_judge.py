@@ -9,16 +9,17 @@ tries again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from voicelab._files import atomic_write_text
 from voicelab.analysis._scores import score_row, scores_frame
 from voicelab.analysis.load import calls_df, turns_df
 from voicelab.defaults import load_judge_rubric
@@ -78,13 +79,9 @@ def _cached(path: Path, sid: str, version: str) -> dict[str, Any] | None:
 
 
 def _store(path: Path, verdict: dict[str, Any]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(verdict, handle, indent=2)
-        os.replace(tmp, path)
-    except OSError:  # a read-only directory: the verdict is still returned
-        Path(tmp).unlink(missing_ok=True)
+    # A cache: a crash may lose it (no fsync), but never leaves half a file.
+    with contextlib.suppress(OSError):  # a read-only directory: the verdict is still returned
+        atomic_write_text(path, json.dumps(verdict, indent=2), fsync=False)
 
 
 def judge_calls(

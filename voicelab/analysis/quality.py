@@ -29,7 +29,7 @@ from voicelab.analysis.latency import turn_v2v
 from voicelab.analysis.load import calls_df, turns_df
 from voicelab.defaults import QualityRules
 from voicelab.errors import CallRecordError
-from voicelab.expectations import Expectation
+from voicelab.expectations import REGEX_BUDGET_S, Expectation, regex_search
 
 __all__ = [
     "RUBRIC",
@@ -128,10 +128,15 @@ def _expect(sid: Any, exp: Expectation, rows: pd.DataFrame) -> list[dict[str, An
         detail = f"says {said[0]!r}" if said else f"lacks {wanted}"
         out.append(score_row(sid, "expect.contains", turn, bool(said), detail))
     if exp.regex is not None:
-        ok = re.search(exp.regex, joined, re.IGNORECASE) is not None
-        out.append(
-            score_row(sid, "expect.regex", turn, ok, f"/{exp.regex}/ {'' if ok else 'un'}matched")
-        )
+        found = regex_search(exp.regex, joined)
+        if found is None:  # failed, not undecided: the pattern is what must change
+            detail = (
+                f"/{exp.regex}/ took over {REGEX_BUDGET_S:g} s: catastrophic backtracking?"
+                " (rewrite the pattern)"
+            )
+        else:
+            detail = f"/{exp.regex}/ {'' if found else 'un'}matched"
+        out.append(score_row(sid, "expect.regex", turn, bool(found), detail))
     for phrase in exp.must_not_say or ():
         ok = phrase.lower() not in joined
         out.append(

@@ -21,6 +21,7 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from voicelab._files import atomic_write_text
 from voicelab.analysis.latency import BREAKDOWN, compare, latency_summary, measured_v2v
 from voicelab.analysis.load import calls_df, turns_df
 from voicelab.analysis.plots import (
@@ -218,9 +219,9 @@ def build_report(
     target = Path(path) if path is not None else root / "report.html"
     text = _html(report, plots, len(calls))
     try:
-        tmp = target.with_name(f".{target.name}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        os.replace(tmp, target)
+        # Through a fresh temporary file and a rename: the records' directory may hold a
+        # planted symlink (at a fixed temporary name, or at report.html itself).
+        atomic_write_text(target, text)
         report.html_path = target
     except OSError:
         report.html_path = None

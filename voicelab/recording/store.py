@@ -22,7 +22,6 @@ import fcntl
 import json
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -31,6 +30,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from voicelab._files import atomic_write_text
 from voicelab.errors import CallRecordError
 from voicelab.recording._disk import DISK
 from voicelab.recording.events import CallEvent, EventSource
@@ -261,7 +261,7 @@ class CallRecord:
                     manifest.setdefault(key, []).extend(value)
                 else:
                     manifest[key] = value
-            _atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2))
+            atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2))
 
 
 @contextmanager
@@ -272,16 +272,3 @@ def _locked(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -10,6 +10,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Any
 
+import soundfile as sf
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from voicelab.expectations import Expectation
@@ -21,6 +22,7 @@ __all__ = [
     "CallerPersona",
     "ScenarioExpectation",
     "ScenarioTurn",
+    "audio_problem",
 ]
 
 ACTION_KEYS = ("say", "wav", "dtmf", "pause", "hang_up")
@@ -28,6 +30,30 @@ _DTMF = re.compile(r"^[0-9*#]+$")
 
 # Seconds: strict so that YAML's ``true`` or a quoted "8" is reported, never coerced.
 _Seconds = Annotated[float, Field(strict=True, ge=0, le=120)]
+
+
+def audio_problem(path: Path, name: str) -> str | None:
+    """Why ``path`` (``name`` in the file) cannot be a ``wav`` turn's audio; ``None`` if it can.
+
+    Any path is allowed, inside the scenario's directory or not (``../clips/`` shared by
+    several suites, an absolute path on a volume every Ray node mounts): what is read is
+    only played into the call the user places, and nothing but a regular file soundfile
+    decodes gets that far, so ``/etc/passwd`` or a device is refused here. Only the header
+    is read (``soundfile.info``), not the audio.
+    """
+    if not path.exists():
+        return f"no such audio file {name!r} next to the scenario file"
+    if not path.is_file():  # a directory, a FIFO or a device would block or never end
+        return f"{name!r} is not a regular file"
+    try:
+        found = sf.info(str(path))
+    except (OSError, RuntimeError) as exc:
+        # A LibsndfileError's str() repeats the path; its error_string is the reason alone.
+        reason = str(getattr(exc, "error_string", "") or exc).rstrip(".")
+        return f"{name!r} is not a readable audio file (WAV, FLAC, OGG...): {reason}"
+    if found.frames == 0:
+        return f"{name!r} holds no audio (0 frames)"
+    return None
 
 
 class _Model(BaseModel):
@@ -104,10 +130,14 @@ class ScenarioTurn(_Model):
 
     @field_validator("wav")
     @classmethod
-    def _exists(cls, value: str | None, info: ValidationInfo) -> str | None:
+    def _readable_audio(cls, value: str | None, info: ValidationInfo) -> str | None:
+        # Checked when the file loads (load_scenario gives base_dir), so a path that is
+        # no audio is the file's error with its line, not a traceback mid-call.
         base = (info.context or {}).get("base_dir")
-        if value is not None and base is not None and not (Path(base) / value).is_file():
-            raise ValueError(f"no such audio file {value!r} next to the scenario file")
+        if value is not None and base is not None:
+            problem = audio_problem(Path(base) / value, value)
+            if problem is not None:
+                raise ValueError(problem)
         return value
 
     @model_validator(mode="after")

@@ -210,6 +210,20 @@ def test_cache_files_of_old_generations_are_removed(good_root: Path) -> None:
     assert len(parquet) == 3  # calls, events, turns of the current generation only
 
 
+def test_a_planted_cache_symlink_is_never_written_through(good_root: Path, tmp_path: Path) -> None:
+    # Records come from CI artifacts: a .voicelab_cache link would have the index replaced,
+    # and old parquet files deleted, wherever it points.
+    victim = tmp_path / "elsewhere"
+    victim.mkdir()
+    (victim / "records.json").write_text("precious")
+    (victim / "records-mine.parquet").write_text("precious")
+    os.utime(victim / "records-mine.parquet", ns=(1, 1))  # "stale" to the cache's cleanup
+    (good_root / ".voicelab_cache").symlink_to(victim, target_is_directory=True)
+    assert set(calls_df(good_root)["call_sid"]) == {INBOUND, OUTBOUND}  # loads, uncached
+    assert sorted(p.name for p in victim.iterdir()) == ["records-mine.parquet", "records.json"]
+    assert {p.read_text() for p in victim.iterdir()} == {"precious"}
+
+
 def test_a_second_directory_with_the_same_call_sid_is_skipped(good_root: Path) -> None:
     copy = good_root / f"20250302-000000_{INBOUND}"
     shutil.copytree(good_root / INBOUND_DIR, copy)

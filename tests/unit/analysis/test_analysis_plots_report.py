@@ -121,3 +121,22 @@ def test_build_report_without_grouping_and_on_an_empty_root(
     assert "0 calls" in empty.html_path.read_text()
     with pytest.raises(ValueError, match="cannot group by 'nope'"):
         build_report(good_root, by="nope")
+
+
+def test_the_report_never_writes_through_a_planted_symlink(good_root: Path, tmp_path: Path) -> None:
+    # Records come from CI artifacts and colleagues: links planted at the old fixed
+    # temporary name and at report.html itself must not let the report overwrite a file.
+    victims = {name: tmp_path / name for name in ("tmp_victim", "report_victim")}
+    for victim in victims.values():
+        victim.write_text("precious", encoding="utf-8")
+    (good_root / ".report.html.tmp").symlink_to(victims["tmp_victim"])
+    (good_root / "report.html").symlink_to(victims["report_victim"])
+    report = build_report(good_root)
+    assert all(v.read_text(encoding="utf-8") == "precious" for v in victims.values())
+    target = good_root / "report.html"
+    assert report.html_path == target and not target.is_symlink()  # the link was replaced
+    assert "<html" in target.read_text(encoding="utf-8")
+    assert not list(good_root.glob(".report.html.*.tmp"))  # no temporary file left
+    plain = tmp_path / "plain.txt"  # the mode open() gives here (0o666 less the umask)
+    plain.write_text("")
+    assert target.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777  # not mkstemp's 0600

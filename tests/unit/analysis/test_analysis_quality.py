@@ -140,6 +140,18 @@ def test_expectations_pass_and_fail(good_root: Path) -> None:
     }
 
 
+@pytest.mark.timeout(10)
+def test_a_backtracking_pattern_fails_its_check_instead_of_hanging() -> None:
+    reply = {"call_sid": "CAx", "turn": 1, "caller_turn": 1, "bot_text": "a" * 47 + "!"}
+    expectations = {"CAx": [{"turn": 1, "regex": "^(a|aa)+$"}, {"turn": 1, "regex": "A+!"}]}
+    scores = check_expectations(pd.DataFrame([reply]), expectations)
+    assert list(scores["passed"]) == [False, True]  # the next pattern is still checked
+    assert list(scores["detail"]) == [
+        "/^(a|aa)+$/ took over 0.1 s: catastrophic backtracking? (rewrite the pattern)",
+        "/A+!/ matched",
+    ]
+
+
 def test_invalid_expectations_are_reported() -> None:
     with pytest.raises(ScenarioError, match="unknown keys"):
         Expectation.from_dict({"turn": 1, "contians": "x"})

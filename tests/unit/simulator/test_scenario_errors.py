@@ -6,9 +6,13 @@ import re
 from pathlib import Path
 from textwrap import dedent
 
+import numpy as np
 import pytest
+import soundfile as sf
+import yaml
 
 from voicelab.errors import ScenarioError
+from voicelab.simulator._scenario_yaml import _first_duplicate_key
 from voicelab.simulator.scenario import Scenario, load_scenario
 
 # (what is wrong, the file, the field named, part of the message, the line named)
@@ -196,6 +200,27 @@ BAD_FILES = [
         3,
     ),
     (
+        "wav is not audio",
+        """
+        turns:
+          - say: First a spoken line.
+          - wav: /etc/passwd
+        """,
+        "turns[1].wav",
+        "'/etc/passwd' is not a readable audio file (WAV, FLAC, OGG...): Format not recognised",
+        3,
+    ),
+    (
+        "wav is a directory",
+        """
+        turns:
+          - wav: .
+        """,
+        "turns[0].wav",
+        "'.' is not a regular file",
+        2,
+    ),
+    (
         "duplicate key",
         """
         turns:
@@ -320,3 +345,110 @@ def test_id_from_an_unusable_file_name(tmp_path: Path) -> None:
         load_scenario(path)
     path.write_text("id: cold-food\n", encoding="utf-8")
     assert load_scenario(path).id == "cold-food"
+
+
+# --- files people hand you: aliases, nesting, audio ------------------------------------
+
+
+def billion_laughs(levels: int = 9) -> str:
+    """A few hundred bytes that expand to 9**levels strings: each line 9 aliases of the last."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, levels + 1)]
+    return "\n".join(lines) + "\n"
+
+
+@pytest.mark.timeout(10)
+def test_an_alias_bomb_is_refused_at_the_alias_that_expands_it_too_far(tmp_path: Path) -> None:
+    path = tmp_path / "bomb.yaml"
+    path.write_text(billion_laughs(), encoding="utf-8")
+    assert path.stat().st_size < 700
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    # a0..a3 expand to 8,306 nodes; a4's first *a3 takes them past 10,000 (line 5).
+    assert str(caught.value) == (
+        f"{path}: the alias *a3 takes the file past 10,000 YAML nodes with its aliases"
+        " expanded (an alias bomb?) (line 5)"
+    )
+    # Aliases as people use them still load.
+    fine = tmp_path / "fine.yaml"
+    fine.write_text(
+        dedent(
+            """
+            turns:
+              - say: &line The soup was cold today.
+              - say: *line
+            expect:
+              - &sorry {turn: 1, contains: [sorry, apolog]}
+            """
+        ).lstrip(),
+        encoding="utf-8",
+    )
+    scenario = load_scenario(fine)
+    assert [t.say for t in scenario.turns] == ["The soup was cold today."] * 2
+
+
+@pytest.mark.parametrize(
+    ("text", "alias", "line"),
+    [
+        ("description: loops\nturns: &turns\n  - say: hi\n  - *turns\n", "turns", 4),
+        ("caller: &me\n  name: Sam\n  friend: *me\n", "me", 3),
+        ("expect: [&e {turn: 1, contains: [x, *e]}]\n", "e", 1),
+    ],
+    ids=["sequence", "mapping", "flow"],
+)
+def test_a_recursive_alias_is_refused_with_its_line(
+    tmp_path: Path, text: str, alias: str, line: int
+) -> None:
+    path = tmp_path / "loop.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ScenarioError) as caught:  # was a RecursionError traceback
+        load_scenario(path)
+    assert str(caught.value) == (
+        f"{path}: the alias *{alias} is inside the node it names: a recursive alias never"
+        f" ends (write the value out) (line {line})"
+    )
+
+
+def test_nesting_past_the_bound_is_refused_not_a_recursion_error(tmp_path: Path) -> None:
+    path = tmp_path / "deep.yaml"
+    path.write_text("description: deep\nturns: " + "[" * 1000 + "]" * 1000 + "\n")
+    with pytest.raises(ScenarioError, match=r"deep.yaml: the file nests more than 64 levels deep"):
+        load_scenario(path)
+
+
+@pytest.mark.timeout(10)
+def test_the_duplicate_key_check_walks_each_node_once() -> None:
+    # Composed without the bound: 9**9 paths through a few dozen nodes.
+    bomb = yaml.compose(billion_laughs(), Loader=yaml.SafeLoader)
+    assert _first_duplicate_key(bomb) is None
+    doubled = billion_laughs().replace('a0: &a0 ["lol", ', "a0: &a0 {x: 1, x: 2}\nz: [")
+    assert _first_duplicate_key(yaml.compose(doubled, Loader=yaml.SafeLoader)) == (
+        ("a0", "x"),
+        0,
+    )
+
+
+def test_wav_audio_is_checked_when_the_file_loads(tmp_path: Path) -> None:
+    clips = tmp_path / "clips"
+    clips.mkdir()
+    (clips / "fake.wav").write_bytes(b"RIFF....WAVE")  # a header, no audio
+    sf.write(clips / "empty.wav", np.zeros(0, dtype=np.float32), 8000)
+    sf.write(clips / "hello.wav", np.zeros(800, dtype=np.float32), 8000)
+    suite = tmp_path / "suite"
+    suite.mkdir()
+    path = suite / "clips.yaml"
+    path.write_text(
+        "turns:\n  - wav: ../clips/fake.wav\n  - wav: ../clips/empty.wav\n",
+        encoding="utf-8",
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    assert str(caught.value).splitlines() == [
+        f"{path}: turns[0].wav: '../clips/fake.wav' is not a readable audio file"
+        " (WAV, FLAC, OGG...): Error in WAV file. No 'data' chunk marker (line 2)",
+        f"{path}: turns[1].wav: '../clips/empty.wav' holds no audio (0 frames) (line 3)",
+    ]
+    # Outside the scenario's directory is allowed: a clip library shared by suites.
+    path.write_text("turns:\n  - wav: ../clips/hello.wav\n", encoding="utf-8")
+    scenario = load_scenario(path)
+    assert scenario.audio_path(scenario.turns[0]).resolve() == clips / "hello.wav"
