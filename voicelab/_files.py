@@ -12,6 +12,7 @@ sees the old file or the new one, never half of one.
 
 from __future__ import annotations
 
+import functools
 import os
 import tempfile
 from pathlib import Path
@@ -48,8 +49,9 @@ def atomic_write_text(path: Path, text: str, *, fsync: bool = True) -> None:
         raise
 
 
+@functools.cache
 def _umask() -> int:
-    # Read, not set: os.umask() can only be read by setting it, which races other threads
+    # Read once per process (a manifest is rewritten many times a call). Read, not set: os.umask() can only be read by setting it, which races other threads
     # creating files. Linux reports it in /proc (since 4.7); else the usual default.
     try:
         for line in Path("/proc/self/status").read_text().splitlines():

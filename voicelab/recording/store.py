@@ -22,6 +22,7 @@ import fcntl
 import json
 import os
 import re
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -107,7 +108,7 @@ def prepare_root(root: Path) -> None:
 
 
 def _index(root: Path, directory: Path, call_sid: str) -> None:
-    _atomic_write_text(root / INDEX_DIR / call_sid, directory.name)
+    atomic_write_text(root / INDEX_DIR / call_sid, directory.name)
 
 
 class CallRecord:
