@@ -51,8 +51,9 @@ def atomic_write_text(path: Path, text: str, *, fsync: bool = True) -> None:
 
 @functools.cache
 def _umask() -> int:
-    # Read once per process (a manifest is rewritten many times a call). Read, not set: os.umask() can only be read by setting it, which races other threads
-    # creating files. Linux reports it in /proc (since 4.7); else the usual default.
+    # Read once per process (a manifest is rewritten many times a call), and read, not
+    # set: os.umask() can only be read by setting it, which races other threads creating
+    # files. Linux reports it in /proc (since 4.7); else the usual default.
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
             if line.startswith("Umask:"):
