@@ -337,3 +337,26 @@ def test_held_statuses_are_bounded(tmp_path: Path) -> None:
         registry.record_status(StatusEvent(sid(i), "ringing"))
     assert len(registry._held) == CallRegistry.MAX_HELD
     assert not list(tmp_path.iterdir())
+
+
+def test_calls_that_never_streamed_show_in_the_loaders(tmp_path: Path) -> None:
+    # Issue 15: they left empty directories, which the loaders skipped: the calls vanished.
+    from voicelab.analysis import calls_df, turns_df
+
+    clock = FakeClock()
+    registry = CallRegistry(tmp_path, max_calls=1, stream_window_s=30, clock=clock)
+    admit(registry, sid(1))  # holds the slot, its stream never comes
+    admit(registry, sid(2))  # busy
+    reservation = registry.reserve()
+    assert reservation is None  # at the cap
+    registry.ended(sid(1))  # no session ran: it stays waiting for one
+    clock.now += 31
+    registry.record_status(StatusEvent(sid(2), "busy", {"SequenceNumber": "1"}))
+    CallRecord(tmp_path, "server").flush()
+    calls = calls_df(tmp_path).set_index("call_sid")
+    assert calls.loc[sid(1), "end_reason"] == "token_expired"
+    assert calls.loc[sid(2), "end_reason"] == "capacity"
+    assert calls.loc[sid(2), "status"] == "busy"
+    assert calls["known_at"].notna().all() and calls["started_at"].notna().all()
+    assert list(calls["n_turns"]) == [0, 0]
+    assert turns_df(tmp_path).empty

@@ -27,6 +27,7 @@ MANIFEST_COLUMNS: dict[str, tuple[pa.DataType, tuple[str, ...]]] = {
     "from": (_STR, ("from",)),
     "to": (_STR, ("to",)),
     "stream_sid": (_STR, ("stream_sid",)),
+    "known_at": (_TS, ("known_at",)),
     "started_at": (_TS, ("started_at",)),
     "ended_at": (_TS, ("ended_at",)),
     "end_reason": (_STR, ("end_reason",)),

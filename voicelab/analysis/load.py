@@ -43,7 +43,7 @@ from voicelab.analysis._turns import build_turns
 __all__ = ["calls_df", "events_df", "turns_df"]
 
 # Bump when a builder's output changes, so caches written by older code are not reused.
-_RECORDS_VERSION = 3
+_RECORDS_VERSION = 4
 _RECORDING_VERSION = 1
 _TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
@@ -135,9 +135,12 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
     Columns:
         call_sid (str): Twilio's call SID.
         direction, from, to, stream_sid (str): From ``call.json`` (else ``call.started``).
-        started_at, ended_at (datetime64[us, UTC]): From ``call.json``, else the first event
-            and the ``call.ended`` event.
-        end_reason (str): ``hangup``, ``stop``, ``websocket_closed``, ``error``, ``timeout``.
+        known_at, started_at, ended_at (datetime64[us, UTC]): From ``call.json`` (``known_at``:
+            when the server first heard of the call), else the first event and the
+            ``call.ended`` event.
+        end_reason (str): Why the call ended (``recording.events.EndReason``): ``stop``,
+            ``websocket_closed``, ``error``... and, for calls whose media never reached
+            the agent, ``capacity``, ``busy``, ``no-answer``, ``no_stream``, ``token_expired``.
         status (str): Twilio's last call status.
         scenario_id (str): The simulator's scenario (NaN for real calls).
         providers (str): The provider set (``cloud``, ``offline``, ``scripted``).

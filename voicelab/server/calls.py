@@ -309,7 +309,7 @@ class CallRegistry:
     def ended(self, call_sid: str) -> None:
         """The call's media session is over (its record is complete); its slot is free."""
         call = self._calls.get(call_sid)
-        if call is not None:
+        if call is not None and call.phase == "live":
             call.task, call.phase, call.touched = None, "ended", self._clock()
         self._sweep(self._clock())
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from voicelab.network import LocalNetwork
+from voicelab.recording.events import UNCONNECTED_END_REASONS
 from voicelab.recording.store import CallRecord
 from voicelab.simulator.scenario import Scenario
 from voicelab.sweeps._file import SweepFile
@@ -112,10 +113,17 @@ class CellPlayer:
         )
         directory = call.directory
         record = CallRecord(directory, "caller") if directory is not None else None
-        ended = record is not None and record.read_manifest().get("end_reason")
-        if outcome.error is None and expected == "completed" and not ended:
-            # e.g. its stream refused (VOICELAB_MAX_CALLS): answered, but no call took place
-            outcome.error = "the server recorded no call (it refused the stream or never ended)"
+        reason = record.read_manifest().get("end_reason") if record is not None else None
+        if (
+            outcome.error is None
+            and expected == "completed"
+            and (not reason or reason in UNCONNECTED_END_REASONS)
+        ):
+            # e.g. its stream refused or never started: answered, but no call took place
+            outcome.error = (
+                f"the server recorded no call (end reason {reason or 'none'}: it refused"
+                " the stream, the stream never came, or the call never ended)"
+            )
         if directory is None or record is None:
             return outcome
         if outcome.failed:
