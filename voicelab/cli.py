@@ -66,17 +66,9 @@ def serve(
         server_app = create_app(settings, port=port)
     except VoicelabError as exc:  # e.g. a VOICELAB_AGENT that does not import
         fail(str(exc))
-    # uvicorn.run, but live calls end (reason "shutdown", complete records) before
-    # uvicorn closes their websockets on SIGTERM/SIGINT.
-    run_server(
-        server_app,
-        host=host,
-        port=port,
-        log_level="info",
-        ws_max_size=settings.ws_max_message_bytes,
-        # X-Forwarded-* are PublicURL's to judge (VOICELAB_TRUSTED_PROXIES), on the real peer.
-        proxy_headers=False,
-    )
+    # uvicorn.run with the server's limits (server/_http.py), but live calls end (reason
+    # "shutdown", complete records) before uvicorn closes their websockets on SIGTERM/SIGINT.
+    run_server(server_app, settings, host=host, port=port, log_level="info")
 
 
 @app.command()

@@ -132,6 +132,10 @@ class Settings(BaseSettings):
             media-stream token stays valid after its TwiML was served.
         ws_max_message_bytes: ``VOICELAB_WS_MAX_MESSAGE_BYTES``: the largest media
             websocket message accepted (a media frame is ~400 bytes).
+        request_timeout: ``VOICELAB_REQUEST_TIMEOUT``: seconds a client has to send an HTTP
+            request's head, and as long again for its body; a slower one is cut off (the
+            connection closed, or 408). A call's websocket messages are not a body: no call
+            is ever cut by it (server/_http.py).
         mask_phone_numbers: ``VOICELAB_MASK_PHONE_NUMBERS``: log phone numbers as
             ``+1555***4567``.
         faults: ``VOICELAB_FAULTS`` (JSON, e.g. ``{"llm": "error"}``): make a provider
@@ -198,6 +202,7 @@ class Settings(BaseSettings):
     trusted_proxies: list[str] = Field(default_factory=list)
     stream_token_ttl: float = Field(default=30, gt=0, le=600)
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
+    request_timeout: float = Field(default=10, gt=0, le=300)
     mask_phone_numbers: bool = False
 
     # Resilience: injected provider faults (tests, drills) and the LLM's first-token guard.

@@ -51,7 +51,7 @@ def test_in_process_instant_server_loads_no_speech_model(tmp_path):
     settings = Settings(providers="instant", recordings_dir=tmp_path, log_dir=tmp_path)
     with CallServer(settings) as server:
         assert server._server is not None
-        pool = server._server.config.app.state.voicelab.pool
+        pool = server._server.app.state.voicelab.pool  # GracefulServer.app: the FastAPI app
         assert httpx.get(f"{server.url}/health").json()["status"] == "ready"
         assert pool.loaded["vad"] and not (pool.loaded["whisper"] or pool.loaded["llm"])
 

@@ -35,20 +35,18 @@ from voicelab.bot.models import ModelPool
 from voicelab.bot.providers import pool_models
 from voicelab.config import Settings, load_settings
 from voicelab.errors import VoicelabError
-from voicelab.server.app import SHUTDOWN_GRACE_S, create_app, end_live_calls
+from voicelab.server._http import UVICORN_GRACE_S, uvicorn_config
+from voicelab.server.app import create_app, end_live_calls
 from voicelab.server.logging import LogSinks
 
 __all__ = ["CallServer", "GracefulServer", "SigtermStop", "run_server"]
-
-# uvicorn's own bound on waiting for connections, past the calls' grace period.
-_UVICORN_GRACE_S = int(SHUTDOWN_GRACE_S) + 5
 
 
 class GracefulServer(uvicorn.Server):
     """uvicorn's server, ending the app's live calls before it closes their websockets.
 
     Args:
-        config: uvicorn's configuration (its app is ``app``).
+        config: uvicorn's configuration (serving ``app``, see :func:`uvicorn_config`).
         app: The call server app (from :func:`create_app`).
     """
 
@@ -64,14 +62,14 @@ class GracefulServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def run_server(app: FastAPI, **config: Any) -> None:
+def run_server(app: FastAPI, settings: Settings, **options: Any) -> None:
     """Serve ``app`` in this thread until SIGINT/SIGTERM (``voicelab serve``).
 
-    Like ``uvicorn.run(app, **config)``, with live calls ended (and recorded) first on
-    shutdown; the signal is re-raised afterwards, so the process exits as it would have.
+    Like ``uvicorn.run(app, **options)`` with the server's limits (:func:`uvicorn_config`),
+    and live calls ended (and recorded) first on shutdown; the signal is re-raised
+    afterwards, so the process exits as it would have.
     """
-    config.setdefault("timeout_graceful_shutdown", _UVICORN_GRACE_S)
-    server = GracefulServer(uvicorn.Config(app, **config), app)
+    server = GracefulServer(uvicorn_config(app, settings, **options), app)
     server.run()
     if not server.started:
         sys.exit(3)  # uvicorn's exit code for a failed start-up
@@ -214,15 +212,7 @@ class CallServer:
             self.port = None
             self._log_sinks.remove()
             raise
-        config = uvicorn.Config(
-            app,
-            log_level=self.log_level,
-            lifespan="on",
-            ws_max_size=self.settings.ws_max_message_bytes,
-            # X-Forwarded-* are PublicURL's to judge (VOICELAB_TRUSTED_PROXIES), on the real peer.
-            proxy_headers=False,
-            timeout_graceful_shutdown=_UVICORN_GRACE_S,
-        )
+        config = uvicorn_config(app, self.settings, log_level=self.log_level, lifespan="on")
         self._server = GracefulServer(config, app)
         self._error = None
         self._thread = threading.Thread(
@@ -249,7 +239,7 @@ class CallServer:
             sock.close()
             loop.close()
 
-    def stop(self, timeout: float = _UVICORN_GRACE_S + 5) -> None:
+    def stop(self, timeout: float = UVICORN_GRACE_S + 5) -> None:
         """Stop serving (idempotent). Live calls end with reason ``shutdown``, records complete."""
         self._sigterm.restore()
         if self._server is not None:

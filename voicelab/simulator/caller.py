@@ -22,6 +22,7 @@ import numpy as np
 from loguru import logger
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
+from websockets.frames import CloseCode
 
 from voicelab.errors import VoicelabError
 from voicelab.recording.audible import audible_windows, window_samples
@@ -41,7 +42,7 @@ from voicelab.telephony.media import (
     parse_server_message,
 )
 
-__all__ = ["CallerResult", "MediaStreamsCaller"]
+__all__ = ["MAX_MESSAGE_BYTES", "CallerResult", "MediaStreamsCaller"]
 
 RATE = 8000
 FRAME = 160  # 20 ms at 8 kHz
@@ -50,6 +51,10 @@ WAV_CHUNK_FRAMES = 25  # caller.wav is appended every 0.5 s of call
 # "Audible" has one definition across voicelab (voicelab.recording.audible); analysis
 # measures caller.wav with the same rule, so the two figures can be compared.
 WINDOW = window_samples(RATE)  # 10 ms at 8 kHz
+# The largest websocket message the caller takes from a bot. A Twilio media message is about
+# 200-400 bytes of JSON and a pipecat bot's chunks a few KiB, so 1 MiB is plenty; a larger
+# one (a hostile or broken black-box bot) ends the call (close 1009) before it is buffered.
+MAX_MESSAGE_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -61,7 +66,10 @@ class CallerResult:
         heard: ``(turn, started_s, ended_s)`` per stretch of bot speech heard.
         marks: Names of the marks echoed back, in order.
         clears: How many ``clear`` messages arrived.
-        ended_by: ``caller`` (hung up) or ``server`` (closed the socket).
+        ended_by: ``caller`` (hung up, or broke the call off: see ``error``) or ``server``
+            (closed the socket).
+        error: Why the caller broke the call off, if the bot broke the protocol (a message
+            over :data:`MAX_MESSAGE_BYTES`); also the caller's fatal ``error`` event.
         wav_path: ``caller.wav`` if a call directory was given.
         transcripts: What the caller's own Whisper heard, by index into ``heard`` (only the
             stretches it transcribed: a goal-driven caller's, or all with ``transcribe_heard``).
@@ -72,12 +80,16 @@ class CallerResult:
     marks: list[str] = field(default_factory=list)
     clears: int = 0
     ended_by: str = "caller"
+    error: str | None = None
     wav_path: Path | None = None
     transcripts: dict[int, str] = field(default_factory=dict)
 
     @property
     def end_reason(self) -> str:
-        """The caller's ``call.ended`` reason: ``hangup`` (it hung up) or ``stop`` (the far end)."""
+        """The caller's ``call.ended`` reason: ``hangup`` (it hung up), ``stop`` (the far end
+        closed) or ``error`` (it broke the call off: see :attr:`error`)."""
+        if self.error is not None:
+            return "error"
         return "hangup" if self.ended_by == "caller" else "stop"
 
     def v2v(self) -> dict[int, float]:
@@ -142,7 +154,7 @@ class MediaStreamsCaller:
         async with connect(
             url,
             additional_headers=dict(headers or {}),
-            max_size=None,
+            max_size=MAX_MESSAGE_BYTES,
             compression=None,  # as Twilio: per-message deflate cost 7% of a loaded CPU
         ) as ws:
             call = _CallerSession(ws, self, record, call_sid, stream_sid, account_sid)
@@ -247,8 +259,8 @@ class _CallerSession:
                 await self.send(media)
                 for name in marks:
                     await self._echo_mark(name)
-            except ConnectionClosed:
-                self._closed_by_server()
+            except ConnectionClosed as exc:
+                self._connection_closed(exc)
                 return
             self.tick += 1
             await asyncio.sleep(max(0.0, start + self.tick * FRAME_S - loop.time()))
@@ -272,14 +284,27 @@ class _CallerSession:
                     self._finish_heard()
                     for name in self.playout.clear():
                         await self._echo_mark(name)
-        except ConnectionClosed:
-            pass
-        self._closed_by_server()
+        except ConnectionClosed as exc:
+            self._connection_closed(exc)
+            return
+        self._connection_closed(None)  # the server closed the socket cleanly
 
-    def _closed_by_server(self) -> None:
-        if not self.closed.is_set():
+    def _connection_closed(self, exc: ConnectionClosed | None) -> None:
+        """The socket closed under the caller: the server hung up, or the caller broke it off."""
+        if self.closed.is_set():
+            return
+        self.closed.set()
+        sent = exc.sent if exc is not None else None
+        if sent is not None and sent.code == CloseCode.MESSAGE_TOO_BIG:
+            # websockets refused it from its frame headers: never more than the limit buffered.
+            self.result.error = (
+                f"the bot sent a websocket message over {MAX_MESSAGE_BYTES:,} bytes"
+                f" (the caller's limit): call broken off, close 1009"
+            )
+            logger.warning(f"caller {self.call_sid}: {self.result.error}")
+            self.emit("error", message=self.result.error, fatal=True)
+        else:
             self.result.ended_by = "server"
-            self.closed.set()
 
     async def _echo_mark(self, name: str) -> None:
         self.result.marks.append(name)
