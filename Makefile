@@ -17,9 +17,8 @@ install: $(STAMP)
 # where every later install (a fresh clone, CI, `make clean`) finds it.
 LLAMA_VERSION := 0.3.36
 LLAMA_WHEELS := $(HOME)/.cache/voicelab/wheels/llama-cpp-python-$(LLAMA_VERSION)-avx2
-LLAMA_CMAKE_ARGS := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON \
-	-DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF \
-	-DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TOOLS=OFF
+# The flags' one home (voicelab ships it too: `voicelab extras` prints the install command).
+LLAMA_CMAKE_ARGS := $(shell cat voicelab/defaults/llama-cmake-args.txt)
 
 # Re-install only when the project's dependencies change.
 $(STAMP): pyproject.toml
@@ -29,7 +28,7 @@ $(STAMP): pyproject.toml
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel --quiet --no-cache-dir \
 		--no-deps "llama-cpp-python==$(LLAMA_VERSION)" -w $(LLAMA_WHEELS)
 	$(BIN)/python -m pip install --quiet $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[all,dev]'
 	touch $(STAMP)
 
 test: install lint

@@ -110,7 +110,10 @@ def demo(
     settings = settings_or_exit(providers=providers)
     loaded = _load_scenarios([scenario or scenario_path("cold_food")])[0]
     typer.echo(f"voicelab demo: providers={settings.providers}, scenario={loaded.id}")
-    call = asyncio.run(_simulate_one(settings, loaded))
+    try:
+        call = asyncio.run(_simulate_one(settings, loaded))
+    except VoicelabError as exc:  # e.g. cloud providers without their keys, a missing extra
+        fail(str(exc))
     print_call(call)
     if call.error or call.status != "completed":
         raise typer.Exit(1)

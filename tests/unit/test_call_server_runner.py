@@ -13,7 +13,7 @@ from voicelab.server.runner import CallServer
 
 
 def test_start_stop_start_in_one_process(tmp_path):
-    server = CallServer(Settings(providers="cloud", recordings_dir=tmp_path), port=0)
+    server = CallServer(Settings(providers="instant", recordings_dir=tmp_path), port=0)
     with pytest.raises(VoicelabError, match="not running"):
         _ = server.url
     for _ in range(2):
@@ -31,7 +31,7 @@ def test_works_inside_a_running_event_loop(tmp_path):
     """Jupyter runs an event loop already: start() must not need (or break) it."""
 
     async def notebook_cell() -> int:
-        with CallServer(Settings(providers="cloud", recordings_dir=tmp_path)) as server:
+        with CallServer(Settings(providers="instant", recordings_dir=tmp_path)) as server:
             async with httpx.AsyncClient() as client:
                 return (await client.get(server.url + "/health")).status_code
 
@@ -39,9 +39,9 @@ def test_works_inside_a_running_event_loop(tmp_path):
 
 
 def test_a_taken_port_is_a_clear_error(tmp_path):
-    with CallServer(Settings(providers="cloud", recordings_dir=tmp_path)) as first:
+    with CallServer(Settings(providers="instant", recordings_dir=tmp_path)) as first:
         second = CallServer(
-            Settings(providers="cloud", recordings_dir=tmp_path), port=first.port or 0
+            Settings(providers="instant", recordings_dir=tmp_path), port=first.port or 0
         )
         with pytest.raises(VoicelabError, match=r"cannot listen on .*in use"):
             second.start()

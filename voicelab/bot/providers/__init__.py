@@ -6,6 +6,11 @@
 ``instant``: model-free STT/TTS that answer at once + the scripted LLM, for load tests.
 """
 
-from voicelab.bot.providers._base import Providers, build_providers, pool_models
+from voicelab.bot.providers._base import (
+    Providers,
+    build_providers,
+    check_providers,
+    pool_models,
+)
 
-__all__ = ["Providers", "build_providers", "pool_models"]
+__all__ = ["Providers", "build_providers", "check_providers", "pool_models"]

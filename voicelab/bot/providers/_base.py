@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from voicelab.bot.models import ModelPool
 
-__all__ = ["Providers", "build_providers", "pool_models"]
+__all__ = ["Providers", "build_providers", "check_providers", "pool_models"]
 
 # The model pool's models each provider bundle uses: the one place that says what a
 # server's pool loads and warms before its first call.
@@ -33,6 +33,41 @@ _POOL_MODELS: dict[str, frozenset[str]] = {
 def pool_models(providers: str | None) -> frozenset[str]:
     """The pool's models (``whisper``, ``llm``, ``tts``) the bundle ``providers`` needs."""
     return _POOL_MODELS.get(providers or "offline", _POOL_MODELS["offline"])
+
+
+# Which extra each of the pool's models comes with (voicelab._extras).
+_MODEL_EXTRA = {"whisper": "scripted", "tts": "scripted", "llm": "offline"}
+
+
+def check_providers(settings: Settings, *, reference_agent: bool) -> None:
+    """Fail before a server starts if its calls could not run: an extra not installed, or the
+    reference agent on cloud providers without their keys (which used to fail every call
+    while ``/health`` said ready).
+
+    Args:
+        settings: The server's settings (``providers``, the cloud keys).
+        reference_agent: Whether the calls run voicelab's reference agent (another agent
+            brings its own services: only the pool's models are checked).
+
+    Raises:
+        ConfigError: The cloud keys are missing (the message names each variable).
+        MissingDependencyError: An extra is missing (the message has the install command).
+    """
+    from voicelab._extras import require
+
+    for model in sorted(pool_models(settings.providers)):
+        if model in _MODEL_EXTRA:
+            require(_MODEL_EXTRA[model], f"VOICELAB_PROVIDERS={settings.providers}")
+    if reference_agent and settings.providers == "cloud":
+        require("cloud", "VOICELAB_PROVIDERS=cloud")
+        missing = settings.cloud_keys_missing()
+        if not settings.cartesia_voice_id:
+            missing.append("CARTESIA_VOICE_ID")
+        if missing:
+            raise ConfigError(
+                f"VOICELAB_PROVIDERS=cloud needs {', '.join(missing)}: set them (environment or"
+                " .env), or use --providers offline, scripted or instant"
+            )
 
 
 @dataclass
