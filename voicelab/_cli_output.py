@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd
 import typer
 
-__all__ = ["call_turns", "print_call", "print_summary"]
+__all__ = ["call_turns", "print_call", "print_checks", "print_summary"]
 
 from voicelab.analysis import BREAKDOWN
 
@@ -91,3 +91,28 @@ def print_summary(calls: Sequence[Any]) -> None:
         percentiles.columns = ["v2v_p50_s", "v2v_p90_s"]
         summary = summary.join(percentiles)
     typer.echo("\n" + summary.round(3).to_string(na_rep="-"))
+
+
+def print_checks(calls: Sequence[Any], scenarios: Sequence[Any]) -> bool:
+    """Each call's checks against its scenario (``expect:`` and the outcome); whether all passed.
+
+    The same checks as the pytest plugin's ``assert_expectations`` and ``voicelab report``
+    (:func:`voicelab.testing.expectation_checks`): a failed one is never only in a report.
+    """
+    from voicelab.testing import expectation_checks
+
+    checks = expectation_checks(list(calls), list(scenarios))
+    if checks.empty:
+        return True
+    typer.echo("\nChecks")
+    for (scenario, sid), group in checks.groupby(["scenario", "call_sid"], sort=False):
+        failed = group[~group["passed"]]
+        verdict = "passed" if failed.empty else "FAILED"
+        typer.echo(
+            f"  {scenario} {sid}: {len(group) - len(failed)} of {len(group)} passed"
+            f" {'' if failed.empty else '- ' + verdict}".rstrip()
+        )
+        for row in failed.itertuples():
+            turn = f"turn {row.turn} " if not pd.isna(row.turn) else ""
+            typer.echo(f"    FAILED {turn}{row.check.removeprefix('expect.')}: {row.detail}")
+    return bool(checks["passed"].all())

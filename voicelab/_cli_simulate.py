@@ -56,15 +56,19 @@ async def run_batch(
             progress.close()
 
 
-async def place_call(settings: Settings, number: str, server_url: str | None) -> None:
+async def place_call(
+    settings: Settings, number: str, server_url: str | None, *, from_number: str | None = None
+) -> None:
     """POST /outbound and follow the call's status until it ends.
 
     The server's ``VOICELAB_API_KEY`` (from these settings) goes with every request.
     """
     if server_url is not None:
         key = settings.api_key.get_secret_value() if settings.api_key else None
-        await _follow(server_url, number, key)
+        await _follow(server_url, number, key, from_number)
         return
+    if from_number is not None:
+        settings = settings.model_copy(update={"twilio_phone_number": from_number})
     # No server given: an in-process one, through the carrier; the callee listens.
     from voicelab._cli_output import print_call
 
@@ -73,11 +77,16 @@ async def place_call(settings: Settings, number: str, server_url: str | None) ->
 
 
 async def _follow(
-    server_url: str, number: str, api_key: str | None, timeout_s: float = 600.0
+    server_url: str,
+    number: str,
+    api_key: str | None,
+    from_number: str | None = None,
+    timeout_s: float = 600.0,
 ) -> None:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    body = {"to_number": number} | ({"from_number": from_number} if from_number else {})
     async with httpx.AsyncClient(base_url=server_url, timeout=30, headers=headers) as client:
-        response = await client.post("/outbound", json={"to_number": number})
+        response = await client.post("/outbound", json=body)
         body = response.json()
         if response.status_code != 200:
             typer.echo(

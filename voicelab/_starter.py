@@ -1,6 +1,7 @@
 """``voicelab init DIR``: a starter project for a team's own agent, from the packaged defaults.
 
-The project it writes passes its own tests (``pytest`` in ``DIR``)::
+The project it writes passes its own tests (``python -m pytest`` in ``DIR``, with the Python
+that has voicelab and its ``scripted`` extra: :func:`starter_commands`)::
 
     personas/inbound.md, outbound.md     the reference personas, to edit
     scenarios/cold_food.yaml             an inbound complaint
@@ -17,16 +18,19 @@ beside it. Existing files are never overwritten unless asked (``force``).
 
 from __future__ import annotations
 
+import shlex
 import shutil
+import sys
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 import yaml
 
+from voicelab._extras import EXTRAS, install_command
 from voicelab.defaults import personas_dir, scenario_path, starter_dir
 from voicelab.errors import VoicelabError
 
-__all__ = ["STARTER_SCENARIOS", "starter_files", "write_starter"]
+__all__ = ["STARTER_SCENARIOS", "starter_commands", "starter_files", "write_starter"]
 
 # One per call direction, both passed by the scripted providers.
 STARTER_SCENARIOS = ("cold_food", "outbound_followup")
@@ -57,6 +61,21 @@ def starter_files() -> dict[str, Path]:
     files[".env.example"] = templates / "env.example"
     files["README.md"] = templates / "README.md"
     return files
+
+
+def starter_commands(directory: str | Path) -> list[str]:
+    """The commands that run the starter's tests from here, exactly as they work.
+
+    The Python that runs voicelab runs pytest too (``python -m pytest``): a bare ``pytest``
+    may be another environment's, which cannot import voicelab. The starter plays its
+    calls on the scripted providers: when their extra is missing, installing it comes first.
+    """
+    python = shlex.quote(sys.executable)
+    commands = []
+    if not EXTRAS["scripted"].installed:
+        commands.append(f"{python} -m {install_command('scripted')}")
+    commands.append(f"cd {shlex.quote(str(directory))} && {python} -m pytest")
+    return commands
 
 
 def write_starter(directory: str | Path, *, force: bool = False) -> list[Path]:

@@ -8,6 +8,7 @@
     voicelab carrier    run the Twilio emulator on its own
     voicelab report     summary tables and an HTML report of recorded calls
     voicelab init       a starter project: personas, scenarios, plugin tests, .env.example
+    voicelab extras     which optional parts are installed, and how to add the others
 
 Bad input is a one-line message and exit code 2, never a traceback.
 """
@@ -33,6 +34,32 @@ app = typer.Typer(
 )
 
 
+Verbose = Annotated[
+    bool,
+    typer.Option("--verbose", "-v", help="Show every log line (pipecat's DEBUG too) on stderr."),
+]
+
+_verbose = {"on": False}
+
+
+@app.callback()
+def _quiet_console() -> None:
+    """Before any command imports pipecat (whose banner and DEBUG lines drowned the output):
+    warnings only on the console, everything in the log file (``VOICELAB_LOG_DIR``)."""
+    from voicelab.server.logging import use_console
+
+    use_console("WARNING")
+
+
+def _verbosity(verbose: bool) -> None:
+    """``--verbose``: the console shows everything from here on."""
+    from voicelab.server.logging import use_console
+
+    if verbose:
+        _verbose["on"] = True
+        use_console("DEBUG")
+
+
 def fail(message: str) -> NoReturn:
     """Print ``message`` to stderr and exit with status 2."""
     typer.echo(f"voicelab: {message}", err=True)
@@ -40,6 +67,8 @@ def fail(message: str) -> NoReturn:
 
 
 def settings_or_exit(**overrides: Any) -> Settings:
+    if _verbose["on"]:
+        overrides["log_level"] = "DEBUG"
     try:
         return load_settings(**{k: v for k, v in overrides.items() if v is not None})
     except VoicelabError as exc:
@@ -53,33 +82,44 @@ def serve(
         typer.Option(help="Interface to bind (0.0.0.0 for every interface, e.g. in a container)."),
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8765,
-    test: Annotated[bool, typer.Option("--test", help="Debug-log the pipeline.")] = False,
+    verbose: Verbose = False,
+    test: Annotated[bool, typer.Option("--test", hidden=True)] = False,  # the old --verbose
 ) -> None:
-    """Run the call server: Twilio webhooks, /outbound, /call-status, /health, /ws."""
+    """Run the call server: Twilio webhooks, /outbound, /call-status, /health, /ws.
+
+    The console shows a line per call and every warning; --verbose shows everything.
+    """
     from voicelab.server.app import create_app
     from voicelab.server.logging import configure_logging
-    from voicelab.server.runner import run_server
+    from voicelab.server.runner import listen_socket, run_server
 
     settings = settings_or_exit(port=port)
-    configure_logging(settings.log_dir, debug=test, mask_numbers=settings.mask_phone_numbers)
+    configure_logging(
+        settings.log_dir,
+        verbose=verbose or test or settings.log_level == "DEBUG",
+        mask_numbers=settings.mask_phone_numbers,
+    )
     try:
+        sock = listen_socket(host, port)  # a taken port: one line now, not after the models
         server_app = create_app(settings, port=port)
     except VoicelabError as exc:  # e.g. a VOICELAB_AGENT that does not import
         fail(str(exc))
     # uvicorn.run with the server's limits (server/_http.py), but live calls end (reason
     # "shutdown", complete records) before uvicorn closes their websockets on SIGTERM/SIGINT.
-    run_server(server_app, settings, host=host, port=port, log_level="info")
+    run_server(server_app, settings, sock, log_level="info")
 
 
 @app.command()
 def carrier(
     host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8766,
+    verbose: Verbose = False,
 ) -> None:
     """Run the Twilio REST emulator; point a server at it with VOICELAB_TWILIO_API_BASE."""
     from voicelab.simulator.carrier import run
     from voicelab.simulator.simulator import ScenarioAnswerer
 
+    _verbosity(verbose)
     settings = settings_or_exit()
     if not settings.twilio_configured:
         fail("the carrier needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (any test values)")
@@ -102,11 +142,17 @@ def demo(
     providers: Annotated[
         str | None, typer.Option(help="cloud | offline | scripted | instant (default: settings).")
     ] = None,
+    verbose: Verbose = False,
 ) -> None:
-    """Start the server and the carrier in-process and place one simulated inbound call."""
-    from voicelab._cli_output import print_call
+    """Start the server and the carrier in-process and place one simulated inbound call.
+
+    Prints the transcript, the scenario's checks, the latency per turn and the files; exits
+    1 when the call failed or a check did.
+    """
+    from voicelab._cli_output import print_call, print_checks
     from voicelab.defaults import scenario_path
 
+    _verbosity(verbose)
     settings = settings_or_exit(providers=providers)
     loaded = _load_scenarios([scenario or scenario_path("cold_food")])[0]
     typer.echo(f"voicelab demo: providers={settings.providers}, scenario={loaded.id}")
@@ -115,7 +161,8 @@ def demo(
     except VoicelabError as exc:  # e.g. cloud providers without their keys, a missing extra
         fail(str(exc))
     print_call(call)
-    if call.error or call.status != "completed":
+    passed = print_checks([call], [loaded])
+    if call.error or call.status != "completed" or not passed:
         raise typer.Exit(1)
 
 
@@ -139,11 +186,23 @@ def simulate(
     providers: Annotated[
         str | None, typer.Option(help="cloud | offline | scripted | instant.")
     ] = None,
+    allow_failed_checks: Annotated[
+        bool,
+        typer.Option(
+            "--allow-failed-checks",
+            help="Exit 0 even when an expect: check fails (a call that fails still exits 1).",
+        ),
+    ] = False,
+    verbose: Verbose = False,
 ) -> None:
-    """Run many simulated calls; prints a progress bar and a summary table."""
-    from voicelab._cli_output import print_summary
+    """Run many simulated calls; prints a progress bar, each call's checks and a summary.
+
+    Exits 1 when a call failed or one of its scenario's expect: checks did.
+    """
+    from voicelab._cli_output import print_checks, print_summary
     from voicelab._cli_simulate import run_batch
 
+    _verbosity(verbose)
     settings = settings_or_exit(providers=providers)
     loaded = _load_scenarios(scenarios)
     results = asyncio.run(
@@ -158,7 +217,9 @@ def simulate(
         )
     )
     print_summary(results)
-    if any(r.error for r in results):
+    played = [scenario for scenario in loaded for _ in range(calls)]
+    passed = print_checks(results, played)
+    if any(r.error for r in results) or not (passed or allow_failed_checks):
         raise typer.Exit(1)
 
 
@@ -185,6 +246,7 @@ def sweep(
     workers: Annotated[
         int | None, typer.Option(min=1, max=256, help="Ray workers per variant.")
     ] = None,
+    verbose: Verbose = False,
 ) -> None:
     """Run a sweep; one progress bar over the grid, then the comparison table.
 
@@ -193,6 +255,7 @@ def sweep(
     from voicelab.sweeps import sweep as run_sweep
     from voicelab.sweeps._report import sweep_report
 
+    _verbosity(verbose)
     settings = settings_or_exit()
     try:
         result = run_sweep(
@@ -216,6 +279,14 @@ def call(
     server: Annotated[
         str | None, typer.Option(help="Server URL (default: an in-process one).")
     ] = None,
+    from_number: Annotated[
+        str | None,
+        typer.Option(
+            "--from",
+            help="Caller ID, E.164 (default: the server's TWILIO_PHONE_NUMBER).",
+        ),
+    ] = None,
+    verbose: Verbose = False,
 ) -> None:
     """Place an outbound call through the server's /outbound.
 
@@ -226,8 +297,10 @@ def call(
     from voicelab._cli_simulate import place_call
     from voicelab.telephony.ids import is_e164
 
-    if not is_e164(number):
-        fail(f"{number!r} is not an E.164 number like +15551234567")
+    _verbosity(verbose)
+    for value in (number, from_number):
+        if value is not None and not is_e164(value):
+            fail(f"{value!r} is not an E.164 number like +15551234567")
     settings = settings_or_exit()
     if server is None and settings.twilio_configured and not settings.twilio_api_base:
         fail(
@@ -235,7 +308,7 @@ def call(
             "reach it (VOICELAB_PUBLIC_URL) and pass --server URL; unset them to call through "
             "the emulator"
         )
-    asyncio.run(place_call(settings, number, server))
+    asyncio.run(place_call(settings, number, server, from_number=from_number))
 
 
 @app.command()
@@ -267,10 +340,10 @@ def init(
 ) -> None:
     """Write a starter project: personas, two scenarios, plugin tests, .env.example, README.
 
-    It passes its own tests: cd DIRECTORY && pytest. Existing files are left alone (exit 2)
+    It passes its own tests with the commands it prints. Existing files are left alone (exit 2)
     unless --force.
     """
-    from voicelab._starter import write_starter
+    from voicelab._starter import starter_commands, write_starter
 
     try:
         written = write_starter(directory, force=force)
@@ -279,7 +352,28 @@ def init(
     typer.echo(f"voicelab init: wrote {len(written)} files in {directory}")
     for path in written:
         typer.echo(f"  {path.relative_to(directory)}")
-    typer.echo(f"\nRun its tests: cd {directory} && pytest")
+    typer.echo("\nRun its tests:")
+    for command in starter_commands(directory):
+        typer.echo(f"  {command}")
+
+
+@app.command()
+def extras(
+    cmake_args: Annotated[
+        bool, typer.Option("--cmake-args", help="Print only llama.cpp's build flags.")
+    ] = False,
+) -> None:
+    """Which of voicelab's optional parts are installed, and the command for each missing one."""
+    from voicelab._extras import EXTRAS, install_command, llama_cmake_args
+
+    if cmake_args:
+        typer.echo(llama_cmake_args())
+        return
+    for name, extra in EXTRAS.items():
+        mark = "installed" if extra.installed else "missing  "
+        typer.echo(f"{name:<9} {mark}  {extra.gives}")
+        if not extra.installed:
+            typer.echo(f"{'':<21}{install_command(name)}")
 
 
 def _load_scenarios(paths: list[Path]) -> list[Any]:

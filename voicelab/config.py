@@ -43,6 +43,7 @@ ProvidersName = Literal["cloud", "offline", "scripted", "instant"]
 # user_speech_timeout.
 TurnEndRule = Literal["smart_turn", "transcript", "timeout"]
 FaultService = Literal["stt", "llm", "tts"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 FaultKind = Literal["error", "timeout", "slow_first_byte"]
 
 # An agent's import string, ``package.module:factory`` (the attribute may be dotted).
@@ -138,6 +139,9 @@ class Settings(BaseSettings):
             is ever cut by it (server/_http.py).
         mask_phone_numbers: ``VOICELAB_MASK_PHONE_NUMBERS``: log phone numbers as
             ``+1555***4567``.
+        log_level: ``VOICELAB_LOG_LEVEL``: what the console shows (``WARNING``: warnings
+            and errors; ``DEBUG``: every pipeline decision, as ``--verbose`` does). The log
+            file in ``log_dir`` has INFO and up regardless.
         faults: ``VOICELAB_FAULTS`` (JSON, e.g. ``{"llm": "error"}``): make a provider
             (``stt``/``llm``/``tts``) misbehave on purpose: ``error``, ``timeout`` (no answer
             for ``fault_delay`` s, then an error) or ``slow_first_byte``.
@@ -204,6 +208,8 @@ class Settings(BaseSettings):
     ws_max_message_bytes: int = Field(default=64 * 1024, ge=1024, le=1024 * 1024)
     request_timeout: float = Field(default=10, gt=0, le=300)
     mask_phone_numbers: bool = False
+    # The console's level (stderr). The log file has INFO and up whatever this says.
+    log_level: LogLevel = "WARNING"
 
     # Resilience: injected provider faults (tests, drills) and the LLM's first-token guard.
     faults: dict[FaultService, FaultKind] = Field(default_factory=dict)
@@ -218,6 +224,11 @@ class Settings(BaseSettings):
     @classmethod
     def _check_agent(cls, value: str | None) -> str | None:
         return check_import_string(value) if value else None
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("twilio_phone_number")
     @classmethod

@@ -35,13 +35,20 @@ from typing import Any, TypeVar
 
 import pandas as pd
 
-from voicelab.bot.agent import AgentSpec
-from voicelab.config import Settings, load_settings
-from voicelab.errors import VoicelabError
-from voicelab.network import LabModels, LocalNetwork, lab_agent
-from voicelab.server.runner import SigtermStop
-from voicelab.simulator.scenario import Scenario, load_scenario
-from voicelab.simulator.simulator import SimulatedCall
+from voicelab.server.logging import use_console
+
+# Before pipecat's first import below: its banner and DEBUG lines went through loguru's
+# default handler, ~130 stderr outputs with raw colour codes in a notebook cell. The
+# console now shows warnings (VOICELAB_LOG_LEVEL); a host that set loguru up keeps its own.
+use_console()
+
+from voicelab.bot.agent import AgentSpec  # noqa: E402
+from voicelab.config import Settings, load_settings  # noqa: E402
+from voicelab.errors import VoicelabError  # noqa: E402
+from voicelab.network import LabModels, LocalNetwork, lab_agent  # noqa: E402
+from voicelab.server.runner import SigtermStop  # noqa: E402
+from voicelab.simulator.scenario import Scenario, load_scenario  # noqa: E402
+from voicelab.simulator.simulator import SimulatedCall  # noqa: E402
 
 __all__ = ["CallResult", "Lab"]
 

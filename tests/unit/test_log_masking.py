@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,7 +43,7 @@ def test_every_number_in_a_text_is_masked_and_nothing_else():
 
 
 def _logged(log_dir: Path, *, mask: bool) -> str:
-    configure_logging(log_dir, console_level="ERROR", mask_numbers=mask)
+    configure_logging(log_dir, mask_numbers=mask)
     logger.info("Outbound call initiated to {}", "+15551234567")
     logger.complete()
     return "".join(path.read_text() for path in log_dir.glob("*.log"))
@@ -88,3 +91,49 @@ def test_masking_is_only_voicelabs_sinks_business(tmp_path):
     logged = "".join(path.read_text() for path in tmp_path.glob("*.log"))
     assert "+1555***4567" in logged and "+15551234567" not in logged
     assert seen[0].strip() == "call to +15551234567"  # the host's own sink: its own policy
+
+
+# --- quiet by default (issue 16) -----------------------------------------------------------------
+
+
+def _voicelab(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VOICELAB_")}
+    return subprocess.run(
+        [sys.executable, "-m", "voicelab", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_a_command_prints_no_pipecat_banner_and_no_debug_lines(tmp_path):
+    # `voicelab simulate nope.yaml` printed pipecat's import banner (INFO, through loguru's
+    # default DEBUG handler) before its one-line error.
+    result = _voicelab("simulate", "nope.yaml", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        next(line for line in result.stderr.splitlines() if line.startswith("voicelab:"))
+    ], result.stderr
+    assert "Pipecat" not in result.stderr and "DEBUG" not in result.stderr
+
+
+def test_the_console_replaces_only_logurus_default_handler():
+    # Fresh processes: loguru's default handler (id 0, DEBUG) is what printed pipecat's lines.
+    code = (
+        "from loguru import logger; "
+        "from voicelab.server.logging import use_console; use_console('WARNING'); "
+        "logger.debug('hidden-debug'); logger.warning('shown-warning')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert "shown-warning" in result.stderr and "hidden-debug" not in result.stderr
+    assert "\x1b[" not in result.stderr  # no colour codes where stderr is not a terminal
+    host = (
+        "import sys; from loguru import logger; logger.remove(); "
+        "logger.add(sys.stderr, level='DEBUG', format='{message}'); "
+        "from voicelab.server.logging import use_console; use_console('WARNING'); "
+        "logger.debug('host-debug')"
+    )
+    result = subprocess.run([sys.executable, "-c", host], capture_output=True, text=True)
+    assert "host-debug" in result.stderr  # a host that configured loguru keeps its sinks

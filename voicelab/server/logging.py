@@ -1,8 +1,15 @@
-"""Loguru logging as the guide sets it up: stderr plus daily-rotated files kept 30 days.
+"""Loguru logging: quiet on the console, everything in a daily file kept 30 days.
 
-:class:`LogSinks` are voicelab's own sinks, added and removed as a pair: an in-process
-server (:class:`~voicelab.server.runner.CallServer`, so ``Lab``) adds them on start and
-removes only them on stop, leaving the host application's sinks and settings alone.
+pipecat logs every frame decision at DEBUG through loguru, whose default handler prints
+DEBUG to stderr (with colour codes, even in Jupyter): a demo's summary drowned in ~100
+lines. So voicelab keeps one console sink per process (:func:`use_console`): it replaces
+loguru's default handler, when that is still installed, by one at WARNING (INFO for
+voicelab's own lines under ``voicelab serve``); a host that configured loguru itself is
+left alone. ``--verbose`` (``VOICELAB_LOG_LEVEL=DEBUG``) shows everything; the file in
+``VOICELAB_LOG_DIR`` (``voicelab_<date>.log``, one per day for every process) has it all.
+
+:class:`LogSinks` add the file sink, removed again on stop: an in-process server
+(:class:`~voicelab.server.runner.CallServer`, so ``Lab``) leaves the host's sinks alone.
 ``voicelab serve`` owns its process: :func:`configure_logging` replaces every sink.
 
 With ``VOICELAB_MASK_PHONE_NUMBERS`` every phone number in a message voicelab's sinks
@@ -15,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,7 +33,13 @@ from voicelab.telephony.ids import E164_NUMBER
 if TYPE_CHECKING:
     from loguru import Record
 
-__all__ = ["LogSinks", "configure_logging", "mask_phone_number", "mask_phone_numbers"]
+__all__ = [
+    "LogSinks",
+    "configure_logging",
+    "mask_phone_number",
+    "mask_phone_numbers",
+    "use_console",
+]
 
 # An E.164 number standing on its own: not the tail of a longer run of digits or a word.
 _PHONE_IN_TEXT = re.compile(rf"(?<![\w+]){E164_NUMBER}(?![0-9])")
@@ -49,14 +63,70 @@ def _masked_format(record: Record) -> str:
     return _FORMAT
 
 
+def _format(mask_numbers: bool) -> Callable[[Record], str]:
+    return _masked_format if mask_numbers else _plain_format
+
+
+def _in_jupyter() -> bool:
+    return "ipykernel" in sys.modules
+
+
+_console: dict[str, int] = {}  # voicelab's one console sink of the process: {"id": ...}
+
+
+def use_console(
+    level: str = "WARNING", *, own_lines: str | None = None, mask_numbers: bool = False
+) -> None:
+    """Give the process voicelab's console sink (stderr) at ``level``.
+
+    Replaces loguru's default handler (DEBUG) if it is still installed, or voicelab's own
+    console from before; a host application that configured loguru (removed the default
+    handler) keeps its sinks, untouched.
+
+    Args:
+        level: The lowest level shown (``WARNING``: warnings and errors, pipecat's included).
+        own_lines: A lower level for voicelab's own lines (``INFO`` under ``voicelab serve``:
+            a line per call), or ``None`` for ``level``.
+        mask_numbers: Mask phone numbers (``VOICELAB_MASK_PHONE_NUMBERS``).
+    """
+    if "id" in _console:
+        with contextlib.suppress(ValueError):
+            logger.remove(_console.pop("id"))
+    else:
+        try:
+            logger.remove(0)  # loguru's default handler: id 0, added at its import
+        except ValueError:
+            return  # the host configured loguru: its sinks decide
+    _console["id"] = _add_console(level, own_lines, mask_numbers)
+
+
+def _add_console(level: str, own_lines: str | None, mask_numbers: bool) -> int:
+    floor = logger.level(level).no
+    own = logger.level(own_lines).no if own_lines else floor
+
+    def shown(record: Record) -> bool:
+        mine = (record["name"] or "").startswith("voicelab")
+        return record["level"].no >= (own if mine else floor)
+
+    return logger.add(
+        sys.stderr,
+        level=min(floor, own),
+        filter=shown,
+        format=_format(mask_numbers),
+        # Colour codes only on a terminal: Jupyter shows them raw.
+        colorize=sys.stderr.isatty() and not _in_jupyter(),
+    )
+
+
 class LogSinks:
-    """voicelab's stderr and file sinks; :meth:`remove` takes away only these.
+    """voicelab's log file, and the console (:func:`use_console`); :meth:`remove` takes
+    away only the file.
 
     Args:
         log_dir: Where log files go (created when the sinks are added).
-        level: The files' level (and stderr's, unless ``console_level`` is given).
-        console_level: stderr's level if not the file's (an in-process server in a
-            notebook keeps stderr to warnings; the file still has everything).
+        level: The file's level.
+        console_level: The console's level (an in-process server in a notebook keeps it
+            to warnings; the file still has everything); ``None``: leave the console be.
         mask_numbers: Mask phone numbers in every message (``VOICELAB_MASK_PHONE_NUMBERS``).
     """
 
@@ -65,36 +135,38 @@ class LogSinks:
         log_dir: Path,
         *,
         level: str = "INFO",
-        console_level: str | None = None,
+        console_level: str | None = "WARNING",
         mask_numbers: bool = False,
     ) -> None:
         self.log_dir = log_dir
         self.level = level
-        self.console_level = console_level or level
+        self.console_level = console_level
         self.mask_numbers = mask_numbers
         self._ids: list[int] = []
 
     def add(self) -> LogSinks:
-        """Add the sinks (once; adding again is a no-op)."""
+        """Add the file sink (once; adding again is a no-op) and the console."""
         if self._ids:
             return self
-        fmt = _masked_format if self.mask_numbers else _plain_format
-        self._ids.append(logger.add(sys.stderr, level=self.console_level, format=fmt))
+        if self.console_level is not None:
+            use_console(self.console_level, mask_numbers=self.mask_numbers)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         self._ids.append(
             logger.add(
-                str(self.log_dir / "app_{time}.log"),
+                # One file a day that every process appends to (the date is the file's).
+                str(self.log_dir / "voicelab_{time:YYYY-MM-DD}.log"),
                 level=self.level,
-                format=fmt,
-                rotation="1 day",
+                format=_format(self.mask_numbers),
+                rotation="00:00",
                 retention="30 days",
                 enqueue=True,
+                colorize=False,
             )
         )
         return self
 
     def remove(self) -> None:
-        """Remove the sinks this object added (idempotent); others stay."""
+        """Remove the file sink this object added (idempotent); others stay."""
         while self._ids:
             # Code that owns the process's logging (`voicelab serve`'s configure_logging, or
             # the host) may already have removed every sink, ours included: nothing to undo.
@@ -103,25 +175,26 @@ class LogSinks:
 
 
 def configure_logging(
-    log_dir: Path,
-    *,
-    debug: bool = False,
-    console_level: str | None = None,
-    mask_numbers: bool = False,
+    log_dir: Path, *, verbose: bool = False, mask_numbers: bool = False
 ) -> LogSinks:
     """Make voicelab's sinks the process's only ones (``voicelab serve`` owns its process).
 
+    The console shows voicelab's own lines from INFO (a line per call) and everyone
+    else's warnings; ``verbose`` shows everything, and puts DEBUG in the file too.
+
     Args:
         log_dir: Where log files go (created if missing).
-        debug: Log the pipeline at DEBUG level (``voicelab serve --test``).
-        console_level: stderr's level if not the file's.
+        verbose: DEBUG everywhere (``voicelab serve --verbose``).
         mask_numbers: Mask phone numbers in every message (``VOICELAB_MASK_PHONE_NUMBERS``).
     """
     logger.remove()
+    _console["id"] = _add_console(
+        "DEBUG" if verbose else "WARNING", None if verbose else "INFO", mask_numbers
+    )
     sinks = LogSinks(
         log_dir,
-        level="DEBUG" if debug else "INFO",
-        console_level=console_level,
+        level="DEBUG" if verbose else "INFO",
+        console_level=None,
         mask_numbers=mask_numbers,
     )
     return sinks.add()

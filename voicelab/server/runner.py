@@ -17,6 +17,7 @@ then the signal does what it did before (by default, the process exits).
 from __future__ import annotations
 
 import asyncio
+import errno
 import signal
 import socket
 import sys
@@ -39,7 +40,7 @@ from voicelab.server._http import UVICORN_GRACE_S, uvicorn_config
 from voicelab.server.app import create_app, end_live_calls
 from voicelab.server.logging import LogSinks
 
-__all__ = ["CallServer", "GracefulServer", "SigtermStop", "run_server"]
+__all__ = ["CallServer", "GracefulServer", "SigtermStop", "listen_socket", "run_server"]
 
 
 class GracefulServer(uvicorn.Server):
@@ -62,15 +63,39 @@ class GracefulServer(uvicorn.Server):
         await super().shutdown(sockets)
 
 
-def run_server(app: FastAPI, settings: Settings, **options: Any) -> None:
-    """Serve ``app`` in this thread until SIGINT/SIGTERM (``voicelab serve``).
+def listen_socket(host: str, port: int) -> socket.socket:
+    """A TCP socket bound to ``host:port``, for uvicorn to serve on.
+
+    Bound before anything else starts, so a port that is taken is one clear error and
+    not, after every model has loaded, uvicorn's errno.
+
+    Raises:
+        VoicelabError: The port is taken or cannot be bound (the message says what to do).
+    """
+    # IPPROTO_TCP spelled out: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
+    # sockets whose proto says TCP, and a plain socket() says 0. With Nagle on, every
+    # response on a kept-alive connection waited ~40 ms for the client's delayed ACK
+    # (44 ms a webhook, measured; 0.3 ms without), and so did the media frames.
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:
+        sock.close()
+        hint = " (another server is there: pass --port)" if exc.errno == errno.EADDRINUSE else ""
+        raise VoicelabError(f"cannot listen on {host}:{port}: {exc.strerror}{hint}") from None
+    return sock
+
+
+def run_server(app: FastAPI, settings: Settings, sock: socket.socket, **options: Any) -> None:
+    """Serve ``app`` on ``sock`` in this thread until SIGINT/SIGTERM (``voicelab serve``).
 
     Like ``uvicorn.run(app, **options)`` with the server's limits (:func:`uvicorn_config`),
     and live calls ended (and recorded) first on shutdown; the signal is re-raised
     afterwards, so the process exits as it would have.
     """
     server = GracefulServer(uvicorn_config(app, settings, **options), app)
-    server.run()
+    server.run(sockets=[sock])
     if not server.started:
         sys.exit(3)  # uvicorn's exit code for a failed start-up
 
@@ -127,7 +152,7 @@ class CallServer:
         host: Interface to bind.
         port: Port to bind; 0 picks a free one (see :attr:`url`).
         log_level: Console level of uvicorn's and voicelab's logs (the log file in
-            ``settings.log_dir`` gets INFO and up regardless).
+            ``settings.log_dir`` gets INFO and up regardless); ``VOICELAB_LOG_LEVEL``.
         agent: The calls' agent (a factory or a ``module:factory`` string; default:
             ``settings.agent``, else the reference agent). See :mod:`voicelab.bot.agent`.
         pool: The offline models its calls use, if its providers need any: share one
@@ -146,7 +171,7 @@ class CallServer:
         *,
         host: str = "127.0.0.1",
         port: int = 0,
-        log_level: str = "warning",
+        log_level: str | None = None,
         agent: AgentSpec | None = None,
         pool: ModelPool | None = None,
     ) -> None:
@@ -155,7 +180,7 @@ class CallServer:
         self.pool = pool
         self.host = host
         self.requested_port = port
-        self.log_level = log_level
+        self.log_level = (log_level or self.settings.log_level).lower()
         self.port: int | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
@@ -163,7 +188,7 @@ class CallServer:
         self._sigterm = SigtermStop(self.stop)
         self._log_sinks = LogSinks(
             self.settings.log_dir,
-            console_level=log_level.upper(),
+            console_level=self.log_level.upper(),
             mask_numbers=self.settings.mask_phone_numbers,
         )
 
@@ -187,19 +212,7 @@ class CallServer:
         """
         if self.running:
             return self
-        # IPPROTO_TCP spelled out: asyncio turns Nagle's algorithm off (TCP_NODELAY) only on
-        # sockets whose proto says TCP, and a plain socket() says 0. With Nagle on, every
-        # response on a kept-alive connection waited ~40 ms for the client's delayed ACK
-        # (44 ms a webhook, measured; 0.3 ms without), and so did the media frames.
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((self.host, self.requested_port))
-        except OSError as exc:
-            sock.close()
-            raise VoicelabError(
-                f"cannot listen on {self.host}:{self.requested_port}: {exc.strerror}"
-            ) from None
+        sock = listen_socket(self.host, self.requested_port)
         self.port = sock.getsockname()[1]
         # voicelab's own sinks, next to the host's (a notebook's, pytest's): removed on stop.
         self._log_sinks.add()
