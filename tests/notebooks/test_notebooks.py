@@ -126,6 +126,18 @@ def test_quickstart(tmp_path: Path) -> None:
     assert mime_count(nb, "image/png") >= 1  # the timeline
     [directory] = call_dirs(recordings)
     assert json.loads((directory / "call.json").read_text())["providers"]["name"] == "scripted"
+    # Quiet (issue 16): the call cell wrote ~130 stderr outputs of pipecat DEBUG lines, with
+    # raw colour codes, and a TqdmWarning about IProgress.
+    stderr = [
+        output.get("text", "")
+        for cell in nb.cells
+        for output in cell.get("outputs", [])
+        if output.get("name") == "stderr"
+    ]
+    joined = "".join(stderr)
+    assert "\x1b[" not in joined and "DEBUG" not in joined, joined[:2000]
+    assert "IProgress" not in text and "TqdmWarning" not in joined
+    assert len(joined.splitlines()) <= 5, joined[:2000]
 
 
 @pytest.mark.slow

@@ -71,3 +71,71 @@ def test_an_alias_bomb_is_one_line_and_exit_2_not_a_hang(tmp_path, command):
         " aliases expanded (an alias bomb?) (line 5)"
     ]
     assert "Traceback" not in result.stderr
+
+
+# --- the first hour (issue 16) -------------------------------------------------------------------
+
+
+def test_serve_on_a_taken_port_says_so_at_once_with_exit_2(tmp_path):
+    # It used to load every model first, then exit 3 with uvicorn's errno.
+    import socket
+
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    port = taken.getsockname()[1]
+    try:
+        result = voicelab(
+            "serve",
+            "--port",
+            str(port),
+            env={"VOICELAB_PROVIDERS": "offline", "VOICELAB_RECORDINGS_DIR": str(tmp_path)},
+        )
+    finally:
+        taken.close()
+    assert result.returncode == 2, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [lines[-1]] and "pass --port" in lines[-1] and str(port) in lines[-1]
+    assert "offline model" not in result.stderr  # nothing was loaded
+
+
+def test_call_accepts_a_from_number_and_checks_it():
+    result = voicelab("call", "+15550002222", "--from", "+1５５５0001111")
+    assert result.returncode == 2 and "E.164" in result.stderr
+    help_text = voicelab("call", "--help").stdout
+    assert "--from" in help_text
+
+
+def test_the_starter_prints_commands_that_use_this_python(tmp_path):
+    result = voicelab("init", str(tmp_path / "proj"))
+    assert result.returncode == 0, result.stderr
+    commands = result.stdout.split("Run its tests:")[1].split()
+    assert f"{sys.executable}" in commands and "-m" in commands and "pytest" in commands
+
+
+ONE_LINE_FAILING = """\
+id: failing_check
+persona: A guest with one short line.
+turns:
+  - say: Hello there.
+expect:
+  - turn: 1
+    contains: a phrase no bot says, zebra crossing
+"""
+
+
+@pytest.mark.slow  # one real-time call on the instant providers
+def test_simulate_prints_the_checks_and_exits_1_when_one_fails(tmp_path):
+    # `goal_driven_feedback` failed its expect: yet simulate showed `completed` and exit 0;
+    # only `report --by scenario_id` revealed it.
+    scenario = tmp_path / "failing_check.yaml"
+    scenario.write_text(ONE_LINE_FAILING)
+    env = {"VOICELAB_RECORDINGS_DIR": str(tmp_path / "rec"), "VOICELAB_LOG_DIR": str(tmp_path)}
+    result = voicelab("simulate", str(scenario), "--providers", "instant", env=env)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "failing_check" in result.stdout and "0 of 1 passed" in result.stdout
+    assert "FAILED turn 1 contains" in result.stdout
+    allowed = voicelab(
+        "simulate", str(scenario), "--providers", "instant", "--allow-failed-checks", env=env
+    )
+    assert allowed.returncode == 0, allowed.stdout + allowed.stderr

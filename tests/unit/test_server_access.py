@@ -315,9 +315,10 @@ def test_the_cli_call_command_sends_the_configured_key(keyed, twilio_api):
     from voicelab.cli import app
 
     runner = CliRunner()
-    command = ["call", "+15550002222", "--server", keyed]
+    command = ["call", "+15550002222", "--server", keyed, "--from", "+15550003333"]
     placed = runner.invoke(app, command, env={"VOICELAB_API_KEY": KEY})
     assert placed.exit_code == 0, placed.output
+    assert twilio_api[1][-1]["From"] == ["+15550003333"]  # --from reached Twilio
     assert f"call {twilio_api[1][-1]['Sid'][0]} to +15550002222: queued" in placed.output
     assert "completed" in placed.output  # /call-status answered too: it got the key as well
     refused = runner.invoke(app, command, env={"VOICELAB_API_KEY": "another-key-" + "3" * 20})
