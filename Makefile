@@ -29,7 +29,7 @@ $(STAMP): pyproject.toml
 		CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/python -m pip wheel --quiet --no-cache-dir \
 		--no-deps "llama-cpp-python==$(LLAMA_VERSION)" -w $(LLAMA_WHEELS)
 	$(BIN)/python -m pip install --quiet $(LLAMA_WHEELS)/llama_cpp_python-$(LLAMA_VERSION)-*.whl
-	$(BIN)/python -m pip install --quiet -e '.[dev,ray]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,ray,otel]'
 	touch $(STAMP)
 
 test: install lint
