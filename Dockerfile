@@ -15,7 +15,8 @@ COPY evals ./evals
 # Portable AVX2 build of llama.cpp: a -march=native build segfaults on some AVX-512/AMX CPUs
 # (see the Makefile), and an image runs on CPUs other than the one that built it.
 ENV CMAKE_ARGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON -DGGML_AVX512=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_TILE=OFF"
-RUN pip install --no-cache-dir -e .
+# With the otel extra: VOICELAB_OTLP_ENDPOINT sends every call's spans to a collector.
+RUN pip install --no-cache-dir -e '.[otel]'
 
 EXPOSE 8765
 CMD ["voicelab", "serve", "--host", "0.0.0.0", "--port", "8765"]

@@ -113,7 +113,7 @@ def test_ray_asked_for_without_ray_installed_is_an_install_hint_and_exit_2(
     monkeypatch.setitem(sys.modules, "ray", None)  # import ray raises ImportError
     code, output = sweep_cli(str(write_sweep(tmp_path)), "--ray", "local", "--store", str(tmp_path))
     assert code == 2, output
-    assert "pip install 'voicelab[ray]'" in output
+    assert "pip install 'voicelab-phone[ray]'" in output
 
 
 def _manifest(directory: Path, **fields: object) -> None:

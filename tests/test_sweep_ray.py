@@ -17,7 +17,7 @@ from voicelab.sweeps import CellOutcome, sweep
 from voicelab.sweeps._ray import LocalCluster, worker_name
 
 pytestmark = pytest.mark.slow
-ray = pytest.importorskip("ray", reason="make install installs voicelab[ray]")
+ray = pytest.importorskip("ray", reason="make install installs voicelab-phone[ray]")
 
 
 @pytest.fixture(scope="module", autouse=True)

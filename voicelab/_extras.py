@@ -67,6 +67,11 @@ EXTRAS: dict[str, Extra] = {
         Extra("cloud", ("deepgram",), "Deepgram, OpenAI and Cartesia: the cloud providers"),
         Extra("lab", ("jupyterlab", "ipywidgets"), "JupyterLab and widget progress bars"),
         Extra("ray", ("ray",), "sweeps on a Ray cluster"),
+        Extra(
+            "otel",
+            ("opentelemetry.sdk", "opentelemetry.exporter.otlp.proto.http"),
+            "OpenTelemetry traces of every call (VOICELAB_OTLP_ENDPOINT)",
+        ),
     )
 }
 """Every extra, by name."""

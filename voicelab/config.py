@@ -152,6 +152,11 @@ class Settings(BaseSettings):
             before the bot says a fallback line instead.
         agent: ``VOICELAB_AGENT``: the call's agent as ``module:factory`` (see
             :mod:`voicelab.bot.agent`); unset, the reference agent. Imported at server start.
+        otlp_endpoint: ``VOICELAB_OTLP_ENDPOINT``: an OTLP/HTTP collector (``http(s)://host:4318``,
+            ``/v1/traces`` added unless given) that every call's spans are sent to (pipecat's
+            conversation, turn and service spans, each with the call's SID). Needs
+            ``voicelab-phone[otel]``; the OTel SDK's ``OTEL_EXPORTER_OTLP_*`` variables (headers,
+            timeout, compression, certificates) still apply. See :mod:`voicelab.bot.tracing`.
     """
 
     model_config = SettingsConfigDict(
@@ -220,6 +225,9 @@ class Settings(BaseSettings):
     # The agent seam: whose pipecat processors answer the calls (voicelab.bot.agent).
     agent: str | None = None
 
+    # Traces: where every call's OpenTelemetry spans go (voicelab.bot.tracing).
+    otlp_endpoint: str | None = None
+
     @field_validator("agent")
     @classmethod
     def _check_agent(cls, value: str | None) -> str | None:
@@ -240,11 +248,20 @@ class Settings(BaseSettings):
     @field_validator("public_url", "twilio_api_base", "openai_base_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
-        if not value:
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError(f"must start with http:// or https://, got {value!r}")
-        return value.rstrip("/")
+        return _http_url(value)
+
+    @field_validator("otlp_endpoint")
+    @classmethod
+    def _check_otlp_endpoint(cls, value: str | None) -> str | None:
+        url = _http_url(value)
+        # The endpoint is an ordinary setting (logged, hashed): credentials belong in the
+        # SDK's OTEL_EXPORTER_OTLP_HEADERS, which voicelab never reads or writes anywhere.
+        if url and "@" in url.split("://", 1)[1].split("/", 1)[0]:
+            raise ValueError(
+                "must not carry credentials: put them in OTEL_EXPORTER_OTLP_HEADERS "
+                "(e.g. 'authorization=Bearer ...')"
+            )
+        return url
 
     @field_validator("outbound_allowed_prefixes", "outbound_denied_prefixes")
     @classmethod
@@ -303,7 +320,11 @@ class Settings(BaseSettings):
         return bool(self.twilio_account_sid and self.twilio_auth_token)
 
     def fingerprint(self) -> str:
-        """A short hash of the non-secret settings, stored with each call record."""
+        """A short hash of the non-secret settings, stored with each call record.
+
+        Where the traces go is left out too: it changes nothing a call does, so a traced
+        and an untraced run of the same setup keep one hash.
+        """
         public = self.model_dump(
             mode="json",
             exclude={
@@ -312,9 +333,19 @@ class Settings(BaseSettings):
                 "deepgram_api_key",
                 "cartesia_api_key",
                 "api_key",
+                "otlp_endpoint",
             },
         )
         return hashlib.sha256(json.dumps(public, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _http_url(value: str | None) -> str | None:
+    """``value`` without its trailing slash, if it is an http(s) URL; ``None`` if empty."""
+    if not value:
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must start with http:// or https://, got {value!r}")
+    return value.rstrip("/")
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -14,7 +14,7 @@ import asyncio
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import WebSocket
 from loguru import logger
@@ -43,11 +43,15 @@ from voicelab.bot.faults import CallGuards, service_kind
 from voicelab.bot.models import ModelPool
 from voicelab.bot.persona import load_persona
 from voicelab.bot.serializer import SessionCloser, TolerantTwilioFrameSerializer
+from voicelab.bot.tracing import TraceExport
 from voicelab.config import Settings
 from voicelab.errors import VoicelabError
 from voicelab.recording.observer import CallEventObserver
 from voicelab.recording.recorder import StreamingRecorder
 from voicelab.recording.store import CallRecord
+
+if TYPE_CHECKING:
+    from voicelab.bot._otel import CallTrace
 
 __all__ = ["SHUTDOWN_REASON", "CallPipeline", "recording_filename"]
 
@@ -76,6 +80,8 @@ class CallPipeline:
         port: The server's port, for the recording's file name.
         agent: Builds the call's processors (default: the reference agent; see
             :func:`voicelab.bot.agent.load_agent`).
+        tracing: The server's trace export (``VOICELAB_OTLP_ENDPOINT``): the call becomes
+            one trace, named in ``call.json`` (see :mod:`voicelab.bot.tracing`).
     """
 
     websocket: WebSocket
@@ -85,6 +91,7 @@ class CallPipeline:
     pool: ModelPool | None = None
     port: int = 8765
     agent: Agent | None = None
+    tracing: TraceExport | None = None
 
     async def run(self) -> str:
         """Run the call to its end; returns why it ended.
@@ -103,8 +110,11 @@ class CallPipeline:
         recorder: StreamingRecorder | None = None
         worker: PipelineWorker | None = None
         reason = "websocket_closed"
+        trace = self.tracing.start_call(self.call) if self.tracing is not None else None
+        if trace is not None:
+            trace.attach()  # before the pipeline's tasks exist: they inherit the call's span
         try:
-            self._write_manifest(started)
+            self._write_manifest(started, trace)
             parties: dict[str, Any] = {"from": self.call.from_number, "to": self.call.to_number}
             self.record.emit(
                 "call.started",
@@ -117,7 +127,7 @@ class CallPipeline:
             # ends this call with an `error` event and a complete record.
             parts = await self._build_agent()
             guards = CallGuards(self.settings)
-            worker, recorder = self._build(parts, wav_path, events, guards, ender)
+            worker, recorder = self._build(parts, wav_path, events, guards, ender, trace=trace)
             ender.worker = worker
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(worker)
@@ -152,8 +162,12 @@ class CallPipeline:
                 await worker.cancel()
         finally:
             ender.done()
-            # Shielded: a second cancellation (shutdown) must not leave the record half-done.
-            await asyncio.shield(self._finish_record(recorder, events, reason))
+            try:
+                # Shielded: a second cancellation (shutdown) must not leave the record half-done.
+                await asyncio.shield(self._finish_record(recorder, events, reason))
+            finally:
+                if trace is not None:
+                    trace.end(reason)  # after pipecat's conversation span (the worker's cleanup)
         return reason
 
     async def _finish_record(
@@ -197,6 +211,8 @@ class CallPipeline:
         events: CallEventObserver,
         guards: CallGuards,
         ender: CallEnder | None = None,
+        *,
+        trace: CallTrace | None = None,
     ) -> tuple[PipelineWorker, StreamingRecorder]:
         serializer = TolerantTwilioFrameSerializer(
             stream_sid=self.call.stream_sid,
@@ -249,6 +265,7 @@ class CallPipeline:
             observers=[events, events.latency_observer()],
             idle_timeout_secs=None,
             enable_rtvi=False,  # no RTVI client on a phone line
+            **_tracing_params(self.call, trace),
         )
 
         @transport.event_handler("on_client_connected")
@@ -268,12 +285,14 @@ class CallPipeline:
 
         return worker, recorder
 
-    def _write_manifest(self, started: datetime) -> None:
+    def _write_manifest(self, started: datetime, trace: CallTrace | None = None) -> None:
         """Who the call is: written first, so even a call whose setup fails is identified."""
         import pipecat
 
         import voicelab
 
+        # The record finds its trace (and the trace its record, by the SID on every span).
+        traced = {"trace_id": trace.trace_id} if trace is not None else {}
         self.record.update_manifest(
             call_sid=self.call.call_sid,
             stream_sid=self.call.stream_sid,
@@ -284,6 +303,7 @@ class CallPipeline:
             versions={"voicelab": voicelab.__version__, "pipecat": pipecat.version()},
             settings_hash=self.settings.fingerprint(),
             server_port=self.port,
+            **traced,
         )
 
     def _describe(self, name: str, parts: AgentParts) -> None:
@@ -301,6 +321,20 @@ class CallPipeline:
                 "text_hash": persona.text_hash,
             }
         self.record.update_manifest(**description)
+
+
+def _tracing_params(call: CallInfo, trace: CallTrace | None) -> dict[str, Any]:
+    """pipecat's tracing, for a traced call: its conversation is the call (by CallSid)."""
+    if trace is None:
+        return {}
+    return {
+        "enable_tracing": True,
+        "enable_turn_tracking": True,  # the turn spans hang on pipecat's turn tracker
+        "conversation_id": call.call_sid,
+        # pipecat sets these on the conversation span only; voicelab's span processor
+        # gives them to every span of the trace (bot/_otel.py CallSpans).
+        "additional_span_attributes": trace.attributes,
+    }
 
 
 def _guarded(parts: AgentParts, guards: CallGuards) -> list[FrameProcessor]:

@@ -19,6 +19,7 @@ from voicelab.bot.agent import AgentSpec, load_agent
 from voicelab.bot.models import ModelPool
 from voicelab.bot.pipeline import SHUTDOWN_REASON
 from voicelab.bot.providers import check_providers, pool_models
+from voicelab.bot.tracing import TraceExport
 from voicelab.config import Settings
 from voicelab.errors import ConfigError
 from voicelab.server.access import (
@@ -96,7 +97,8 @@ def create_app(
             ``settings.agent``, else the reference agent; see :mod:`voicelab.bot.agent`).
 
     Raises:
-        ConfigError: The agent does not import (the message names ``VOICELAB_AGENT``).
+        ConfigError: The agent does not import (the message names ``VOICELAB_AGENT``), or
+            ``VOICELAB_OTLP_ENDPOINT`` is set without the ``otel`` extra installed.
     """
     # Imported here, once: a broken agent stops the server, not each call.
     call_agent = load_agent(agent if agent is not None else settings.agent)
@@ -104,10 +106,16 @@ def create_app(
     check_providers(settings, reference_agent=call_agent is load_agent(None))
     # Every call leaves a record: a server that cannot write one does not start.
     check_recordings_dir(settings.recordings_dir)
+    # Traces (VOICELAB_OTLP_ENDPOINT): a missing extra stops the server here, not each call.
+    tracing = TraceExport.from_settings(settings)
     if pool is None and pool_models(settings.providers):
         pool = ModelPool()
     state = ServerState.create(
-        settings, pool, port if port is not None else settings.port, agent=call_agent
+        settings,
+        pool,
+        port if port is not None else settings.port,
+        agent=call_agent,
+        tracing=tracing,
     )
 
     @asynccontextmanager
@@ -117,12 +125,19 @@ def create_app(
             models = pool_models(settings.providers)
             if models:
                 await asyncio.to_thread(state.pool.warm, models)
+        if state.tracing is not None:
+            state.tracing.start()  # once per server start, not per call
         yield
         # Calls still live (an ASGI server that closes no websockets first): end them
         # with reason `shutdown` and complete records. CallServer/`voicelab serve` have
         # already done so before uvicorn closed the websockets (see runner.GracefulServer).
-        await end_live_calls(app)
-        await state.aclose()
+        try:
+            await end_live_calls(app)
+            await state.aclose()
+        finally:
+            if state.tracing is not None:
+                # Last: every call's spans have ended. Bounded, and off the event loop.
+                await asyncio.to_thread(state.tracing.close)
 
     warnings = security_warnings(settings)
     for warning in warnings:

@@ -56,6 +56,7 @@ async def handle_media_stream(websocket: WebSocket, state: ServerState) -> None:
         pool=state.pool,
         port=state.port,
         agent=state.agent,
+        tracing=state.tracing,
     )
     task = asyncio.current_task()
     assert task is not None

@@ -7,6 +7,7 @@ from typing import Any
 
 from voicelab.bot.agent import Agent
 from voicelab.bot.models import ModelPool
+from voicelab.bot.tracing import TraceExport
 from voicelab.config import Settings
 from voicelab.server.calls import CallRegistry
 from voicelab.server.stream_tokens import StreamTokens
@@ -28,6 +29,8 @@ class ServerState:
         port: The listening port, used in recording names.
         stream_tokens: One-time media-stream tokens, issued with each call's TwiML.
         agent: Builds each call's processors (``None``: the reference agent).
+        tracing: Where the calls' spans go (``None``: no ``VOICELAB_OTLP_ENDPOINT``); opened
+            and closed by the app's lifespan.
     """
 
     settings: Settings
@@ -40,11 +43,17 @@ class ServerState:
         default_factory=lambda: StreamTokens(Settings.model_fields["stream_token_ttl"].default)
     )
     agent: Agent | None = None
+    tracing: TraceExport | None = None
     _twilio: Any = field(default=None, repr=False)
 
     @classmethod
     def create(
-        cls, settings: Settings, pool: ModelPool | None, port: int, agent: Agent | None = None
+        cls,
+        settings: Settings,
+        pool: ModelPool | None,
+        port: int,
+        agent: Agent | None = None,
+        tracing: TraceExport | None = None,
     ) -> ServerState:
         public_url = PublicURL.from_settings(settings)
         return cls(
@@ -60,6 +69,7 @@ class ServerState:
             port=port,
             stream_tokens=StreamTokens(settings.stream_token_ttl),
             agent=agent,
+            tracing=tracing,
         )
 
     def twilio(self) -> Any:

@@ -11,7 +11,7 @@ into a scratch directory, returning each call directory as a tar that the driver
 into its own store. A failed call, or a lost worker (its calls in flight fail with
 ``RayActorError``; a new worker replaces it), is retried once, then reported.
 
-Ray is optional (``pip install 'voicelab[ray]'``) and imported only here, when a sweep asks
+Ray is optional (``pip install 'voicelab-phone[ray]'``) and imported only here, when a sweep asks
 for it; the driver's process gets ``RAY_USAGE_STATS_ENABLED=0`` unless it says otherwise.
 """
 
@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from voicelab._extras import install_command
 from voicelab.config import Settings
 from voicelab.errors import MissingDependencyError, SweepError
 from voicelab.simulator.scenario import Scenario
@@ -45,7 +46,7 @@ __all__ = [
     "worker_name",
 ]
 
-INSTALL_HINT = "Ray is not installed: pip install 'voicelab[ray]'"
+INSTALL_HINT = f"Ray is not installed: {install_command('ray')}"
 # --ray local: the dashboard and a large object store are not what a sweep needs (call
 # directories travel as a few hundred kB each), and the box may be small.
 LOCAL_CLUSTER: dict[str, Any] = {

@@ -11,6 +11,7 @@ import numpy as np
 from pipecat.frames.frames import ErrorFrame, Frame, TTSAudioRawFrame
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
+from pipecat.utils.tracing.service_decorators import traced_tts
 
 from voicelab.bot.services.clauses import ClauseTextAggregator
 
@@ -64,6 +65,7 @@ class HibariTTSService(TTSService):
         finally:
             loop.call_soon_threadsafe(out.put_nowait, None)
 
+    @traced_tts  # pipecat's `tts` span per reply when the call is traced
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
         """Synthesise ``text``; yields 16-bit PCM frames at the pipeline's output rate."""
         await self.start_tts_usage_metrics(text)

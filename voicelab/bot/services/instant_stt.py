@@ -14,6 +14,7 @@ from pipecat.frames.frames import Frame, TranscriptionFrame
 from pipecat.services.settings import STTSettings
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.utils.time import time_now_iso8601
+from pipecat.utils.tracing.service_decorators import traced_stt
 
 from voicelab.bot.services.pooled_whisper import PooledWhisperSTTService
 
@@ -46,6 +47,7 @@ class InstantSTTService(SegmentedSTTService):
     def can_generate_metrics(self) -> bool:
         return True
 
+    @traced_stt  # pipecat's `stt` span per transcript when the call is traced
     async def run_stt(self, audio: bytes) -> AsyncGenerator[Frame, None]:
         """One final transcript for the segment in ``audio`` (raw 16-bit PCM)."""
         await self.start_processing_metrics()
@@ -53,5 +55,6 @@ class InstantSTTService(SegmentedSTTService):
         yield TranscriptionFrame(self._text, self._user_id, time_now_iso8601())
 
     # The same "final only when no later speech is pending" rule as the Whisper service:
-    # a mid-sentence pause must not end the turn on the first segment's transcript.
+    # a mid-sentence pause must not end the turn on the first segment's transcript. (With
+    # the OTel SDK installed it is that service's traced push_frame: see pooled_whisper.py.)
     push_frame = PooledWhisperSTTService.push_frame

@@ -14,6 +14,7 @@ import numpy as np
 from pipecat.frames.frames import Frame, TTSAudioRawFrame
 from pipecat.services.settings import TTSSettings
 from pipecat.services.tts_service import TTSService
+from pipecat.utils.tracing.service_decorators import traced_tts
 
 from voicelab.bot.services.clauses import ClauseTextAggregator
 from voicelab.errors import InvalidArgumentError
@@ -70,6 +71,7 @@ class InstantTTSService(TTSService):
     def can_generate_metrics(self) -> bool:
         return True
 
+    @traced_tts  # pipecat's `tts` span per reply when the call is traced
     async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
         """``text`` as 16-bit PCM frames at the pipeline's output rate."""
         await self.start_tts_usage_metrics(text)

@@ -15,9 +15,11 @@ from pipecat.frames.frames import (
     LLMFullResponseEndFrame,
     LLMFullResponseStartFrame,
 )
+from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.llm_service import LLMService
 from pipecat.services.settings import LLMSettings
+from pipecat.utils.tracing.service_decorators import traced_llm
 
 __all__ = ["LocalLLMService", "chat_messages", "local_llm_settings"]
 
@@ -74,11 +76,17 @@ class LocalLLMService(LLMService):
         if not isinstance(frame, LLMContextFrame):
             await self.push_frame(frame, direction)
             return
+        await self._process_context(frame.context)
+
+    # pipecat's `llm` span per reply when the call is traced (VOICELAB_OTLP_ENDPOINT), as
+    # its own LLM services have: messages, output, TTFB.
+    @traced_llm
+    async def _process_context(self, context: LLMContext) -> None:
         await self.push_frame(LLMFullResponseStartFrame())
         await self.start_processing_metrics()
         await self.start_ttfb_metrics()
         try:
-            await self._generate(chat_messages(list(frame.context.get_messages())))
+            await self._generate(chat_messages(list(context.get_messages())))
         except Exception as exc:  # a failed reply must not end the call
             await self.push_error(error_msg=f"Error during completion: {exc}", exception=exc)
         finally:

@@ -8,6 +8,7 @@ from pipecat.frames.frames import Frame, TranscriptionFrame
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.services.whisper.stt import WhisperSTTService
+from pipecat.utils.tracing.service_decorators import traced_stt
 
 __all__ = ["PooledWhisperSTTService"]
 
@@ -48,3 +49,8 @@ class PooledWhisperSTTService(WhisperSTTService):
             frame.finalized = not self._user_speaking and self._segment_queue.empty()
         # Skip SegmentedSTTService.push_frame, which would set the flag back to True.
         await super(SegmentedSTTService, self).push_frame(frame, direction)
+
+    # pipecat's `stt` spans (traced calls) live in a wrapper around the class's push_frame,
+    # which @traced_stt installs on the class whose method it decorates: WhisperSTTService's
+    # wrapper is skipped by the push_frame above, so this class gets its own.
+    run_stt = traced_stt(WhisperSTTService.run_stt)
