@@ -16,14 +16,14 @@ from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.utils.time import time_now_iso8601
 from pipecat.utils.tracing.service_decorators import traced_stt
 
-from voicelab.bot.services.pooled_whisper import PooledWhisperSTTService
+from voicelab.bot.services._segments import FinalWhenNoSpeechPending
 
 __all__ = ["INSTANT_TRANSCRIPT", "InstantSTTService"]
 
 INSTANT_TRANSCRIPT = "I have some feedback."
 
 
-class InstantSTTService(SegmentedSTTService):
+class InstantSTTService(FinalWhenNoSpeechPending, SegmentedSTTService):
     """Transcribes every speech segment as ``text``, without looking at the audio.
 
     Args:
@@ -53,8 +53,3 @@ class InstantSTTService(SegmentedSTTService):
         await self.start_processing_metrics()
         await self.stop_processing_metrics()
         yield TranscriptionFrame(self._text, self._user_id, time_now_iso8601())
-
-    # The same "final only when no later speech is pending" rule as the Whisper service:
-    # a mid-sentence pause must not end the turn on the first segment's transcript. (With
-    # the OTel SDK installed it is that service's traced push_frame: see pooled_whisper.py.)
-    push_frame = PooledWhisperSTTService.push_frame

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from pipecat.frames.frames import Frame, TranscriptionFrame
-from pipecat.processors.frame_processor import FrameDirection
-from pipecat.services.stt_service import SegmentedSTTService
 from pipecat.services.whisper.stt import WhisperSTTService
 from pipecat.utils.tracing.service_decorators import traced_stt
+
+from voicelab.bot.services._segments import FinalWhenNoSpeechPending
 
 __all__ = ["PooledWhisperSTTService"]
 
 
-class PooledWhisperSTTService(WhisperSTTService):
+class PooledWhisperSTTService(FinalWhenNoSpeechPending, WhisperSTTService):
     """``WhisperSTTService`` that reuses a loaded faster-whisper model.
 
     The stock service loads its model in its constructor, synchronously, per
@@ -36,21 +35,7 @@ class PooledWhisperSTTService(WhisperSTTService):
     def _load(self) -> None:
         self._model = self._shared_model
 
-    async def push_frame(self, frame: Frame, direction: FrameDirection = FrameDirection.DOWNSTREAM):
-        """Mark a transcript ``finalized`` only if no later speech is pending.
-
-        ``finalized`` tells the turn-stop strategy that no more text is coming, so
-        the turn may end as soon as the transcript arrives. pipecat's segmented
-        STT marks every segment's transcript final; but a pause mid-sentence
-        splits one utterance into two VAD segments, and the first transcript
-        then ended the turn before the second was transcribed.
-        """
-        if isinstance(frame, TranscriptionFrame):
-            frame.finalized = not self._user_speaking and self._segment_queue.empty()
-        # Skip SegmentedSTTService.push_frame, which would set the flag back to True.
-        await super(SegmentedSTTService, self).push_frame(frame, direction)
-
     # pipecat's `stt` spans (traced calls) live in a wrapper around the class's push_frame,
     # which @traced_stt installs on the class whose method it decorates: WhisperSTTService's
-    # wrapper is skipped by the push_frame above, so this class gets its own.
+    # wrapper is skipped by the mixin's push_frame, so this class gets its own.
     run_stt = traced_stt(WhisperSTTService.run_stt)
