@@ -313,20 +313,37 @@ def call(
 
 @app.command()
 def report(
-    directory: Annotated[Path, typer.Argument(help="Recordings root.")] = Path("recordings"),
-    by: Annotated[str | None, typer.Option(help="calls_df/turns_df column to group by.")] = None,
+    directory: Annotated[
+        Path, typer.Argument(help="Recordings root, searched at any depth.")
+    ] = Path("recordings"),
+    by: Annotated[
+        str | None,
+        typer.Option(
+            help="Group by a calls_df column or an alias: scenario, persona, prompt, stt, "
+            "llm, tts (e.g. --by scenario, --by variant)."
+        ),
+    ] = None,
+    max_calls: Annotated[
+        int, typer.Option(min=0, help="Calls given their own row on the page (failing first).")
+    ] = 200,
 ) -> None:
-    """Print latency and quality summaries and write report.html next to the recordings."""
-    from voicelab.analysis import build_report
+    """Print a summary and write report.html: checks, calls with transcripts, latency."""
+    import warnings
+
+    from voicelab.analysis import CallRecordWarning, build_report
 
     if not directory.is_dir():
         fail(f"no such directory: {directory}")
     try:
-        result = build_report(directory, by=by)
-    except (VoicelabError, KeyError, ValueError) as exc:
+        with warnings.catch_warnings():
+            # The report lists every unreadable record itself (printed below).
+            warnings.simplefilter("ignore", CallRecordWarning)
+            result = build_report(directory, by=by, max_calls=max_calls)
+    except VoicelabError as exc:
         fail(str(exc))
     typer.echo(result.to_text())
-    typer.echo(f"\nreport: {result.html_path}")
+    if result.html_path is None:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +141,53 @@ def test_simulate_prints_the_checks_and_exits_1_when_one_fails(tmp_path):
         "simulate", str(scenario), "--providers", "instant", "--allow-failed-checks", env=env
     )
     assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+
+
+# --- voicelab report ---------------------------------------------------------------------
+
+CALLS = Path(__file__).resolve().parents[1] / "fixtures" / "calls"
+SIMULATED = "20250301-101500_CAa1b2c3d4e5f60718293a4b5c6d7e8f90"  # scenario canteen_feedback
+
+
+@pytest.fixture
+def recordings(tmp_path: Path) -> Path:
+    """A notebook's calls one level down, as `make lab` leaves them, and a corrupt one."""
+    root = tmp_path / "recordings"
+    shutil.copytree(CALLS / SIMULATED, root / "01_quickstart" / SIMULATED)
+    corrupt = root / "02_latency" / "20250301-120000_CAbroken" / "call.json"
+    corrupt.parent.mkdir(parents=True)
+    corrupt.write_text("{not json", encoding="utf-8")
+    return root
+
+
+def test_report_by_scenario_as_the_readme_writes_it(recordings: Path) -> None:
+    result = voicelab("report", str(recordings), "--by", "scenario")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith(f"voicelab report: {recordings} (1 call, grouped by scenario)")
+    assert "canteen_feedback" in out and "Reply to line 2 matches" in out
+    page = recordings / "report.html"
+    assert out.count(str(page)) == 1 and page.is_file()  # the path, once
+    # The corrupt manifest: listed in the output, not dumped as Python warnings.
+    corrupt = recordings / "02_latency" / "20250301-120000_CAbroken" / "call.json"
+    assert f"1 warning\n  - {corrupt}: unreadable manifest" in out
+    assert "CallRecordWarning" not in result.stderr and "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        ([], "no call records under"),
+        (["--by", "scenarios"], "cannot group by 'scenarios'; use one of scenario (scenario_id)"),
+    ],
+)
+def test_report_without_calls_or_with_an_unknown_group_is_exit_2(
+    tmp_path: Path, recordings: Path, args: list[str], needle: str
+) -> None:
+    root = recordings if args else tmp_path / "empty"
+    (tmp_path / "empty" / "01_quickstart").mkdir(parents=True)
+    result = voicelab("report", str(root), *args)
+    assert result.returncode == 2, result.stdout
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and needle in lines[0], result.stderr

@@ -1,14 +1,16 @@
 """Call directories into pandas: ``calls_df``, ``turns_df``, ``events_df``.
 
-Each loader takes a recordings root (or one call directory), reads every call under it and
+Each loader takes a recordings root (or one call directory), reads every call under it, at
+any depth (``recordings/01_quickstart/<call dirs>``; hidden directories are skipped), and
 returns one DataFrame. A directory that cannot be read (no or invalid ``call.json``, a bad
 line in ``events.jsonl``) is reported with a :class:`CallRecordWarning` naming its path and
 skipped; a truncated last line of ``events.jsonl`` (a writer died mid-line) is dropped alone.
 
-Results are cached as parquet in ``<root>/.voicelab_cache/`` and reused for every call
-directory whose ``call.json``, ``events.jsonl`` and WAV files kept their size and mtime, so
-a second load of 10,000 calls costs a directory scan and a parquet read. ``cache=False``
-neither reads nor writes the cache.
+Results are cached as parquet in ``<root>/.voicelab_cache/``, keyed by each call directory's
+path under the root, and reused for every call directory whose ``call.json``,
+``events.jsonl`` and WAV files kept their size and mtime, so a second load of 10,000 calls
+costs a directory scan and a parquet read. ``cache=False`` neither reads nor writes the
+cache.
 
 Dtypes: text is pandas' ``str``; identifiers and labels are ``category``; counts and turn
 numbers are nullable ``Int64``; flags are nullable ``boolean``; times in seconds are

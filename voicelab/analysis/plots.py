@@ -7,6 +7,7 @@ pyplot figure, and returns the Axes. Inputs are the loaders' DataFrames.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
@@ -19,6 +20,8 @@ from voicelab.analysis.latency import BREAKDOWN
 from voicelab.errors import CallRecordError, InvalidArgumentError
 
 __all__ = [
+    "Timeline",
+    "call_timeline",
     "plot_breakdown",
     "plot_latency_cdf",
     "plot_latency_hist",
@@ -132,14 +135,33 @@ def _spans(rows: pd.DataFrame, start: str, end: str) -> list[tuple[float, float]
     return [(a, b - a) for a, b in both.itertuples(index=False) if b >= a]
 
 
-def plot_timeline(turns: pd.DataFrame, call_sid: str | None = None, ax: Axes | None = None) -> Axes:
-    """Who spoke when in one call, with each turn's voice-to-voice latency marked.
+@dataclass(frozen=True)
+class Timeline:
+    """Who spoke when in one call: what :func:`plot_timeline` draws (the report draws it too).
 
-    Simulated calls are drawn on the caller's clock (what it said and heard, so the
-    arrows are ``v2v_caller_s``); real calls on the server's (user speech and bot speech,
-    arrows from ``user.speech_stopped`` to ``bot.speech_started``).
+    Attributes:
+        call_sid: The call.
+        clock: ``caller`` (a simulated call: what the caller said and heard) or ``server``
+            (user speech and bot speech as the server saw them).
+        said: ``(start, duration)`` in seconds of each caller utterance.
+        replies: ``(start, duration)`` of each bot reply (as heard, on the caller's clock).
+        gaps: ``(end of the caller's speech, start of the reply)`` of each answered turn:
+            the voice-to-voice latency on this clock.
     """
-    ax = _axes(ax, (10, 2.6))
+
+    call_sid: str
+    clock: Literal["caller", "server"]
+    said: list[tuple[float, float]]
+    replies: list[tuple[float, float]]
+    gaps: list[tuple[float, float]]
+
+
+def call_timeline(turns: pd.DataFrame, call_sid: str | None = None) -> Timeline:
+    """The :class:`Timeline` of one call of ``turns`` (``turns_df`` rows).
+
+    Raises:
+        InvalidArgumentError: ``call_sid`` is ``None`` and ``turns`` hold several calls.
+    """
     call_sid, rows = _one_call(turns, call_sid)
     caller_clock = bool(rows["utterance_ended_t"].notna().any())
     if caller_clock:
@@ -149,11 +171,28 @@ def plot_timeline(turns: pd.DataFrame, call_sid: str | None = None, ax: Axes | N
         )
     else:
         said, heard = ("user_started_t", "user_stopped_t"), ("bot_started_t", "bot_stopped_t")
-    ax.broken_barh(_spans(rows, *said), (1.6, 0.8), color="tab:blue")
-    ax.broken_barh(_spans(rows, *heard), (0.6, 0.8), color="tab:orange")
-    for end, start in rows[[said[1], heard[0]]].astype("float64").dropna().itertuples(index=False):
-        if start < end:
-            continue
+    pairs = rows[[said[1], heard[0]]].astype("float64").dropna().itertuples(index=False)
+    return Timeline(
+        call_sid,
+        "caller" if caller_clock else "server",
+        _spans(rows, *said),
+        _spans(rows, *heard),
+        [(end, start) for end, start in pairs if start >= end],
+    )
+
+
+def plot_timeline(turns: pd.DataFrame, call_sid: str | None = None, ax: Axes | None = None) -> Axes:
+    """Who spoke when in one call, with each turn's voice-to-voice latency marked.
+
+    Simulated calls are drawn on the caller's clock (what it said and heard, so the
+    arrows are ``v2v_caller_s``); real calls on the server's (user speech and bot speech,
+    arrows from ``user.speech_stopped`` to ``bot.speech_started``).
+    """
+    ax = _axes(ax, (10, 2.6))
+    timeline = call_timeline(turns, call_sid)
+    ax.broken_barh(timeline.said, (1.6, 0.8), color="tab:blue")
+    ax.broken_barh(timeline.replies, (0.6, 0.8), color="tab:orange")
+    for end, start in timeline.gaps:
         ax.annotate("", xy=(start, 1.5), xytext=(end, 1.5), arrowprops={"arrowstyle": "<->"})
         ax.text(
             (start + end) / 2,
@@ -163,10 +202,11 @@ def plot_timeline(turns: pd.DataFrame, call_sid: str | None = None, ax: Axes | N
             va="bottom",
             fontsize="small",
         )
+    caller_clock = timeline.clock == "caller"
     ax.set_yticks([1, 2], ["bot" + (" (heard)" if caller_clock else ""), "caller"])
     ax.set_ylim(0.4, 2.6)
-    ax.set_xlabel(f"t (s, {'caller' if caller_clock else 'server'} clock)")
-    ax.set_title(f"call {call_sid}", fontsize="medium")
+    ax.set_xlabel(f"t (s, {timeline.clock} clock)")
+    ax.set_title(f"call {timeline.call_sid}", fontsize="medium")
     return ax
 
 

@@ -39,6 +39,7 @@ __all__ = [
     "RuleConfig",
     "check_expectations",
     "judge_calls",
+    "manifest_expectations",
     "rule_checks",
     "scores_df",
 ]
@@ -183,6 +184,31 @@ def check_expectations(
     return scores_frame(rows)
 
 
+def manifest_expectations(calls: pd.DataFrame) -> dict[str, list[Any]]:
+    """The ``expectations`` list each call's ``call.json`` carries, by ``call_sid``.
+
+    The simulator files a scenario's expectations under ``scenario.expectations``; a
+    top-level ``expectations`` list is read too. The items are returned as written
+    (``Expectation.from_dict`` validates them).
+
+    Args:
+        calls: ``calls_df`` output (its ``call_sid`` and ``call_dir``).
+    """
+    found: dict[str, list[Any]] = {}
+    for sid, directory in zip(calls["call_sid"], calls["call_dir"], strict=True):
+        try:
+            manifest = read_manifest(Path(directory))
+        except CallRecordError:  # rewritten since it was loaded; reported next load
+            continue
+        scenario = manifest.get("scenario")
+        listed = manifest.get("expectations")
+        if listed is None and isinstance(scenario, dict):
+            listed = scenario.get("expectations")
+        if isinstance(listed, list):
+            found[str(sid)] = listed
+    return found
+
+
 def scores_df(
     root: str | os.PathLike[str],
     *,
@@ -191,34 +217,26 @@ def scores_df(
     complete: Callable[[str], str] | None = None,
     rubric: str = RUBRIC,
     rubric_version: str = RUBRIC_VERSION,
+    calls: pd.DataFrame | None = None,
+    turns: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every quality check of every call under ``root``, as one scores DataFrame.
 
     Args:
         root: The recordings root (or one call directory).
         expectations: By ``call_sid``; default: the ``expectations`` list each simulated
-            call's ``call.json`` carries, if any.
+            call's ``call.json`` carries, if any (:func:`manifest_expectations`).
         rules: Thresholds of the rule checks.
         complete: ``Callable[[str], str]`` running an LLM; when given, the judge runs too.
         rubric: The judge's rubric.
         rubric_version: Names the judge's cache file; change it with the rubric.
+        calls: ``calls_df(root)`` when already loaded (saves a load).
+        turns: ``turns_df(root)`` when already loaded.
     """
-    turns = turns_df(root)
-    calls = calls_df(root)
+    turns = turns_df(root) if turns is None else turns
+    calls = calls_df(root) if calls is None else calls
     if expectations is None:
-        expectations = {}
-        for sid, directory in zip(calls["call_sid"], calls["call_dir"], strict=True):
-            try:
-                manifest = read_manifest(Path(directory))
-            except CallRecordError:  # rewritten since it was loaded; reported next load
-                continue
-            # The simulator files a scenario's expectations under "scenario".
-            scenario = manifest.get("scenario")
-            listed = manifest.get("expectations")
-            if listed is None and isinstance(scenario, dict):
-                listed = scenario.get("expectations")
-            if isinstance(listed, list):
-                expectations[sid] = listed
+        expectations = manifest_expectations(calls)
     parts = [rule_checks(turns, rules), check_expectations(turns, expectations)]
     if complete is not None:
         parts.append(

@@ -11,7 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from analysis_fixtures import INBOUND, INBOUND_DIR, MALFORMED_DIR, OUTBOUND, OUTBOUND_DIR
+from analysis_fixtures import (
+    FIXTURES,
+    INBOUND,
+    INBOUND_DIR,
+    MALFORMED_DIR,
+    OUTBOUND,
+    OUTBOUND_DIR,
+)
 
 from voicelab.analysis import CallRecordWarning, calls_df, events_df, turns_df
 from voicelab.errors import CallRecordError
@@ -271,3 +278,53 @@ def test_file_names_match_the_writer() -> None:
     from voicelab.recording import store
 
     assert (_files.MANIFEST, _files.EVENTS) == (store.MANIFEST, store.EVENTS)
+
+
+def test_calls_in_subdirectories_load_and_hidden_ones_do_not(tmp_path: Path) -> None:
+    # The notebooks record into recordings/01_quickstart/ etc.; sweeps keep failed
+    # attempts in .failed/ and the store its index in .by-sid/: those are not calls.
+    root = tmp_path / "recordings"
+    group = root / "01_quickstart" / "morning"
+    group.mkdir(parents=True)
+    shutil.copytree(FIXTURES / INBOUND_DIR, group / INBOUND_DIR)
+    shutil.copytree(FIXTURES / OUTBOUND_DIR, root / OUTBOUND_DIR)
+    for hidden in (".failed", ".by-sid", ".voicelab_cache/x"):
+        shutil.copytree(FIXTURES / MALFORMED_DIR, root / hidden / MALFORMED_DIR)
+    (root / "01_quickstart" / "loop").symlink_to(root)  # a link back up must not loop
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # nothing hidden is read (the malformed call warns)
+        calls = calls_df(root, cache=False)
+    assert list(calls["call_sid"]) == [INBOUND, OUTBOUND]  # in time order across groups
+    assert calls["call_dir"].iloc[0] == str(group / INBOUND_DIR)
+    assert calls["caller_wav"].iloc[0] == str(group / INBOUND_DIR / "caller.wav")
+    assert turns_df(root)["call_sid"].astype(str).nunique() == 2
+
+
+def test_the_cache_keys_calls_by_their_path_under_the_root(tmp_path: Path) -> None:
+    # Two groups may hold directories of the same name (a copied run): each is its own
+    # call in the cache, found at its own path, and only a changed one is read again.
+    root = tmp_path / "recordings"
+    for name, sid in (("a", INBOUND), ("b", "CAcopy0000000000000000000000000001")):
+        shutil.copytree(FIXTURES / INBOUND_DIR, root / name / INBOUND_DIR)
+        manifest = root / name / INBOUND_DIR / "call.json"
+        manifest.write_text(manifest.read_text().replace(INBOUND, sid))
+    first = calls_df(root)
+    index = json.loads((root / ".voicelab_cache" / "records.json").read_text())
+    assert set(index["entries"]) == {f"a/{INBOUND_DIR}", f"b/{INBOUND_DIR}"}
+    assert list(first["call_dir"]) == [str(root / "a" / INBOUND_DIR), str(root / "b" / INBOUND_DIR)]
+    events = root / "b" / INBOUND_DIR / "events.jsonl"
+    events.write_text(events.read_text().replace("so sorry", "SO sorry"))
+    turns = turns_df(root)
+    replies = turns.set_index(["call_sid", "turn"])["bot_text"]
+    assert replies[(INBOUND, 2)].startswith("I'm so sorry")
+    assert replies[("CAcopy0000000000000000000000000001", 2)].startswith("I'm SO sorry")
+    pd.testing.assert_frame_equal(calls_df(root), calls_df(root, cache=False))
+
+
+def test_a_dangling_manifest_link_is_named_not_a_crash(good_root: Path) -> None:
+    manifest = good_root / INBOUND_DIR / "call.json"
+    manifest.unlink()
+    manifest.symlink_to(good_root / "gone.json")
+    with pytest.warns(CallRecordWarning, match=re.escape(f"{manifest}: missing manifest")):
+        calls = calls_df(good_root)
+    assert list(calls["call_sid"]) == [OUTBOUND]

@@ -24,6 +24,7 @@ from voicelab.analysis import (
     plot_waveform,
     turns_df,
 )
+from voicelab.errors import NotFoundError
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -92,9 +93,19 @@ def test_build_report_writes_html_and_summaries(good_root: Path) -> None:
     assert report.html_path == good_root / "report.html"
     html = report.html_path.read_text()
     images = re.findall(r"data:image/png;base64,([A-Za-z0-9+/=]+)", html)
-    assert len(images) >= 5 and all(base64.b64decode(i).startswith(PNG) for i in images)
+    assert len(images) == 1 and base64.b64decode(images[0]).startswith(PNG)  # the CDF
+    assert html.count("<svg class='timeline'") == 2  # one per call, drawn inline
     assert "<script" not in html and "http" not in html.split("<body>")[0]  # self-contained
-    assert set(report.summary) == {"calls", "latency", "breakdown", "quality", "wer", "compare"}
+    assert set(report.summary) == {
+        "calls",
+        "latency",
+        "breakdown",
+        "quality",
+        "wer",
+        "checks",
+        "per_call",
+        "compare",
+    }
     latency = report.summary["latency"].set_index(["variant", "metric"])
     assert latency.loc[("B", "v2v_server_s"), "p50"] == pytest.approx(1.02)  # (0.98 + 1.06) / 2
     assert ("B", "v2v_caller_s") not in latency.index  # real calls: no caller-side figure
@@ -104,8 +115,8 @@ def test_build_report_writes_html_and_summaries(good_root: Path) -> None:
     compared = report.summary["compare"].iloc[0]
     assert compared["variant"] == "B" and compared["diff"] == pytest.approx(1.02 - 0.68)
     text = report.to_text()
-    assert "== latency ==" in text and "0.885" not in text and "1.020" in text
-    assert str(report.html_path) in text
+    assert "Voice-to-voice latency" in text and "0.885" not in text and "1.02" in text
+    assert text.count(str(report.html_path)) == 1
 
 
 def test_build_report_without_grouping_and_on_an_empty_root(
@@ -115,10 +126,10 @@ def test_build_report_without_grouping_and_on_an_empty_root(
     latency = report.summary["latency"].set_index("metric")
     assert latency.loc["v2v_server_s", "p50"] == pytest.approx(0.885)  # all four answers
     assert "compare" not in report.summary
-    (tmp_path / "empty").mkdir()
-    empty = build_report(tmp_path / "empty")
-    assert empty.summary == {} and empty.html_path is not None
-    assert "0 calls" in empty.html_path.read_text()
+    (tmp_path / "empty" / "sub").mkdir(parents=True)
+    with pytest.raises(NotFoundError, match="no call records under"):
+        build_report(tmp_path / "empty")  # a report of nothing is an error, not a header
+    assert not (tmp_path / "empty" / "report.html").exists()
     with pytest.raises(ValueError, match="cannot group by 'nope'"):
         build_report(good_root, by="nope")
 
