@@ -113,6 +113,5 @@ def print_checks(calls: Sequence[Any], scenarios: Sequence[Any]) -> bool:
             f" {'' if failed.empty else '- ' + verdict}".rstrip()
         )
         for row in failed.itertuples():
-            turn = f"turn {row.turn} " if not pd.isna(row.turn) else ""
-            typer.echo(f"    FAILED {turn}{row.check.removeprefix('expect.')}: {row.detail}")
+            typer.echo(f"    FAILED {row.detail}")  # the detail names the turn and the check
     return bool(checks["passed"].all())
