@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import warnings
 from collections.abc import Sequence
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 import pandas as pd
 import typer
 
-__all__ = ["call_turns", "print_call", "print_checks", "print_summary"]
+__all__ = ["call_turns", "print_call", "print_checks", "print_summary", "server_errors"]
 
 from voicelab.analysis import BREAKDOWN
 
@@ -29,8 +30,16 @@ def call_turns(call: Any) -> pd.DataFrame:
     return turns[turns["call_sid"] == call.call_sid].reset_index(drop=True)
 
 
-def print_call(call: Any) -> None:
-    """Transcript, latency table and file paths of one simulated call."""
+def print_call(call: Any, scenario: Any = None) -> bool:
+    """One simulated call on a screen: transcript, errors, checks, latency, files.
+
+    Args:
+        call: The call (``SimulatedCall``).
+        scenario: The scenario it played: its checks are printed too.
+
+    Returns:
+        Whether the call's checks passed (``True`` without a scenario).
+    """
     typer.echo(
         f"\ncall {call.call_sid}: {call.status} in {call.seconds:.1f} s ({call.scenario_id})"
     )
@@ -45,19 +54,38 @@ def print_call(call: Any) -> None:
                 typer.echo(f"  caller: {row.caller_text}{heard}")
             if isinstance(row.bot_text, str) and row.bot_text:
                 typer.echo(f"  bot:    {row.bot_text}")
-        replies = turns[turns["turn"] > 0]
-        if not replies.empty:
-            typer.echo(
-                "\nLatency per turn, seconds (v2v = end of caller speech to first bot audio"
-                " heard; vad_stop_s..transport_s add up to v2v_caller_s)"
-            )
-            table = replies.set_index("turn")[LATENCY_COLUMNS].round(3)
-            typer.echo(table.to_string(na_rep="-"))
+    for message in server_errors(call):
+        typer.echo(f"server error: {message}")
+    passed = print_checks([call], [scenario]) if scenario is not None else True
+    replies = turns[turns["turn"] > 0] if not turns.empty else turns
+    if not replies.empty:
+        typer.echo(
+            "\nLatency per turn, seconds (v2v = end of caller speech to first bot audio"
+            " heard; vad_stop_s..transport_s add up to v2v_caller_s)"
+        )
+        table = replies.set_index("turn")[LATENCY_COLUMNS].round(3)
+        typer.echo(table.to_string(na_rep="-"))
     if call.directory is not None:
         typer.echo("\nFiles")
         for path in sorted(call.directory.iterdir()):
             if not path.name.startswith("."):
                 typer.echo(f"  {path}")
+    return passed
+
+
+def server_errors(call: Any) -> list[str]:
+    """The ``error`` events the server recorded for the call (a failed provider or setup)."""
+    if call.directory is None or not (call.directory / "events.jsonl").is_file():
+        return []
+    found = []
+    for line in (call.directory / "events.jsonl").read_text(encoding="utf-8").splitlines():
+        try:
+            event = json.loads(line)
+        except ValueError:
+            continue
+        if event.get("source") == "server" and event.get("type") == "error":
+            found.append(str(event.get("data", {}).get("message", "")))
+    return found
 
 
 def print_summary(calls: Sequence[Any]) -> None:

@@ -149,7 +149,7 @@ def demo(
     Prints the transcript, the scenario's checks, the latency per turn and the files; exits
     1 when the call failed or a check did.
     """
-    from voicelab._cli_output import print_call, print_checks
+    from voicelab._cli_output import print_call
     from voicelab.defaults import scenario_path
 
     _verbosity(verbose)
@@ -160,8 +160,7 @@ def demo(
         call = asyncio.run(_simulate_one(settings, loaded))
     except VoicelabError as exc:  # e.g. cloud providers without their keys, a missing extra
         fail(str(exc))
-    print_call(call)
-    passed = print_checks([call], [loaded])
+    passed = print_call(call, loaded)
     if call.error or call.status != "completed" or not passed:
         raise typer.Exit(1)
 

@@ -150,7 +150,7 @@ def test_the_core_needs_no_extra_and_names_the_one_a_part_needs(
     # content would fail its checks, rightly; this one checks only that there are replies.)
     scenario = tmp_path / "hello.yaml"
     scenario.write_text(
-        "id: hello\npersona: A guest saying hello.\nturns:\n  - say: Hello there.\n"
+        "id: hello\ndescription: A guest saying hello.\nturns:\n  - say: Hello there.\n"
         "expect:\n  - turn: 1\n    max_latency_s: 10\n"
     )
     demo = [voicelab, "demo", "--providers", "instant", "--scenario", str(scenario)]

@@ -117,7 +117,7 @@ def test_the_starter_prints_commands_that_use_this_python(tmp_path):
 
 ONE_LINE_FAILING = """\
 id: failing_check
-persona: A guest with one short line.
+description: A guest with one short line.
 turns:
   - say: Hello there.
 expect:
