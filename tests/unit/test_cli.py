@@ -135,7 +135,7 @@ def test_simulate_prints_the_checks_and_exits_1_when_one_fails(tmp_path):
     env = {"VOICELAB_RECORDINGS_DIR": str(tmp_path / "rec"), "VOICELAB_LOG_DIR": str(tmp_path)}
     result = voicelab("simulate", str(scenario), "--providers", "instant", env=env)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "failing_check" in result.stdout and "0 of 1 passed" in result.stdout
+    assert "failing_check" in result.stdout and "1 of 2 passed - FAILED" in result.stdout
     assert "FAILED turn 1 contains: lacks" in result.stdout
     allowed = voicelab(
         "simulate", str(scenario), "--providers", "instant", "--allow-failed-checks", env=env
