@@ -156,7 +156,7 @@ def test_the_core_needs_no_extra_and_names_the_one_a_part_needs(
     demo = [voicelab, "demo", "--providers", "instant", "--scenario", str(scenario)]
     result = _checked(installed.run(demo, tmp_path, timeout=600), "voicelab demo")
     assert "scenario=hello" in result.stdout and "completed" in result.stdout
-    assert "1 of 1 passed" in result.stdout
+    assert "2 of 2 passed" in result.stdout  # the status and the latency bound
     # The call's record lands under the working directory, as for a user.
     (manifest,) = (tmp_path / "recordings").glob("*/call.json")
     assert manifest.stat().st_size > 0
