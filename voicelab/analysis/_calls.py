@@ -32,7 +32,7 @@ MANIFEST_COLUMNS: dict[str, tuple[pa.DataType, tuple[str, ...]]] = {
     "ended_at": (_TS, ("ended_at",)),
     "end_reason": (_STR, ("end_reason",)),
     "status": (_STR, ("status",)),
-    "scenario_id": (_STR, ("scenario_id", "scenario.id", "scenario")),
+    "scenario_id": (_STR, ("scenario.id", "scenario_id", "scenario")),
     "providers": (_STR, ("providers.name",)),
     **{
         f"{part}_{attr}": (_STR, (f"providers.{part}.{attr}", *alias))

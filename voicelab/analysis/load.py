@@ -45,7 +45,7 @@ from voicelab.analysis._turns import build_turns
 __all__ = ["calls_df", "events_df", "turns_df"]
 
 # Bump when a builder's output changes, so caches written by older code are not reused.
-_RECORDS_VERSION = 4
+_RECORDS_VERSION = 5
 _RECORDING_VERSION = 1
 _TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
@@ -121,6 +121,11 @@ def events_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
         digit (str): ``data.digit`` of ``dtmf``.
         name (str): ``data.name`` of ``mark``.
         status (str): ``data.status`` of ``twilio.status``.
+        stop_secs (float64): ``data.stop_secs`` of ``vad.stopped`` (the silence waited).
+        cut_off (boolean): ``data.cut_off`` of ``bot.speech_stopped`` (the call ended
+            mid-speech).
+        sequence (Int64): Twilio's ``SequenceNumber`` of ``twilio.status``.
+        duration (str): Twilio's ``CallDuration`` of ``twilio.status``, as sent.
         extra (str): The event's other data fields as a JSON object (NaN when none).
 
     Args:
@@ -140,7 +145,7 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
         known_at, started_at, ended_at (datetime64[us, UTC]): From ``call.json`` (``known_at``:
             when the server first heard of the call), else the first event and the
             ``call.ended`` event.
-        end_reason (str): Why the call ended (``recording.events.EndReason``): ``stop``,
+        end_reason (str): Why the call ended (``recording.contract.EndReason``): ``stop``,
             ``websocket_closed``, ``error``... and, for calls whose media never reached
             the agent, ``capacity``, ``busy``, ``no-answer``, ``no_stream``, ``token_expired``.
         status (str): Twilio's last call status.

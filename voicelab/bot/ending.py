@@ -17,7 +17,7 @@ from loguru import logger
 from pipecat.frames.frames import EndFrame
 from pipecat.pipeline.worker import PipelineWorker
 
-from voicelab.recording.events import EndReason
+from voicelab.recording.contract import EndReason
 from voicelab.recording.store import CallRecord
 
 __all__ = ["CallEnder"]
