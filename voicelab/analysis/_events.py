@@ -46,6 +46,15 @@ DATA_FIELDS: dict[str, tuple[pa.DataType, tuple[type, ...]]] = {
     "cut_off": (_BOOL, (bool,)),
     "sequence": (_I64, (int,)),
     "duration": (_STR, (str,)),
+    "call_id": (_STR, (str,)),
+    "result": (_STR, (str,)),
+    "error": (_STR, (str,)),
+    "duration_s": (_F64, (float, int)),
+    "mocked": (_BOOL, (bool,)),
+    "prompt_tokens": (_I64, (int,)),
+    "completion_tokens": (_I64, (int,)),
+    "total_tokens": (_I64, (int,)),
+    "characters": (_I64, (int,)),
 }
 
 # Contract fields that stay in ``extra``: call.started's parties are the calls table's.

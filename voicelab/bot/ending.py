@@ -1,16 +1,22 @@
-"""Ending a call from outside its pipeline: Twilio's ``stop``, a record that cannot be written.
+"""Ending a call from outside its pipeline, and knowing who ended it.
 
 pipecat's Twilio serializer ignores Media Streams' ``stop``, so a peer that sent it and
 kept the socket open held the call (and its slot under ``VOICELAB_MAX_CALLS``) until
-``VOICELAB_MAX_CALL_SECONDS``. And a call whose record can no longer be written (a full
-disk, its directory removed) breaks the promise of a record per call: it ends, with an
-``error`` event where one can still be written, rather than going on unrecorded.
+``VOICELAB_MAX_CALL_SECONDS``. A call whose record can no longer be written (a full disk,
+its directory removed) breaks the promise of a record per call: it ends, with an ``error``
+event where one can still be written, rather than going on unrecorded. A scenario's strict
+tool mocks end the call the same way when the agent calls a function they do not answer.
+
+Who ended the call (``call.json`` ``ended_by``): the caller when Twilio's ``stop`` or the
+socket's close came first, the bot when its pipeline ended on its own (an ``EndFrame``:
+the agent's goodbye, pipecat's ``EndTaskFrame``) first.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 
 from fastapi import WebSocket, status
 from loguru import logger
@@ -40,28 +46,40 @@ class CallEnder:
         self.record = record
         self.reason: EndReason | None = None
         self.worker: PipelineWorker | None = None
+        self.caller_left_at: float | None = None  # monotonic: Twilio's stop or the close
         self._loop = asyncio.get_running_loop()
         self._ending: asyncio.Task[None] | None = None
         record.on_write_error(self._write_failed)
 
+    def caller_left(self) -> None:
+        """The far end went away (Twilio's ``stop``, or the socket closed)."""
+        if self.caller_left_at is None:
+            self.caller_left_at = time.monotonic()
+
     async def stop_received(self) -> None:
         """Twilio's ``stop``: the call is over at Twilio's end; end it here like a hang-up."""
+        self.caller_left()
         if self.reason is None:
             self.reason = "stop"
         await self._close(status.WS_1000_NORMAL_CLOSURE, "stream stopped")
 
-    def _write_failed(self, exc: Exception) -> None:
-        # On the record writer thread: hand over to the call's loop.
-        with contextlib.suppress(RuntimeError):  # the loop is gone: the call ended already
-            self._loop.call_soon_threadsafe(self._end_unrecorded, exc)
+    async def unmocked(self, function: str) -> None:
+        """A strict scenario met a function call it has no mock for: the call fails."""
+        self.fail(f"strict tools: the agent called {function}, which the scenario does not mock")
 
-    def _end_unrecorded(self, exc: Exception) -> None:
+    def fail(self, message: str) -> None:
+        """End the call with an ``error`` event saying ``message`` (end reason ``error``)."""
         if self.reason is not None:
             return
         self.reason = "error"
-        logger.error(f"{self.record.directory.name}: its record cannot be written, ending it")
-        self.record.emit("error", message=f"call record write failed: {exc}", fatal=True)
+        logger.error(f"{self.record.directory.name}: {message}; ending the call")
+        self.record.emit("error", message=message, fatal=True)
         self._ending = self._loop.create_task(self._end_politely())
+
+    def _write_failed(self, exc: Exception) -> None:
+        # On the record writer thread: hand over to the call's loop.
+        with contextlib.suppress(RuntimeError):  # the loop is gone: the call ended already
+            self._loop.call_soon_threadsafe(self.fail, f"call record write failed: {exc}")
 
     def done(self) -> None:
         """The call is over: nothing more to end."""
@@ -74,7 +92,7 @@ class CallEnder:
         if self.worker is not None:
             await self.worker.queue_frame(EndFrame())
             await asyncio.sleep(_GRACE_S)
-        await self._close(status.WS_1011_INTERNAL_ERROR, "the call cannot be recorded")
+        await self._close(status.WS_1011_INTERNAL_ERROR, "the call failed")
 
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(RuntimeError):  # already closed

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
     "EVENT_DATA",
+    "FUNCTION_CALL_EVENTS",
+    "RESULT_CHARS",
     "UNCONNECTED_END_REASONS",
     "AgentRef",
     "CallManifest",
@@ -43,6 +45,7 @@ EndReason = Literal[
     "stop",  # Twilio's `stop` message: the call (or its stream) ended at Twilio's side
     "hangup",  # the simulated caller hung up (caller side)
     "websocket_closed",  # the socket closed without a `stop`
+    "bot_ended",  # the agent ended the call itself (its goodbye; pipecat's EndTaskFrame)
     "error",  # setup, a provider or a record write failed; an `error` event says which
     "timeout",  # VOICELAB_MAX_CALL_SECONDS
     "shutdown",  # the server stopped (also for calls still waiting for their stream)
@@ -145,6 +148,44 @@ class _TwilioStatus(_Turned):
     duration: str | None = None  # Twilio's CallDuration, seconds, as sent
 
 
+RESULT_CHARS = 2000
+"""A function call's result is recorded as JSON text of at most this many characters."""
+
+
+class _FunctionCall(_Turned):
+    # The call's moments share one shape (pipecat's FunctionCallObserver reports them):
+    # started carries the arguments; the end (completed, failed, timed_out, cancelled) the
+    # result or the error and how long the application's code ran.
+    name: str
+    call_id: str
+    arguments: dict[str, Any] | None = None
+    result: str | None = None  # JSON, cut at RESULT_CHARS
+    error: str | None = None
+    duration_s: float | None = None  # from going in progress to settling
+    mocked: bool | None = None  # a scenario's tools: block answered instead of the function
+
+
+class _LlmUsage(_Turned):
+    service: str
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+
+
+class _TtsUsage(_Turned):
+    service: str
+    characters: int
+
+
+FUNCTION_CALL_EVENTS = (
+    "function_call.started",
+    "function_call.completed",
+    "function_call.failed",
+    "function_call.timed_out",
+    "function_call.cancelled",
+)
+"""A function call's moments, in the order they can happen (one of the last four ends it)."""
+
 EVENT_DATA: dict[str, type[EventData]] = {
     "call.started": _CallStarted,
     "call.ended": _CallEnded,
@@ -173,6 +214,9 @@ EVENT_DATA: dict[str, type[EventData]] = {
     "caller.heard_started": _Turned,
     "caller.heard_ended": _Turned,
     "caller.transcript": _Text,
+    **dict.fromkeys(FUNCTION_CALL_EVENTS, _FunctionCall),
+    "llm.usage": _LlmUsage,
+    "tts.usage": _TtsUsage,
 }
 """The data model of each event type (DESIGN.md section 3.1): writers may emit only these."""
 
@@ -222,6 +266,7 @@ class ScenarioRef(_Part):
     caller: dict[str, Any] | None = None
     goal: dict[str, Any] | None = None
     expectations: list[dict[str, Any]] = Field(default_factory=list)
+    tools: dict[str, Any] | None = None  # voicelab.mocks.ToolMocks: the server answers with it
 
 
 class AgentRef(_Part):
@@ -283,6 +328,7 @@ class CallManifest(BaseModel):
     started_at: str | None = None  # when its media stream started
     ended_at: str | None = None
     end_reason: EndReason | None = None
+    ended_by: EndedBy | None = None
     status: str | None = None
     status_history: list[StatusEntry] | None = None
     agent: AgentRef | str | None = None

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
+    EndFrame,
     ErrorFrame,
     Frame,
     InputDTMFFrame,
@@ -26,7 +28,7 @@ from pipecat.frames.frames import (
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.metrics.metrics import TTFBMetricsData
+from pipecat.metrics.metrics import LLMUsageMetricsData, TTFBMetricsData, TTSUsageMetricsData
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
 from pipecat.processors.frame_processor import FrameDirection
@@ -61,6 +63,9 @@ class CallEventObserver(BaseObserver):
         self._tts_started_at: float | None = None
         self._tts_first_audio = False
         self._speak_text: str | None = None  # text of a TTSSpeakFrame (the greeting) to come
+        # When the pipeline began ending on its own (monotonic): an EndFrame is the bot
+        # finishing the call (its goodbye, an EndTaskFrame), a hang-up cancels instead.
+        self.bot_ended_at: float | None = None
 
     def latency_observer(self) -> UserBotLatencyObserver:
         """pipecat's voice-to-voice observer, wired to emit ``metrics.v2v`` events."""
@@ -133,6 +138,9 @@ class CallEventObserver(BaseObserver):
             # Every user turn start broadcasts one; only those that cut the bot off count.
             if self._bot_speaking:
                 self._emit("interruption")
+        elif isinstance(frame, EndFrame):
+            if self.bot_ended_at is None:
+                self.bot_ended_at = time.monotonic()
         elif isinstance(frame, InputDTMFFrame):
             self._emit("dtmf", digit=str(frame.button.value))
         elif isinstance(frame, MetricsFrame):
@@ -166,3 +174,14 @@ class CallEventObserver(BaseObserver):
         for item in frame.data:
             if isinstance(item, TTFBMetricsData) and item.value > 0:
                 self._emit("metrics.ttfb", service=item.processor, ttfb_s=round(item.value, 4))
+            elif isinstance(item, LLMUsageMetricsData):
+                usage = item.value
+                self._emit(
+                    "llm.usage",
+                    service=item.processor,
+                    prompt_tokens=int(usage.prompt_tokens or 0),
+                    completion_tokens=int(usage.completion_tokens or 0),
+                    total_tokens=int(usage.total_tokens or 0),
+                )
+            elif isinstance(item, TTSUsageMetricsData):
+                self._emit("tts.usage", service=item.processor, characters=int(item.value))

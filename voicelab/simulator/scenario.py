@@ -34,6 +34,7 @@ import numpy as np
 from pydantic import Field, ValidationError, ValidationInfo, model_validator
 
 from voicelab.errors import InvalidArgumentError, ScenarioError
+from voicelab.mocks import ToolMock, ToolMocks
 from voicelab.simulator._scenario_goal import Completer, GoalDrivenCaller, default_completer
 from voicelab.simulator._scenario_models import (
     CallerGoal,
@@ -78,6 +79,10 @@ class Scenario(_Model):
         turns: What the caller does, in order.
         goal: Lines improvised by an LLM after the scripted turns (or instead of them).
         expect: What the bot's replies must do.
+        tools: Canned results of the agent's functions, by name (:mod:`voicelab.mocks`):
+            a mock, or a list of them tried in order (``when_args`` picks one).
+        strict_tools: A function the agent calls without a matching mock fails the call
+            (else the agent's own function runs).
         path: The file it was loaded from (``None`` if built in code).
     """
 
@@ -89,7 +94,16 @@ class Scenario(_Model):
     turns: list[ScenarioTurn] = Field(default_factory=list)
     goal: CallerGoal | None = None
     expect: list[ScenarioExpectation] = Field(default_factory=list)
+    tools: dict[str, ToolMock | list[ToolMock]] = Field(default_factory=dict)
+    strict_tools: bool = False
     path: Path | None = Field(default=None, exclude=True)
+
+    @property
+    def tool_mocks(self) -> ToolMocks | None:
+        """The scenario's mocks, or ``None`` when it has none (the agent's functions run)."""
+        if not self.tools and not self.strict_tools:
+            return None
+        return ToolMocks.model_validate({"tools": self.tools, "strict": self.strict_tools})
 
     @model_validator(mode="after")
     def _consistent(self, info: ValidationInfo) -> Scenario:
@@ -224,6 +238,7 @@ class Scenario(_Model):
             "caller": self.caller.model_dump(mode="json"),
             "goal": None if self.goal is None else self.goal.model_dump(mode="json"),
             "expectations": [e.model_dump(mode="json", exclude_none=True) for e in self.expect],
+            **({"tools": mocks.manifest()} if (mocks := self.tool_mocks) is not None else {}),
         }
 
 

@@ -110,6 +110,9 @@ class ScenarioAnswerer:
                 scenario=payload.scenario.manifest(),
                 **payload.manifest,
             )
+            # On disk before the stream starts: the server reads the scenario's tool mocks
+            # from it when it builds the call's agent.
+            await record.aflush()
         caller = MediaStreamsCaller(
             payload.actions,
             recordings_dir=self.recordings_dir,
