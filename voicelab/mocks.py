@@ -82,7 +82,7 @@ class ToolMocks(BaseModel):
         # One mock is a list of one.
         if isinstance(value, Mapping) and isinstance(value.get("tools"), Mapping):
             tools = {
-                name: [mock] if isinstance(mock, Mapping) else mock
+                name: mock if isinstance(mock, list | tuple) else [mock]
                 for name, mock in value["tools"].items()
             }
             return {**value, "tools": tools}

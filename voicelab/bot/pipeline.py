@@ -406,7 +406,11 @@ def _services(parts: AgentParts, name: str) -> dict[str, Any]:
         if kind is not None and kind not in found:
             settings = getattr(processor, "settings", None)
             model = getattr(settings, "model", None)
-            found[kind] = {"service": type(processor).__name__, "model": model}
+            # A service that names no model has pipecat's NOT_GIVEN there, not a string.
+            found[kind] = {
+                "service": type(processor).__name__,
+                "model": model if isinstance(model, str) else None,
+            }
     return found
 
 
