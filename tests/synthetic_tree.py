@@ -28,7 +28,12 @@ def _line(t0: datetime, source: str, offset: float, t: float, kind: str, **data:
 
 
 def _call_lines(
-    sid: str, t0: datetime, turns: int, rng: np.random.Generator, truth: list[dict[str, Any]]
+    sid: str,
+    t0: datetime,
+    turns: int,
+    rng: np.random.Generator,
+    truth: list[dict[str, Any]],
+    delay_s: float = 0.0,
 ) -> list[str]:
     s = partial(_line, t0, "server", 0.0)
     c = partial(_line, t0, "caller", 0.05)  # the caller's clock starts 50 ms later
@@ -44,6 +49,7 @@ def _call_lines(
     t = 2.5
     for n in range(1, turns + 1):
         vad, stt, ttft, ttfa, net = rng.gamma(4, [0.05, 0.08, 0.06, 0.03, 0.04])
+        net += delay_s
         text = f"this is what the caller says in turn {n}"
         end = t + 1.5  # caller clock: t, server clock: t + 0.05
         stop = end + 0.05 + vad
@@ -92,11 +98,15 @@ def write_synthetic_tree(
     *,
     seed: int = 0,
     truth: list[dict[str, Any]] | None = None,
+    scenario: dict[str, Any] | None = None,
+    delay_s: float = 0.0,
 ) -> int:
     """Write ``calls`` call directories under ``root``; returns how many events it wrote.
 
     ``truth``, if given, receives the latency breakdown each answered turn was generated
     with (``call_sid``, ``turn`` and the ``BREAKDOWN`` columns), to check the loaders by.
+    ``scenario`` is written as the calls' ``call.json`` scenario (with its expectations);
+    ``delay_s`` is added to every reply's trip to the caller (a slower agent).
     """
     truth = [] if truth is None else truth
     rng = np.random.default_rng(seed)
@@ -107,16 +117,19 @@ def write_synthetic_tree(
         t0 = _START + timedelta(minutes=i)
         directory = root / f"{t0:%Y%m%d-%H%M%S}_{sid}"
         directory.mkdir()
-        lines = _call_lines(sid, t0, turns, rng, truth)
+        lines = _call_lines(sid, t0, turns, rng, truth, delay_s)
         (directory / "events.jsonl").write_text("\n".join(lines) + "\n")
         manifest = {
             "call_sid": sid,
             "direction": "inbound",
             "started_at": t0.isoformat(),
             "persona": {"id": "compass-inbound", "version": 1, "text_hash": "abc123"},
-            "scenario_id": "synthetic",
             "variant": "AB"[i % 2],
         }
+        if scenario is None:
+            manifest["scenario_id"] = "synthetic"
+        else:
+            manifest["scenario"] = scenario
         (directory / "call.json").write_text(json.dumps(manifest))
         written += len(lines)
     return written
