@@ -7,6 +7,7 @@
     voicelab call       an outbound call through the server's /outbound
     voicelab carrier    run the Twilio emulator on its own
     voicelab report     summary tables and an HTML report of recorded calls
+    voicelab compare    a regression gate: NEW's latency and pass rates against BASE's
     voicelab init       a starter project: personas, scenarios, plugin tests, .env.example
     voicelab extras     which optional parts are installed, and how to add the others
 
@@ -371,6 +372,39 @@ def init(
     typer.echo("\nRun its tests:")
     for command in starter_commands(directory):
         typer.echo(f"  {command}")
+
+
+@app.command()
+def compare(
+    base: Annotated[Path, typer.Argument(help="The reference run's recordings (e.g. main's).")],
+    new: Annotated[Path, typer.Argument(help="The run under test (e.g. a branch's).")],
+    confidence: Annotated[
+        float, typer.Option(min=0.5, max=0.999, help="Confidence of the intervals.")
+    ] = 0.95,
+) -> None:
+    """A regression gate: latency p50/p95 and pass rates per scenario, NEW vs BASE.
+
+    Each difference gets a bootstrap interval; exits 1 only where NEW is worse beyond it.
+    """
+    from voicelab.analysis.regression import regression_gate
+
+    for path in (base, new):
+        if not path.is_dir():
+            fail(f"no such directory: {path}")
+    try:
+        gate = regression_gate(base, new, confidence=confidence)
+    except VoicelabError as exc:
+        fail(str(exc))
+    if gate.empty:
+        fail(f"no scenario was played in both {base} and {new}: nothing to compare")
+    shown = gate.copy()
+    shown["worse"] = shown["worse"].map({True: "WORSE", False: ""})
+    typer.echo(shown.round(3).to_string(index=False, na_rep="-"))
+    worse = gate[gate["worse"]]
+    if not worse.empty:
+        typer.echo(f"\n{len(worse)} of {len(gate)} figures are worse beyond their interval")
+        raise typer.Exit(1)
+    typer.echo(f"\nno figure is worse beyond its {confidence:.0%} interval")
 
 
 @app.command()

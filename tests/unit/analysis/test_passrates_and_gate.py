@@ -58,3 +58,21 @@ def test_the_gate_fails_a_real_slowdown_and_passes_noise(tmp_path: Path) -> None
     p50 = gate.loc[("order", "v2v_p50_s")]
     assert p50["worse"] and p50["diff"] == pytest.approx(0.5, abs=0.1) and p50["ci_low"] > 0
     assert not gate.at[("order", "pass_rate"), "worse"]  # every run still passes
+
+
+def test_voicelab_compare_exits_1_only_when_new_is_worse(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from voicelab.cli import app
+
+    base, slower = tmp_path / "base", tmp_path / "slower"
+    write_synthetic_tree(base, 10, turns=3, seed=1, scenario=SCENARIO)
+    write_synthetic_tree(slower, 10, turns=3, seed=3, scenario=SCENARIO, delay_s=0.5)
+    runner = CliRunner()
+    worse = runner.invoke(app, ["compare", str(base), str(slower)])
+    assert worse.exit_code == 1, worse.output
+    assert "WORSE" in worse.output and "v2v_p50_s" in worse.output
+    same = runner.invoke(app, ["compare", str(base), str(base)])
+    assert same.exit_code == 0 and "no figure is worse" in same.output
+    missing = runner.invoke(app, ["compare", str(base), str(tmp_path / "nope")])
+    assert missing.exit_code == 2
