@@ -46,10 +46,17 @@ DATA_FIELDS: dict[str, tuple[pa.DataType, tuple[type, ...]]] = {
     "cut_off": (_BOOL, (bool,)),
     "sequence": (_I64, (int,)),
     "duration": (_STR, (str,)),
+    # What the agent did, as the carrier and the callee saw it.
+    "by": (_STR, (str,)),
+    "answered_by": (_STR, (str,)),
+    "duration_s": (_F64, (float, int)),
 }
 
-# Contract fields that stay in ``extra``: call.started's parties are the calls table's.
-KEPT_IN_EXTRA = frozenset({"call_sid", "stream_sid", "direction", "from", "to"})
+# Contract fields that stay in ``extra``: call.started's parties are the calls table's
+# (a transfer's ``to`` too), and the details of a hang-up, a transfer, a detection or a key.
+KEPT_IN_EXTRA = frozenset(
+    {"call_sid", "stream_sid", "direction", "from", "to", "how", "ring_s", "detection_s", "node"}
+)
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
 EVENTS_SCHEMA = pa.schema(
