@@ -272,6 +272,12 @@ class CallerSession:
         return start + ((loud[-1] + 1) * WINDOW if loud.size else self.mouth.size) / RATE
 
     async def press(self, digit: str) -> None:
+        """Press a key for whoever is on the line: a party picks up before the agent's
+        stream connects, and its keys wait for it (a while), as a person's would."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.reply_timeout_s
+        while self.link is None and not self.closed.is_set() and loop.time() < deadline:
+            await asyncio.sleep(FRAME_S)
         self.emit("dtmf", digit=digit)
         if self.link is not None:
             await self.link.press(digit)

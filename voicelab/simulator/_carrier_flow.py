@@ -12,6 +12,7 @@ call short (REST hang-up, REST redirect, time limit, the party hanging up) sets
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Coroutine
 from datetime import UTC, datetime
@@ -31,6 +32,7 @@ from voicelab.simulator._carrier_webhooks import WebhookClient, WebhookError
 __all__ = ["CallRunner", "ErrorReporter"]
 
 _LINE_CLOSE_S = 120.0  # a party's record may need its Whisper (a voicemail, black-box turns)
+_SHUTDOWN_CLOSE_S = 2.0
 
 
 class CallRunner(TwimlExecution):
@@ -96,9 +98,13 @@ class CallRunner(TwimlExecution):
             await self._end_line()
             await self._finish(status)
         except asyncio.CancelledError:
-            # The carrier is shutting down: settle the resource without callbacks.
+            # The carrier is shutting down: settle the resource without callbacks, and hang
+            # up on the party (briefly: its clock must not outlive the carrier).
             call.end("completed" if call.answered_at is not None else "canceled")
             call.mark_progress(call.status)
+            if self.line is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.line.close(), _SHUTDOWN_CLOSE_S)
             raise
         except Exception as exc:  # a bug here must not leave a call hanging forever
             logger.exception("carrier: call {} crashed", call.sid)

@@ -122,6 +122,13 @@ class CalleeSpec(_Model):
         return self.start or next(iter(self.menu))
 
     @property
+    def unsaid(self) -> str:
+        """Why a person's lines are never said by this callee."""
+        if self.kind == "answering_machine":
+            return "an answering machine only greets and records: it says no turns"
+        return "no menu node connects to a person (connect: true): these are never said"
+
+    @property
     def connects(self) -> bool:
         """Whether a person can be reached (a menu node that connects, or a person)."""
         if self.kind == "phone_menu":
@@ -151,7 +158,7 @@ class PartySpec(CalleeSpec):
         if self.turns and self.outcome != "answer":
             found.append(((*at, "turns"), f"a {self.outcome} number is never answered"))
         elif self.turns and not self.connects:
-            found.append(((*at, "turns"), f"a {self.kind} that reaches no person never says them"))
+            found.append(((*at, "turns"), self.unsaid))
         for index, turn in enumerate(self.turns[:-1]):
             if turn.hang_up is not None:
                 found.append(((*at, "turns", index, "hang_up"), "the turns after it never run"))

@@ -58,6 +58,7 @@ class ScenarioLine:
         self._parties = parties or {}
         self._voice, self._done = voice, done
         self._tasks: list[asyncio.Task[None]] = []
+        self._closing: asyncio.Future[None] | None = None
 
     def start(self) -> None:
         """Pick up: the clock starts, and the party starts playing its steps."""
@@ -155,6 +156,12 @@ class ScenarioLine:
             bridge.detach()
 
     async def close(self) -> None:
+        """Hang up on the party and finish its record (once, however often it is asked)."""
+        if self._closing is None:
+            self._closing = asyncio.ensure_future(self._close())
+        await asyncio.shield(self._closing)
+
+    async def _close(self) -> None:
         session = self.session
         session.far_end_hung_up()
         try:

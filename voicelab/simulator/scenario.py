@@ -153,10 +153,10 @@ class Scenario(_Model):
             )
         elif kind != "person" and self.outcome != "answer":
             found.append((("callee",), f"a {self.outcome} call is never answered: remove it"))
-        elif not self.callee.connects and kind != "person":
+        elif not self.callee.connects:
             for name in ("turns", "goal"):
                 if getattr(self, name):
-                    found.append(((name,), f"a {kind} that reaches no person never says them"))
+                    found.append(((name,), self.callee.unsaid))
         for number, spec in self.parties.items():
             if not is_e164(number):
                 found.append((("parties", number), "not an E.164 number like +15550100200"))
