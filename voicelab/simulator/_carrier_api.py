@@ -37,28 +37,13 @@ _CALLS = f"/{API_VERSION}/Accounts/{{account_sid}}/Calls.json"
 _CALL = f"/{API_VERSION}/Accounts/{{account_sid}}/Calls/{{call_sid}}.json"
 # calls.create fields the emulator acts on; any other is accepted, as Twilio would, and
 # named in a warning: a call that asked for a recording or SendDigits gets neither here.
-_CREATE_FIELDS = frozenset(
-    {
-        "To",
-        "From",
-        "Url",
-        "Method",
-        "Twiml",
-        "StatusCallback",
-        "StatusCallbackEvent",
-        "StatusCallbackMethod",
-        "Timeout",
-        "TimeLimit",
-        "MachineDetection",
-        "MachineDetectionTimeout",
-        "MachineDetectionSpeechThreshold",
-        "MachineDetectionSpeechEndThreshold",
-        "MachineDetectionSilenceTimeout",
-        "AsyncAmd",
-        "AsyncAmdStatusCallback",
-        "AsyncAmdStatusCallbackMethod",
-    }
+_CALL_FIELDS = ("To", "From", "Url", "Method", "Twiml", "Timeout", "TimeLimit")
+_CALLBACK_FIELDS = ("StatusCallback", "StatusCallbackEvent", "StatusCallbackMethod")
+_AMD_TUNING = ("", "Timeout", "SpeechThreshold", "SpeechEndThreshold", "SilenceTimeout")
+_AMD_FIELDS = tuple(f"MachineDetection{name}" for name in _AMD_TUNING) + tuple(
+    f"AsyncAmd{name}" for name in ("", "StatusCallback", "StatusCallbackMethod")
 )
+_CREATE_FIELDS = frozenset(_CALL_FIELDS + _CALLBACK_FIELDS + _AMD_FIELDS)
 
 
 def build_app(switchboard: Switchboard, account_sid: str, auth_token: str) -> FastAPI:

@@ -20,15 +20,23 @@ field as the file spells it (``callee.greeting``) and its line.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from voicelab.simulator._scenario_models import ScenarioTurn, _Model
 from voicelab.simulator._scenario_yaml import Loc
-from voicelab.telephony.ids import DialOutcome
+from voicelab.telephony.ids import DialOutcome, is_e164
 
-__all__ = ["DEFAULT_GREETING", "CalleeKind", "CalleeSpec", "MenuNodeSpec", "PartySpec"]
+__all__ = [
+    "DEFAULT_GREETING",
+    "CalleeKind",
+    "CalleeSpec",
+    "MenuNodeSpec",
+    "PartySpec",
+    "callee_problems",
+    "nested_fields",
+]
 
 CalleeKind = Literal["person", "answering_machine", "phone_menu"]
 DEFAULT_GREETING = "Hi, you've reached my voicemail. Please leave a message after the beep."
@@ -163,3 +171,42 @@ class PartySpec(CalleeSpec):
             if turn.hang_up is not None:
                 found.append(((*at, "turns", index, "hang_up"), "the turns after it never run"))
         return found
+
+
+def callee_problems(scenario: Any) -> list[tuple[Loc, str]]:
+    """A scenario's contradictions about who picks up and who a ``<Dial>`` reaches."""
+    callee: CalleeSpec = scenario.callee
+    found = callee.problems(("callee",))
+    if callee.kind != "person" and scenario.direction == "inbound":
+        found.append(
+            (("callee", "kind"), "an inbound caller is a person: callee is for outbound calls")
+        )
+    elif callee.kind != "person" and scenario.outcome != "answer":
+        found.append((("callee",), f"a {scenario.outcome} call is never answered: remove it"))
+    elif not callee.connects:
+        found += [((name,), callee.unsaid) for name in ("turns", "goal") if getattr(scenario, name)]
+    for number, spec in scenario.parties.items():
+        if not is_e164(number):
+            found.append((("parties", number), "not an E.164 number like +15550100200"))
+        found += spec.problems(("parties", number))
+    return found
+
+
+def nested_fields(data: dict[str, Any]) -> dict[tuple[str, ...], list[str]]:
+    """The field names under this file's own keys (party numbers, menu nodes), by loc, for
+    "did you mean ...?" on an unknown field."""
+    allowed: dict[tuple[str, ...], list[str]] = {}
+
+    def menu_of(callee: Any, at: tuple[str, ...]) -> None:
+        menu = callee.get("menu") if isinstance(callee, dict) else None
+        for node in menu if isinstance(menu, dict) else ():
+            allowed[(*at, "menu", str(node))] = list(MenuNodeSpec.model_fields)
+
+    menu_of(data.get("callee"), ("callee",))
+    parties = data.get("parties")
+    for number, spec in parties.items() if isinstance(parties, dict) else ():
+        at = ("parties", str(number))
+        allowed[at] = list(PartySpec.model_fields)
+        allowed[(*at, "turns")] = list(ScenarioTurn.model_fields)
+        menu_of(spec, at)
+    return allowed

@@ -29,7 +29,7 @@ from voicelab.simulator._script import (
 )
 from voicelab.simulator.voices import CallerVoice, add_noise, load_wav
 
-__all__ = ["Party", "callee_actions", "speak", "turn_actions"]
+__all__ = ["Party", "callee_actions", "party_script", "speak", "turn_actions"]
 
 _BEEP_S = 0.5
 
@@ -114,7 +114,7 @@ def callee_actions(spec: CalleeSpec, person: list[Action], voice: CallerVoice) -
     return person
 
 
-def party(
+def party_script(
     number: str, spec: PartySpec, voice: CallerVoice, persona: CallerPersona, base: Path, where: str
 ) -> Party:
     """The party at ``number`` ready to play: a person answers with its first line."""

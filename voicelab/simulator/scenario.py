@@ -37,7 +37,12 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, ValidationInfo, model_validator
 
 from voicelab.errors import InvalidArgumentError, ScenarioError
-from voicelab.simulator._scenario_callee import CalleeSpec, MenuNodeSpec, PartySpec
+from voicelab.simulator._scenario_callee import (
+    CalleeSpec,
+    PartySpec,
+    callee_problems,
+    nested_fields,
+)
 from voicelab.simulator._scenario_goal import Completer, GoalDrivenCaller, default_completer
 from voicelab.simulator._scenario_models import (
     CallerGoal,
@@ -46,12 +51,12 @@ from voicelab.simulator._scenario_models import (
     ScenarioTurn,
     _Model,
 )
-from voicelab.simulator._scenario_script import Party, callee_actions, party, turn_actions
+from voicelab.simulator._scenario_script import Party, callee_actions, party_script, turn_actions
 from voicelab.simulator._scenario_yaml import Loc, ScenarioFile, format_loc
 from voicelab.simulator._script import Action, Improvise
 from voicelab.simulator.models import CallerModels
 from voicelab.simulator.voices import CallerVoice
-from voicelab.telephony.ids import DialOutcome, is_e164
+from voicelab.telephony.ids import DialOutcome
 
 __all__ = [
     "CalleeSpec",
@@ -90,8 +95,9 @@ class Scenario(_Model):
             ``answering_machine`` or a ``phone_menu``.
         parties: Who answers the numbers the agent may ``<Dial>`` (a transfer), by number.
         after_transfer: What the caller says once the agent has transferred the call
-            and someone answered: it drops what it had left of ``turns``. Without it,
-            the ``turns`` go on with whoever is on the line.
+            and someone answered (who speaks first): it drops what it had left of
+            ``turns``; a caller whose ``turns`` are done waits up to 30 s for the transfer,
+            then hangs up. Without it, the ``turns`` go on with whoever is on the line.
         expect: What the bot's replies must do.
         path: The file it was loaded from (``None`` if built in code).
     """
@@ -133,7 +139,7 @@ class Scenario(_Model):
             for index, turn in enumerate(turns[:-1]):
                 if turn.hang_up is not None:
                     found.append(((name, index, "hang_up"), "the turns after a hang-up never run"))
-        found += self._callee_problems()
+        found += callee_problems(self)
         if self.goal is not None and self.turns and self.turns[-1].hang_up is not None:
             found.append((("goal",), "the turns hang up before the goal-driven caller speaks"))
         lines = self.spoken_lines + (self.goal.max_turns if self.goal else 0)
@@ -142,25 +148,6 @@ class Scenario(_Model):
                 found.append(
                     (("expect", index, "turn"), f"the caller speaks at most {lines} line(s)")
                 )
-        return found
-
-    def _callee_problems(self) -> list[tuple[Loc, str]]:
-        found = self.callee.problems(("callee",))
-        kind = self.callee.kind
-        if kind != "person" and self.direction == "inbound":
-            found.append(
-                (("callee", "kind"), "an inbound caller is a person: callee is for outbound calls")
-            )
-        elif kind != "person" and self.outcome != "answer":
-            found.append((("callee",), f"a {self.outcome} call is never answered: remove it"))
-        elif not self.callee.connects:
-            for name in ("turns", "goal"):
-                if getattr(self, name):
-                    found.append(((name,), self.callee.unsaid))
-        for number, spec in self.parties.items():
-            if not is_e164(number):
-                found.append((("parties", number), "not an E.164 number like +15550100200"))
-            found += spec.problems(("parties", number))
         return found
 
     @property
@@ -229,7 +216,7 @@ class Scenario(_Model):
                 loc=("after_transfer",),
             )
         parties = {
-            number: party(number, spec, voice, self.caller, self._base, where)
+            number: party_script(number, spec, voice, self.caller, self._base, where)
             for number, spec in self.parties.items()
         }
         return after, parties
@@ -298,25 +285,6 @@ _ALLOWED: dict[tuple[str, ...], Iterable[str]] = {
 }
 
 
-def _allowed(data: dict[str, Any]) -> dict[tuple[str, ...], Iterable[str]]:
-    """:data:`_ALLOWED` plus the nested models under this file's own names (numbers, nodes)."""
-    allowed = dict(_ALLOWED)
-
-    def menu_of(callee: Any, at: tuple[str, ...]) -> None:
-        menu = callee.get("menu") if isinstance(callee, dict) else None
-        for node in menu if isinstance(menu, dict) else ():
-            allowed[(*at, "menu", str(node))] = list(MenuNodeSpec.model_fields)
-
-    menu_of(data.get("callee"), ("callee",))
-    parties = data.get("parties")
-    for number, spec in parties.items() if isinstance(parties, dict) else ():
-        at = ("parties", str(number))
-        allowed[at] = list(PartySpec.model_fields)
-        allowed[(*at, "turns")] = list(ScenarioTurn.model_fields)
-        menu_of(spec, at)
-    return allowed
-
-
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate one scenario file.
 
@@ -339,7 +307,7 @@ def load_scenario(path: str | Path) -> Scenario:
             {**data, "path": path}, context={"base_dir": path.parent, "defer_consistency": True}
         )
     except ValidationError as exc:
-        raise source.validation_error(exc, _allowed(data)) from None
+        raise source.validation_error(exc, {**_ALLOWED, **nested_fields(data)}) from None
     problems = scenario.problems()
     if problems:
         raise source.error(problems)
