@@ -73,6 +73,7 @@ class StreamLink:
             additional_headers=dict(headers or {}),
             max_size=MAX_MESSAGE_BYTES,
             open_timeout=10,
+            close_timeout=5,  # a bot that never answers the close must not hold the call
             proxy=None,
             compression=None,  # as Twilio: per-message deflate cost 7% of a loaded CPU
         )

@@ -38,7 +38,7 @@ from voicelab.simulator._carrier_twiml import (
 )
 from voicelab.simulator._carrier_webhooks import WebhookClient, WebhookError
 
-__all__ = ["CallEnded", "ErrorReporter", "Interrupted", "TwimlExecution"]
+__all__ = ["ErrorReporter", "TwimlExecution"]
 
 T = TypeVar("T")
 ErrorReporter = Callable[[CarrierCall, str, bool], None]
@@ -50,11 +50,11 @@ _MAX_DOCUMENTS = 20  # Redirect / action chains longer than this are a loop.
 _Next = tuple[str | None, str | None, str, dict[str, str]]
 
 
-class Interrupted(Exception):
+class _Interrupted(Exception):
     """``call.interrupt`` fired while waiting (or the party hung up)."""
 
 
-class CallEnded(Exception):
+class _CallEnded(Exception):
     """The call is over with ``status``; ``reason`` says why when it failed."""
 
     def __init__(self, status: str, reason: str | None = None) -> None:
@@ -76,11 +76,11 @@ class TwimlExecution:
     _grace_s: float
 
     def _check(self) -> None:
-        """Raise :class:`Interrupted` if the call must stop what it is doing."""
+        """Raise :class:`_Interrupted` if the call must stop what it is doing."""
         if self.line is not None and self.line.hung_up.is_set():
             self._party_hung_up()
         if self.call.interrupt.is_set():
-            raise Interrupted
+            raise _Interrupted
 
     def _party_hung_up(self) -> None:
         call = self.call
@@ -112,11 +112,11 @@ class TwimlExecution:
                     assert url is not None  # the API requires Url or Twiml
                     document, url = await self._fetch(url, method, "in-progress", extra)
                 following = await self._run_verbs(_parse(document, url), url)
-            except Interrupted:
+            except _Interrupted:
                 if call.hangup_status is not None or call.redirect is None:
                     raise
             if call.hangup_status is not None:
-                raise Interrupted
+                raise _Interrupted
             if call.redirect is not None:
                 # A REST redirect replaces whatever the current document was doing.
                 redirect_url, redirect_method, twiml = call.redirect
@@ -126,7 +126,7 @@ class TwimlExecution:
             if following is None:
                 return
             document, url, method, extra = following
-        raise CallEnded("failed", f"more than {_MAX_DOCUMENTS} TwiML documents: redirect loop?")
+        raise _CallEnded("failed", f"more than {_MAX_DOCUMENTS} TwiML documents: redirect loop?")
 
     async def _run_verbs(self, verbs: list[Verb], url: str | None) -> _Next | None:
         """Execute ``verbs``; return the next document if one of them hands over to it."""
@@ -135,7 +135,7 @@ class TwimlExecution:
             self._check()
             if isinstance(verb, Hangup):
                 call.end_by("bot", "hangup_verb")
-                raise CallEnded("completed")
+                raise _CallEnded("completed")
             if isinstance(verb, Pause):
                 await self._interruptible(asyncio.sleep(verb.length_s))
             elif isinstance(verb, Say):
@@ -216,13 +216,13 @@ class TwimlExecution:
         try:
             response = await self._interruptible(self._webhooks.send(url, method, params))
         except WebhookError as exc:
-            raise CallEnded("failed", f"TwiML fetch failed: {exc}") from exc
+            raise _CallEnded("failed", f"TwiML fetch failed: {exc}") from exc
         return response.text, url
 
     def _resolve(self, target: str, base: str | None) -> str:
         resolved = urljoin(base, target) if base else target
         if not is_http_url(resolved):
-            raise CallEnded("failed", f"TwiML URL is not an absolute http(s) URL: {target!r}")
+            raise _CallEnded("failed", f"TwiML URL is not an absolute http(s) URL: {target!r}")
         return resolved
 
     async def _interruptible(self, awaitable: Awaitable[T]) -> T:
@@ -241,7 +241,7 @@ class TwimlExecution:
                 await asyncio.wait({task})
         if task.cancelled():
             self._check()
-            raise Interrupted
+            raise _Interrupted
         return task.result()
 
 
@@ -249,4 +249,4 @@ def _parse(document: str, url: str | None) -> list[Verb]:
     try:
         return parse_twiml(document)
     except TwimlError as exc:
-        raise CallEnded("failed", f"bad TwiML from {url or 'the Twiml parameter'}: {exc}") from exc
+        raise _CallEnded("failed", f"bad TwiML from {url or 'the Twiml parameter'}: {exc}") from exc

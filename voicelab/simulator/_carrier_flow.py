@@ -23,7 +23,7 @@ from loguru import logger
 from voicelab.simulator._carrier_amd import detect
 from voicelab.simulator._carrier_answerer import Answerer
 from voicelab.simulator._carrier_dial import Scripted
-from voicelab.simulator._carrier_exec import CallEnded, ErrorReporter, Interrupted, TwimlExecution
+from voicelab.simulator._carrier_exec import ErrorReporter, TwimlExecution, _CallEnded, _Interrupted
 from voicelab.simulator._carrier_line import Line, LineAnswerer, PickUp
 from voicelab.simulator._carrier_record import CarrierRecords
 from voicelab.simulator._carrier_twilio import CarrierCall, rfc2822
@@ -88,9 +88,9 @@ class CallRunner(TwimlExecution):
                     await self._run_outbound()
                 status = "completed"
                 call.end_by("bot", "twiml_ended")  # its TwiML ran out: Twilio hangs up
-            except Interrupted:
+            except _Interrupted:
                 status = call.hangup_status or "completed"
-            except CallEnded as ended:
+            except _CallEnded as ended:
                 status = ended.status
                 if ended.reason:
                     self._report(call, ended.reason, True)
@@ -124,14 +124,14 @@ class CallRunner(TwimlExecution):
         await self._progress("initiated", "initiated")
         self._check()
         if self._outcome in ("busy", "failed"):
-            raise CallEnded(self._outcome)
+            raise _CallEnded(self._outcome)
         call.status = "ringing"
         call.touch()
         await self._progress("ringing", "ringing")
         await self._interruptible(asyncio.sleep(min(self._ring_s, call.timeout_s)))
         self._check()
         if self._outcome == "no-answer" or self._ring_s >= call.timeout_s:
-            raise CallEnded("no-answer")
+            raise _CallEnded("no-answer")
         await self._answer()
         extra: dict[str, str] = {}
         if call.amd is not None and call.amd.async_amd:
