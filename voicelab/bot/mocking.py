@@ -24,6 +24,7 @@ from voicelab.mocks import ToolMocks, mock_for
 
 __all__ = ["MockedTools"]
 
+
 class MockedTools:
     """Applies one call's :class:`~voicelab.mocks.ToolMocks` to the agent's LLM services.
 

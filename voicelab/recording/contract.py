@@ -13,32 +13,66 @@ Pydantic only: every layer may import it (analysis reads it, never pipecat).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ANSWERED_BY",
     "EVENT_DATA",
     "FUNCTION_CALL_EVENTS",
+    "HANGUP_HOWS",
     "RESULT_CHARS",
     "UNCONNECTED_END_REASONS",
     "AgentRef",
+    "AnsweredBy",
     "CallManifest",
     "EndReason",
     "EndedBy",
     "EventData",
     "EventSource",
+    "HangupBy",
+    "HangupHow",
     "PersonaRef",
     "ProvidersInfo",
     "ScenarioRef",
     "ServiceInfo",
     "StatusEntry",
+    "VoicemailInfo",
 ]
 
 EventSource = Literal["server", "caller", "carrier"]
 Direction = Literal["inbound", "outbound"]
 EndedBy = Literal["bot", "caller"]
 """Who ended a call: the agent (``bot``), or the party on the phone (``caller``)."""
+
+HangupBy = Literal["bot", "caller", "carrier"]
+"""Who hung up, as the carrier saw it: ``carrier`` is the network itself (a time limit, a
+failure, the emulator shutting down), which ``call.json``'s ``ended_by`` leaves empty."""
+
+HangupHow = Literal[
+    "rest",  # the agent's REST update Status=completed (or canceled)
+    "hangup_verb",  # the agent's TwiML said <Hangup/> or <Reject/>
+    "twiml_ended",  # the agent's TwiML ran out (after its stream closed, or a <Dial> ended)
+    "hung_up",  # the party on the phone hung up
+    "time_limit",  # the call's TimeLimit
+    "failed",  # the carrier could not go on (a TwiML fetch failed, bad TwiML...)
+    "shutdown",  # the carrier stopped with the call live
+]
+"""How a call ended (``call.hangup``'s ``how``)."""
+HANGUP_HOWS: frozenset[str] = frozenset(get_args(HangupHow))
+
+AnsweredBy = Literal[
+    "human",
+    "machine_start",
+    "machine_end_beep",
+    "machine_end_silence",
+    "machine_end_other",
+    "fax",
+    "unknown",
+]
+"""Twilio's answering machine detection result (``AnsweredBy``)."""
+ANSWERED_BY: frozenset[str] = frozenset(get_args(AnsweredBy))
 
 EndReason = Literal[
     # A media session ran:
@@ -186,6 +220,40 @@ FUNCTION_CALL_EVENTS = (
 )
 """A function call's moments, in the order they can happen (one of the last four ends it)."""
 
+
+class _CallHangup(EventData):
+    # Carrier: who ended an answered call, and how (see HangupHow).
+    by: HangupBy
+    how: HangupHow
+
+
+class _CallTransferred(EventData):
+    # Carrier: a <Dial> ended (stamped then: it started ring_s + duration_s earlier).
+    to: str
+    status: str  # the dialled leg's final status (DialCallStatus): completed, busy...
+    ring_s: float  # how long it rang
+    duration_s: float  # how long the two parties were connected (0: never answered)
+
+
+class _AmdResult(EventData):
+    # Carrier: answering machine detection decided (MachineDetection on calls.create).
+    answered_by: AnsweredBy
+    detection_s: float  # Twilio's MachineDetectionDuration, in seconds
+
+
+class _VoicemailMessage(EventData):
+    # Caller side (an answering machine callee): the message the agent left after the beep,
+    # stamped at the beep's end, as the machine's own Whisper transcribed it.
+    text: str
+    duration_s: float  # from the end of the beep to the last audible sample of the message
+
+
+class _DtmfReceived(EventData):
+    # Caller side (a phone menu callee): a key the menu heard the agent press (in-band tones).
+    digit: str
+    node: str | None = None  # the menu node it was pressed at
+
+
 EVENT_DATA: dict[str, type[EventData]] = {
     "call.started": _CallStarted,
     "call.ended": _CallEnded,
@@ -217,6 +285,11 @@ EVENT_DATA: dict[str, type[EventData]] = {
     **dict.fromkeys(FUNCTION_CALL_EVENTS, _FunctionCall),
     "llm.usage": _LlmUsage,
     "tts.usage": _TtsUsage,
+    "call.hangup": _CallHangup,
+    "call.transferred": _CallTransferred,
+    "amd.result": _AmdResult,
+    "voicemail.message": _VoicemailMessage,
+    "dtmf.received": _DtmfReceived,
 }
 """The data model of each event type (DESIGN.md section 3.1): writers may emit only these."""
 
@@ -265,6 +338,8 @@ class ScenarioRef(_Part):
     outcome: str | None = None
     caller: dict[str, Any] | None = None
     goal: dict[str, Any] | None = None
+    callee: dict[str, Any] | None = None  # who picks up an outbound call: {kind, ...}
+    parties: dict[str, Any] | None = None  # numbers a <Dial> reaches: {number: {kind, ...}}
     expectations: list[dict[str, Any]] = Field(default_factory=list)
     tools: dict[str, Any] | None = None  # voicelab.mocks.ToolMocks: the server answers with it
 
@@ -286,6 +361,13 @@ class StatusEntry(_Part):
 class Versions(_Part):
     voicelab: str | None = None
     pipecat: str | None = None
+
+
+class VoicemailInfo(_Part):
+    """The message an agent left on an answering machine callee (caller side)."""
+
+    text: str | None = None
+    duration_s: float | None = None
 
 
 class SweepMark(_Part):
@@ -328,7 +410,6 @@ class CallManifest(BaseModel):
     started_at: str | None = None  # when its media stream started
     ended_at: str | None = None
     end_reason: EndReason | None = None
-    ended_by: EndedBy | None = None
     status: str | None = None
     status_history: list[StatusEntry] | None = None
     agent: AgentRef | str | None = None
@@ -342,3 +423,13 @@ class CallManifest(BaseModel):
     trace_id: str | None = None
     sweep: SweepMark | None = None
     runner: RunnerInfo | None = None
+    # What the agent did, as Twilio saw it (issue 17). The carrier writes answered_by and
+    # transferred_to / transfer_status for every call; the simulator writes ended_by for a
+    # black-box agent (a voicelab server writes its own: whose end came first, the bot's
+    # EndFrame or the caller's stop); the callee writes voicemail and dtmf_received.
+    ended_by: EndedBy | None = None
+    answered_by: AnsweredBy | None = None
+    transferred_to: str | None = None  # the number of the last <Dial>, answered or not
+    transfer_status: str | None = None  # its final status (DialCallStatus)
+    voicemail: VoicemailInfo | None = None
+    dtmf_received: str | None = None  # every key a phone menu callee heard, in order
