@@ -93,9 +93,8 @@ def read_actions(directory: Path) -> CallActions:
     if isinstance(manifest.get("transferred_to"), str):
         actions.transferred_to.insert(0, manifest["transferred_to"])
     actions.transferred_to = list(dict.fromkeys(actions.transferred_to))
-    actions.ended_by = (
-        manifest.get("ended_by") if isinstance(manifest.get("ended_by"), str) else None
-    )
+    ended_by = manifest.get("ended_by")
+    actions.ended_by = ended_by if isinstance(ended_by, str) else hung_up_by
     actions.dtmf = "".join(sent or received)
     return actions
 

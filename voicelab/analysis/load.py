@@ -130,15 +130,15 @@ def events_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
         duration (str): Twilio's ``CallDuration`` of ``twilio.status``, as sent.
         call_id, result, error (str): A ``function_call.*``'s LLM call id, its result
             (JSON) and its error.
-        duration_s (float64): How long a settled function call ran.
+        duration_s (float64): How long a settled function call ran; how long a
+            ``call.transferred``'s dialled party was connected; a ``voicemail.message``'s
+            length.
         mocked (boolean): A scenario's mock answered the function call.
         prompt_tokens, completion_tokens, total_tokens (Int64): ``llm.usage``'s tokens.
         characters (Int64): ``tts.usage``'s characters spoken.
         by (str): ``data.by`` of ``call.hangup``: who ended the call (``bot``, ``caller``,
             ``carrier``); its ``how`` is in ``extra``.
         answered_by (str): ``data.answered_by`` of ``amd.result`` (Twilio's ``AnsweredBy``).
-        duration_s (float64): ``data.duration_s`` of ``call.transferred`` (how long the
-            dialled party was connected) and ``voicemail.message`` (the message's length).
         extra (str): The event's other data fields as a JSON object (NaN when none).
 
     Args:
