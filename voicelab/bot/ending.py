@@ -1,10 +1,14 @@
-"""Ending a call from outside its pipeline: Twilio's ``stop``, a record that cannot be written.
+"""Ending a call from outside its pipeline (Twilio's ``stop``, a record that cannot be
+written), and knowing when the agent ended it from inside.
 
 pipecat's Twilio serializer ignores Media Streams' ``stop``, so a peer that sent it and
 kept the socket open held the call (and its slot under ``VOICELAB_MAX_CALLS``) until
 ``VOICELAB_MAX_CALL_SECONDS``. And a call whose record can no longer be written (a full
 disk, its directory removed) breaks the promise of a record per call: it ends, with an
 ``error`` event where one can still be written, rather than going on unrecorded.
+
+An agent hangs up the pipecat way: an ``EndWorkerFrame`` (``EndTaskFrame``) behind its last
+words. :class:`HangUpWatch` sees it, so the call's end reason is ``bot_hangup``.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import contextlib
 
 from fastapi import WebSocket, status
 from loguru import logger
-from pipecat.frames.frames import EndFrame
+from pipecat.frames.frames import EndFrame, EndWorkerFrame
+from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.pipeline.worker import PipelineWorker
 
 from voicelab.recording.contract import EndReason
 from voicelab.recording.store import CallRecord
 
-__all__ = ["CallEnder"]
+__all__ = ["CallEnder", "HangUpWatch"]
 
 # How long a call whose record failed may take to end by itself (its queued speech, a
 # hang-up through Twilio) before its socket is closed.
@@ -79,3 +84,20 @@ class CallEnder:
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(RuntimeError):  # already closed
             await self.websocket.close(code=code, reason=reason)
+
+
+class HangUpWatch(BaseObserver):
+    """Notices the agent ending the call itself (an ``EndWorkerFrame`` pushed in the pipeline).
+
+    Attributes:
+        reason: The frame's reason (``""`` when it gave none); ``None`` while nobody has.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(observe_every_push=False, **kwargs)
+        self.reason: str | None = None
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        if isinstance(data.frame, EndWorkerFrame) and self.reason is None:
+            self.reason = data.frame.reason or ""
+            logger.info(f"the agent is ending the call: {self.reason or 'no reason given'}")

@@ -38,7 +38,7 @@ from voicelab.bot.agent import (
     load_agent,
 )
 from voicelab.bot.call import CallInfo
-from voicelab.bot.ending import CallEnder
+from voicelab.bot.ending import CallEnder, HangUpWatch
 from voicelab.bot.faults import CallGuards, service_kind
 from voicelab.bot.models import ModelPool
 from voicelab.bot.persona import load_persona
@@ -106,6 +106,7 @@ class CallPipeline:
             self.port, self.call.direction, started
         )
         events = CallEventObserver(self.record)
+        hang_up = HangUpWatch()
         ender = CallEnder(self.websocket, self.record)
         recorder: StreamingRecorder | None = None
         worker: PipelineWorker | None = None
@@ -127,13 +128,17 @@ class CallPipeline:
             # ends this call with an `error` event and a complete record.
             parts = await self._build_agent()
             guards = CallGuards(self.settings)
-            worker, recorder = self._build(parts, wav_path, events, guards, ender, trace=trace)
+            worker, recorder = self._build(
+                parts, wav_path, events, guards, ender, trace=trace, hang_up=hang_up
+            )
             ender.worker = worker
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(worker)
             await asyncio.wait_for(runner.run(), timeout=self.settings.max_call_seconds)
             if guards.gave_up is not None:
                 reason = "error"  # the bot hung up: its providers kept failing
+            elif hang_up.reason is not None:
+                reason = "bot_hangup"  # the agent's own EndWorkerFrame (a goodbye, a voicemail)
             elif ender.reason is not None:
                 reason = ender.reason  # Twilio's stop; a record that could not be written
         except TimeoutError:
@@ -213,6 +218,7 @@ class CallPipeline:
         ender: CallEnder | None = None,
         *,
         trace: CallTrace | None = None,
+        hang_up: HangUpWatch | None = None,
     ) -> tuple[PipelineWorker, StreamingRecorder]:
         serializer = TolerantTwilioFrameSerializer(
             stream_sid=self.call.stream_sid,
@@ -262,7 +268,7 @@ class CallPipeline:
                 enable_metrics=True,
                 enable_usage_metrics=True,
             ),
-            observers=[events, events.latency_observer()],
+            observers=[events, events.latency_observer(), *([hang_up] if hang_up else [])],
             idle_timeout_secs=None,
             enable_rtvi=False,  # no RTVI client on a phone line
             **_tracing_params(self.call, trace),

@@ -26,11 +26,13 @@ __all__ = [
     "EndedBy",
     "EventData",
     "EventSource",
+    "FeedbackEntry",
     "PersonaRef",
     "ProvidersInfo",
     "ScenarioRef",
     "ServiceInfo",
     "StatusEntry",
+    "VoicemailInfo",
 ]
 
 EventSource = Literal["server", "caller", "carrier"]
@@ -46,6 +48,8 @@ EndReason = Literal[
     "error",  # setup, a provider or a record write failed; an `error` event says which
     "timeout",  # VOICELAB_MAX_CALL_SECONDS
     "shutdown",  # the server stopped (also for calls still waiting for their stream)
+    "bot_hangup",  # the agent ended the call itself (pipecat's EndWorkerFrame): a goodbye,
+    # a voicemail left
     # No media session ever ran (the server's record of a call it heard of):
     "capacity",  # refused at VOICELAB_MAX_CALLS: the caller heard busy
     "busy",  # Twilio's final status before any stream
@@ -139,6 +143,10 @@ class _Mark(_Turned):
     name: str
 
 
+class _VoicemailDetected(_Turned):
+    message: str | None = None  # what the bot left on the machine (None: nothing to say)
+
+
 class _TwilioStatus(_Turned):
     status: str
     sequence: int | None = None  # Twilio's SequenceNumber
@@ -165,6 +173,8 @@ EVENT_DATA: dict[str, type[EventData]] = {
     "metrics.v2v": _V2v,
     "error": _Error,
     "dtmf": _Digit,
+    "dtmf.sent": _Digit,  # a key the bot pressed (pipecat's OutputDTMF(Urgent)Frame), per digit
+    "voicemail.detected": _VoicemailDetected,
     "mark": _Mark,
     "clear": _Turned,
     "twilio.status": _TwilioStatus,
@@ -263,6 +273,23 @@ class RunnerInfo(_Part):
     actor: str | None = None
 
 
+class FeedbackEntry(_Part):
+    """One piece of guest feedback the reference agent logged (its ``log_feedback`` tool)."""
+
+    ticket: str
+    site: str | None = None
+    item: str | None = None
+    issue: str | None = None
+    severity: Literal["low", "medium", "high"] | None = None
+
+
+class VoicemailInfo(_Part):
+    """What answered an outbound call: a machine (``detected``) or a person."""
+
+    detected: bool
+    message: str | None = None  # the message the bot left, when it did
+
+
 class CallManifest(BaseModel):
     """``call.json``: who and what the call was, how it ended.
 
@@ -296,3 +323,7 @@ class CallManifest(BaseModel):
     trace_id: str | None = None
     sweep: SweepMark | None = None
     runner: RunnerInfo | None = None
+    # What the agent did (the reference agent's tools; voicemail detection on outbound calls):
+    feedback: list[FeedbackEntry] | None = None
+    transferred_to: str | None = None  # the number a transfer dialled (E.164)
+    voicemail: VoicemailInfo | None = None

@@ -16,6 +16,8 @@ from pipecat.frames.frames import (
     LLMFullResponseStartFrame,
     LLMTextFrame,
     MetricsFrame,
+    OutputDTMFFrame,
+    OutputDTMFUrgentFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
     TTSSpeakFrame,
@@ -133,8 +135,16 @@ class CallEventObserver(BaseObserver):
             # Every user turn start broadcasts one; only those that cut the bot off count.
             if self._bot_speaking:
                 self._emit("interruption")
+            else:
+                # Speech on its way but not started is dropped (e.g. a greeting a voicemail
+                # detector held back): its text was never said.
+                self._spoken = []
         elif isinstance(frame, InputDTMFFrame):
             self._emit("dtmf", digit=str(frame.button.value))
+        elif isinstance(frame, OutputDTMFFrame | OutputDTMFUrgentFrame):
+            # The keys the bot presses (an IVR navigator's <dtmf>), one event per key.
+            for button in frame.buttons or ():
+                self._emit("dtmf.sent", digit=str(button.value))
         elif isinstance(frame, MetricsFrame):
             self._on_metrics(frame)
         elif isinstance(frame, ErrorFrame):
