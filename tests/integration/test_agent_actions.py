@@ -129,8 +129,10 @@ def test_an_angry_guest_is_transferred_after_the_bot_says_so(tmp_path, voice, tw
         _, directory, call_sid = place_call(
             bot, [Say(line, voice.speak(line)), Pause(3.0)], tmp_path
         )
-    (update,) = updates
+    # (A hang-up may follow the caller's own, racing its stop: only the transfer matters.)
+    (update,) = [u for u in updates if "Twiml" in u]
     assert update["call_sid"] == call_sid and "Status" not in update
+    assert not any(u.get("Status") for u in updates if u["at"] < update["at"])
     twiml = ET.fromstring(update["Twiml"])
     assert [(verb.tag, verb.text) for verb in twiml] == [
         ("Say", TRANSFER_LINE),
@@ -138,12 +140,15 @@ def test_an_angry_guest_is_transferred_after_the_bot_says_so(tmp_path, voice, tw
     ]
     assert manifest(directory)["transferred_to"] == DUTY_MANAGER
     # The bot had said it was putting the guest through before the call was handed over.
-    (announced,) = [
+    # (A pause inside the caller's line may end its turn early: the instant STT hears the
+    # whole line again, the bot's first answer is cut off and its transfer cancelled.)
+    announced = [
         e
         for e in server_events(directory, "bot.speech_stopped")
         if "duty manager" in e["data"]["text"]
     ]
-    assert datetime.fromisoformat(announced["wall"]) <= update["at"]
+    assert announced and not announced[-1]["data"].get("cut_off")
+    assert datetime.fromisoformat(announced[-1]["wall"]) <= update["at"]
     # The fake does not stop the stream (the emulator will): the caller hung up.
     assert manifest(directory)["end_reason"] == "stop"
 
