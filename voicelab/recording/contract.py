@@ -31,6 +31,7 @@ __all__ = [
     "EndedBy",
     "EventData",
     "EventSource",
+    "FeedbackEntry",
     "HangupBy",
     "HangupHow",
     "PersonaRef",
@@ -38,6 +39,7 @@ __all__ = [
     "ScenarioRef",
     "ServiceInfo",
     "StatusEntry",
+    "VoicemailDetection",
     "VoicemailInfo",
 ]
 
@@ -79,10 +81,11 @@ EndReason = Literal[
     "stop",  # Twilio's `stop` message: the call (or its stream) ended at Twilio's side
     "hangup",  # the simulated caller hung up (caller side)
     "websocket_closed",  # the socket closed without a `stop`
-    "bot_ended",  # the agent ended the call itself (its goodbye; pipecat's EndTaskFrame)
     "error",  # setup, a provider or a record write failed; an `error` event says which
     "timeout",  # VOICELAB_MAX_CALL_SECONDS
     "shutdown",  # the server stopped (also for calls still waiting for their stream)
+    "bot_hangup",  # the agent ended the call itself (pipecat's EndWorkerFrame): a goodbye,
+    # a voicemail left
     # No media session ever ran (the server's record of a call it heard of):
     "capacity",  # refused at VOICELAB_MAX_CALLS: the caller heard busy
     "busy",  # Twilio's final status before any stream
@@ -174,6 +177,10 @@ class _Digit(_Turned):
 
 class _Mark(_Turned):
     name: str
+
+
+class _VoicemailDetected(_Turned):
+    message: str | None = None  # what the bot left on the machine (None: nothing to say)
 
 
 class _TwilioStatus(_Turned):
@@ -274,6 +281,8 @@ EVENT_DATA: dict[str, type[EventData]] = {
     "metrics.v2v": _V2v,
     "error": _Error,
     "dtmf": _Digit,
+    "dtmf.sent": _Digit,  # a key the bot pressed (pipecat's OutputDTMF(Urgent)Frame), per digit
+    "voicemail.detected": _VoicemailDetected,
     "mark": _Mark,
     "clear": _Turned,
     "twilio.status": _TwilioStatus,
@@ -390,6 +399,24 @@ class RunnerInfo(_Part):
     actor: str | None = None
 
 
+class FeedbackEntry(_Part):
+    """One piece of guest feedback the reference agent logged (its ``log_feedback`` tool)."""
+
+    ticket: str
+    site: str | None = None
+    item: str | None = None
+    issue: str | None = None
+    severity: Literal["low", "medium", "high"] | None = None
+
+
+class VoicemailDetection(_Part):
+    """The server's voicemail detector on an outbound call: a machine (``detected``) or a
+    person (the caller side's ``voicemail`` is what the machine recorded)."""
+
+    detected: bool
+    message: str | None = None  # the message the bot left, when it did
+
+
 class CallManifest(BaseModel):
     """``call.json``: who and what the call was, how it ended.
 
@@ -424,12 +451,17 @@ class CallManifest(BaseModel):
     sweep: SweepMark | None = None
     runner: RunnerInfo | None = None
     # What the agent did, as Twilio saw it (issue 17). The carrier writes answered_by and
-    # transferred_to / transfer_status for every call; the simulator writes ended_by for a
-    # black-box agent (a voicelab server writes its own: whose end came first, the bot's
-    # EndFrame or the caller's stop); the callee writes voicemail and dtmf_received.
+    # transferred_to / transfer_status for every call (the reference agent's transfer tool
+    # writes transferred_to too: the number it asked Twilio to dial); the simulator writes
+    # ended_by for a black-box agent (a voicelab server writes its own: whose end came
+    # first, the agent's hang-up or the caller's stop); the callee writes voicemail and
+    # dtmf_received.
     ended_by: EndedBy | None = None
     answered_by: AnsweredBy | None = None
     transferred_to: str | None = None  # the number of the last <Dial>, answered or not
     transfer_status: str | None = None  # its final status (DialCallStatus)
     voicemail: VoicemailInfo | None = None
     dtmf_received: str | None = None  # every key a phone menu callee heard, in order
+    # The reference agent's own state: its log_feedback tool, its voicemail detector.
+    feedback: list[FeedbackEntry] | None = None
+    voicemail_detection: VoicemailDetection | None = None
