@@ -187,7 +187,7 @@ def test_a_person_hears_the_greeting_and_no_message(tmp_path: Path) -> None:
     down, record = _run(tmp_path, frames)
     assert any(isinstance(f, TTSStartedFrame) for f in down)  # released by the gate
     assert not any(isinstance(f, TTSSpeakFrame | EndWorkerFrame) for f in down)
-    assert record.read_manifest()["voicemail"] == {"detected": False}
+    assert record.read_manifest()["voicemail_detection"] == {"detected": False}
     assert not any(e["type"] == "voicemail.detected" for e in _events(record))
 
 
@@ -195,4 +195,4 @@ def test_a_silent_line_is_a_person_waiting_to_be_greeted(tmp_path: Path) -> None
     # pipecat's detector alone would hold the greeting until something was said.
     down, record = _run(tmp_path, [TTSStartedFrame(), SleepFrame(0.9)])
     assert any(isinstance(f, TTSStartedFrame) for f in down)
-    assert record.read_manifest()["voicemail"] == {"detected": False}
+    assert record.read_manifest()["voicemail_detection"] == {"detected": False}
