@@ -51,6 +51,9 @@ def test_menu_options_are_read_in_either_order_digits_or_words(
         (MENU, "<dtmf>2</dtmf>"),
         ("For billing, press 1. For sales, press 2.", "<ivr>wait</ivr>"),
         ("Catering. Please hold while we connect you.", "<ivr>completed</ivr>"),
+        # Whisper's transcript of "For deliveries, press 1. For catering, press 2.": its
+        # full stops gone, "press 1 for catering" reads wrong; the menu's phrasing wins.
+        ("Thanks for calling, for deliveries, press 1 for catering, press 2.", "<dtmf>2</dtmf>"),
     ],
 )
 def test_the_navigator_presses_the_goals_key_waits_or_is_through(prompt: str, answer: str) -> None:

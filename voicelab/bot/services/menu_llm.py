@@ -55,12 +55,21 @@ _NAVIGATOR = "You are navigating an Interactive Voice Response"  # its IVR_NAVIG
 
 
 def menu_options(prompt: str) -> dict[str, str]:
-    """The options a menu prompt reads out: key -> what it is for (lower case)."""
+    """The options a menu prompt reads out: key -> what it is for (lower case).
+
+    A transcript loses the menu's full stops ("for deliveries, press 1 for accounts, press
+    2"), so both phrasings can match, and disagree: the one that reads more options out of
+    the prompt is the menu's own (a tie keeps "press N for X").
+    """
+    press_for = [
+        (_KEYS.get(k.lower(), k), w.strip().lower()) for k, w in _PRESS_FOR.findall(prompt)
+    ]
+    for_press = [
+        (_KEYS.get(k.lower(), k), w.strip().lower()) for w, k in _FOR_PRESS.findall(prompt)
+    ]
     options: dict[str, str] = {}
-    for key, what in _PRESS_FOR.findall(prompt):
-        options.setdefault(_KEYS.get(key.lower(), key), what.strip().lower())
-    for what, key in _FOR_PRESS.findall(prompt):
-        options.setdefault(_KEYS.get(key.lower(), key), what.strip().lower())
+    for key, what in for_press if len(for_press) > len(press_for) else press_for:
+        options.setdefault(key, what)
     return options
 
 
