@@ -80,3 +80,97 @@ class SwitchableAgent:
         if self.broken:
             raise RuntimeError("the agent exploded while being built")
         return fixed_reply_agent(ctx)
+
+
+# --- an agent that acts: the README's tool-calling example ---------------------------------------
+# (README "An agent that calls functions": keep the two the same.)
+
+import itertools  # noqa: E402
+
+from pipecat.frames.frames import FunctionCallFromLLM  # noqa: E402
+from pipecat.services.llm_service import FunctionCallParams, LLMService  # noqa: E402
+
+
+class OrderTaker(LLMService):
+    """An LLM of your own: every caller turn places an order, then says what came back."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._ids = itertools.count(1)
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if not isinstance(frame, LLMContextFrame):
+            await self.push_frame(frame, direction)
+            return
+        if frame.speculation:  # a provisional turn gets no answer
+            return
+        last = frame.context.get_messages()[-1]
+        await self.push_frame(LLMFullResponseStartFrame())
+        if last.get("role") == "tool":  # the function's result: say it
+            await self.push_frame(LLMTextFrame(f"Your order is placed: {last['content']}."))
+        else:  # a caller's turn: call the function (its result comes back as a new turn)
+            call = FunctionCallFromLLM(
+                function_name="place_order",
+                tool_call_id=f"call-{next(self._ids)}",
+                arguments={"item": "margherita", "size": "large"},
+                context=frame.context,
+            )
+            await self.run_function_calls([call])
+        await self.push_frame(LLMFullResponseEndFrame())
+
+
+ORDERS_PLACED: list[dict[str, Any]] = []  # what the real function did (mocks never reach it)
+
+
+async def place_order(params: FunctionCallParams) -> None:
+    """The agent's own function: in real life an order system's API."""
+    ORDERS_PLACED.append(dict(params.arguments))
+    await params.result_callback({"order": f"A-{len(ORDERS_PLACED)}"})
+
+
+def order_agent(ctx: AgentContext) -> AgentParts:
+    """The tool-calling agent: instant STT/TTS around :class:`OrderTaker`."""
+    context = LLMContext(messages=[{"role": "system", "content": "You take pizza orders."}])
+    stop = SpeechTimeoutUserTurnStopStrategy(user_speech_timeout=ctx.settings.user_speech_timeout)
+    pair = LLMContextAggregatorPair(
+        context,
+        user_params=LLMUserAggregatorParams(
+            vad_analyzer=SileroVADAnalyzer(params=VADParams(stop_secs=ctx.settings.vad_stop_secs)),
+            user_turn_strategies=UserTurnStrategies(stop=[stop]),
+        ),
+    )
+    llm = OrderTaker()
+    llm.register_function("place_order", place_order)
+    return AgentParts(
+        [InstantSTTService(), pair.user(), llm, InstantTTSService()],
+        after_output=[pair.assistant()],
+        greeting=GREETING,
+    )
+
+
+def reference_agent_hearing(text: str) -> Any:
+    """voicelab's reference agent, its instant STT hearing ``text`` in every speech segment.
+
+    With ``providers="instant"`` the reference agent's STT hears a fixed line; these agents
+    hear the line a test needs (a goodbye, an angry guest, a voicemail greeting), so its
+    tools, its hang-up and its voicemail detector run in a real call without Whisper.
+    """
+    from voicelab.bot.reference_agent import reference_agent
+
+    def agent(ctx: AgentContext) -> AgentParts:
+        parts = reference_agent(ctx)
+        processors = list(parts.processors)  # type: ignore[arg-type]
+        assert isinstance(processors[0], InstantSTTService), "run it with providers='instant'"
+        processors[0] = InstantSTTService(text=text)
+        parts.processors = processors
+        return parts
+
+    return agent
+
+
+goodbye_agent = reference_agent_hearing("No, that was all. Goodbye.")
+angry_agent = reference_agent_hearing("This is unacceptable, I want to speak to a manager.")
+answering_machine_agent = reference_agent_hearing(
+    "Hi, you have reached Taylor. Please leave a message after the beep."
+)

@@ -50,7 +50,13 @@ def _call_lines(
         bot = stop + stt + 0.01 + ttft + 0.02 + ttfa
         # What turns_df must find: transport is the network both ways plus the 10 ms before
         # llm.started and the 20 ms from the first token to tts.started.
-        parts = {"vad_stop_s": vad, "stt_s": stt, "llm_ttft_s": ttft, "tts_ttfa_s": ttfa}
+        parts = {
+            "vad_stop_s": vad,
+            "stt_s": stt,
+            "llm_ttft_s": ttft,
+            "tool_s": 0.0,
+            "tts_ttfa_s": ttfa,
+        }
         truth.append({"call_sid": sid, "turn": n, **parts, "transport_s": net + 0.03})
         lines += [
             c(t, "caller.utterance_started", turn=n, text=text),

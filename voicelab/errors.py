@@ -8,7 +8,8 @@ caller can catch one type::
     ├── InvalidArgumentError an argument passed to voicelab is malformed (also a ValueError)
     ├── NotFoundError        a call, column or key asked for does not exist (also a KeyError)
     ├── ProviderError        a speech/LLM provider cannot be built or used
-    │   └── MissingDependencyError   an optional package is not installed
+    │   ├── MissingDependencyError   an optional package is not installed
+    │   └── ToolMockError            a scenario's mocked function fails, as the scenario says
     ├── TelephonyError       Twilio REST, TwiML or signature problems
     │   ├── TwilioRequestError       Twilio (or the emulator) refused a request
     │   └── MediaMessageError        not a valid Media Streams message (telephony.media)
@@ -42,6 +43,7 @@ __all__ = [
     "ServerRequestError",
     "SweepError",
     "TelephonyError",
+    "ToolMockError",
     "TwilioRequestError",
     "VoicelabError",
 ]
@@ -79,6 +81,10 @@ class ProviderError(VoicelabError):
 
 class MissingDependencyError(ProviderError):
     """An optional dependency is not installed; the message says what to install."""
+
+
+class ToolMockError(ProviderError):
+    """A mocked function's ``error:`` (voicelab.mocks): the agent's function failed, on purpose."""
 
 
 class TelephonyError(VoicelabError):

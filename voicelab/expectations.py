@@ -1,5 +1,5 @@
-"""What a scenario expects of the bot's replies: one model for the simulator, analysis and
-the pytest plugin.
+"""What a scenario expects of the bot's replies and actions: one model for the simulator,
+analysis and the pytest plugin.
 
 A scenario file lists expectations under ``expect:``; the simulator validates them when it
 loads the file (:mod:`voicelab.simulator.scenario`), writes them into the call's manifest,
@@ -15,7 +15,7 @@ so one such check would hang a report or a test run for ever).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 # The ``regex`` package, not ``re``: its search takes a timeout, and its default VERSION0
 # syntax is re's, so the patterns mean what users were told (``re.search``). Google's RE2
@@ -25,12 +25,47 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from voicelab.errors import ScenarioError
 
-__all__ = ["REGEX_BUDGET_S", "Expectation", "regex_search"]
+__all__ = ["ACTION_CHECKS", "REGEX_BUDGET_S", "Expectation", "ToolCallSpec", "regex_search"]
 
 REGEX_BUDGET_S = 0.1
 """Seconds one expectation pattern may take on one reply; a sane one takes microseconds."""
 
 _Phrase = Annotated[str, Field(min_length=1)]
+_E164 = Annotated[str, Field(pattern=r"^\+[1-9][0-9]{6,14}$")]  # telephony.ids' rule, ASCII
+
+ACTION_CHECKS = (
+    "calls",
+    "must_not_call",
+    "transferred_to",
+    "ended_by",
+    "voicemail_left",
+    "dtmf_sent",
+)
+"""The expectations on what the agent does (beside what it says)."""
+
+
+class ToolCallSpec(BaseModel):
+    """A function call an expectation wants (pipecat eval's ``function_call`` shape).
+
+    Attributes:
+        name: The function.
+        args: Arguments the call must have had (a subset: other arguments may be there too).
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1)
+    args: dict[str, Any] | None = None
+
+    def matches(self, name: str, arguments: Mapping[str, Any] | None) -> bool:
+        """Whether a call of ``name`` with ``arguments`` is this one."""
+        given = arguments or {}
+        wanted = self.args or {}
+        return name == self.name and all(k in given and given[k] == v for k, v in wanted.items())
+
+    def describe(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in (self.args or {}).items())
+        return f"{self.name}({args})"
 
 
 class Expectation(BaseModel):
@@ -50,6 +85,14 @@ class Expectation(BaseModel):
         must_not_say: Phrases none of which may appear (case-insensitive).
         max_latency_s: Longest acceptable voice-to-voice latency, in seconds (the turn's
             first figure in :data:`voicelab.analysis.latency.V2V_PREFERENCE`).
+        calls: Function calls the agent must make (each with ``args`` a subset of the
+            call's), in the turn or anywhere in the call.
+        must_not_call: Functions the agent must not call (in the turn, or at all).
+        transferred_to: The call must be transferred to this number (``true``: anywhere;
+            ``false``: never).
+        ended_by: Who must end the call: ``bot`` (the agent hung up) or ``caller``.
+        voicemail_left: The agent must (``true``) or must not leave a voicemail message.
+        dtmf_sent: The keys the agent must press, in order (e.g. ``"1"``, ``"12#"``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -59,12 +102,26 @@ class Expectation(BaseModel):
     regex: str | None = Field(default=None, min_length=1)
     must_not_say: list[_Phrase] | None = Field(default=None, min_length=1)
     max_latency_s: float | None = Field(default=None, strict=True, gt=0, le=60)
+    calls: list[ToolCallSpec] | None = Field(default=None, min_length=1)
+    must_not_call: list[_Phrase] | None = Field(default=None, min_length=1)
+    transferred_to: _E164 | bool | None = None
+    ended_by: Literal["bot", "caller"] | None = None
+    voicemail_left: bool | None = None
+    dtmf_sent: str | None = Field(default=None, pattern=r"^[0-9*#wW]+$")
 
-    @field_validator("contains", "must_not_say", mode="before")
+    @field_validator("contains", "must_not_say", "must_not_call", mode="before")
     @classmethod
     def _phrases(cls, value: Any) -> Any:
         # One phrase is a list of one; anything else is left for pydantic to reject.
         return [value] if isinstance(value, str) else value
+
+    @field_validator("calls", mode="before")
+    @classmethod
+    def _calls(cls, value: Any) -> Any:
+        # `calls: log_feedback` and `calls: {name: ...}` are lists of one.
+        if isinstance(value, str):
+            return [{"name": value}]
+        return [value] if isinstance(value, Mapping) else value
 
     @field_validator("regex")
     @classmethod
@@ -78,9 +135,20 @@ class Expectation(BaseModel):
 
     @model_validator(mode="after")
     def _checks_something(self) -> Expectation:
-        checks = (self.contains, self.regex, self.must_not_say, self.max_latency_s)
-        if all(check is None for check in checks):
-            raise ValueError("an expectation needs contains, regex, must_not_say or max_latency_s")
+        says = (self.contains, self.regex, self.must_not_say, self.max_latency_s)
+        does = tuple(getattr(self, name) for name in ACTION_CHECKS)
+        if all(check is None for check in (*says, *does)):
+            raise ValueError(
+                "an expectation needs contains, regex, must_not_say, max_latency_s or one of "
+                + ", ".join(ACTION_CHECKS)
+            )
+        whole_call = [
+            n
+            for n in ("ended_by", "voicemail_left", "dtmf_sent", "transferred_to")
+            if getattr(self, n) is not None
+        ]
+        if self.turn is not None and whole_call:
+            raise ValueError(f"{whole_call[0]} is about the whole call: leave turn out")
         return self
 
     @classmethod

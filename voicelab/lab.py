@@ -94,6 +94,12 @@ class CallResult:
 
         return events_df(self._dir())
 
+    def tool_calls_df(self) -> pd.DataFrame:
+        """One row per function call the agent made (:func:`voicelab.analysis.tool_calls_df`)."""
+        from voicelab.analysis import tool_calls_df
+
+        return tool_calls_df(self._dir())
+
     def audio(self, which: str = "server") -> Any:
         """An ``IPython.display.Audio`` player: ``server`` recording or ``caller`` (caller.wav)."""
         from IPython.display import Audio

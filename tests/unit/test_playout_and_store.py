@@ -53,8 +53,8 @@ def test_call_record_appends_events_and_merges_manifest(tmp_path):
     assert {e.source for e in events} == {"server", "caller"}
 
     server.update_manifest(status="ringing", status_history=[{"status": "ringing"}])
-    caller.update_manifest(scenario="cold_food", status_history=[{"status": "in-progress"}])
+    caller.update_manifest(scenario={"id": "cold_food"}, status_history=[{"status": "in-progress"}])
     caller.flush()
     manifest = json.loads(server.manifest_path.read_text())
-    assert manifest["status"] == "ringing" and manifest["scenario"] == "cold_food"
+    assert manifest["status"] == "ringing" and manifest["scenario"] == {"id": "cold_food"}
     assert [h["status"] for h in manifest["status_history"]] == ["ringing", "in-progress"]

@@ -11,8 +11,9 @@ recordings are, a notebook or CI.
 
 from voicelab.analysis._audio import CallAudio, load_audio, recording_v2v
 from voicelab.analysis._files import CallRecordWarning
+from voicelab.analysis.costs import Prices, call_costs
 from voicelab.analysis.latency import BREAKDOWN, LATENCY_COLUMNS, compare, latency_summary
-from voicelab.analysis.load import calls_df, events_df, turns_df
+from voicelab.analysis.load import calls_df, events_df, tool_calls_df, turns_df
 from voicelab.analysis.plots import (
     plot_breakdown,
     plot_latency_cdf,
@@ -25,6 +26,7 @@ from voicelab.analysis.quality import (
     RUBRIC_VERSION,
     Expectation,
     RuleConfig,
+    call_actions,
     check_expectations,
     judge_calls,
     rule_checks,
@@ -41,9 +43,12 @@ __all__ = [
     "CallAudio",
     "CallRecordWarning",
     "Expectation",
+    "Prices",
     "Report",
     "RuleConfig",
     "build_report",
+    "call_actions",
+    "call_costs",
     "call_wer",
     "calls_df",
     "check_expectations",
@@ -62,6 +67,7 @@ __all__ = [
     "recording_v2v",
     "rule_checks",
     "scores_df",
+    "tool_calls_df",
     "turn_wer",
     "turns_df",
 ]

@@ -32,7 +32,7 @@ MANIFEST_COLUMNS: dict[str, tuple[pa.DataType, tuple[str, ...]]] = {
     "ended_at": (_TS, ("ended_at",)),
     "end_reason": (_STR, ("end_reason",)),
     "status": (_STR, ("status",)),
-    "scenario_id": (_STR, ("scenario_id", "scenario.id", "scenario")),
+    "scenario_id": (_STR, ("scenario.id", "scenario_id", "scenario")),
     "providers": (_STR, ("providers.name",)),
     **{
         f"{part}_{attr}": (_STR, (f"providers.{part}.{attr}", *alias))
@@ -58,7 +58,16 @@ MANIFEST_COLUMNS: dict[str, tuple[pa.DataType, tuple[str, ...]]] = {
     "repeat": (_I64, ("sweep.repeat",)),
     "runner_host": (_STR, ("runner.host",)),
     "runner_node": (_STR, ("runner.node_id",)),
+    # What the agent did, as Twilio saw it.
+    "ended_by": (_STR, ("ended_by",)),
+    "answered_by": (_STR, ("answered_by",)),
+    "transferred_to": (_STR, ("transferred_to",)),
+    "transfer_status": (_STR, ("transfer_status",)),
+    "voicemail_text": (_STR, ("voicemail.text",)),
+    "dtmf_received": (_STR, ("dtmf_received",)),
 }
+# Usage events and the fields summed per call.
+_USAGE = {"llm.usage": ("prompt_tokens", "completion_tokens"), "tts.usage": ("characters",)}
 # Call columns every turn row carries, so compare(turns, by="variant") needs no merge.
 SWEEP_COLUMNS = ("sweep", "variant", "repeat")
 _CONSUMED = {"call_sid", "status_history", "recording", "account_sid", "expectations"} | {
@@ -75,6 +84,10 @@ CALLS_SCHEMA = pa.schema(
         ("n_turns", _I64),
         ("n_interruptions", _I64),
         ("n_errors", _I64),
+        ("n_tool_calls", _I64),
+        ("llm_prompt_tokens", _I64),
+        ("llm_completion_tokens", _I64),
+        ("tts_characters", _I64),
         ("fatal_error", _BOOL),
         ("call_dir", _STR),
         ("server_wav", _STR),
@@ -125,8 +138,16 @@ def call_row(call: ParsedCall) -> dict[str, Any]:
     started: dict[str, Any] = {}
     ended: dict[str, Any] | None = None
     counts = dict.fromkeys(
-        ("user.speech_stopped", "interruption", "error", "caller.utterance_ended"), 0
+        (
+            "user.speech_stopped",
+            "interruption",
+            "error",
+            "caller.utterance_ended",
+            "function_call.started",
+        ),
+        0,
     )
+    usage: dict[str, int] = {}
     fatal = has_caller = has_server = False
     for event in events:  # one pass: this runs for every call of a cold load
         kind = event["type"]
@@ -137,6 +158,11 @@ def call_row(call: ParsedCall) -> dict[str, Any]:
             has_caller = True
         elif event["source"] == "server":
             has_server = True
+        if kind in _USAGE:
+            for field in _USAGE[kind]:
+                value = event["data"].get(field)
+                if type(value) is int:
+                    usage[field] = usage.get(field, 0) + value
         if event["source"] == "server" and kind == "call.started" and not started:
             started = event["data"]
         elif event["source"] == "server" and kind == "call.ended":
@@ -160,6 +186,10 @@ def call_row(call: ParsedCall) -> dict[str, Any]:
         "n_turns": counts["user.speech_stopped" if has_server else "caller.utterance_ended"],
         "n_interruptions": counts["interruption"] if has_server else None,
         "n_errors": counts["error"],
+        "n_tool_calls": counts["function_call.started"] if has_server else None,
+        "llm_prompt_tokens": usage.get("prompt_tokens"),
+        "llm_completion_tokens": usage.get("completion_tokens"),
+        "tts_characters": usage.get("characters"),
         "fatal_error": fatal,
         "call_dir": call.dir.name,
         "server_wav": recording if recording in server_wavs else next(reversed(server_wavs), None),

@@ -1,9 +1,11 @@
 """The events table: one row per line of ``events.jsonl``, data fields as typed columns.
 
-The event data fields of DESIGN.md section 3.1 are declared once below; each becomes a
-column (null where an event lacks it). Anything else an event carries, including a known
-field with an unexpected type, is kept as JSON in ``extra``, so nothing a newer writer
-adds is lost.
+The event data fields that become columns are declared once below (null where an event
+lacks them); each is a field of the record contract (``recording.contract.EVENT_DATA``)
+with the same type, and every scalar field of the contract is a column or named in
+:data:`KEPT_IN_EXTRA` (``tests/unit/test_record_contract.py`` checks both). Anything else
+an event carries, including a known field with an unexpected type, is kept as JSON in
+``extra``, so nothing a newer writer adds is lost.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import pyarrow as pa
 
 from voicelab.analysis._files import ParsedCall
 
-__all__ = ["DATA_FIELDS", "EVENTS_SCHEMA", "build_events"]
+__all__ = ["DATA_FIELDS", "EVENTS_SCHEMA", "KEPT_IN_EXTRA", "build_events"]
 
 _STR, _F64, _I64, _BOOL = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 
@@ -40,7 +42,29 @@ DATA_FIELDS: dict[str, tuple[pa.DataType, tuple[type, ...]]] = {
     "digit": (_STR, (str,)),
     "name": (_STR, (str,)),
     "status": (_STR, (str,)),
+    "stop_secs": (_F64, (float, int)),
+    "cut_off": (_BOOL, (bool,)),
+    "sequence": (_I64, (int,)),
+    "duration": (_STR, (str,)),
+    "call_id": (_STR, (str,)),
+    "result": (_STR, (str,)),
+    "error": (_STR, (str,)),
+    "duration_s": (_F64, (float, int)),
+    "mocked": (_BOOL, (bool,)),
+    "prompt_tokens": (_I64, (int,)),
+    "completion_tokens": (_I64, (int,)),
+    "total_tokens": (_I64, (int,)),
+    "characters": (_I64, (int,)),
+    # What the agent did, as the carrier and the callee saw it.
+    "by": (_STR, (str,)),
+    "answered_by": (_STR, (str,)),
 }
+
+# Contract fields that stay in ``extra``: call.started's parties are the calls table's
+# (a transfer's ``to`` too), and the details of a hang-up, a transfer, a detection or a key.
+KEPT_IN_EXTRA = frozenset(
+    {"call_sid", "stream_sid", "direction", "from", "to", "how", "ring_s", "detection_s", "node"}
+)
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
 EVENTS_SCHEMA = pa.schema(

@@ -31,7 +31,8 @@ __all__ = [
 ]
 
 # The file names voicelab.recording.store writes. Spelled out rather than imported: the
-# analysis side depends only on recording.events and errors (DESIGN.md section 2).
+# analysis side depends only on recording.events, recording.contract and errors (DESIGN.md
+# section 2).
 MANIFEST = "call.json"
 EVENTS = "events.jsonl"
 CALLER_WAV = "caller.wav"

@@ -105,6 +105,10 @@ PARTS: dict[str, tuple[str, str]] = {
     ),
     "stt_s": ("Final transcript", "From that decision to the final transcript going to the LLM."),
     "llm_ttft_s": ("LLM first token", "The language model's time to its first token."),
+    "tool_s": (
+        "Function calls",
+        "Time in the agent's own functions (a lookup, a ticket) before the reply's first token.",
+    ),
     "tts_ttfa_s": ("TTS first audio", "Text-to-speech's time to its first audio."),
     "transport_s": (
         "Network, playout and the rest",

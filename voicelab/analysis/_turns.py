@@ -30,21 +30,15 @@ import pyarrow as pa
 
 from voicelab.analysis._calls import MANIFEST_COLUMNS, SWEEP_COLUMNS, manifest_value
 from voicelab.analysis._files import ParsedCall
-from voicelab.analysis.latency import breakdown
+from voicelab.analysis.latency import BREAKDOWN, breakdown
+from voicelab.recording.contract import FUNCTION_CALL_EVENTS
 
 __all__ = ["TURNS_SCHEMA", "build_turns"]
 
 _by_t = itemgetter("t")
 _F64, _STR, _DICT = pa.float64(), pa.string(), pa.dictionary(pa.int32(), pa.string())
-_LATENCY = (
-    "v2v_caller_s",
-    "v2v_server_s",
-    "vad_stop_s",
-    "stt_s",
-    "llm_ttft_s",
-    "tts_ttfa_s",
-    "transport_s",
-)
+_LATENCY = ("v2v_caller_s", "v2v_server_s", *BREAKDOWN)
+_SETTLED = frozenset(FUNCTION_CALL_EVENTS[1:])
 _TIMES = (
     "user_started_t",
     "user_stopped_t",
@@ -69,6 +63,7 @@ TURNS_SCHEMA = pa.schema(
         ("bot_text", _STR),
         ("heard_text", _STR),
         ("interrupted", pa.bool_()),
+        ("tool_calls", _STR),
         ("bot_speech_s", _F64),
         *((name, _F64) for name in _LATENCY),
         *((name, _F64) for name in _TIMES),
@@ -95,6 +90,8 @@ class _Turn:
     ttfa: float | None = None
     v2v: float | None = None
     interrupted: bool = False
+    tools: list[str] = field(default_factory=list)
+    settled: list[tuple[float, float]] = field(default_factory=list)  # (t, duration_s)
 
 
 @dataclass(slots=True)
@@ -149,8 +146,15 @@ def _server_turns(events: list[dict[str, Any]]) -> dict[int, _Turn]:
             turn.llm.append(str(data["text"]))
         elif kind == "tts.started" and data.get("text"):
             turn.tts.append(str(data["text"]))
+        elif kind == "llm.started":
+            times.setdefault("llm_started_t", t)
         elif kind == "llm.first_token" and turn.ttft is None:
             turn.ttft = _number(data.get("ttft_s"))
+            times["first_token_t"] = t
+        elif kind == "function_call.started" and isinstance(data.get("name"), str):
+            turn.tools.append(data["name"])
+        elif kind in _SETTLED:
+            turn.settled.append((t, _number(data.get("duration_s")) or 0.0))
         elif kind == "tts.first_audio" and turn.ttfa is None:
             turn.ttfa = _number(data.get("ttfa_s"))
         elif kind == "bot.speech_started":
@@ -245,6 +249,8 @@ def _row(
         vad_stopped_t=times.get("vad_stopped_t"),
         caller_to_vad_s=(vad_stop - end).total_seconds() if vad_stop and end else None,
         vad_stop_secs=turn.vad_stop_secs,
+        tool_s=_tool_s(turn) if "llm_started_t" in times else None,
+        llm_first_token_wait_s=_sub(times, "first_token_t", "llm_started_t"),
     )
     walls = [w for w in (_wall(turn.first_wall), _wall(utt.started_wall if utt else None)) if w]
     caller = "user_stopped_t" in times or "user_started_t" in times or utt is not None
@@ -264,10 +270,19 @@ def _row(
         "bot_text": " ".join(turn.llm or turn.tts or turn.spoken) or None,
         "heard_text": " ".join(heard_text) or None,
         "interrupted": turn.interrupted,
+        "tool_calls": ", ".join(turn.tools) or None,
         "bot_speech_s": speech,
         **latency,
         **{name: times.get(name) for name in _TIMES},
     }
+
+
+def _tool_s(turn: _Turn) -> float:
+    """The turn's function-call time on the reply's path: calls settled before its first
+    token (a call that runs on after the reply started, e.g. a transfer waiting for the bot
+    to finish its sentence, did not delay it)."""
+    first = turn.times.get("first_token_t")
+    return sum(d for t, d in turn.settled if first is None or t <= first)
 
 
 def _sub(times: dict[str, Any], a: str, b: str) -> float | None:

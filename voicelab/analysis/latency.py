@@ -29,11 +29,16 @@ The breakdown of a turn, in pipeline order:
     ``user.speech_stopped.t - vad.stopped.t``. With a segmented STT (Whisper) this is the
     transcription time, or the turn strategy's ``user_speech_timeout`` if that is longer.
 ``llm_ttft_s``
-    The turn's first ``llm.first_token.ttft_s`` (from ``llm.started``).
+    The turn's first ``llm.first_token.ttft_s`` (from ``llm.started``). In a turn where the
+    LLM called functions, the LLM's own time: from the turn's first ``llm.started`` to its
+    first token, less ``tool_s``.
+``tool_s``
+    Time in the application's own code: the durations of the turn's function calls
+    (``function_call.*`` ``duration_s``), 0 in a turn that called none.
 ``tts_ttfa_s``
     The turn's first ``tts.first_audio.ttfa_s`` (from ``tts.started``).
 ``transport_s``
-    What remains of ``v2v_caller_s`` (``v2v_server_s`` for real calls) once the four parts
+    What remains of ``v2v_caller_s`` (``v2v_server_s`` for real calls) once the five parts
     above are taken out: websocket and network transit both ways, the playout buffer,
     context aggregation and queueing, and the LLM's wait from its first token to the first
     whole sentence TTS can start on.
@@ -64,7 +69,7 @@ __all__ = [
     "turn_v2v",
 ]
 
-BREAKDOWN = ("vad_stop_s", "stt_s", "llm_ttft_s", "tts_ttfa_s", "transport_s")
+BREAKDOWN = ("vad_stop_s", "stt_s", "llm_ttft_s", "tool_s", "tts_ttfa_s", "transport_s")
 LATENCY_COLUMNS = ("v2v_caller_s", "v2v_server_s", "v2v_recording_s", *BREAKDOWN)
 V2V_PREFERENCE = ("v2v_caller_s", "v2v_recording_s", "v2v_server_s")
 """Voice-to-voice columns, best first: what the caller felt, the same measured on
@@ -107,6 +112,8 @@ def breakdown(
     vad_stopped_t: float | None = None,
     caller_to_vad_s: float | None = None,
     vad_stop_secs: float | None = None,
+    tool_s: float | None = 0.0,
+    llm_first_token_wait_s: float | None = None,
 ) -> dict[str, float]:
     """The latency columns of one turn from its event times (module docstring); NaN if unknown.
 
@@ -123,6 +130,10 @@ def breakdown(
         vad_stopped_t: ``t`` of the turn's last ``vad.stopped``.
         caller_to_vad_s: ``vad.stopped.wall - caller.utterance_ended.wall``.
         vad_stop_secs: ``vad.stopped.stop_secs``.
+        tool_s: The turn's function calls' durations, summed (``None``: unknown, no LLM
+            ran).
+        llm_first_token_wait_s: From the turn's first ``llm.started`` to its first token:
+            with function calls, the LLM's time is this less ``tool_s``.
     """
     v2v_caller = _sub(heard_started_t, utterance_ended_t)
     v2v_server = _NAN if v2v_server_s is None else v2v_server_s
@@ -138,6 +149,9 @@ def breakdown(
         if user_stopped_t is None:
             stt = _NAN
     llm = _NAN if llm_ttft_s is None else llm_ttft_s
+    tool = _NAN if tool_s is None else tool_s
+    if tool_s and llm_first_token_wait_s is not None:
+        llm = max(0.0, llm_first_token_wait_s - tool_s)  # both LLM runs, not the tools
     tts = _NAN if tts_ttfa_s is None else tts_ttfa_s
     basis = v2v_caller if not math.isnan(v2v_caller) else v2v_server
     return {
@@ -146,8 +160,9 @@ def breakdown(
         "vad_stop_s": vad,
         "stt_s": stt,
         "llm_ttft_s": llm,
+        "tool_s": tool,
         "tts_ttfa_s": tts,
-        "transport_s": basis - (vad + stt + llm + tts),  # NaN as soon as one part is
+        "transport_s": basis - (vad + stt + llm + tool + tts),  # NaN as soon as one part is
     }
 
 

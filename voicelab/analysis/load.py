@@ -40,12 +40,13 @@ from voicelab.analysis._files import (
     parse_call,
     scan,
 )
+from voicelab.analysis._tools import build_tool_calls
 from voicelab.analysis._turns import build_turns
 
-__all__ = ["calls_df", "events_df", "turns_df"]
+__all__ = ["calls_df", "events_df", "tool_calls_df", "turns_df"]
 
 # Bump when a builder's output changes, so caches written by older code are not reused.
-_RECORDS_VERSION = 4
+_RECORDS_VERSION = 6
 _RECORDING_VERSION = 1
 _TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
@@ -74,6 +75,7 @@ def _build_records(dirs: Sequence[CallDir], taken: set[str]) -> _cache.Built:
         "calls": build_calls(parsed),
         "events": build_events(parsed),
         "turns": build_turns(parsed),
+        "tool_calls": build_tool_calls(parsed),
     }
     return _cache.Built(tables, entries)
 
@@ -121,6 +123,22 @@ def events_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
         digit (str): ``data.digit`` of ``dtmf``.
         name (str): ``data.name`` of ``mark``.
         status (str): ``data.status`` of ``twilio.status``.
+        stop_secs (float64): ``data.stop_secs`` of ``vad.stopped`` (the silence waited).
+        cut_off (boolean): ``data.cut_off`` of ``bot.speech_stopped`` (the call ended
+            mid-speech).
+        sequence (Int64): Twilio's ``SequenceNumber`` of ``twilio.status``.
+        duration (str): Twilio's ``CallDuration`` of ``twilio.status``, as sent.
+        call_id, result, error (str): A ``function_call.*``'s LLM call id, its result
+            (JSON) and its error.
+        duration_s (float64): How long a settled function call ran; how long a
+            ``call.transferred``'s dialled party was connected; a ``voicemail.message``'s
+            length.
+        mocked (boolean): A scenario's mock answered the function call.
+        prompt_tokens, completion_tokens, total_tokens (Int64): ``llm.usage``'s tokens.
+        characters (Int64): ``tts.usage``'s characters spoken.
+        by (str): ``data.by`` of ``call.hangup``: who ended the call (``bot``, ``caller``,
+            ``carrier``); its ``how`` is in ``extra``.
+        answered_by (str): ``data.answered_by`` of ``amd.result`` (Twilio's ``AnsweredBy``).
         extra (str): The event's other data fields as a JSON object (NaN when none).
 
     Args:
@@ -140,7 +158,7 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
         known_at, started_at, ended_at (datetime64[us, UTC]): From ``call.json`` (``known_at``:
             when the server first heard of the call), else the first event and the
             ``call.ended`` event.
-        end_reason (str): Why the call ended (``recording.events.EndReason``): ``stop``,
+        end_reason (str): Why the call ended (``recording.contract.EndReason``): ``stop``,
             ``websocket_closed``, ``error``... and, for calls whose media never reached
             the agent, ``capacity``, ``busy``, ``no-answer``, ``no_stream``, ``token_expired``.
         status (str): Twilio's last call status.
@@ -158,11 +176,24 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
             top-level ``variant`` tag of the manifest fills ``variant`` too).
         repeat (Int64): The sweep cell's repeat number (NaN for calls of no sweep).
         runner_host, runner_node (str): Where a sweep's call ran (host, Ray node id).
+        ended_by (str): Who ended the call: ``bot`` or ``caller`` (a voicelab server's
+            own view; the carrier's for a black-box agent).
+        answered_by (str): Twilio's answering machine detection (``human``,
+            ``machine_end_beep``...; NaN without ``MachineDetection``).
+        transferred_to, transfer_status (str): The number the agent's last ``<Dial>``
+            called and how that leg ended (``completed``, ``busy``, ``no-answer``...).
+        voicemail_text (str): The message the agent left on an answering machine callee,
+            as the machine transcribed it.
+        dtmf_received (str): The keys a phone menu callee heard the agent press, in order.
         duration_s (float64): ``ended_at - started_at``.
         simulated (boolean): The call has caller events, a ``caller.wav`` or a scenario.
         n_events, n_turns, n_interruptions, n_errors (Int64): Counts of events, of caller
             speech turns (``user.speech_stopped``; a black-box agent's call: the caller's
             utterances), of interruptions (NaN without server events) and of errors.
+        n_tool_calls (Int64): The agent's function calls (``function_call.started``).
+        llm_prompt_tokens, llm_completion_tokens, tts_characters (Int64): What the call
+            used, from pipecat's usage metrics (``llm.usage``, ``tts.usage``; NaN when
+            the services report none): with a price table, :func:`call_costs`.
         fatal_error (boolean): An ``error`` event had ``fatal`` set.
         call_dir (str): The call directory.
         server_wav, caller_wav (str): The recordings' paths (NaN when absent).
@@ -190,6 +221,32 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
     return df
 
 
+def tool_calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
+    """One row per function call the agent made (what it *did*, beside what it said).
+
+    Columns:
+        call_sid (category): The call.
+        turn (Int64): The caller's turn it answered (the server's count; 0 the greeting).
+        call_id (str): The LLM's id of the call (unique within the conversation).
+        name (category): The function.
+        arguments (str): What the LLM passed, as JSON.
+        status (category): ``completed``, ``failed``, ``timed_out``, ``cancelled``, or
+            ``started`` when the call never settled (the call ended first).
+        result (str): What it returned, as JSON (cut at 2,000 characters).
+        error (str): What went wrong, for a failed call.
+        mocked (boolean): A scenario's ``tools:`` answered instead of the agent's function.
+        duration_s (float64): Time in the application's code (in progress to settled).
+        started_t (float64): Server-clock ``t`` when the LLM asked for it.
+        started_at (datetime64[us, UTC]): When the LLM asked for it.
+
+    Args:
+        root: The recordings root, or one call directory.
+        cache: Use and update the parquet cache.
+    """
+    root = Path(root)
+    return _pandas(_records(root, scan(root), "tool_calls", cache))
+
+
 def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> pd.DataFrame:
     """One row per turn: who spoke, what was said and heard, and every latency.
 
@@ -212,9 +269,12 @@ def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> p
         heard_text (str): The reply as the simulated caller heard it, transcribed by its own
             Whisper (``caller.transcript``: goal-driven callers, and black-box agents).
         interrupted (boolean): The caller barged in on this reply.
+        tool_calls (str): The functions the agent called in the turn, in order
+            (``, ``-joined; every call, with its arguments and result: ``tool_calls_df``).
         bot_speech_s (float64): How long the bot spoke (``bot.speech_stopped - started``).
         v2v_caller_s, v2v_server_s, v2v_recording_s, vad_stop_s, stt_s, llm_ttft_s,
-            tts_ttfa_s, transport_s (float64): Latencies (see the latency module).
+            tool_s, tts_ttfa_s, transport_s (float64): Latencies (see the latency module;
+            ``tool_s`` is the time in the agent's own functions).
         user_started_t, user_stopped_t, stt_final_t, bot_started_t, bot_stopped_t
             (float64): Server-clock ``t`` of the turn's ``user.speech_*``, last final
             transcript and ``bot.speech_*`` events.

@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from voicelab.analysis._actions import CallActions, action_rows, read_actions
 from voicelab.analysis._files import read_manifest
 from voicelab.analysis._judge import RUBRIC, RUBRIC_VERSION, judge_calls
 from voicelab.analysis._scores import SCORE_COLUMNS, score_row, scores_frame
@@ -29,7 +30,7 @@ from voicelab.analysis.latency import turn_v2v
 from voicelab.analysis.load import calls_df, turns_df
 from voicelab.defaults import QualityRules
 from voicelab.errors import CallRecordError
-from voicelab.expectations import REGEX_BUDGET_S, Expectation, regex_search
+from voicelab.expectations import ACTION_CHECKS, REGEX_BUDGET_S, Expectation, regex_search
 
 __all__ = [
     "RUBRIC",
@@ -37,6 +38,7 @@ __all__ = [
     "SCORE_COLUMNS",
     "Expectation",
     "RuleConfig",
+    "call_actions",
     "check_expectations",
     "judge_calls",
     "manifest_expectations",
@@ -158,12 +160,15 @@ def _expect(sid: Any, exp: Expectation, rows: pd.DataFrame) -> list[dict[str, An
 def check_expectations(
     turns: pd.DataFrame,
     expectations: Mapping[str, Sequence[Expectation | Mapping[str, Any]]],
+    actions: Mapping[str, CallActions] | None = None,
 ) -> pd.DataFrame:
-    """Check each call's scenario expectations against its turns.
+    """Check each call's scenario expectations against its turns and its actions.
 
     Args:
         turns: ``turns_df`` output.
         expectations: By ``call_sid``, the expectations (``Expectation`` or scenario dicts).
+        actions: By ``call_sid``, what each call did (:func:`call_actions`); needed by the
+            action checks (``calls``, ``transferred_to``...), undecided without it.
 
     Raises:
         ScenarioError: An expectation dict is invalid.
@@ -180,8 +185,32 @@ def check_expectations(
                 selected = call[call["bot_text"].notna()]
             else:  # NA turn numbers (unmatched turns) select nothing
                 selected = call[numbers.eq(exp.turn).fillna(False).astype(bool)]
-            rows.extend(_expect(sid, exp, selected))
+            if _says_something(exp):
+                rows.extend(_expect(sid, exp, selected))
+            if any(getattr(exp, name) is not None for name in ACTION_CHECKS):
+                server_turns = None if exp.turn is None else selected["turn"].dropna()
+                rows.extend(
+                    action_rows(
+                        sid,
+                        exp,
+                        (actions or {}).get(str(sid)),
+                        None if server_turns is None else [int(t) for t in server_turns],
+                    )
+                )
     return scores_frame(rows)
+
+
+def _says_something(exp: Expectation) -> bool:
+    checks = (exp.contains, exp.regex, exp.must_not_say, exp.max_latency_s)
+    return any(check is not None for check in checks)
+
+
+def call_actions(calls: pd.DataFrame) -> dict[str, CallActions]:
+    """What each call of ``calls`` (``calls_df`` output) did, read from its record."""
+    return {
+        str(sid): read_actions(Path(directory))
+        for sid, directory in zip(calls["call_sid"], calls["call_dir"], strict=True)
+    }
 
 
 def manifest_expectations(calls: pd.DataFrame) -> dict[str, list[Any]]:
@@ -207,6 +236,20 @@ def manifest_expectations(calls: pd.DataFrame) -> dict[str, list[Any]]:
         if isinstance(listed, list):
             found[str(sid)] = listed
     return found
+
+
+def _acting(expectations: Mapping[str, Sequence[Expectation | Mapping[str, Any]]]) -> set[str]:
+    """The calls whose expectations check actions (their records are read for them)."""
+    return {
+        str(sid)
+        for sid, items in expectations.items()
+        for item in items
+        if any(
+            (getattr(item, name, None) if isinstance(item, Expectation) else item.get(name))
+            is not None
+            for name in ACTION_CHECKS
+        )
+    }
 
 
 def scores_df(
@@ -237,7 +280,9 @@ def scores_df(
     calls = calls_df(root) if calls is None else calls
     if expectations is None:
         expectations = manifest_expectations(calls)
-    parts = [rule_checks(turns, rules), check_expectations(turns, expectations)]
+    acting = calls[calls["call_sid"].astype("str").isin(_acting(expectations))]
+    checked = check_expectations(turns, expectations, call_actions(acting))
+    parts = [rule_checks(turns, rules), checked]
     if complete is not None:
         parts.append(
             judge_calls(

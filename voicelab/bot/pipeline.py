@@ -38,14 +38,18 @@ from voicelab.bot.agent import (
     load_agent,
 )
 from voicelab.bot.call import CallInfo
-from voicelab.bot.ending import CallEnder
+from voicelab.bot.ending import CallEnder, HangUpWatch
 from voicelab.bot.faults import CallGuards, service_kind
+from voicelab.bot.mocking import MockedTools
 from voicelab.bot.models import ModelPool
 from voicelab.bot.persona import load_persona
 from voicelab.bot.serializer import SessionCloser, TolerantTwilioFrameSerializer
 from voicelab.bot.tracing import TraceExport
 from voicelab.config import Settings
 from voicelab.errors import VoicelabError
+from voicelab.mocks import ToolMocks
+from voicelab.recording.contract import EndedBy
+from voicelab.recording.function_calls import function_call_observer
 from voicelab.recording.observer import CallEventObserver
 from voicelab.recording.recorder import StreamingRecorder
 from voicelab.recording.store import CallRecord
@@ -106,10 +110,12 @@ class CallPipeline:
             self.port, self.call.direction, started
         )
         events = CallEventObserver(self.record)
+        hang_up = HangUpWatch()
         ender = CallEnder(self.websocket, self.record)
         recorder: StreamingRecorder | None = None
         worker: PipelineWorker | None = None
         reason = "websocket_closed"
+        ended_by: EndedBy | None = None
         trace = self.tracing.start_call(self.call) if self.tracing is not None else None
         if trace is not None:
             trace.attach()  # before the pipeline's tasks exist: they inherit the call's span
@@ -126,14 +132,29 @@ class CallPipeline:
             # Per-call setup is part of the call: a broken persona file, provider or agent
             # ends this call with an `error` event and a complete record.
             parts = await self._build_agent()
+            mocked = await self._mock_tools(parts, ender)
             guards = CallGuards(self.settings)
-            worker, recorder = self._build(parts, wav_path, events, guards, ender, trace=trace)
+            worker, recorder = self._build(
+                parts,
+                wav_path,
+                events,
+                guards,
+                ender,
+                trace=trace,
+                mocked=mocked,
+                hang_up=hang_up,
+            )
             ender.worker = worker
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(worker)
             await asyncio.wait_for(runner.run(), timeout=self.settings.max_call_seconds)
+            ended_by = _ended_by(hang_up.at, ender.caller_left_at)
             if guards.gave_up is not None:
                 reason = "error"  # the bot hung up: its providers kept failing
+            elif ended_by == "bot" and ender.reason in (None, "stop"):
+                # The agent's own EndWorkerFrame (a goodbye, a voicemail), before the
+                # caller's stop (which follows the hang-up through Twilio).
+                reason = "bot_hangup"
             elif ender.reason is not None:
                 reason = ender.reason  # Twilio's stop; a record that could not be written
         except TimeoutError:
@@ -164,14 +185,18 @@ class CallPipeline:
             ender.done()
             try:
                 # Shielded: a second cancellation (shutdown) must not leave the record half-done.
-                await asyncio.shield(self._finish_record(recorder, events, reason))
+                await asyncio.shield(self._finish_record(recorder, events, reason, ended_by))
             finally:
                 if trace is not None:
                     trace.end(reason)  # after pipecat's conversation span (the worker's cleanup)
         return reason
 
     async def _finish_record(
-        self, recorder: StreamingRecorder | None, events: CallEventObserver, reason: str
+        self,
+        recorder: StreamingRecorder | None,
+        events: CallEventObserver,
+        reason: str,
+        ended_by: EndedBy | None = None,
     ) -> None:
         """WAV closed, then ``call.json`` final, then ``call.ended``, all on disk."""
         # every queued chunk written, file closed (no recorder: the call's setup failed)
@@ -180,6 +205,7 @@ class CallPipeline:
         self.record.update_manifest(
             ended_at=datetime.now(UTC).isoformat(),
             end_reason=reason,
+            ended_by=ended_by,
             recording=recording.name if recording else None,
         )
         # Last: readers take call.ended to mean the whole record is written. The record
@@ -204,6 +230,21 @@ class CallPipeline:
         self._describe(name, parts)
         return parts
 
+    async def _mock_tools(self, parts: AgentParts, ender: CallEnder) -> MockedTools | None:
+        """The scenario's tool mocks on the agent's functions, if its call.json has them.
+
+        The simulator writes the scenario (with its ``tools:``) into the record before the
+        call's stream starts, so it is on disk by now.
+        """
+        manifest = await asyncio.to_thread(self.record.read_manifest, wait=False)
+        spec = (manifest.get("scenario") or {}).get("tools")
+        if not spec:
+            return None
+        mocked = MockedTools(ToolMocks.model_validate(spec), on_unmocked=ender.unmocked)
+        if not mocked.apply(parts.processors):
+            logger.warning(f"call {self.call.call_sid}: tool mocks, but the agent has no LLM")
+        return mocked
+
     def _build(
         self,
         parts: AgentParts,
@@ -213,6 +254,8 @@ class CallPipeline:
         ender: CallEnder | None = None,
         *,
         trace: CallTrace | None = None,
+        mocked: MockedTools | None = None,
+        hang_up: HangUpWatch | None = None,
     ) -> tuple[PipelineWorker, StreamingRecorder]:
         serializer = TolerantTwilioFrameSerializer(
             stream_sid=self.call.stream_sid,
@@ -262,7 +305,16 @@ class CallPipeline:
                 enable_metrics=True,
                 enable_usage_metrics=True,
             ),
-            observers=[events, events.latency_observer()],
+            observers=[
+                events,
+                events.latency_observer(),
+                function_call_observer(
+                    self.record,
+                    lambda: events.turn,
+                    mocked.was_mocked if mocked is not None else lambda _: False,
+                ),
+                *([hang_up] if hang_up else []),
+            ],
             idle_timeout_secs=None,
             enable_rtvi=False,  # no RTVI client on a phone line
             **_tracing_params(self.call, trace),
@@ -281,6 +333,8 @@ class CallPipeline:
 
         @transport.event_handler("on_client_disconnected")
         async def _disconnected(_: Any, __: Any) -> None:
+            if ender is not None:
+                ender.caller_left()
             await worker.cancel()
 
         return worker, recorder
@@ -364,5 +418,16 @@ def _services(parts: AgentParts, name: str) -> dict[str, Any]:
         if kind is not None and kind not in found:
             settings = getattr(processor, "settings", None)
             model = getattr(settings, "model", None)
-            found[kind] = {"service": type(processor).__name__, "model": model}
+            # A service that names no model has pipecat's NOT_GIVEN there, not a string.
+            found[kind] = {
+                "service": type(processor).__name__,
+                "model": model if isinstance(model, str) else None,
+            }
     return found
+
+
+def _ended_by(bot_ended_at: float | None, caller_left_at: float | None) -> EndedBy | None:
+    """Who ended the call: whoever's end came first (the agent's hang-up, the caller's stop)."""
+    if bot_ended_at is not None and (caller_left_at is None or bot_ended_at <= caller_left_at):
+        return "bot"
+    return "caller" if caller_left_at is not None else None

@@ -10,71 +10,17 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from voicelab.errors import InvalidArgumentError
+from voicelab.recording.contract import EVENT_DATA, EventSource
 
-__all__ = ["EVENT_TYPES", "UNCONNECTED_END_REASONS", "CallEvent", "EndReason", "EventSource"]
+__all__ = ["EVENT_TYPES", "CallEvent", "EventSource"]
 
-EventSource = Literal["server", "caller", "carrier"]
 
-EndReason = Literal[
-    # A media session ran:
-    "stop",  # Twilio's `stop` message: the call (or its stream) ended at Twilio's side
-    "hangup",  # the simulated caller hung up (caller side)
-    "websocket_closed",  # the socket closed without a `stop`
-    "error",  # setup, a provider or a record write failed; an `error` event says which
-    "timeout",  # VOICELAB_MAX_CALL_SECONDS
-    "shutdown",  # the server stopped (also for calls still waiting for their stream)
-    # No media session ever ran (the server's record of a call it heard of):
-    "capacity",  # refused at VOICELAB_MAX_CALLS: the caller heard busy
-    "busy",  # Twilio's final status before any stream
-    "no-answer",
-    "failed",
-    "canceled",
-    "no_stream",  # Twilio completed the call, or said nothing more, and no stream came
-    "token_expired",  # TwiML served, but no stream within VOICELAB_STREAM_TOKEN_TTL
-]
-"""Why a call ended: ``call.json``'s ``end_reason`` and ``call.ended``'s ``reason``."""
-
-UNCONNECTED_END_REASONS: frozenset[str] = frozenset(
-    {"capacity", "busy", "no-answer", "failed", "canceled", "no_stream", "token_expired"}
-)
-"""End reasons of calls whose media never reached the agent."""
-
-# Known event types. Writers may only emit these; readers must tolerate others
-# (a newer writer) by keeping them as plain rows.
-EVENT_TYPES: frozenset[str] = frozenset(
-    {
-        "call.started",
-        "call.ended",
-        "vad.started",
-        "vad.stopped",
-        "user.speech_started",
-        "user.speech_stopped",
-        "stt.transcript",
-        "llm.started",
-        "llm.first_token",
-        "llm.response",
-        "tts.started",
-        "tts.first_audio",
-        "bot.speech_started",
-        "bot.speech_stopped",
-        "interruption",
-        "metrics.ttfb",
-        "metrics.v2v",
-        "error",
-        "dtmf",
-        "mark",
-        "clear",
-        "twilio.status",
-        "caller.utterance_started",
-        "caller.utterance_ended",
-        "caller.heard_started",
-        "caller.heard_ended",
-        "caller.transcript",
-    }
-)
+# Known event types (their data: recording.contract). Writers may only emit these; readers
+# must tolerate others (a newer writer) by keeping them as plain rows.
+EVENT_TYPES: frozenset[str] = frozenset(EVENT_DATA)
 
 
 @dataclass(frozen=True, slots=True)

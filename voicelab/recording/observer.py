@@ -16,6 +16,8 @@ from pipecat.frames.frames import (
     LLMFullResponseStartFrame,
     LLMTextFrame,
     MetricsFrame,
+    OutputDTMFFrame,
+    OutputDTMFUrgentFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
     TTSSpeakFrame,
@@ -26,7 +28,7 @@ from pipecat.frames.frames import (
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.metrics.metrics import TTFBMetricsData
+from pipecat.metrics.metrics import LLMUsageMetricsData, TTFBMetricsData, TTSUsageMetricsData
 from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.observers.user_bot_latency_observer import UserBotLatencyObserver
 from pipecat.processors.frame_processor import FrameDirection
@@ -133,8 +135,16 @@ class CallEventObserver(BaseObserver):
             # Every user turn start broadcasts one; only those that cut the bot off count.
             if self._bot_speaking:
                 self._emit("interruption")
+            else:
+                # Speech on its way but not started is dropped (e.g. a greeting a voicemail
+                # detector held back): its text was never said.
+                self._spoken = []
         elif isinstance(frame, InputDTMFFrame):
             self._emit("dtmf", digit=str(frame.button.value))
+        elif isinstance(frame, OutputDTMFFrame | OutputDTMFUrgentFrame):
+            # The keys the bot presses (an IVR navigator's <dtmf>), one event per key.
+            for button in frame.buttons or ():
+                self._emit("dtmf.sent", digit=str(button.value))
         elif isinstance(frame, MetricsFrame):
             self._on_metrics(frame)
         elif isinstance(frame, ErrorFrame):
@@ -166,3 +176,14 @@ class CallEventObserver(BaseObserver):
         for item in frame.data:
             if isinstance(item, TTFBMetricsData) and item.value > 0:
                 self._emit("metrics.ttfb", service=item.processor, ttfb_s=round(item.value, 4))
+            elif isinstance(item, LLMUsageMetricsData):
+                usage = item.value
+                self._emit(
+                    "llm.usage",
+                    service=item.processor,
+                    prompt_tokens=int(usage.prompt_tokens or 0),
+                    completion_tokens=int(usage.completion_tokens or 0),
+                    total_tokens=int(usage.total_tokens or 0),
+                )
+            elif isinstance(item, TTSUsageMetricsData):
+                self._emit("tts.usage", service=item.processor, characters=int(item.value))

@@ -31,10 +31,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from pydantic import ValidationError
+
 from voicelab._files import atomic_write_text
 from voicelab.errors import CallRecordError
 from voicelab.recording._disk import DISK
-from voicelab.recording.events import CallEvent, EventSource
+from voicelab.recording.contract import EVENT_DATA, CallManifest, EventSource
+from voicelab.recording.events import CallEvent
 
 __all__ = ["EVENTS", "INDEX_DIR", "MANIFEST", "CallRecord", "find_call_dir", "prepare_root"]
 
@@ -191,7 +194,7 @@ class CallRecord:
             wall=datetime.now(UTC),
             source=self.source,
             type=type,
-            data=data,
+            data=_checked_data(type, data),
         )
         line = (event.to_json() + "\n").encode()
         DISK.submit(self._append, line, on_error=self.write_failed)
@@ -211,6 +214,7 @@ class CallRecord:
         self._queue_merge(fields, append_history=False)
 
     def _queue_merge(self, fields: dict[str, Any], append_history: bool) -> None:
+        _check_manifest(fields)
         # A deep copy taken now: the caller may go on changing what it passed.
         copy = json.loads(json.dumps(fields, default=str))
         DISK.submit(self._merge_manifest, copy, append_history, on_error=self.write_failed)
@@ -263,6 +267,40 @@ class CallRecord:
                 else:
                     manifest[key] = value
             atomic_write_text(self.manifest_path, json.dumps(manifest, indent=2))
+
+
+def _checked_data(type: str, data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as the contract declares it for ``type`` (fields given, by their JSON names).
+
+    Raises:
+        CallRecordError: A field the type does not declare, or of the wrong type.
+    """
+    model = EVENT_DATA.get(type)
+    if model is None:
+        raise CallRecordError(f"unknown call event type {type!r}")
+    try:
+        checked = model.model_validate(data)
+    except ValidationError as exc:
+        raise CallRecordError(f"{type} event: {_first_problem(exc)}") from None
+    return checked.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def _check_manifest(fields: dict[str, Any]) -> None:
+    """Raise if ``fields`` break ``call.json``'s contract (other fields are tags, kept).
+
+    Raises:
+        CallRecordError: A declared field of the wrong type or shape.
+    """
+    try:
+        CallManifest.model_validate(fields)
+    except ValidationError as exc:
+        raise CallRecordError(f"call.json: {_first_problem(exc)}") from None
+
+
+def _first_problem(exc: ValidationError) -> str:
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    return f"{where}: {error['msg']}"
 
 
 @contextmanager

@@ -46,7 +46,7 @@ from typing import Any, Literal
 from loguru import logger
 
 from voicelab.errors import CallRecordError
-from voicelab.recording.events import EndReason
+from voicelab.recording.contract import EndReason
 from voicelab.recording.store import CallRecord, find_call_dir
 from voicelab.server.record_health import RecordHealth
 from voicelab.telephony.ids import CALL_STATUS_ORDER, FINAL_CALL_STATUSES, is_call_sid

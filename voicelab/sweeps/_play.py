@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from voicelab.network import LocalNetwork
-from voicelab.recording.events import UNCONNECTED_END_REASONS
+from voicelab.recording.contract import UNCONNECTED_END_REASONS
 from voicelab.recording.store import CallRecord
 from voicelab.simulator.scenario import Scenario
 from voicelab.sweeps._file import SweepFile

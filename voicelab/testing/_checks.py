@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from voicelab.errors import InvalidArgumentError, NotFoundError
 from voicelab.expectations import Expectation
+from voicelab.recording.contract import CallManifest
 from voicelab.telephony.ids import DIAL_OUTCOME_STATUS
 
 if TYPE_CHECKING:
@@ -63,16 +64,18 @@ class _Call:
                 )
         self.directory = None if directory is None else Path(directory)
         self.manifest: dict[str, Any] = {}
+        parsed = CallManifest()
         if self.directory is not None:
             path = self.directory / "call.json"
             try:
                 self.manifest = json.loads(path.read_text(encoding="utf-8"))
-            except (OSError, ValueError) as exc:
+                parsed = CallManifest.model_validate(self.manifest)  # the record's contract
+            except (OSError, ValueError) as exc:  # pydantic's ValidationError is one
                 raise AssertionError(f"cannot read the call record {path}: {exc}") from None
-        scenario = self.manifest.get("scenario")
-        self.scenario: dict[str, Any] = scenario if isinstance(scenario, dict) else {}
-        self.status = status or self.manifest.get("status")
-        self.call_sid = sid or self.manifest.get("call_sid")
+        scenario = parsed.scenario
+        self.scenario: dict[str, Any] = {} if scenario is None else scenario.model_dump()
+        self.status = status or parsed.status
+        self.call_sid = sid or parsed.call_sid
         self.name = self.scenario.get("id") or name or self.call_sid or "call"
         self._turns: pd.DataFrame | None = None
 
@@ -162,11 +165,14 @@ def _expectation_rows(call: _Call, listed: Sequence[Expectation]) -> list[dict[s
     import pandas as pd
 
     from voicelab.analysis import check_expectations
+    from voicelab.analysis._actions import read_actions
 
     if not listed:
         return []
     turns = call.turns()
-    scores = check_expectations(turns, {str(call.call_sid or ""): list(listed)})
+    sid = str(call.call_sid or "")
+    actions = {sid: read_actions(call.directory)} if call.directory is not None else {}
+    scores = check_expectations(turns, {sid: list(listed)}, actions)
     rows = []
     for score in scores.itertuples(index=False):
         turn = None if pd.isna(score.turn) else int(score.turn)

@@ -161,7 +161,7 @@ def test_unknown_event_types_and_fields_are_kept(good_root: Path) -> None:
         "wall": "2025-03-01T11:00:11.200000+00:00",
         "source": "server",
         "type": "vad.params",
-        "data": {"stop_secs": 0.2, "turn": "two"},
+        "data": {"gain_db": 0.2, "turn": "two"},
     }
     with path.open("a") as handle:
         handle.write(json.dumps(event) + "\n")
@@ -170,7 +170,7 @@ def test_unknown_event_types_and_fields_are_kept(good_root: Path) -> None:
         events = events_df(good_root)
     row = events[events["type"] == "vad.params"].iloc[0]
     assert pd.isna(row["turn"])  # a turn that is not an int is not a turn number...
-    assert json.loads(row["extra"]) == {"stop_secs": 0.2, "turn": "two"}  # ...but is kept
+    assert json.loads(row["extra"]) == {"gain_db": 0.2, "turn": "two"}  # ...but is kept
 
 
 def test_root_may_be_a_single_call_directory(good_root: Path) -> None:
@@ -214,7 +214,7 @@ def test_cache_files_of_old_generations_are_removed(good_root: Path) -> None:
     os.utime(good_root / OUTBOUND_DIR / "events.jsonl", ns=(1, 1))
     events_df(good_root)
     parquet = sorted(p.name for p in (good_root / ".voicelab_cache").glob("records-*.parquet"))
-    assert len(parquet) == 3  # calls, events, turns of the current generation only
+    assert len(parquet) == 4  # calls, events, turns, tool calls of the current generation
 
 
 def test_a_planted_cache_symlink_is_never_written_through(good_root: Path, tmp_path: Path) -> None:
