@@ -44,8 +44,11 @@ lint: install
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
+# A guest reports an allergy: the reference agent logs it (severity high) and puts them through
+# to the duty manager. The scripted LLM decides the tools by rules, so every run shows them
+# (SmolLM2-135M cannot choose tools reliably: bench/RESULTS.md); `--providers offline` for it.
 demo: install
-	$(BIN)/voicelab demo
+	$(BIN)/voicelab demo --providers scripted --scenario evals/scenarios/allergy_concern.yaml
 
 serve: install
 	$(BIN)/voicelab serve

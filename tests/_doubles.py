@@ -8,6 +8,7 @@ what reached them, so a test can assert that a refused request never did. The
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -24,6 +25,7 @@ __all__ = [
     "fake_twilio",
     "not_found_twilio",
     "signed",
+    "updating_twilio",
 ]
 
 ACCOUNT = "AC" + "a" * 32
@@ -121,5 +123,30 @@ def not_found_twilio() -> tuple[FastAPI, list[dict[str, Any]]]:
     async def update(account: str, sid: str, request: Request) -> JSONResponse:
         updates.append({"call_sid": sid, **dict(await request.form())})
         return JSONResponse(_NOT_FOUND, status_code=404)
+
+    return app, updates
+
+
+def updating_twilio() -> tuple[FastAPI, list[dict[str, Any]]]:
+    """A Twilio REST API where every call exists and takes every update (``calls(sid).update``).
+
+    It answers what Twilio answers (the call, 200) and changes nothing: no stream stops, no
+    call ends. For what a bot asks of Twilio during a call (a transfer's ``Twiml``, a
+    hang-up's ``Status``), when no emulator is needed to carry it out.
+
+    Returns:
+        The app, and the list it appends every update's form to (with its ``call_sid`` and
+        when it came, ``at``).
+    """
+    app = FastAPI()
+    updates: list[dict[str, Any]] = []
+
+    @app.post(_CALL)
+    async def update(account: str, sid: str, request: Request) -> JSONResponse:
+        form = dict(await request.form())
+        updates.append({"call_sid": sid, "at": datetime.now(UTC), **form})
+        status = form.get("Status", "in-progress")
+        body = {"sid": sid, "account_sid": account, "status": status, "direction": "inbound"}
+        return JSONResponse({**body, "to": "+15550001111", "from": "+15557770000"})
 
     return app, updates

@@ -147,3 +147,30 @@ def order_agent(ctx: AgentContext) -> AgentParts:
         after_output=[pair.assistant()],
         greeting=GREETING,
     )
+
+
+def reference_agent_hearing(text: str) -> Any:
+    """voicelab's reference agent, its instant STT hearing ``text`` in every speech segment.
+
+    With ``providers="instant"`` the reference agent's STT hears a fixed line; these agents
+    hear the line a test needs (a goodbye, an angry guest, a voicemail greeting), so its
+    tools, its hang-up and its voicemail detector run in a real call without Whisper.
+    """
+    from voicelab.bot.reference_agent import reference_agent
+
+    def agent(ctx: AgentContext) -> AgentParts:
+        parts = reference_agent(ctx)
+        processors = list(parts.processors)  # type: ignore[arg-type]
+        assert isinstance(processors[0], InstantSTTService), "run it with providers='instant'"
+        processors[0] = InstantSTTService(text=text)
+        parts.processors = processors
+        return parts
+
+    return agent
+
+
+goodbye_agent = reference_agent_hearing("No, that was all. Goodbye.")
+angry_agent = reference_agent_hearing("This is unacceptable, I want to speak to a manager.")
+answering_machine_agent = reference_agent_hearing(
+    "Hi, you have reached Taylor. Please leave a message after the beep."
+)

@@ -10,7 +10,14 @@ from typing import Any
 import pandas as pd
 import typer
 
-__all__ = ["call_turns", "print_call", "print_checks", "print_summary", "server_errors"]
+__all__ = [
+    "call_turns",
+    "print_actions",
+    "print_call",
+    "print_checks",
+    "print_summary",
+    "server_errors",
+]
 
 from voicelab.analysis import BREAKDOWN
 
@@ -56,6 +63,7 @@ def print_call(call: Any, scenario: Any = None) -> bool:
                 typer.echo(f"  bot:    {row.bot_text}")
     for message in server_errors(call):
         typer.echo(f"server error: {message}")
+    print_actions(call)
     passed = print_checks([call], [scenario]) if scenario is not None else True
     replies = turns[turns["turn"] > 0] if not turns.empty else turns
     if not replies.empty:
@@ -71,6 +79,40 @@ def print_call(call: Any, scenario: Any = None) -> bool:
             if not path.name.startswith("."):
                 typer.echo(f"  {path}")
     return passed
+
+
+def print_actions(call: Any) -> None:
+    """What the agent did: its function calls, a transfer, who ended the call, a voicemail."""
+    from voicelab.analysis import tool_calls_df
+
+    if call.directory is None or not (call.directory / "call.json").is_file():
+        return
+    lines = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        tools = tool_calls_df(call.directory, cache=False)
+    for row in tools.itertuples():
+        args = json.loads(row.arguments) if isinstance(row.arguments, str) else {}
+        shown = ", ".join(f"{k}={v!r}" for k, v in args.items())
+        outcome = row.result if isinstance(row.result, str) else row.error or row.status
+        mocked = " (mocked)" if row.mocked is True else ""
+        turn = f"turn {row.turn}: " if not pd.isna(row.turn) else ""
+        lines.append(f"{turn}{row.name}({shown}) -> {outcome}{mocked}")
+    manifest = json.loads((call.directory / "call.json").read_text(encoding="utf-8"))
+    if manifest.get("transferred_to"):
+        status = manifest.get("transfer_status")
+        lines.append(
+            f"transferred to {manifest['transferred_to']}" + (f" ({status})" if status else "")
+        )
+    voicemail = manifest.get("voicemail") or {}
+    if voicemail.get("text"):
+        lines.append(f"voicemail left: {voicemail['text']!r}")
+    if manifest.get("ended_by"):
+        lines.append(f"ended by the {manifest['ended_by']}")
+    if lines:
+        typer.echo("\nActions")
+        for line in lines:
+            typer.echo(f"  {line}")
 
 
 def server_errors(call: Any) -> list[str]:

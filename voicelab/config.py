@@ -152,6 +152,12 @@ class Settings(BaseSettings):
             before the bot says a fallback line instead.
         agent: ``VOICELAB_AGENT``: the call's agent as ``module:factory`` (see
             :mod:`voicelab.bot.agent`); unset, the reference agent. Imported at server start.
+        duty_manager_number: ``VOICELAB_DUTY_MANAGER_NUMBER`` (E.164): whom the reference
+            agent's ``transfer_to_duty_manager`` tool dials (default: the first site's duty
+            manager in the packaged ``sites.yaml``).
+        offline_tools: ``VOICELAB_OFFLINE_TOOLS``: give the offline LLM (SmolLM2-135M) the
+            reference agent's tools. Off by default: measured, it calls them too rarely
+            and too wrongly to be useful (bench/RESULTS.md).
         otlp_endpoint: ``VOICELAB_OTLP_ENDPOINT``: an OTLP/HTTP collector (``http(s)://host:4318``,
             ``/v1/traces`` added unless given) that every call's spans are sent to (pipecat's
             conversation, turn and service spans, each with the call's SID). Needs
@@ -228,6 +234,11 @@ class Settings(BaseSettings):
     # Traces: where every call's OpenTelemetry spans go (voicelab.bot.tracing).
     otlp_endpoint: str | None = None
 
+    # The reference agent's tools (voicelab.bot.tools). The default is the London site's
+    # duty manager in voicelab/defaults/sites.yaml (a test keeps them the same).
+    duty_manager_number: str = "+15550100101"
+    offline_tools: bool = False
+
     @field_validator("agent")
     @classmethod
     def _check_agent(cls, value: str | None) -> str | None:
@@ -237,6 +248,13 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: Any) -> Any:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("duty_manager_number")
+    @classmethod
+    def _check_duty_manager(cls, value: str) -> str:
+        if not is_e164(value):
+            raise ValueError(f"must be an E.164 number like +15551234567, got {value!r}")
+        return value
 
     @field_validator("twilio_phone_number")
     @classmethod

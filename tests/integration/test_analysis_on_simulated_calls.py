@@ -34,7 +34,7 @@ def recordings(tmp_path_factory, lab_models) -> Path:
     root = tmp_path_factory.mktemp("recordings")
     with Lab(providers="scripted", recordings_dir=root, models=lab_models) as lab:
         calls = lab.simulate_many(
-            [SCENARIOS / "cold_food.yaml", SCENARIOS / "allergy_concern.yaml"],
+            [SCENARIOS / "cold_food.yaml", SCENARIOS / "billing_refund.yaml"],
             concurrency=2,
             progress=False,
         )
@@ -53,7 +53,7 @@ def turns(recordings) -> pd.DataFrame:
 
 def test_tables_have_one_row_per_call_turn_and_event(recordings, turns):
     calls = calls_df(recordings)
-    assert len(calls) == 2 and set(calls["scenario_id"]) == {"cold_food", "allergy_concern"}
+    assert len(calls) == 2 and set(calls["scenario_id"]) == {"cold_food", "billing_refund"}
     assert calls["simulated"].all()
     # Each scenario says two lines, and each line has the row of the reply the caller heard
     # after it. (The server may also end a turn at a pause inside a line, a cut-in: that

@@ -171,7 +171,8 @@ def test_a_stock_pipecat_bots_call_loads(
     call = asyncio.run(_simulate(bot_url, recordings, scenario_path, lab_models))
     assert call.error is None and call.status == "completed", call
     assert call.directory is not None and (call.directory / "caller.wav").is_file()
-    assert {e["source"] for e in read_events(call.directory)} == {"caller"}
+    # The caller's side, and the carrier's word on who hung up: nothing from a server.
+    assert {e["source"] for e in read_events(call.directory)} == {"caller", "carrier"}
 
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no "manifest has no call_sid; call skipped"
@@ -183,6 +184,7 @@ def test_a_stock_pipecat_bots_call_loads(
     assert row["agent"] == "black-box" and row["agent_url"] == bot_url
     assert row["direction"] == "inbound" and row["scenario_id"] == "cold_soup"
     assert row["status"] == "completed" and row["end_reason"] in ("hangup", "stop")
+    assert row["ended_by"] == "caller"  # its turns done, the caller hung up
     assert row["n_turns"] == 2 and row["n_errors"] == 0
     assert pd.isna(row["providers"]) and pd.isna(row["server_wav"])
 

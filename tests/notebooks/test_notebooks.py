@@ -268,3 +268,21 @@ def test_lab_starts_and_stops_twice_in_one_kernel(tmp_path: Path) -> None:
     text = text_of(execute(nb, tmp_path))
     assert "restarted fine:" in text and "['completed', 'completed']" in text
     assert len(call_dirs(tmp_path / "recordings")) == 2
+
+
+@pytest.mark.slow
+def test_actions(tmp_path: Path) -> None:
+    recordings = tmp_path / "recordings"
+    nb = run(
+        "06_actions",
+        tmp_path,
+        PROVIDERS="scripted",
+        SCENARIOS=[str(SCENARIOS / "allergy_concern.yaml"), str(SCENARIOS / "angry_transfer.yaml")],
+        RECORDINGS=str(recordings),
+        CONCURRENCY=2,
+    )
+    text = text_of(nb)
+    assert "log_feedback" in text and "transfer_to_duty_manager" in text  # the tool-call table
+    assert "+15550100101" in text  # the transfer, in calls_df
+    assert "checks passed" in text
+    assert len(call_dirs(recordings)) == 2

@@ -17,13 +17,16 @@ pytestmark = pytest.mark.slow
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
 
-# Every inbound scenario but cold_food, which has its own test below.
+# Every inbound scenario but cold_food, which has its own test below, and the outbound
+# voicemail: the reference agent logs, transfers, hangs up and leaves messages (issue 17).
 PASSING = [
     "allergy_concern",
+    "angry_transfer",
     "billing_refund",
     "chef_praise",
     "greeting_barge_in",
     "hang_up_mid_reply",
+    "outbound_voicemail",
     "silent_caller",
 ]
 
@@ -54,3 +57,17 @@ def test_cold_food(simulate) -> None:
     assert_replied(call, 1, contains=["sorry", "apologi"])
     assert_replied(call, 2, contains="goodbye")  # "Thanks" makes the scripted bot say goodbye
     assert_latency(call, 4.0)
+
+
+def test_outbound_menu_with_the_menu_navigator(voicelab_models, tmp_path) -> None:
+    # The reference agent presses no keys: the sample agent that navigates menus plays it.
+    from voicelab.agents.menu_navigator import make_menu_navigator
+    from voicelab.lab import Lab
+
+    agent = make_menu_navigator("Reach the accounts department.", ("accounts",))
+    with Lab(
+        agent=agent, providers="scripted", models=voicelab_models, recordings_dir=tmp_path
+    ) as lab:
+        call = lab.simulate(SCENARIOS / "outbound_menu.yaml", progress=False)
+    assert isinstance(call, CallResult) and call.status == "completed", call
+    assert_expectations(call)

@@ -19,6 +19,7 @@ import pytest
 from _doubles import SERVER_COLUMNS
 
 from voicelab.analysis import calls_df, events_df, turn_wer, turns_df
+from voicelab.recording.contract import CallManifest
 from voicelab.recording.store import CallRecord
 from voicelab.recording.wav import WavStreamWriter, pcm16
 from voicelab.simulator._black_box import (
@@ -70,6 +71,22 @@ def test_manifest_has_what_the_carrier_and_caller_know_and_no_server_fields() ->
     assert manifest["agent"] == {"kind": BLACK_BOX, "url": URL}
     invented = {"providers", "persona", "versions", "settings_hash", "server_port", "recording"}
     assert not invented & set(manifest)
+
+
+@pytest.mark.parametrize(
+    ("by", "ended_by"), [("bot", "bot"), ("caller", "caller"), ("carrier", None)]
+)
+def test_manifest_says_what_the_agent_did_as_the_carrier_saw_it(
+    by: str, ended_by: str | None
+) -> None:
+    call = _carrier_call("outbound-api")
+    call.end_by(by, "rest" if by == "bot" else "hung_up")
+    call.answered_by, call.transferred_to, call.transfer_status = "human", "+15550100200", "busy"
+    manifest = black_box_manifest(call, CallerResult(), URL)
+    assert manifest.get("ended_by") == ended_by  # the network ending a call is neither
+    assert manifest["answered_by"] == "human"
+    assert (manifest["transferred_to"], manifest["transfer_status"]) == ("+15550100200", "busy")
+    CallManifest.model_validate(manifest)  # the contract takes it as written
 
 
 def test_manifest_direction_is_the_agents_view() -> None:

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from pipecat.audio.dtmf.types import KeypadEntry
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -105,3 +106,37 @@ def test_an_upstream_interruption_or_one_while_silent_is_not_recorded(tmp_path: 
     record.flush()
     types = [json.loads(x)["type"] for x in (record.directory / "events.jsonl").open()]
     assert types == ["bot.speech_started"]
+
+
+def test_every_key_the_bot_presses_is_a_dtmf_sent_event(tmp_path: Path) -> None:
+    from pipecat.frames.frames import InputDTMFFrame, OutputDTMFFrame, OutputDTMFUrgentFrame
+
+    frames = [
+        InputDTMFFrame(KeypadEntry.NINE),  # the caller's key: a `dtmf` event, as before
+        OutputDTMFUrgentFrame(button=KeypadEntry.TWO),
+        OutputDTMFFrame.from_string("4#"),
+    ]
+    events = record_of(frames, tmp_path)
+    assert [(e["type"], e["data"]["digit"]) for e in events] == [
+        ("dtmf", "9"),
+        ("dtmf.sent", "2"),
+        ("dtmf.sent", "4"),
+        ("dtmf.sent", "#"),
+    ]
+
+
+def test_text_of_speech_dropped_before_it_started_is_not_what_the_bot_said(tmp_path: Path) -> None:
+    # A voicemail detector holds the greeting back, then drops it and interrupts: only the
+    # message it leaves afterwards is heard.
+    frames = [
+        TTSStartedFrame(),
+        TTSTextFrame("Hello, how was your visit?", text_type="sentence"),
+        InterruptionFrame(),
+        TTSStartedFrame(),
+        TTSTextFrame("Please call us back.", text_type="sentence"),
+        BotStartedSpeakingFrame(),
+        BotStoppedSpeakingFrame(),
+    ]
+    events = record_of(frames, tmp_path)
+    stopped = [e["data"] for e in events if e["type"] == "bot.speech_stopped"]
+    assert stopped == [{"turn": 0, "text": "Please call us back."}]

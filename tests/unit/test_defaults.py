@@ -26,6 +26,7 @@ COPIES = {
     "scripted_replies.yaml": "scripted_replies.yaml",
     "quality_rules.yaml": "quality_rules.yaml",
     "judge_rubric.md": "judge_rubric.md",
+    "sites.yaml": "sites.yaml",
 }
 
 

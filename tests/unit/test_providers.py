@@ -92,6 +92,7 @@ def test_the_call_pipeline_builds_with_the_cloud_stack(tmp_path: Path):
         "CartesiaTTSService",
         "FastAPIWebsocketOutputTransport",
         "StreamingRecorder",  # pipecat's AudioBufferProcessor, streamed to the WAV
+        "SpeechWatch",  # what a transfer waits on (bot/tools.py)
         "LLMAssistantAggregator",
         "PipelineSink",
     ]

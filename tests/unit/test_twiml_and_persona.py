@@ -4,7 +4,7 @@ import pytest
 
 from voicelab.bot.persona import Persona, load_persona
 from voicelab.errors import ConfigError
-from voicelab.telephony.twiml import stream_twiml
+from voicelab.telephony.twiml import stream_twiml, transfer_twiml
 
 
 def test_stream_twiml_connects_the_call_to_the_websocket_with_parameters():
@@ -33,6 +33,18 @@ def test_stream_twiml_escapes_values():
     assert stream is not None
     params = {p.get("name"): p.get("value") for p in stream.findall("Parameter")}
     assert params["from_number"] == '"<x>&'
+
+
+def test_transfer_twiml_says_its_line_then_dials_escaped() -> None:
+    root = ET.fromstring(
+        transfer_twiml("+15550100101", "Hold on <now> & listen", caller_id="+1555")
+    )
+    assert [(verb.tag, verb.text) for verb in root] == [
+        ("Say", "Hold on <now> & listen"),
+        ("Dial", "+15550100101"),
+    ]
+    assert root[1].get("callerId") == "+1555"
+    assert [verb.tag for verb in ET.fromstring(transfer_twiml("+15550100101"))] == ["Dial"]
 
 
 @pytest.mark.parametrize("direction", ["inbound", "outbound"])

@@ -70,6 +70,7 @@ def read_actions(directory: Path) -> CallActions:
     manifest, actions = call.manifest, CallActions()
     sent: list[str] = []
     received: list[str] = []
+    hung_up_by: str | None = None
     for event in call.events:
         kind, data, source = event["type"], event["data"], event["source"]
         if source == "server":
@@ -87,12 +88,13 @@ def read_actions(directory: Path) -> CallActions:
             sent.append(data["digit"])
         elif kind == "dtmf.received" and isinstance(data.get("digit"), str):
             received.append(data["digit"])
+        elif kind == "call.hangup" and data.get("by") in ("bot", "caller"):
+            hung_up_by = data["by"]  # the carrier's view, for records with no ended_by
     if isinstance(manifest.get("transferred_to"), str):
         actions.transferred_to.insert(0, manifest["transferred_to"])
     actions.transferred_to = list(dict.fromkeys(actions.transferred_to))
-    actions.ended_by = (
-        manifest.get("ended_by") if isinstance(manifest.get("ended_by"), str) else None
-    )
+    ended_by = manifest.get("ended_by")
+    actions.ended_by = ended_by if isinstance(ended_by, str) else hung_up_by
     actions.dtmf = "".join(sent or received)
     return actions
 

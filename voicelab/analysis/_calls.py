@@ -58,6 +58,13 @@ MANIFEST_COLUMNS: dict[str, tuple[pa.DataType, tuple[str, ...]]] = {
     "repeat": (_I64, ("sweep.repeat",)),
     "runner_host": (_STR, ("runner.host",)),
     "runner_node": (_STR, ("runner.node_id",)),
+    # What the agent did, as Twilio saw it.
+    "ended_by": (_STR, ("ended_by",)),
+    "answered_by": (_STR, ("answered_by",)),
+    "transferred_to": (_STR, ("transferred_to",)),
+    "transfer_status": (_STR, ("transfer_status",)),
+    "voicemail_text": (_STR, ("voicemail.text",)),
+    "dtmf_received": (_STR, ("dtmf_received",)),
 }
 # Usage events and the fields summed per call.
 _USAGE = {"llm.usage": ("prompt_tokens", "completion_tokens"), "tts.usage": ("characters",)}

@@ -55,10 +55,16 @@ DATA_FIELDS: dict[str, tuple[pa.DataType, tuple[type, ...]]] = {
     "completion_tokens": (_I64, (int,)),
     "total_tokens": (_I64, (int,)),
     "characters": (_I64, (int,)),
+    # What the agent did, as the carrier and the callee saw it.
+    "by": (_STR, (str,)),
+    "answered_by": (_STR, (str,)),
 }
 
-# Contract fields that stay in ``extra``: call.started's parties are the calls table's.
-KEPT_IN_EXTRA = frozenset({"call_sid", "stream_sid", "direction", "from", "to"})
+# Contract fields that stay in ``extra``: call.started's parties are the calls table's
+# (a transfer's ``to`` too), and the details of a hang-up, a transfer, a detection or a key.
+KEPT_IN_EXTRA = frozenset(
+    {"call_sid", "stream_sid", "direction", "from", "to", "how", "ring_s", "detection_s", "node"}
+)
 
 _DICT = pa.dictionary(pa.int32(), pa.string())
 EVENTS_SCHEMA = pa.schema(

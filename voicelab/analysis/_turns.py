@@ -91,7 +91,7 @@ class _Turn:
     v2v: float | None = None
     interrupted: bool = False
     tools: list[str] = field(default_factory=list)
-    tool_s: float = 0.0
+    settled: list[tuple[float, float]] = field(default_factory=list)  # (t, duration_s)
 
 
 @dataclass(slots=True)
@@ -154,7 +154,7 @@ def _server_turns(events: list[dict[str, Any]]) -> dict[int, _Turn]:
         elif kind == "function_call.started" and isinstance(data.get("name"), str):
             turn.tools.append(data["name"])
         elif kind in _SETTLED:
-            turn.tool_s += _number(data.get("duration_s")) or 0.0
+            turn.settled.append((t, _number(data.get("duration_s")) or 0.0))
         elif kind == "tts.first_audio" and turn.ttfa is None:
             turn.ttfa = _number(data.get("ttfa_s"))
         elif kind == "bot.speech_started":
@@ -249,7 +249,7 @@ def _row(
         vad_stopped_t=times.get("vad_stopped_t"),
         caller_to_vad_s=(vad_stop - end).total_seconds() if vad_stop and end else None,
         vad_stop_secs=turn.vad_stop_secs,
-        tool_s=turn.tool_s if "llm_started_t" in times else None,
+        tool_s=_tool_s(turn) if "llm_started_t" in times else None,
         llm_first_token_wait_s=_sub(times, "first_token_t", "llm_started_t"),
     )
     walls = [w for w in (_wall(turn.first_wall), _wall(utt.started_wall if utt else None)) if w]
@@ -275,6 +275,14 @@ def _row(
         **latency,
         **{name: times.get(name) for name in _TIMES},
     }
+
+
+def _tool_s(turn: _Turn) -> float:
+    """The turn's function-call time on the reply's path: calls settled before its first
+    token (a call that runs on after the reply started, e.g. a transfer waiting for the bot
+    to finish its sentence, did not delay it)."""
+    first = turn.times.get("first_token_t")
+    return sum(d for t, d in turn.settled if first is None or t <= first)
 
 
 def _sub(times: dict[str, Any], a: str, b: str) -> float | None:

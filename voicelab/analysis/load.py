@@ -130,10 +130,15 @@ def events_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
         duration (str): Twilio's ``CallDuration`` of ``twilio.status``, as sent.
         call_id, result, error (str): A ``function_call.*``'s LLM call id, its result
             (JSON) and its error.
-        duration_s (float64): How long a settled function call ran.
+        duration_s (float64): How long a settled function call ran; how long a
+            ``call.transferred``'s dialled party was connected; a ``voicemail.message``'s
+            length.
         mocked (boolean): A scenario's mock answered the function call.
         prompt_tokens, completion_tokens, total_tokens (Int64): ``llm.usage``'s tokens.
         characters (Int64): ``tts.usage``'s characters spoken.
+        by (str): ``data.by`` of ``call.hangup``: who ended the call (``bot``, ``caller``,
+            ``carrier``); its ``how`` is in ``extra``.
+        answered_by (str): ``data.answered_by`` of ``amd.result`` (Twilio's ``AnsweredBy``).
         extra (str): The event's other data fields as a JSON object (NaN when none).
 
     Args:
@@ -171,6 +176,15 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
             top-level ``variant`` tag of the manifest fills ``variant`` too).
         repeat (Int64): The sweep cell's repeat number (NaN for calls of no sweep).
         runner_host, runner_node (str): Where a sweep's call ran (host, Ray node id).
+        ended_by (str): Who ended the call: ``bot`` or ``caller`` (a voicelab server's
+            own view; the carrier's for a black-box agent).
+        answered_by (str): Twilio's answering machine detection (``human``,
+            ``machine_end_beep``...; NaN without ``MachineDetection``).
+        transferred_to, transfer_status (str): The number the agent's last ``<Dial>``
+            called and how that leg ended (``completed``, ``busy``, ``no-answer``...).
+        voicemail_text (str): The message the agent left on an answering machine callee,
+            as the machine transcribed it.
+        dtmf_received (str): The keys a phone menu callee heard the agent press, in order.
         duration_s (float64): ``ended_at - started_at``.
         simulated (boolean): The call has caller events, a ``caller.wav`` or a scenario.
         n_events, n_turns, n_interruptions, n_errors (Int64): Counts of events, of caller

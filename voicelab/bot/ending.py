@@ -7,9 +7,10 @@ its directory removed) breaks the promise of a record per call: it ends, with an
 event where one can still be written, rather than going on unrecorded. A scenario's strict
 tool mocks end the call the same way when the agent calls a function they do not answer.
 
-Who ended the call (``call.json`` ``ended_by``): the caller when Twilio's ``stop`` or the
-socket's close came first, the bot when its pipeline ended on its own (an ``EndFrame``:
-the agent's goodbye, pipecat's ``EndTaskFrame``) first.
+An agent hangs up the pipecat way: an ``EndWorkerFrame`` (``EndTaskFrame``) behind its last
+words; :class:`HangUpWatch` sees it (end reason ``bot_hangup``). Who ended the call
+(``call.json`` ``ended_by``): the bot when its hang-up came before the caller's ``stop`` or
+the socket's close, the caller when theirs came first.
 """
 
 from __future__ import annotations
@@ -20,13 +21,14 @@ import time
 
 from fastapi import WebSocket, status
 from loguru import logger
-from pipecat.frames.frames import EndFrame
+from pipecat.frames.frames import EndFrame, EndWorkerFrame
+from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.pipeline.worker import PipelineWorker
 
 from voicelab.recording.contract import EndReason
 from voicelab.recording.store import CallRecord
 
-__all__ = ["CallEnder"]
+__all__ = ["CallEnder", "HangUpWatch"]
 
 # How long a call whose record failed may take to end by itself (its queued speech, a
 # hang-up through Twilio) before its socket is closed.
@@ -97,3 +99,22 @@ class CallEnder:
     async def _close(self, code: int, reason: str) -> None:
         with contextlib.suppress(RuntimeError):  # already closed
             await self.websocket.close(code=code, reason=reason)
+
+
+class HangUpWatch(BaseObserver):
+    """Notices the agent ending the call itself (an ``EndWorkerFrame`` pushed in the pipeline).
+
+    Attributes:
+        reason: The frame's reason (``""`` when it gave none); ``None`` while nobody has.
+        at: When it was seen (monotonic seconds), to tell who ended the call first.
+    """
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(observe_every_push=False, **kwargs)
+        self.reason: str | None = None
+        self.at: float | None = None  # monotonic: when the agent asked to end
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        if isinstance(data.frame, EndWorkerFrame) and self.reason is None:
+            self.reason, self.at = data.frame.reason or "", time.monotonic()
+            logger.info(f"the agent is ending the call: {self.reason or 'no reason given'}")

@@ -1,7 +1,8 @@
 """Direction-aware personas: the system prompt and greeting of each call.
 
 Personas are versioned files (``<direction>.md``): YAML front matter with ``id``,
-``version``, ``direction`` and ``greeting``, then the system prompt. The reference
+``version``, ``direction`` and ``greeting`` (and, optionally, ``voicemail``: the message
+an outbound call leaves on an answering machine), then the system prompt. The reference
 agent's prompts (Compass Group's Guest Relationship Executive) are the defaults, shipped
 as package data (:func:`voicelab.defaults.personas_dir`; ``evals/prompts`` is their
 editable copy); a user points ``VOICELAB_PROMPTS_DIR`` at their own.
@@ -34,6 +35,8 @@ class Persona:
         direction: ``inbound`` or ``outbound``.
         greeting: What the bot says first.
         system_prompt: The LLM's system message.
+        voicemail: Left on an answering machine that takes an outbound call (``None``:
+            the bot hangs up without a message).
     """
 
     id: str
@@ -41,12 +44,15 @@ class Persona:
     direction: Direction
     greeting: str
     system_prompt: str
+    voicemail: str | None = None
 
     @property
     def text_hash(self) -> str:
-        """Short hash of greeting + prompt, stored with each call record."""
-        digest = hashlib.sha256(f"{self.greeting}\n{self.system_prompt}".encode())
-        return digest.hexdigest()[:12]
+        """Short hash of greeting + prompt (+ voicemail message), stored with each call record."""
+        text = f"{self.greeting}\n{self.system_prompt}"
+        if self.voicemail is not None:
+            text += f"\n{self.voicemail}"
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @classmethod
     def from_file(cls, path: Path) -> Persona:
@@ -74,6 +80,7 @@ class Persona:
             direction=meta["direction"],
             greeting=str(meta["greeting"]).strip(),
             system_prompt=prompt,
+            voicemail=" ".join(str(meta["voicemail"]).split()) if meta.get("voicemail") else None,
         )
 
 

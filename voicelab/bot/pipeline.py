@@ -38,7 +38,7 @@ from voicelab.bot.agent import (
     load_agent,
 )
 from voicelab.bot.call import CallInfo
-from voicelab.bot.ending import CallEnder
+from voicelab.bot.ending import CallEnder, HangUpWatch
 from voicelab.bot.faults import CallGuards, service_kind
 from voicelab.bot.mocking import MockedTools
 from voicelab.bot.models import ModelPool
@@ -110,6 +110,7 @@ class CallPipeline:
             self.port, self.call.direction, started
         )
         events = CallEventObserver(self.record)
+        hang_up = HangUpWatch()
         ender = CallEnder(self.websocket, self.record)
         recorder: StreamingRecorder | None = None
         worker: PipelineWorker | None = None
@@ -134,17 +135,26 @@ class CallPipeline:
             mocked = await self._mock_tools(parts, ender)
             guards = CallGuards(self.settings)
             worker, recorder = self._build(
-                parts, wav_path, events, guards, ender, trace=trace, mocked=mocked
+                parts,
+                wav_path,
+                events,
+                guards,
+                ender,
+                trace=trace,
+                mocked=mocked,
+                hang_up=hang_up,
             )
             ender.worker = worker
             runner = WorkerRunner(handle_sigint=False)
             await runner.add_workers(worker)
             await asyncio.wait_for(runner.run(), timeout=self.settings.max_call_seconds)
-            ended_by = _ended_by(events.bot_ended_at, ender.caller_left_at)
+            ended_by = _ended_by(hang_up.at, ender.caller_left_at)
             if guards.gave_up is not None:
                 reason = "error"  # the bot hung up: its providers kept failing
             elif ended_by == "bot" and ender.reason in (None, "stop"):
-                reason = "bot_ended"  # its own goodbye (Twilio's stop followed the hang-up)
+                # The agent's own EndWorkerFrame (a goodbye, a voicemail), before the
+                # caller's stop (which follows the hang-up through Twilio).
+                reason = "bot_hangup"
             elif ender.reason is not None:
                 reason = ender.reason  # Twilio's stop; a record that could not be written
         except TimeoutError:
@@ -245,6 +255,7 @@ class CallPipeline:
         *,
         trace: CallTrace | None = None,
         mocked: MockedTools | None = None,
+        hang_up: HangUpWatch | None = None,
     ) -> tuple[PipelineWorker, StreamingRecorder]:
         serializer = TolerantTwilioFrameSerializer(
             stream_sid=self.call.stream_sid,
@@ -302,6 +313,7 @@ class CallPipeline:
                     lambda: events.turn,
                     mocked.was_mocked if mocked is not None else lambda _: False,
                 ),
+                *([hang_up] if hang_up else []),
             ],
             idle_timeout_secs=None,
             enable_rtvi=False,  # no RTVI client on a phone line
@@ -415,7 +427,7 @@ def _services(parts: AgentParts, name: str) -> dict[str, Any]:
 
 
 def _ended_by(bot_ended_at: float | None, caller_left_at: float | None) -> EndedBy | None:
-    """Who ended the call: whoever's end came first (the bot's EndFrame, the caller's stop)."""
+    """Who ended the call: whoever's end came first (the agent's hang-up, the caller's stop)."""
     if bot_ended_at is not None and (caller_left_at is None or bot_ended_at <= caller_left_at):
         return "bot"
     return "caller" if caller_left_at is not None else None

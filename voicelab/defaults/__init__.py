@@ -5,7 +5,9 @@ The files, beside this module::
     personas/inbound.md, outbound.md   the personas (front matter + system prompt)
     scenarios/*.yaml                   the reference agent's scenarios (``voicelab demo`` plays
                                        ``cold_food``); ``wav:`` turns are relative to the file
-    scripted_replies.yaml              the scripted LLM's keyword replies
+    scripted_replies.yaml              the scripted LLM's keyword replies (and the functions
+                                       a reply calls)
+    sites.yaml                         the reference agent's site directory (``lookup_site``)
     quality_rules.yaml                 thresholds and patterns of the rule checks
     judge_rubric.md                    the LLM judge's rubric, its version in the front matter
     starter/                           the templates ``voicelab init`` writes
@@ -36,12 +38,16 @@ __all__ = [
     "JudgeRubric",
     "QualityRules",
     "ReplyRule",
+    "ScriptedCall",
     "ScriptedReplies",
+    "Site",
+    "SiteDirectory",
     "data_dir",
     "front_matter",
     "load_judge_rubric",
     "load_quality_rules",
     "load_scripted_replies",
+    "load_sites",
     "personas_dir",
     "scenario_names",
     "scenario_path",
@@ -149,16 +155,38 @@ def _validate(model: type[M], data: dict[str, Any], path: Path) -> M:
         raise ConfigError(f"{path}: {problems}") from None
 
 
+class ScriptedCall(_Model):
+    """A function a scripted reply calls, and what the scripted LLM says once it has the result.
+
+    Attributes:
+        name: The function's name, as the agent registered it (``log_feedback``...).
+        args: Its arguments. In a string value, ``{said}`` is what the caller said and
+            ``{keyword}`` the rule's keyword that matched.
+        then: Said when the result is back: ``{field}`` is that field of the result (a
+            result that is not a mapping is ``{result}``). ``None``: nothing is said.
+        on_error: Said instead when the result has an ``error`` (``{error}`` is it); the
+            calls after this one are not made. ``None``: ``then`` is said regardless.
+    """
+
+    name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    args: dict[str, Any] = Field(default_factory=dict)
+    then: str | None = None
+    on_error: str | None = None
+
+
 class ReplyRule(_Model):
     """One scripted reply and the caller's words that call for it.
 
     Attributes:
         keywords: Lower-case words; any of them in what the caller said selects the reply.
         reply: What the scripted LLM says.
+        calls: Functions the reply calls, one after the other: the first right after the
+            reply, each next one after the previous result's ``then``.
     """
 
     keywords: tuple[str, ...] = Field(min_length=1)
     reply: str = Field(min_length=1)
+    calls: tuple[ScriptedCall, ...] = ()
 
     @field_validator("keywords")
     @classmethod
@@ -180,6 +208,19 @@ class ScriptedReplies(_Model):
     rules: tuple[ReplyRule, ...]
     default: str = Field(min_length=1)
 
+    def match(self, text: str) -> tuple[ReplyRule | None, str]:
+        """The rule ``text`` (what the caller said) selects, and the keyword that did.
+
+        Returns:
+            ``(None, "")`` when no rule matches (the ``default`` reply).
+        """
+        words = re.findall(r"[a-z]+", text.lower())
+        for rule in self.rules:
+            keyword = next((word for word in words if word in rule.keywords), None)
+            if keyword is not None:
+                return rule, keyword
+        return None, ""
+
 
 def load_scripted_replies(path: Path | None = None) -> ScriptedReplies:
     """The scripted replies in ``path`` (default: the packaged ones).
@@ -189,6 +230,64 @@ def load_scripted_replies(path: Path | None = None) -> ScriptedReplies:
     """
     path = path or data_dir() / "scripted_replies.yaml"
     return _validate(ScriptedReplies, _load_yaml(path), path)
+
+
+class Site(_Model):
+    """One site of the reference agent's directory (``sites.yaml``).
+
+    Attributes:
+        name: The site's name, as guests say it.
+        address: Its postal address.
+        duty_manager: The duty manager's number (E.164).
+        hours: Its opening hours, in words.
+    """
+
+    name: str = Field(min_length=1)
+    address: str = Field(min_length=1)
+    duty_manager: str = Field(pattern=r"^\+[1-9][0-9]{6,14}$")
+    hours: str = Field(min_length=1)
+
+
+# Words that name no site in particular ("the cafe at the Leeds site").
+_FILLER = frozenset({"the", "a", "an", "at", "in", "of", "on", "our", "your", "site", "and"})
+
+
+def _name_words(text: str) -> set[str]:
+    return set(re.findall(r"[a-z0-9]+", text.lower())) - _FILLER
+
+
+class SiteDirectory(_Model):
+    """The sites the reference agent knows (``sites.yaml``).
+
+    Attributes:
+        sites: Every site, in the file's order.
+    """
+
+    sites: tuple[Site, ...] = Field(min_length=1)
+
+    def find(self, name: str) -> Site | None:
+        """The one site ``name`` names: the site sharing the most words with it.
+
+        ``"manchester"``, ``"the Manchester site"`` and the site's full name all find it.
+
+        Returns:
+            ``None`` when no site shares a word with ``name``, or two share as many.
+        """
+        wanted = _name_words(name)
+        scores = [(len(wanted & _name_words(site.name)), site) for site in self.sites]
+        best = max(score for score, _ in scores)
+        found = [site for score, site in scores if score == best]
+        return found[0] if best > 0 and len(found) == 1 else None
+
+
+def load_sites(path: Path | None = None) -> SiteDirectory:
+    """The site directory in ``path`` (default: the packaged one).
+
+    Raises:
+        ConfigError: The file is unreadable or invalid (the message names it and the field).
+    """
+    path = path or data_dir() / "sites.yaml"
+    return _validate(SiteDirectory, _load_yaml(path), path)
 
 
 # Read once, at import: the fields' defaults (a user's file or the constructor overrides them).

@@ -13,26 +13,34 @@ Pydantic only: every layer may import it (analysis reads it, never pipecat).
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field
 
 __all__ = [
+    "ANSWERED_BY",
     "EVENT_DATA",
     "FUNCTION_CALL_EVENTS",
+    "HANGUP_HOWS",
     "RESULT_CHARS",
     "UNCONNECTED_END_REASONS",
     "AgentRef",
+    "AnsweredBy",
     "CallManifest",
     "EndReason",
     "EndedBy",
     "EventData",
     "EventSource",
+    "FeedbackEntry",
+    "HangupBy",
+    "HangupHow",
     "PersonaRef",
     "ProvidersInfo",
     "ScenarioRef",
     "ServiceInfo",
     "StatusEntry",
+    "VoicemailDetection",
+    "VoicemailInfo",
 ]
 
 EventSource = Literal["server", "caller", "carrier"]
@@ -40,15 +48,44 @@ Direction = Literal["inbound", "outbound"]
 EndedBy = Literal["bot", "caller"]
 """Who ended a call: the agent (``bot``), or the party on the phone (``caller``)."""
 
+HangupBy = Literal["bot", "caller", "carrier"]
+"""Who hung up, as the carrier saw it: ``carrier`` is the network itself (a time limit, a
+failure, the emulator shutting down), which ``call.json``'s ``ended_by`` leaves empty."""
+
+HangupHow = Literal[
+    "rest",  # the agent's REST update Status=completed (or canceled)
+    "hangup_verb",  # the agent's TwiML said <Hangup/> or <Reject/>
+    "twiml_ended",  # the agent's TwiML ran out (after its stream closed, or a <Dial> ended)
+    "hung_up",  # the party on the phone hung up
+    "time_limit",  # the call's TimeLimit
+    "failed",  # the carrier could not go on (a TwiML fetch failed, bad TwiML...)
+    "shutdown",  # the carrier stopped with the call live
+]
+"""How a call ended (``call.hangup``'s ``how``)."""
+HANGUP_HOWS: frozenset[str] = frozenset(get_args(HangupHow))
+
+AnsweredBy = Literal[
+    "human",
+    "machine_start",
+    "machine_end_beep",
+    "machine_end_silence",
+    "machine_end_other",
+    "fax",
+    "unknown",
+]
+"""Twilio's answering machine detection result (``AnsweredBy``)."""
+ANSWERED_BY: frozenset[str] = frozenset(get_args(AnsweredBy))
+
 EndReason = Literal[
     # A media session ran:
     "stop",  # Twilio's `stop` message: the call (or its stream) ended at Twilio's side
     "hangup",  # the simulated caller hung up (caller side)
     "websocket_closed",  # the socket closed without a `stop`
-    "bot_ended",  # the agent ended the call itself (its goodbye; pipecat's EndTaskFrame)
     "error",  # setup, a provider or a record write failed; an `error` event says which
     "timeout",  # VOICELAB_MAX_CALL_SECONDS
     "shutdown",  # the server stopped (also for calls still waiting for their stream)
+    "bot_hangup",  # the agent ended the call itself (pipecat's EndWorkerFrame): a goodbye,
+    # a voicemail left
     # No media session ever ran (the server's record of a call it heard of):
     "capacity",  # refused at VOICELAB_MAX_CALLS: the caller heard busy
     "busy",  # Twilio's final status before any stream
@@ -142,6 +179,10 @@ class _Mark(_Turned):
     name: str
 
 
+class _VoicemailDetected(_Turned):
+    message: str | None = None  # what the bot left on the machine (None: nothing to say)
+
+
 class _TwilioStatus(_Turned):
     status: str
     sequence: int | None = None  # Twilio's SequenceNumber
@@ -186,6 +227,40 @@ FUNCTION_CALL_EVENTS = (
 )
 """A function call's moments, in the order they can happen (one of the last four ends it)."""
 
+
+class _CallHangup(EventData):
+    # Carrier: who ended an answered call, and how (see HangupHow).
+    by: HangupBy
+    how: HangupHow
+
+
+class _CallTransferred(EventData):
+    # Carrier: a <Dial> ended (stamped then: it started ring_s + duration_s earlier).
+    to: str
+    status: str  # the dialled leg's final status (DialCallStatus): completed, busy...
+    ring_s: float  # how long it rang
+    duration_s: float  # how long the two parties were connected (0: never answered)
+
+
+class _AmdResult(EventData):
+    # Carrier: answering machine detection decided (MachineDetection on calls.create).
+    answered_by: AnsweredBy
+    detection_s: float  # Twilio's MachineDetectionDuration, in seconds
+
+
+class _VoicemailMessage(EventData):
+    # Caller side (an answering machine callee): the message the agent left after the beep,
+    # stamped at the beep's end, as the machine's own Whisper transcribed it.
+    text: str
+    duration_s: float  # from the end of the beep to the last audible sample of the message
+
+
+class _DtmfReceived(EventData):
+    # Caller side (a phone menu callee): a key the menu heard the agent press (in-band tones).
+    digit: str
+    node: str | None = None  # the menu node it was pressed at
+
+
 EVENT_DATA: dict[str, type[EventData]] = {
     "call.started": _CallStarted,
     "call.ended": _CallEnded,
@@ -206,6 +281,8 @@ EVENT_DATA: dict[str, type[EventData]] = {
     "metrics.v2v": _V2v,
     "error": _Error,
     "dtmf": _Digit,
+    "dtmf.sent": _Digit,  # a key the bot pressed (pipecat's OutputDTMF(Urgent)Frame), per digit
+    "voicemail.detected": _VoicemailDetected,
     "mark": _Mark,
     "clear": _Turned,
     "twilio.status": _TwilioStatus,
@@ -217,6 +294,11 @@ EVENT_DATA: dict[str, type[EventData]] = {
     **dict.fromkeys(FUNCTION_CALL_EVENTS, _FunctionCall),
     "llm.usage": _LlmUsage,
     "tts.usage": _TtsUsage,
+    "call.hangup": _CallHangup,
+    "call.transferred": _CallTransferred,
+    "amd.result": _AmdResult,
+    "voicemail.message": _VoicemailMessage,
+    "dtmf.received": _DtmfReceived,
 }
 """The data model of each event type (DESIGN.md section 3.1): writers may emit only these."""
 
@@ -265,6 +347,8 @@ class ScenarioRef(_Part):
     outcome: str | None = None
     caller: dict[str, Any] | None = None
     goal: dict[str, Any] | None = None
+    callee: dict[str, Any] | None = None  # who picks up an outbound call: {kind, ...}
+    parties: dict[str, Any] | None = None  # numbers a <Dial> reaches: {number: {kind, ...}}
     expectations: list[dict[str, Any]] = Field(default_factory=list)
     tools: dict[str, Any] | None = None  # voicelab.mocks.ToolMocks: the server answers with it
 
@@ -288,6 +372,13 @@ class Versions(_Part):
     pipecat: str | None = None
 
 
+class VoicemailInfo(_Part):
+    """The message an agent left on an answering machine callee (caller side)."""
+
+    text: str | None = None
+    duration_s: float | None = None
+
+
 class SweepMark(_Part):
     """The sweep cell a call played (``voicelab sweep``)."""
 
@@ -306,6 +397,24 @@ class RunnerInfo(_Part):
     pid: int | None = None
     node_id: str | None = None
     actor: str | None = None
+
+
+class FeedbackEntry(_Part):
+    """One piece of guest feedback the reference agent logged (its ``log_feedback`` tool)."""
+
+    ticket: str
+    site: str | None = None
+    item: str | None = None
+    issue: str | None = None
+    severity: Literal["low", "medium", "high"] | None = None
+
+
+class VoicemailDetection(_Part):
+    """The server's voicemail detector on an outbound call: a machine (``detected``) or a
+    person (the caller side's ``voicemail`` is what the machine recorded)."""
+
+    detected: bool
+    message: str | None = None  # the message the bot left, when it did
 
 
 class CallManifest(BaseModel):
@@ -328,7 +437,6 @@ class CallManifest(BaseModel):
     started_at: str | None = None  # when its media stream started
     ended_at: str | None = None
     end_reason: EndReason | None = None
-    ended_by: EndedBy | None = None
     status: str | None = None
     status_history: list[StatusEntry] | None = None
     agent: AgentRef | str | None = None
@@ -342,3 +450,18 @@ class CallManifest(BaseModel):
     trace_id: str | None = None
     sweep: SweepMark | None = None
     runner: RunnerInfo | None = None
+    # What the agent did, as Twilio saw it (issue 17). The carrier writes answered_by and
+    # transferred_to / transfer_status for every call (the reference agent's transfer tool
+    # writes transferred_to too: the number it asked Twilio to dial); the simulator writes
+    # ended_by for a black-box agent (a voicelab server writes its own: whose end came
+    # first, the agent's hang-up or the caller's stop); the callee writes voicemail and
+    # dtmf_received.
+    ended_by: EndedBy | None = None
+    answered_by: AnsweredBy | None = None
+    transferred_to: str | None = None  # the number of the last <Dial>, answered or not
+    transfer_status: str | None = None  # its final status (DialCallStatus)
+    voicemail: VoicemailInfo | None = None
+    dtmf_received: str | None = None  # every key a phone menu callee heard, in order
+    # The reference agent's own state: its log_feedback tool, its voicemail detector.
+    feedback: list[FeedbackEntry] | None = None
+    voicemail_detection: VoicemailDetection | None = None

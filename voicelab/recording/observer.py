@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
-    EndFrame,
     ErrorFrame,
     Frame,
     InputDTMFFrame,
@@ -18,6 +16,8 @@ from pipecat.frames.frames import (
     LLMFullResponseStartFrame,
     LLMTextFrame,
     MetricsFrame,
+    OutputDTMFFrame,
+    OutputDTMFUrgentFrame,
     TranscriptionFrame,
     TTSAudioRawFrame,
     TTSSpeakFrame,
@@ -63,9 +63,6 @@ class CallEventObserver(BaseObserver):
         self._tts_started_at: float | None = None
         self._tts_first_audio = False
         self._speak_text: str | None = None  # text of a TTSSpeakFrame (the greeting) to come
-        # When the pipeline began ending on its own (monotonic): an EndFrame is the bot
-        # finishing the call (its goodbye, an EndTaskFrame), a hang-up cancels instead.
-        self.bot_ended_at: float | None = None
 
     def latency_observer(self) -> UserBotLatencyObserver:
         """pipecat's voice-to-voice observer, wired to emit ``metrics.v2v`` events."""
@@ -138,11 +135,16 @@ class CallEventObserver(BaseObserver):
             # Every user turn start broadcasts one; only those that cut the bot off count.
             if self._bot_speaking:
                 self._emit("interruption")
-        elif isinstance(frame, EndFrame):
-            if self.bot_ended_at is None:
-                self.bot_ended_at = time.monotonic()
+            else:
+                # Speech on its way but not started is dropped (e.g. a greeting a voicemail
+                # detector held back): its text was never said.
+                self._spoken = []
         elif isinstance(frame, InputDTMFFrame):
             self._emit("dtmf", digit=str(frame.button.value))
+        elif isinstance(frame, OutputDTMFFrame | OutputDTMFUrgentFrame):
+            # The keys the bot presses (an IVR navigator's <dtmf>), one event per key.
+            for button in frame.buttons or ():
+                self._emit("dtmf.sent", digit=str(button.value))
         elif isinstance(frame, MetricsFrame):
             self._on_metrics(frame)
         elif isinstance(frame, ErrorFrame):

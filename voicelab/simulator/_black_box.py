@@ -4,7 +4,9 @@ A voicelab server writes a call's manifest (``call.json``) and its server events
 voicelab did not write (a stock Pipecat Twilio bot, or a voicelab server whose records
 go elsewhere) writes nothing here. Then the simulator writes the manifest from what the
 carrier and the caller know, after the call: the CallSid, direction, numbers, times,
-statuses, the caller's end reason and the agent's URL. Nothing about the server is made
+statuses, the caller's end reason, who hung up (``ended_by``: the carrier saw it), what
+the agent did that Twilio saw (``answered_by``, ``transferred_to``, ``transfer_status``)
+and the agent's URL. Nothing about the server is made
 up: providers, persona, versions and the server recording stay absent, so the loaders
 leave their columns empty (DESIGN.md section 3).
 """
@@ -68,6 +70,11 @@ def black_box_manifest(
         fields["ended_at"] = call.end_time.isoformat()
     if caller is not None:
         fields["end_reason"] = caller.end_reason
+    if call.ended_by in ("bot", "caller"):  # the network ending a call is neither
+        fields["ended_by"] = call.ended_by
+    for name in ("answered_by", "transferred_to", "transfer_status"):
+        if getattr(call, name) is not None:
+            fields[name] = getattr(call, name)
     return fields
 
 

@@ -1,8 +1,9 @@
 """The hand-off between the carrier and whoever plays the far end of a media stream.
 
 When TwiML says ``<Connect><Stream>``, the carrier builds a :class:`StreamSession` and awaits
-an :class:`Answerer` with it. The answerer opens the websocket and speaks Twilio's Media
-Streams protocol (DESIGN.md section 6); when it returns, the stream is over.
+an :class:`Answerer` with it (or, for an answerer that stays on the line for the whole call,
+its line's ``stream``: :mod:`._carrier_line`). The answerer opens the websocket and speaks
+Twilio's Media Streams protocol (DESIGN.md section 6); when it returns, the stream is over.
 """
 
 from __future__ import annotations

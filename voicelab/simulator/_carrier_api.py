@@ -13,9 +13,11 @@ import hmac
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
+from loguru import logger
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from voicelab.simulator._carrier_amd import amd_from_form
 from voicelab.simulator._carrier_switch import Switchboard
 from voicelab.simulator._carrier_twilio import (
     API_VERSION,
@@ -33,6 +35,15 @@ _CALLBACK_EVENTS = frozenset({"initiated", "ringing", "answered", "completed"})
 _MAX_TWIML_CHARS = 4000  # Twilio's limit for the Twiml parameter
 _CALLS = f"/{API_VERSION}/Accounts/{{account_sid}}/Calls.json"
 _CALL = f"/{API_VERSION}/Accounts/{{account_sid}}/Calls/{{call_sid}}.json"
+# calls.create fields the emulator acts on; any other is accepted, as Twilio would, and
+# named in a warning: a call that asked for a recording or SendDigits gets neither here.
+_CALL_FIELDS = ("To", "From", "Url", "Method", "Twiml", "Timeout", "TimeLimit")
+_CALLBACK_FIELDS = ("StatusCallback", "StatusCallbackEvent", "StatusCallbackMethod")
+_AMD_TUNING = ("", "Timeout", "SpeechThreshold", "SpeechEndThreshold", "SilenceTimeout")
+_AMD_FIELDS = tuple(f"MachineDetection{name}" for name in _AMD_TUNING) + tuple(
+    f"AsyncAmd{name}" for name in ("", "StatusCallback", "StatusCallbackMethod")
+)
+_CREATE_FIELDS = frozenset(_CALL_FIELDS + _CALLBACK_FIELDS + _AMD_FIELDS)
 
 
 def build_app(switchboard: Switchboard, account_sid: str, auth_token: str) -> FastAPI:
@@ -173,6 +184,10 @@ def _new_outbound_call(account_sid: str, form: FormData) -> CarrierCall:
         _check_twiml(twiml)
     callback = _callback_url(form)
     events = _callback_events(form)
+    amd = amd_from_form(lambda name: _text(form, name))
+    ignored = sorted({key for key in form if key not in _CREATE_FIELDS})
+    if ignored:
+        logger.warning("carrier: calls.create: {} not emulated, ignored", ", ".join(ignored))
     return CarrierCall(
         sid=new_sid("CA"),
         account_sid=account_sid,
@@ -188,6 +203,7 @@ def _new_outbound_call(account_sid: str, form: FormData) -> CarrierCall:
         status_callback_events=events or frozenset({"completed"}),
         timeout_s=float(_int_field(_text(form, "Timeout"), "Timeout", 1, 600, 60)),
         time_limit_s=float(_int_field(_text(form, "TimeLimit"), "TimeLimit", 1, 86400, 14400)),
+        amd=amd,
     )
 
 

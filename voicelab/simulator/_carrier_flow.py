@@ -1,69 +1,50 @@
 """What Twilio does with one call, from dialing to its final status.
 
-:class:`CallRunner` plays the network side of a single call: status callbacks, the signed
-TwiML fetch, executing the TwiML and handing ``<Connect><Stream>`` to the answerer. Anything
-that must cut a call short (REST hang-up, REST redirect, time limit) sets
-``CarrierCall.interrupt``; every wait here races against it.
+:class:`CallRunner` plays the network side of a single call: status callbacks, answering
+(and, with an answerer that stays on the line, the party's :class:`Line`), answering
+machine detection, the signed TwiML fetch and its execution
+(:class:`~voicelab.simulator._carrier_exec.TwimlExecution`), and the end: who hung up
+(``call.hangup``), the party's line closed, the final callback. Anything that must cut a
+call short (REST hang-up, REST redirect, time limit, the party hanging up) sets
+``CarrierCall.interrupt``; every wait races against it.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Coroutine
 from datetime import UTC, datetime
-from typing import Any, TypeVar
-from urllib.parse import urljoin, urlsplit
+from typing import Any
 
 from loguru import logger
 
-from voicelab.simulator._carrier_answerer import Answerer, StreamSession
-from voicelab.simulator._carrier_twilio import CarrierCall, is_http_url, new_sid, rfc2822
-from voicelab.simulator._carrier_twiml import (
-    Connect,
-    Hangup,
-    Pause,
-    Redirect,
-    TwimlError,
-    Verb,
-    parse_twiml,
-)
+from voicelab.simulator._carrier_amd import detect
+from voicelab.simulator._carrier_answerer import Answerer
+from voicelab.simulator._carrier_dial import Scripted
+from voicelab.simulator._carrier_exec import ErrorReporter, TwimlExecution, _CallEnded, _Interrupted
+from voicelab.simulator._carrier_line import Line, LineAnswerer, PickUp
+from voicelab.simulator._carrier_record import CarrierRecords
+from voicelab.simulator._carrier_twilio import CarrierCall, rfc2822
 from voicelab.simulator._carrier_webhooks import WebhookClient, WebhookError
 
 __all__ = ["CallRunner", "ErrorReporter"]
 
-
-T = TypeVar("T")
-ErrorReporter = Callable[[CarrierCall, str, bool], None]
-"""``report(call, message, fatal)``: log a failure and record it in the call directory."""
-
-_MAX_DOCUMENTS = 20  # Redirect / action chains longer than this are a loop.
-
-_Next = tuple[str | None, str | None, str]
-"""The next TwiML to run: (document or None to fetch, its URL, fetch method)."""
+_LINE_CLOSE_S = 120.0  # a party's record may need its Whisper (a voicemail, black-box turns)
+_SHUTDOWN_CLOSE_S = 2.0
 
 
-class _Interrupted(Exception):
-    """``call.interrupt`` fired while waiting."""
-
-
-class _CallEnded(Exception):
-    """The call is over with ``status``; ``reason`` says why when it failed."""
-
-    def __init__(self, status: str, reason: str | None = None) -> None:
-        super().__init__(reason or status)
-        self.status = status
-        self.reason = reason
-
-
-class CallRunner:
+class CallRunner(TwimlExecution):
     """Drives one call as Twilio would, until its final status callback.
 
     Args:
         call: The call to run (queued outbound, or ringing inbound).
         webhooks: Signed HTTP client.
-        answerer: Plays the far end of ``<Connect><Stream>``.
+        answerer: Plays the far end (and, with ``pick_up``, stays on the line).
         report: Error sink (log + ``error`` event).
+        records: The carrier's writer of call records.
+        scripted: Who answers a number a ``<Dial>`` rings, by ``Carrier.script_destination``.
         outcome: Scripted result of dialing: ``answer``, ``busy``, ``no-answer`` or ``failed``.
         ring_s: How long the destination rings before the outcome.
         answerer_grace_s: How long a hung-up answerer may take to return before it is cancelled.
@@ -76,19 +57,25 @@ class CallRunner:
         webhooks: WebhookClient,
         answerer: Answerer,
         report: ErrorReporter,
+        records: CarrierRecords | None = None,
+        scripted: Scripted = lambda number: None,
         outcome: str = "answer",
         ring_s: float = 0.0,
         answerer_grace_s: float = 2.0,
     ) -> None:
         self.call = call
+        self.line: Line | None = None
         self._webhooks = webhooks
         self._answerer = answerer
         self._report = report
+        self._records = records if records is not None else CarrierRecords(None)
+        self._scripted = scripted
         self._outcome = outcome
         self._ring_s = ring_s
         self._grace_s = answerer_grace_s
         self._sequence = 0
         self._time_limit: asyncio.TimerHandle | None = None
+        self._background: set[asyncio.Task[None]] = set()
 
     async def run(self) -> None:
         """Run the call to its end; never raises except on cancellation."""
@@ -100,17 +87,24 @@ class CallRunner:
                 else:
                     await self._run_outbound()
                 status = "completed"
+                call.end_by("bot", "twiml_ended")  # its TwiML ran out: Twilio hangs up
             except _Interrupted:
                 status = call.hangup_status or "completed"
             except _CallEnded as ended:
                 status = ended.status
                 if ended.reason:
                     self._report(call, ended.reason, True)
+                    call.end_by("carrier", "failed")
+            await self._end_line()
             await self._finish(status)
         except asyncio.CancelledError:
-            # The carrier is shutting down: settle the resource without callbacks.
+            # The carrier is shutting down: settle the resource without callbacks, and hang
+            # up on the party (briefly: its clock must not outlive the carrier).
             call.end("completed" if call.answered_at is not None else "canceled")
             call.mark_progress(call.status)
+            if self.line is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self.line.close(), _SHUTDOWN_CLOSE_S)
             raise
         except Exception as exc:  # a bug here must not leave a call hanging forever
             logger.exception("carrier: call {} crashed", call.sid)
@@ -120,6 +114,9 @@ class CallRunner:
         finally:
             if self._time_limit is not None:
                 self._time_limit.cancel()
+            for task in self._background:
+                task.cancel()
+            self._records.forget(call)
 
     async def _run_outbound(self) -> None:
         call = self.call
@@ -136,7 +133,15 @@ class CallRunner:
         if self._outcome == "no-answer" or self._ring_s >= call.timeout_s:
             raise _CallEnded("no-answer")
         await self._answer()
-        await self._execute(call.twiml, call.url, call.method)
+        extra: dict[str, str] = {}
+        if call.amd is not None and call.amd.async_amd:
+            self._spawn(self._async_amd())
+        elif call.amd is not None:
+            # Synchronous AMD holds the TwiML until it has decided, then tells the request.
+            answered_by, seconds = await self._interruptible(detect(call.amd, self.line))
+            self._amd_decided(answered_by, seconds)
+            extra["MachineDetectionDuration"] = str(round(seconds * 1000))
+        await self._execute(call.twiml, call.url, call.method, extra)
 
     async def _run_inbound(self) -> None:
         call = self.call
@@ -147,10 +152,6 @@ class CallRunner:
         await self._answer()
         await self._execute(document, url)
 
-    def _check(self) -> None:
-        if self.call.interrupt.is_set():
-            raise _Interrupted
-
     async def _answer(self) -> None:
         call = self.call
         self._check()
@@ -160,114 +161,76 @@ class CallRunner:
         loop = asyncio.get_running_loop()
         self._time_limit = loop.call_later(call.time_limit_s, self._time_up)
         await self._progress("in-progress", "answered")
+        await self._pick_up()
+
+    async def _pick_up(self) -> None:
+        """An answerer that stays on the line gets the party's line now."""
+        if not isinstance(self._answerer, LineAnswerer):
+            return
+        call = self.call
+        pick_up = PickUp(
+            call.sid, call.account_sid, call.from_, call.to, call.direction, call.scenario
+        )
+        try:
+            self.line = await self._answerer.pick_up(pick_up)
+        except Exception as exc:  # the far end failing to pick up is the call's problem
+            self._report(call, f"answerer failed to pick up: {exc!r}", True)
+            return
+        if self.line is not None:
+            self._spawn(self._watch_line(self.line))
+
+    async def _watch_line(self, line: Line) -> None:
+        await line.hung_up.wait()
+        self._party_hung_up()
 
     def _time_up(self) -> None:
+        self.call.end_by("carrier", "time_limit")
         if self.call.hangup_status is None:
             self.call.hangup_status = "completed"
         self.call.interrupt.set()
 
-    async def _execute(self, document: str | None, url: str | None, method: str = "POST") -> None:
-        """Run TwiML until a document ends without handing over to another.
-
-        Args:
-            document: TwiML to run, or None to fetch it from ``url`` first.
-            url: Where ``document`` came from (base for relative URLs) or is to be fetched.
-            method: HTTP method for fetching ``url``.
-        """
+    async def _async_amd(self) -> None:
         call = self.call
-        for _ in range(_MAX_DOCUMENTS):
-            following: _Next | None = None
-            try:
-                if document is None:
-                    assert url is not None  # the API requires Url or Twiml
-                    document, url = await self._fetch(url, method, "in-progress")
-                following = await self._run_verbs(_parse(document, url), url)
-            except _Interrupted:
-                if call.hangup_status is not None or call.redirect is None:
-                    raise
-            if call.hangup_status is not None:
-                raise _Interrupted
-            if call.redirect is not None:
-                # A REST redirect replaces whatever the current document was doing.
-                redirect_url, redirect_method, twiml = call.redirect
-                call.redirect = None
-                call.interrupt.clear()
-                following = (twiml, redirect_url, redirect_method)
-            if following is None:
-                return
-            document, url, method = following
-        raise _CallEnded("failed", f"more than {_MAX_DOCUMENTS} TwiML documents: redirect loop?")
-
-    async def _run_verbs(self, verbs: list[Verb], url: str | None) -> _Next | None:
-        """Execute ``verbs``; return the next document if one of them hands over to it."""
-        for verb in verbs:
-            self._check()
-            if isinstance(verb, Hangup):
-                raise _CallEnded("completed")
-            if isinstance(verb, Pause):
-                await self._interruptible(asyncio.sleep(verb.length_s))
-            elif isinstance(verb, Redirect):
-                return (None, self._resolve(verb.url, url), verb.method)
-            elif isinstance(verb, Connect):
-                await self._stream(verb)
-                self._check()
-                if verb.action:
-                    return (None, self._resolve(verb.action, url), verb.method)
-            # Sound verbs (<Say>, <Play>) take no time in the emulator.
-        return None
-
-    async def _stream(self, verb: Connect) -> None:
-        """Hand a ``<Connect><Stream>`` to the answerer and wait for it to return."""
-        call = self.call
-        if urlsplit(verb.stream_url).scheme not in ("ws", "wss"):
-            # Twilio reports a stream error and moves on to the next verb.
-            self._report(call, f"<Stream url> must be ws:// or wss://: {verb.stream_url}", False)
+        assert call.amd is not None
+        answered_by, seconds = await detect(call.amd, self.line)
+        if call.ended:
             return
-        session = StreamSession(
-            url=verb.stream_url,
-            headers=self._webhooks.stream_headers(verb.stream_url),
-            account_sid=call.account_sid,
-            call_sid=call.sid,
-            stream_sid=new_sid("MZ"),
-            custom_parameters=dict(verb.parameters),
-            from_=call.from_,
-            to=call.to,
-            direction=call.direction,
-            hangup=asyncio.Event(),
-            scenario=call.scenario,
-        )
-        call.stream_sid = session.stream_sid
-        call.custom_parameters = dict(verb.parameters)
-        task = asyncio.create_task(self._answerer(session))
-        interrupted = asyncio.create_task(call.interrupt.wait())
+        self._amd_decided(answered_by, seconds)
+        if call.amd.callback is None:
+            return  # Twilio's warning 21262: the result is on the Call resource only
+        params = {
+            "AccountSid": call.account_sid,
+            "CallSid": call.sid,
+            "AnsweredBy": answered_by,
+            "MachineDetectionDuration": str(round(seconds * 1000)),
+        }
         try:
-            await asyncio.wait({task, interrupted}, return_when=asyncio.FIRST_COMPLETED)
-            if not task.done():
-                session.hangup.set()
-                await asyncio.wait({task}, timeout=self._grace_s)
-        finally:
-            interrupted.cancel()
-            if not task.done():
-                logger.warning("carrier: answerer of {} did not return; cancelling it", call.sid)
-                task.cancel()
-                await asyncio.wait({task})
-        if not task.cancelled() and task.exception() is not None:
-            self._report(call, f"answerer failed: {task.exception()!r}", True)
-
-    async def _fetch(self, url: str, method: str, call_status: str) -> tuple[str, str]:
-        """Fetch a TwiML document with a signed request; any failure fails the call."""
-        params = self.call.webhook_params(call_status)
-        try:
-            response = await self._interruptible(self._webhooks.send(url, method, params))
+            await self._webhooks.send(call.amd.callback, call.amd.callback_method, params)
         except WebhookError as exc:
-            raise _CallEnded("failed", f"TwiML fetch failed: {exc}") from exc
-        return response.text, url
+            self._report(call, f"AsyncAmdStatusCallback failed: {exc}", False)
 
-    def _resolve(self, target: str, base: str | None) -> str:
-        resolved = urljoin(base, target) if base else target
-        if not is_http_url(resolved):
-            raise _CallEnded("failed", f"TwiML URL is not an absolute http(s) URL: {target!r}")
-        return resolved
+    def _amd_decided(self, answered_by: str, seconds: float) -> None:
+        call = self.call
+        call.answered_by = answered_by
+        self._records.emit(call, "amd.result", answered_by=answered_by, detection_s=seconds)
+        self._records.manifest(call, answered_by=answered_by)
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _end_line(self) -> None:
+        """Say who hung up, then hang up on the party (its record completes)."""
+        call = self.call
+        if call.answered_at is not None and call.ended_by is not None:
+            self._records.emit(call, "call.hangup", by=call.ended_by, how=call.end_how)
+        if self.line is None:
+            return
+        try:
+            await asyncio.wait_for(self.line.close(), _LINE_CLOSE_S)
+        except Exception as exc:  # the party's record is its own; the call still ends
+            self._report(call, f"the party's line did not close: {exc!r}", False)
 
     async def _finish(self, status: str) -> None:
         """Make the call final and send the ``completed`` status callback."""
@@ -292,25 +255,3 @@ class CallRunner:
             except WebhookError as exc:
                 self._report(call, f"status callback ({event}) failed: {exc}", False)
         call.mark_progress(call_status)
-
-    async def _interruptible(self, awaitable: Awaitable[T]) -> T:
-        """Await ``awaitable`` unless ``call.interrupt`` fires first (then cancel it)."""
-        task: asyncio.Future[Any] = asyncio.ensure_future(awaitable)
-        interrupted = asyncio.create_task(self.call.interrupt.wait())
-        try:
-            await asyncio.wait({task, interrupted}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            interrupted.cancel()
-            if not task.done():
-                task.cancel()
-                await asyncio.wait({task})
-        if task.cancelled():
-            raise _Interrupted
-        return task.result()
-
-
-def _parse(document: str, url: str | None) -> list[Verb]:
-    try:
-        return parse_twiml(document)
-    except TwimlError as exc:
-        raise _CallEnded("failed", f"bad TwiML from {url or 'the Twiml parameter'}: {exc}") from exc

@@ -15,10 +15,11 @@ from typing import Any
 
 from loguru import logger
 
-from voicelab.errors import CallRecordError, NotFoundError, TelephonyError
-from voicelab.recording.store import CallRecord
+from voicelab.errors import NotFoundError, TelephonyError
 from voicelab.simulator._carrier_answerer import Answerer
 from voicelab.simulator._carrier_flow import CallRunner
+from voicelab.simulator._carrier_line import DialTarget
+from voicelab.simulator._carrier_record import CarrierRecords
 from voicelab.simulator._carrier_twilio import TERMINAL_STATUSES, CarrierCall
 from voicelab.simulator._carrier_webhooks import WebhookClient
 
@@ -68,7 +69,7 @@ class Switchboard:
         self._destinations: dict[str, Destination] = {}
         self._hints: defaultdict[str, deque[Any]] = defaultdict(deque)
         self._tasks: dict[str, asyncio.Task[None]] = {}
-        self._records: dict[str, CallRecord] = {}
+        self.records = CarrierRecords(recordings_root)
 
     def script_destination(self, number: str, destination: Destination) -> None:
         self._destinations[number] = destination
@@ -91,6 +92,8 @@ class Switchboard:
             webhooks=self._webhooks,
             answerer=self._answerer,
             report=self.report_error,
+            records=self.records,
+            scripted=self.dial_target,
             outcome=destination.outcome,
             ring_s=self._ring_s if destination.ring_s is None else destination.ring_s,
             answerer_grace_s=self._grace_s,
@@ -102,7 +105,15 @@ class Switchboard:
         self._tasks[call.sid] = task
         task.add_done_callback(lambda _: self._tasks.pop(call.sid, None))
 
-    def hang_up(self, call: CarrierCall, status: str) -> None:
+    def dial_target(self, number: str) -> DialTarget | None:
+        """Who answers ``number`` when a ``<Dial>`` rings it, if it was scripted."""
+        destination = self._destinations.get(number)
+        if destination is None:
+            return None
+        ring_s = self._ring_s if destination.ring_s is None else destination.ring_s
+        return DialTarget(outcome=destination.outcome, ring_s=ring_s)
+
+    def hang_up(self, call: CarrierCall, status: str, *, by: str = "bot") -> None:
         """Apply a REST ``Status=completed|canceled`` update, as Twilio does.
 
         ``canceled`` only ends calls that are not answered yet; ``completed`` ends any call.
@@ -110,6 +121,7 @@ class Switchboard:
         """
         if call.ended or (status == "canceled" and call.status == "in-progress"):
             return
+        call.end_by(by, "rest" if by == "bot" else "shutdown")
         final = "completed" if call.status == "in-progress" else "canceled"
         call.hangup_status = final
         call.end(final)
@@ -156,21 +168,12 @@ class Switchboard:
         """Log a failure, keep it on the call and write an ``error`` event if recording."""
         call.errors.append(message)
         logger.log("ERROR" if fatal else "WARNING", "carrier: call {}: {}", call.sid, message)
-        if self._recordings_root is None:
-            return
-        try:
-            record = self._records.get(call.sid)
-            if record is None:
-                record = CallRecord.open(self._recordings_root, call.sid, "carrier")
-                self._records[call.sid] = record
-            record.emit("error", message=message, fatal=fatal)
-        except (OSError, CallRecordError) as exc:
-            logger.warning("carrier: call {}: could not record the error event: {}", call.sid, exc)
+        self.records.emit(call, "error", message=message, fatal=fatal)
 
     async def aclose(self, grace_s: float = 5.0) -> None:
         """Hang up every live call, give them ``grace_s`` to finish, then cancel the rest."""
         for call in self.calls.values():
-            self.hang_up(call, "completed")
+            self.hang_up(call, "completed", by="carrier")
         tasks = list(self._tasks.values())
         if tasks:
             _, pending = await asyncio.wait(tasks, timeout=grace_s)

@@ -108,6 +108,12 @@ class CarrierCall:
         custom_parameters: ``<Parameter>`` values of the last ``<Stream>``.
         errors: Human-readable failures seen while running the call.
         duration_s: Exact answered duration in seconds, once ended.
+        amd: Answering machine detection asked for on create (``MachineDetection``...).
+        answered_by: Its result (Twilio's ``AnsweredBy``), once known.
+        ended_by: Who ended the answered call: ``bot``, ``caller`` or ``carrier``.
+        end_how: How (``recording.contract.HangupHow``: ``rest``, ``hung_up``...).
+        transferred_to: The number of the last ``<Dial>``.
+        transfer_status: How that leg ended (``DialCallStatus``).
     """
 
     sid: str
@@ -139,6 +145,13 @@ class CarrierCall:
     interrupt: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
     hangup_status: str | None = None  # the terminal status a hang-up asked for
     redirect: tuple[str | None, str, str | None] | None = None  # (url, method, twiml)
+    amd: Any = None  # _carrier_amd.AmdSettings: kept opaque here, this module is wire shapes
+    answered_by: str | None = None
+    ended_by: str | None = None
+    end_how: str | None = None
+    transferred_to: str | None = None
+    transfer_status: str | None = None
+    created_mono: float = field(default_factory=time.monotonic, repr=False)
     _changed: asyncio.Event = field(default_factory=asyncio.Event, repr=False)
 
     @property
@@ -162,6 +175,11 @@ class CarrierCall:
         if self.answered_at is not None:
             self.duration_s = time.monotonic() - self.answered_at
         self.touch()
+
+    def end_by(self, by: str, how: str) -> None:
+        """Note who ended the call and how; the first to end it wins."""
+        if self.ended_by is None:
+            self.ended_by, self.end_how = by, how
 
     def mark_progress(self, status: str) -> None:
         """Record ``status`` as delivered and wake :meth:`Carrier.wait_for_status` waiters."""
@@ -198,7 +216,7 @@ class CarrierCall:
             "price": None,
             "price_unit": "USD",
             "direction": self.direction,
-            "answered_by": None,
+            "answered_by": self.answered_by,
             "annotation": None,
             "api_version": API_VERSION,
             "forwarded_from": None,
@@ -223,8 +241,9 @@ class CarrierCall:
         }
 
     def webhook_params(self, call_status: str) -> dict[str, str]:
-        """The form fields Twilio sends with every voice webhook for this call."""
-        return {
+        """The form fields Twilio sends with every voice webhook for this call
+        (``AnsweredBy`` once answering machine detection has decided)."""
+        params = {
             "AccountSid": self.account_sid,
             "ApiVersion": API_VERSION,
             "CallSid": self.sid,
@@ -235,3 +254,6 @@ class CarrierCall:
             "From": self.from_,
             "To": self.to,
         }
+        if self.answered_by is not None:
+            params["AnsweredBy"] = self.answered_by
+        return params

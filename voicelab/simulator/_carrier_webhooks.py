@@ -20,6 +20,7 @@ __all__ = ["SIGNATURE_HEADER", "WebhookClient", "WebhookError"]
 SIGNATURE_HEADER = "X-Twilio-Signature"
 _USER_AGENT = "TwilioProxy/1.1"
 _MAX_BODY_BYTES = 64 * 1024
+_MAX_MEDIA_BYTES = 16 * 1024 * 1024  # a <Play> file: minutes of audio, never a whole disk
 
 
 class WebhookError(CarrierError):
@@ -78,6 +79,25 @@ class WebhookClient:
         if len(response.content) > _MAX_BODY_BYTES:
             raise WebhookError(f"{method} {url} answered more than 64 kB")
         return response
+
+    async def fetch_media(self, url: str) -> bytes:
+        """GET a ``<Play>`` file, as Twilio fetches one: unsigned, up to 16 MiB.
+
+        Raises:
+            WebhookError: Unreachable, non-2xx, or too large.
+        """
+        try:
+            async with self._http.stream("GET", url) as response:
+                if not 200 <= response.status_code < 300:
+                    raise WebhookError(f"GET {url} answered HTTP {response.status_code}")
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > _MAX_MEDIA_BYTES:
+                        raise WebhookError(f"GET {url} is larger than 16 MiB")
+                return bytes(body)
+        except httpx.HTTPError as exc:
+            raise WebhookError(f"GET {url} failed: {exc!r}") from exc
 
     async def aclose(self) -> None:
         await self._http.aclose()

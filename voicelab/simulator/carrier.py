@@ -15,7 +15,11 @@ Example (``client`` is a ``twilio.rest.Client`` whose ``http_client`` rewrites
         await carrier.wait_for_status(call.sid, "completed", timeout=30)
 
 The far end of each media stream is played by an :class:`Answerer` (by default a silent
-caller); scripted destinations make numbers busy, unanswered or failing.
+caller); an answerer with ``pick_up`` (the simulator's) stays on the line for the whole call
+and hears the agent's ``<Say>``, ``<Play>`` and ``<Dial>`` too (:mod:`._carrier_line`).
+Scripted destinations make numbers busy, unanswered or failing, for ``calls.create`` and
+``<Dial>`` alike. The carrier knows who hung up and records it (``call.hangup``), with the
+agent's transfers and answering machine detection, when it has a recordings root.
 """
 
 from __future__ import annotations
@@ -191,7 +195,9 @@ class Carrier:
         scenario: Any = None,
         ring_s: float | None = None,
     ) -> None:
-        """Decide what happens when ``number`` is dialed (until scripted again).
+        """Decide what happens when ``number`` is dialed (until scripted again), by
+        ``calls.create`` or by a ``<Dial>`` (answered there by a silent party, unless the
+        caller's scenario has a party at that number).
 
         Args:
             number: E.164 number.

@@ -13,6 +13,10 @@ A scenario file::
       - pause: 2
       - hang_up: true             # or seconds from now
     goal: {objective: Get an apology for the cold food., max_turns: 2}
+    parties:                      # who a <Dial> reaches (a transfer)
+      "+15550100200": {name: Duty manager, turns: [{say: Duty manager, Chris speaking.}]}
+    after_transfer:               # what the caller says once transferred
+      - say: Hi Chris, my lunch was cold.
     expect:
       - {turn: 0, contains: Compass Group}
       - {turn: 1, contains: [sorry, apolog], max_latency_s: 4}
@@ -30,11 +34,16 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
-import numpy as np
 from pydantic import Field, ValidationError, ValidationInfo, model_validator
 
 from voicelab.errors import InvalidArgumentError, ScenarioError
 from voicelab.mocks import ToolMock, ToolMocks
+from voicelab.simulator._scenario_callee import (
+    CalleeSpec,
+    PartySpec,
+    callee_problems,
+    nested_fields,
+)
 from voicelab.simulator._scenario_goal import Completer, GoalDrivenCaller, default_completer
 from voicelab.simulator._scenario_models import (
     CallerGoal,
@@ -43,17 +52,21 @@ from voicelab.simulator._scenario_models import (
     ScenarioTurn,
     _Model,
 )
+from voicelab.simulator._scenario_script import Party, callee_actions, party_script, turn_actions
 from voicelab.simulator._scenario_yaml import Loc, ScenarioFile, format_loc
-from voicelab.simulator._script import Action, Dtmf, HangUp, Improvise, Pause, Say
+from voicelab.simulator._script import Action, Improvise
 from voicelab.simulator.models import CallerModels
-from voicelab.simulator.voices import CallerVoice, add_noise, load_wav
+from voicelab.simulator.voices import CallerVoice
 from voicelab.telephony.ids import DialOutcome
 
 __all__ = [
+    "CalleeSpec",
     "CallerGoal",
     "CallerPersona",
     "Completer",
     "GoalDrivenCaller",
+    "Party",
+    "PartySpec",
     "Scenario",
     "ScenarioExpectation",
     "ScenarioTurn",
@@ -76,8 +89,16 @@ class Scenario(_Model):
         caller: Who the caller is and how they sound.
         outcome: What the dialled number does at the carrier (outbound calls):
             ``answer``, ``busy``, ``no-answer`` or ``failed``.
-        turns: What the caller does, in order.
+        turns: What the caller does, in order (an outbound call's: the person who
+            answers, or whom a phone menu connects to).
         goal: Lines improvised by an LLM after the scripted turns (or instead of them).
+        callee: Who picks up an outbound call: a ``person`` (default), an
+            ``answering_machine`` or a ``phone_menu``.
+        parties: Who answers the numbers the agent may ``<Dial>`` (a transfer), by number.
+        after_transfer: What the caller says once the agent has transferred the call
+            and someone answered (who speaks first): it drops what it had left of
+            ``turns``; a caller whose ``turns`` are done waits up to 30 s for the transfer,
+            then hangs up. Without it, the ``turns`` go on with whoever is on the line.
         expect: What the bot's replies must do.
         tools: Canned results of the agent's functions, by name (:mod:`voicelab.mocks`):
             a mock, or a list of them tried in order (``when_args`` picks one).
@@ -93,6 +114,9 @@ class Scenario(_Model):
     outcome: DialOutcome = "answer"
     turns: list[ScenarioTurn] = Field(default_factory=list)
     goal: CallerGoal | None = None
+    callee: CalleeSpec = Field(default_factory=CalleeSpec)
+    parties: dict[str, PartySpec] = Field(default_factory=dict)
+    after_transfer: list[ScenarioTurn] | None = None
     expect: list[ScenarioExpectation] = Field(default_factory=list)
     tools: dict[str, ToolMock | list[ToolMock]] = Field(default_factory=dict)
     strict_tools: bool = False
@@ -125,9 +149,11 @@ class Scenario(_Model):
             for name in ("turns", "goal", "expect"):
                 if getattr(self, name):
                     found.append(((name,), f"a {self.outcome} call is never answered: remove it"))
-        for index, turn in enumerate(self.turns[:-1]):
-            if turn.hang_up is not None:
-                found.append((("turns", index, "hang_up"), "the turns after a hang-up never run"))
+        for name, turns in (("turns", self.turns), ("after_transfer", self.after_transfer or [])):
+            for index, turn in enumerate(turns[:-1]):
+                if turn.hang_up is not None:
+                    found.append(((name, index, "hang_up"), "the turns after a hang-up never run"))
+        found += callee_problems(self)
         if self.goal is not None and self.turns and self.turns[-1].hang_up is not None:
             found.append((("goal",), "the turns hang up before the goal-driven caller speaks"))
         lines = self.spoken_lines + (self.goal.max_turns if self.goal else 0)
@@ -159,6 +185,9 @@ class Scenario(_Model):
     ) -> list[Action]:
         """The turns as the caller's actions, with every line synthesised or loaded.
 
+        An answering machine or a phone menu callee is one step (a menu's person plays
+        the turns once a node connects to it).
+
         Args:
             voice: Speaks the ``say`` lines; default the caller's Piper voice at its
                 ``speaking_rate``. The persona's noise is added to every line.
@@ -171,37 +200,48 @@ class Scenario(_Model):
             ScenarioError: A line gave no audio, or a WAV file cannot be read.
         """
         models = models if models is not None else CallerModels()
-        voice = voice or CallerVoice(
-            self.caller.speaking_rate, self.caller.voice_variation, models=models
-        )
-        actions: list[Action] = []
-        for index, turn in enumerate(self.turns):
-            if turn.say is not None or turn.wav is not None:
-                audio, text = self._audio(index, turn, voice)
-                actions.append(Say(text, audio, turn.barge_in_after))
-            elif turn.dtmf is not None:
-                actions.extend(Dtmf(digit) for digit in turn.dtmf)
-            elif turn.pause is not None:
-                actions.append(Pause(turn.pause))
-            elif turn.hang_up is not None:
-                actions.append(HangUp(turn.hang_up))
+        voice = voice or self.voice(models)
+        where = str(self.path or self.id)
+        person = turn_actions(self.turns, voice, self.caller, base=self._base, where=where)
         goal = self.goal_caller(complete, models=models) if self.goal is not None else None
         if goal is not None:
-            actions.append(Improvise(goal.next_line, voice.speak))
-        return actions
+            person.append(Improvise(goal.next_line, voice.speak))
+        return callee_actions(self.callee, person, voice)
 
-    def _audio(self, index: int, turn: ScenarioTurn, voice: CallerVoice) -> tuple[np.ndarray, str]:
-        if turn.say is not None:
-            audio, text = _speak(voice, turn.say), turn.say
-        else:
-            audio, text = load_wav(self.audio_path(turn)), turn.text or ""
-        if audio.size == 0:
-            where = f"{self.path or self.id}: {format_loc(('turns', index, turn.kind))}"
-            raise ScenarioError(f"{where}: the line has no audio")
-        if self.caller.noise_snr_db is not None:
-            # Seeded by position: the same scenario sounds the same on every run.
-            audio = add_noise(audio, self.caller.noise_snr_db, seed=index)
-        return audio, text
+    def transfer_script(
+        self, voice: CallerVoice | None = None, *, models: CallerModels | None = None
+    ) -> tuple[list[Action] | None, dict[str, Party]]:
+        """The caller's ``after_transfer`` steps and the parties, every line synthesised.
+
+        Raises:
+            ScenarioError: A line gave no audio, or a WAV file cannot be read.
+        """
+        models = models if models is not None else CallerModels()
+        voice = voice or self.voice(models)
+        where = str(self.path or self.id)
+        after = None
+        if self.after_transfer is not None:
+            after = turn_actions(
+                self.after_transfer,
+                voice,
+                self.caller,
+                base=self._base,
+                where=where,
+                loc=("after_transfer",),
+            )
+        parties = {
+            number: party_script(number, spec, voice, self.caller, self._base, where)
+            for number, spec in self.parties.items()
+        }
+        return after, parties
+
+    def voice(self, models: CallerModels) -> CallerVoice:
+        """The caller's Piper voice at its ``speaking_rate`` (the machines' and parties' too)."""
+        return CallerVoice(self.caller.speaking_rate, self.caller.voice_variation, models=models)
+
+    @property
+    def _base(self) -> Path:
+        return self.path.parent if self.path is not None else Path()
 
     def goal_caller(
         self, complete: Completer | None = None, *, models: CallerModels | None = None
@@ -237,6 +277,12 @@ class Scenario(_Model):
             "outcome": self.outcome,
             "caller": self.caller.model_dump(mode="json"),
             "goal": None if self.goal is None else self.goal.model_dump(mode="json"),
+            "callee": self.callee.model_dump(mode="json", include={"kind"}),
+            "parties": {
+                number: spec.model_dump(mode="json", include={"name", "kind", "outcome"})
+                for number, spec in self.parties.items()
+            }
+            or None,
             "expectations": [e.model_dump(mode="json", exclude_none=True) for e in self.expect],
             **({"tools": mocks.manifest()} if (mocks := self.tool_mocks) is not None else {}),
         }
@@ -249,6 +295,8 @@ _ALLOWED: dict[tuple[str, ...], Iterable[str]] = {
     ("turns",): list(ScenarioTurn.model_fields),
     ("goal",): list(CallerGoal.model_fields),
     ("expect",): list(ScenarioExpectation.model_fields),
+    ("callee",): list(CalleeSpec.model_fields),
+    ("after_transfer",): list(ScenarioTurn.model_fields),
 }
 
 
@@ -274,7 +322,7 @@ def load_scenario(path: str | Path) -> Scenario:
             {**data, "path": path}, context={"base_dir": path.parent, "defer_consistency": True}
         )
     except ValidationError as exc:
-        raise source.validation_error(exc, _ALLOWED) from None
+        raise source.validation_error(exc, {**_ALLOWED, **nested_fields(data)}) from None
     problems = scenario.problems()
     if problems:
         raise source.error(problems)
@@ -304,11 +352,3 @@ def load_scenarios(paths: str | Path | Iterable[str | Path]) -> list[Scenario]:
             )
         seen[scenario.id] = scenario.path
     return scenarios
-
-
-def _speak(voice: CallerVoice, text: str) -> np.ndarray:
-    """``voice.speak(text)``, remembered by the voice's models per (voice kind, rate, text).
-    A varying voice is not remembered: each call should hear a new take."""
-    if voice.variation:
-        return voice.speak(text)
-    return voice.models.speech((type(voice), voice.speaking_rate, text), lambda: voice.speak(text))

@@ -27,10 +27,14 @@ from loguru import logger
 from voicelab.errors import ServerRequestError
 from voicelab.recording.store import CallRecord, find_call_dir
 from voicelab.simulator._black_box import write_black_box_manifest
+from voicelab.simulator._carrier_line import PickUp
+from voicelab.simulator._scenario_line import ScenarioLine
+from voicelab.simulator._scenario_script import Party
 from voicelab.simulator._script import Action
-from voicelab.simulator.caller import CallerResult, MediaStreamsCaller
+from voicelab.simulator.caller import CallerResult, MediaStreamsCaller, new_session
 from voicelab.simulator.carrier import TERMINAL_STATUSES, Carrier, StreamSession
 from voicelab.simulator.models import CallerModels
+from voicelab.simulator.voices import CallerVoice
 
 __all__ = ["ScenarioAnswerer", "SimulatedCall", "Simulator"]
 
@@ -70,13 +74,17 @@ class _Payload:
     result: CallerResult | None = None
     # More call.json fields, written with the scenario (a sweep's cell, its runner).
     manifest: dict[str, Any] = field(default_factory=dict)
+    after_transfer: list[Action] | None = None
+    parties: dict[str, Party] = field(default_factory=dict)
 
 
 class ScenarioAnswerer:
     """The carrier's answerer for simulations: plays each call's scenario.
 
     Give it to the :class:`Carrier` (``Carrier(..., answerer=ScenarioAnswerer(root))``);
-    :class:`Simulator` attaches the scenario and its synthesised audio to each call.
+    :class:`Simulator` attaches the scenario and its synthesised audio to each call. The
+    carrier asks it to :meth:`pick_up` each answered call: the scenario's party is then on
+    the line for the whole call (a :class:`~._scenario_line.ScenarioLine`), streams or not.
 
     Args:
         recordings_dir: Root of the call directories.
@@ -96,23 +104,50 @@ class ScenarioAnswerer:
         self.transcribe_heard = transcribe_heard
         self.models = models if models is not None else CallerModels()
 
-    async def __call__(self, session: StreamSession) -> None:
-        payload = session.scenario
+    async def pick_up(self, call: PickUp) -> ScenarioLine:
+        """The call was answered: the scenario's party is on the line until it ends."""
+        payload = await self._payload(call.call_sid, call.scenario)
+        caller = MediaStreamsCaller(
+            payload.actions, transcribe_heard=self.transcribe_heard, models=self.models
+        )
+        session = new_session(caller.config, self.recordings_dir, call.call_sid, payload.actions)
+        rate, variation = 1.0, 0.0
+        if payload.scenario is not None:
+            rate = payload.scenario.caller.speaking_rate
+            variation = payload.scenario.caller.voice_variation
+        line = ScenarioLine(
+            session,
+            payload.actions,
+            after_transfer=payload.after_transfer,
+            parties=payload.parties,
+            voice=CallerVoice(rate, variation, models=self.models),
+            done=lambda result: setattr(payload, "result", result),
+        )
+        line.start()
+        return line
+
+    async def _payload(self, call_sid: str, scenario: Any) -> _Payload:
+        payload = scenario
         if not isinstance(payload, _Payload):
-            logger.warning(f"call {session.call_sid} has no scenario: the caller stays silent")
+            logger.warning(f"call {call_sid} has no scenario: the caller stays silent")
             payload = _Payload(scenario=None, actions=[])
         if payload.scenario is not None:
-            record = CallRecord.open(self.recordings_dir, session.call_sid, "caller")
+            record = CallRecord.open(self.recordings_dir, call_sid, "caller")
             # The CallSid first: a record cut short still loads, whoever the agent is.
             await asyncio.to_thread(
                 record.update_manifest,
-                call_sid=session.call_sid,
+                call_sid=call_sid,
                 scenario=payload.scenario.manifest(),
                 **payload.manifest,
             )
             # On disk before the stream starts: the server reads the scenario's tool mocks
             # from it when it builds the call's agent.
             await record.aflush()
+        return payload
+
+    async def __call__(self, session: StreamSession) -> None:
+        """One stream on its own (a carrier that never asks :meth:`pick_up`)."""
+        payload = await self._payload(session.call_sid, session.scenario)
         caller = MediaStreamsCaller(
             payload.actions,
             recordings_dir=self.recordings_dir,
@@ -183,7 +218,10 @@ class Simulator:
         actions = await asyncio.to_thread(
             scenario.actions, complete=self.complete, models=self.models
         )
-        payload = _Payload(scenario, actions, manifest=dict(manifest or {}))
+        after, parties = await asyncio.to_thread(scenario.transfer_script, models=self.models)
+        payload = _Payload(
+            scenario, actions, manifest=dict(manifest or {}), after_transfer=after, parties=parties
+        )
         return await self._play(scenario.id, payload, scenario)
 
     async def call(self, number: str) -> SimulatedCall:

@@ -142,3 +142,38 @@ def test_compare_finds_a_real_difference_and_no_false_one() -> None:
     assert not bool(result.loc["c", "significant"])
     with pytest.raises(KeyError):
         compare(df, by="prompt", baseline="z")
+
+
+def test_tool_s_is_the_function_time_before_the_first_token(tmp_path: Path) -> None:
+    # Hand-computed: the LLM starts at 1.0, calls log_feedback (0.25 s of the app's code,
+    # settled at 1.3), then answers (first token at 1.6); a transfer runs on until 5.0 (3 s)
+    # while the bot speaks: it is not on the reply's path.
+    from voicelab.recording.store import CallRecord
+
+    record = CallRecord(tmp_path / "call", "server")
+    record.update_manifest(call_sid="CA" + "7" * 32)
+    for t, kind, data in [
+        (0.5, "user.speech_started", {"turn": 1}),
+        (0.9, "user.speech_stopped", {"turn": 1}),
+        (1.0, "llm.started", {"turn": 1}),
+        (1.05, "function_call.started", {"turn": 1, "name": "log_feedback", "call_id": "a"}),
+        (
+            1.3,
+            "function_call.completed",
+            {"turn": 1, "name": "log_feedback", "call_id": "a", "duration_s": 0.25},
+        ),
+        (1.4, "llm.started", {"turn": 1}),
+        (1.6, "llm.first_token", {"turn": 1, "ttft_s": 0.2}),
+        (1.7, "function_call.started", {"turn": 1, "name": "transfer", "call_id": "b"}),
+        (
+            5.0,
+            "function_call.completed",
+            {"turn": 1, "name": "transfer", "call_id": "b", "duration_s": 3.0},
+        ),
+    ]:
+        record.emit(kind, t=t, **data)
+    record.flush()
+    row = turns_df(record.directory, cache=False).set_index("turn").loc[1]
+    assert row["tool_calls"] == "log_feedback, transfer"
+    assert row["tool_s"] == pytest.approx(0.25)
+    assert row["llm_ttft_s"] == pytest.approx(0.6 - 0.25)  # both LLM runs, not the tool

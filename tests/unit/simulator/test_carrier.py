@@ -401,8 +401,10 @@ async def test_forbidden_twiml_fails_the_call(stand_in: StandIn, tmp_path: Path)
     assert stand_in.callback_statuses() == ["failed"]  # Twilio's default: completed event only
     assert "403" in carrier.calls[created.sid].errors[0]
     (events_file,) = tmp_path.glob(f"*_{created.sid}/events.jsonl")
-    (event,) = [json.loads(line) for line in events_file.read_text().splitlines()]
-    assert (event["source"], event["type"], event["data"]["fatal"]) == ("carrier", "error", True)
+    error, hangup = [json.loads(line) for line in events_file.read_text().splitlines()]
+    assert (error["source"], error["type"], error["data"]["fatal"]) == ("carrier", "error", True)
+    # The callee had answered: the carrier says who ended the call, and how.
+    assert (hangup["type"], hangup["data"]) == ("call.hangup", {"by": "carrier", "how": "failed"})
 
 
 async def test_inbound_ring_until_the_server_hangs_up(stand_in: StandIn) -> None:

@@ -9,11 +9,14 @@ from voicelab.simulator._carrier_twiml import (
     Connect as ConnectVerb,
 )
 from voicelab.simulator._carrier_twiml import (
+    Dial,
     Hangup,
     Pause,
+    Play,
     Redirect,
-    Sound,
+    Say,
     TwimlError,
+    normalize_number,
     parse_twiml,
 )
 
@@ -31,7 +34,7 @@ def test_reads_what_the_twilio_sdk_writes() -> None:
     response.hangup()
 
     assert parse_twiml(str(response)) == [
-        Sound("Say"),
+        Say("Hello"),
         ConnectVerb(
             stream_url="wss://bot.test/ws",
             parameters={"persona": "dentist", "empty": ""},
@@ -44,7 +47,53 @@ def test_reads_what_the_twilio_sdk_writes() -> None:
 
 
 def test_skips_verbs_the_emulator_does_not_run() -> None:
-    assert parse_twiml("<Response><Gather/><Play>x.wav</Play></Response>") == [Sound("Play")]
+    assert parse_twiml("<Response><Gather/><Play>x.wav</Play></Response>") == [Play("x.wav")]
+
+
+def test_reads_dial_say_and_play_as_the_sdk_writes_them() -> None:
+    response = VoiceResponse()
+    response.say("Connecting you.", loop=2)
+    response.play(digits="w1#")
+    response.dial("+15550100200", timeout=12, action="/after", caller_id="+15550001000")
+    dial = response.dial(time_limit=60)
+    dial.number("(555) 010-0300")
+    response.dial("415-123-4567")
+    response.say("Bye", loop=0)
+    verbs = parse_twiml(str(response))
+    assert verbs == [
+        Say("Connecting you.", loop=2),
+        Play(digits="w1#"),
+        Dial("+15550100200", timeout_s=12, action="/after", caller_id="+15550001000"),
+        Dial("+15550100300", time_limit_s=60),
+        Dial("+14151234567"),
+        Say("Bye", loop=1000),  # loop="0": until the call ends (bounded)
+    ]
+
+
+def test_a_dial_the_emulator_cannot_ring_fails_instead_of_breaking_the_call() -> None:
+    conference, two, nonsense = parse_twiml(
+        "<Response><Dial><Conference>room</Conference></Dial>"
+        "<Dial><Number>+15550100200</Number><Number>+15550100300</Number></Dial>"
+        "<Dial>call me maybe</Dial></Response>"
+    )
+    assert isinstance(conference, Dial) and conference.number is None
+    assert "Conference" in str(conference.problem)
+    assert isinstance(two, Dial) and two.number is None and "several" in str(two.problem)
+    assert isinstance(nonsense, Dial) and nonsense.number is None
+
+
+@pytest.mark.parametrize(
+    ("text", "number"),
+    [
+        ("+15550100200", "+15550100200"),
+        ("415-123-4567", "+14151234567"),
+        ("1 (415) 123 4567", "+14151234567"),
+        ("４１５１２３４５６７", None),  # fullwidth digits are no number
+        ("12", None),
+    ],
+)
+def test_dialled_numbers_are_read_as_twilio_reads_them(text: str, number: str | None) -> None:
+    assert normalize_number(text) == number
 
 
 @pytest.mark.parametrize(
@@ -60,6 +109,12 @@ def test_skips_verbs_the_emulator_does_not_run() -> None:
         "<Response><Pause length='forever'/></Response>",
         "<Response><Redirect/></Response>",
         "<Response><Redirect method='PUT'>/x</Redirect></Response>",
+        "<Response><Dial/></Response>",
+        "<Response><Dial timeout='soon'>+15550100200</Dial></Response>",
+        "<Response><Play/></Response>",
+        "<Response><Play digits='12'>x.wav</Play></Response>",
+        "<Response><Play digits='1x'/></Response>",
+        "<Response><Say loop='-1'>hi</Say></Response>",
         "<Response>" + "<Say>hi</Say>" * 6000 + "</Response>",
     ],
 )

@@ -116,4 +116,4 @@ def build_providers(settings: Settings, pool: ModelPool | None = None) -> Provid
         return scripted_providers(pool, settings.stt_window_secs)
     from voicelab.bot.providers.offline import offline_providers
 
-    return offline_providers(pool, settings.stt_window_secs)
+    return offline_providers(pool, settings.stt_window_secs, tools=settings.offline_tools)

@@ -33,8 +33,20 @@ def offline_speech(
     return stt, tts
 
 
-def offline_providers(pool: ModelPool, stt_window_secs: float = 10.0) -> Providers:
-    """Whisper tiny.en + SmolLM2 (llama.cpp, streaming) + Hibari."""
+def offline_providers(
+    pool: ModelPool, stt_window_secs: float = 10.0, *, tools: bool = False
+) -> Providers:
+    """Whisper tiny.en + SmolLM2 (llama.cpp, streaming) + Hibari.
+
+    Args:
+        pool: The loaded models.
+        stt_window_secs: Whisper's shortest window (``VOICELAB_STT_WINDOW_SECS``).
+        tools: Let SmolLM2 call the functions its context offers (``VOICELAB_OFFLINE_TOOLS``;
+            measured useless, bench/RESULTS.md).
+    """
     stt, tts = offline_speech(pool, stt_window_secs)
-    llm = LlamaCppLLMService(llama=pool.llm(), lock=pool.llm_lock)
-    return Providers("offline", stt, llm, tts, dict(OFFLINE_DESCRIPTION))
+    llm = LlamaCppLLMService(llama=pool.llm(), lock=pool.llm_lock, tool_calls=tools)
+    description = dict(OFFLINE_DESCRIPTION)
+    if tools:
+        description["llm"] = {**description["llm"], "tools": "one grammar-bound call per turn"}
+    return Providers("offline", stt, llm, tts, description)

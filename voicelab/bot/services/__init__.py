@@ -1,5 +1,6 @@
-"""Pipecat services for the embedded offline stack (over the shared model pool) and the
-instant stand-ins (no model) for load tests.
+"""Pipecat services for the embedded offline stack (over the shared model pool), the
+instant stand-ins (no model) for load tests, and the deterministic LLMs (scripted replies,
+phone menus).
 
 Each service loads on first use: the instant ones are voicelab's core, while Whisper's and
 Hibari's need the ``scripted`` extra and SmolLM2's the ``offline`` one (``voicelab._extras``),
@@ -16,6 +17,7 @@ if TYPE_CHECKING:
     from voicelab.bot.services.instant_stt import InstantSTTService
     from voicelab.bot.services.instant_tts import InstantTTSService
     from voicelab.bot.services.llama_cpp_llm import LlamaCppLLMService
+    from voicelab.bot.services.menu_llm import MenuChoiceLLMService
     from voicelab.bot.services.pooled_whisper import PooledWhisperSTTService
     from voicelab.bot.services.scripted_llm import ScriptedLLMService
 
@@ -24,6 +26,7 @@ __all__ = [
     "InstantSTTService",
     "InstantTTSService",
     "LlamaCppLLMService",
+    "MenuChoiceLLMService",
     "PooledWhisperSTTService",
     "ScriptedLLMService",
 ]
@@ -33,6 +36,7 @@ _MODULES = {
     "InstantSTTService": "instant_stt",
     "InstantTTSService": "instant_tts",
     "LlamaCppLLMService": "llama_cpp_llm",
+    "MenuChoiceLLMService": "menu_llm",
     "PooledWhisperSTTService": "pooled_whisper",
     "ScriptedLLMService": "scripted_llm",
 }

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from pipecat.frames.frames import StartFrame
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
+from pipecat.frames.frames import FunctionCallFromLLM, StartFrame
+from pipecat.processors.aggregators.llm_context import LLMContext
 
 from voicelab.bot.services.clauses import count_sentences, split_at_last_clause
+from voicelab.bot.services.llama_tools import LlamaToolChooser, tool_notes
 from voicelab.bot.services.local_llm import LocalLLMService
 
 __all__ = ["LlamaCppLLMService"]
@@ -33,6 +38,9 @@ class LlamaCppLLMService(LocalLLMService):
         temperature: Sampling temperature.
         repeat_penalty: llama.cpp's penalty on repeated tokens; 1.15 all but ends SmolLM2's
             "I'm sorry, I'm sorry." loops (bench/RESULTS.md, persona A/B).
+        tool_calls: Call the functions the context offers (at most one per caller turn,
+            :mod:`~voicelab.bot.services.llama_tools`). Off by default: SmolLM2-135M cannot
+            use them usefully (bench/RESULTS.md, VOICELAB_OFFLINE_TOOLS).
     """
 
     def __init__(
@@ -45,6 +53,7 @@ class LlamaCppLLMService(LocalLLMService):
         max_sentences: int = 2,
         temperature: float = 0.3,
         repeat_penalty: float = 1.15,
+        tool_calls: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(model_name=model_name, **kwargs)
@@ -55,6 +64,7 @@ class LlamaCppLLMService(LocalLLMService):
         self._temperature = temperature
         self._repeat_penalty = repeat_penalty
         self._prime: list[dict[str, str]] = []
+        self._tools = LlamaToolChooser(llama, temperature=temperature) if tool_calls else None
 
     def prime_with(self, messages: list[dict[str, str]]) -> None:
         """Evaluate ``messages`` (the system prompt, say) into the KV cache at the call's start."""
@@ -71,6 +81,39 @@ class LlamaCppLLMService(LocalLLMService):
             # One token, consumed: llama.cpp keeps the prompt's state (and, with the
             # pool's RAM cache, saves it for every later call opening the same way).
             self._llama.create_chat_completion(messages=messages, max_tokens=1)
+
+    async def respond(self, context: LLMContext) -> None:
+        """Words, or (with ``tool_calls``, after a caller's turn) one function call."""
+        tools = context.tools
+        if self._tools is None or not isinstance(tools, ToolsSchema):
+            await super().respond(context)
+            return
+        raw = list(context.get_messages())
+        messages = tool_notes(raw)  # a result is a system note: the model's only way to see it
+        last = raw[-1] if raw else None
+        if isinstance(last, Mapping) and last.get("role") == "user":
+            specs = [
+                {"type": "function", "function": tool.to_default_dict()}
+                for tool in tools.standard_tools
+                if isinstance(tool, FunctionSchema)
+            ]
+            choice = await asyncio.to_thread(self._choose, messages, specs)
+            if choice is not None:
+                await self.stop_ttfb_metrics()
+                name, arguments = choice
+                call_id = f"llama_{uuid.uuid4().hex[:12]}"
+                await self.run_function_calls(
+                    [FunctionCallFromLLM(name, call_id, arguments, context)]
+                )
+                return
+        await self._generate(messages)
+
+    def _choose(
+        self, messages: Sequence[Mapping[str, str]], specs: Sequence[Mapping[str, Any]]
+    ) -> tuple[str, dict[str, Any]] | None:
+        assert self._tools is not None
+        with self._llama_lock:
+            return self._tools.choose(messages, specs)
 
     def stream_reply(self, messages: list[dict[str, str]], stop: threading.Event) -> Iterator[str]:
         """Yield the reply a clause at a time, ending on a boundary."""

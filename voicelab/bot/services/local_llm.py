@@ -52,7 +52,8 @@ class LocalLLMService(LLMService):
 
     Subclasses implement :meth:`stream_reply`; this class runs it in a worker
     thread, turns its tokens into ``LLMTextFrame``\\ s, reports TTFB/processing
-    metrics, and stops the thread when the reply is interrupted.
+    metrics, and stops the thread when the reply is interrupted. A subclass that reads
+    more of the context than its text (tool results) overrides :meth:`respond`.
     """
 
     def __init__(self, *, model_name: str, **kwargs: Any) -> None:
@@ -86,12 +87,21 @@ class LocalLLMService(LLMService):
         await self.start_processing_metrics()
         await self.start_ttfb_metrics()
         try:
-            await self._generate(chat_messages(list(context.get_messages())))
+            await self.respond(context)
         except Exception as exc:  # a failed reply must not end the call
             await self.push_error(error_msg=f"Error during completion: {exc}", exception=exc)
         finally:
             await self.stop_processing_metrics()
             await self.push_frame(LLMFullResponseEndFrame())
+
+    async def respond(self, context: LLMContext) -> None:
+        """Answer ``context`` with frames, between the response's start and end frames.
+
+        The default streams :meth:`stream_reply` over the context's text messages. A
+        function call is made the way pipecat's cloud services make one, after the text:
+        ``await self.run_function_calls([...])``.
+        """
+        await self._generate(chat_messages(list(context.get_messages())))
 
     async def _generate(self, messages: list[dict[str, str]]) -> None:
         loop = asyncio.get_running_loop()
