@@ -93,6 +93,9 @@ class Expectation(BaseModel):
         ended_by: Who must end the call: ``bot`` (the agent hung up) or ``caller``.
         voicemail_left: The agent must (``true``) or must not leave a voicemail message.
         dtmf_sent: The keys the agent must press, in order (e.g. ``"1"``, ``"12#"``).
+        eval: A criterion in plain words, judged by an LLM judge (pipecat's ``EvalJudge``):
+            on the turn's reply, or on the whole conversation when there is no ``turn``
+            (pipecat eval's ``success:``).
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -108,6 +111,7 @@ class Expectation(BaseModel):
     ended_by: Literal["bot", "caller"] | None = None
     voicemail_left: bool | None = None
     dtmf_sent: str | None = Field(default=None, pattern=r"^[0-9*#wW]+$")
+    eval: str | None = Field(default=None, min_length=1, max_length=2000)
 
     @field_validator("contains", "must_not_say", "must_not_call", mode="before")
     @classmethod
@@ -135,11 +139,11 @@ class Expectation(BaseModel):
 
     @model_validator(mode="after")
     def _checks_something(self) -> Expectation:
-        says = (self.contains, self.regex, self.must_not_say, self.max_latency_s)
+        says = (self.contains, self.regex, self.must_not_say, self.max_latency_s, self.eval)
         does = tuple(getattr(self, name) for name in ACTION_CHECKS)
         if all(check is None for check in (*says, *does)):
             raise ValueError(
-                "an expectation needs contains, regex, must_not_say, max_latency_s or one of "
+                "an expectation needs contains, regex, must_not_say, max_latency_s, eval or one of "
                 + ", ".join(ACTION_CHECKS)
             )
         whole_call = [

@@ -351,6 +351,7 @@ class ScenarioRef(_Part):
     parties: dict[str, Any] | None = None  # numbers a <Dial> reaches: {number: {kind, ...}}
     expectations: list[dict[str, Any]] = Field(default_factory=list)
     tools: dict[str, Any] | None = None  # voicelab.mocks.ToolMocks: the server answers with it
+    metrics: list[dict[str, Any]] | None = None  # judged per reply: {name, criterion, min_score}
 
 
 class AgentRef(_Part):

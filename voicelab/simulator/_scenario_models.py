@@ -20,6 +20,7 @@ __all__ = [
     "ACTION_KEYS",
     "CallerGoal",
     "CallerPersona",
+    "JudgedMetric",
     "ScenarioExpectation",
     "ScenarioTurn",
     "audio_problem",
@@ -169,10 +170,27 @@ class CallerGoal(_Model):
     Attributes:
         objective: What the caller wants from the call, in plain words.
         max_turns: Most lines the caller improvises before it hangs up.
+        persona: Who the caller is, in plain words (pipecat eval's ``persona:``); the
+            scenario's ``caller.name`` when unset.
     """
 
     objective: str = Field(min_length=1)
+    persona: str | None = Field(default=None, min_length=1, max_length=2000)
     max_turns: int = Field(default=3, strict=True, ge=1, le=20)
+
+
+class JudgedMetric(_Model):
+    """A criterion judged on every bot reply of a call (pipecat eval's judged ``metrics:``).
+
+    Attributes:
+        name: The metric's name (a column in the judgments table).
+        criterion: What a good reply does, in plain words.
+        min_score: The least share of replies that must meet it (``None``: measured only).
+    """
+
+    name: str = Field(min_length=1, max_length=80)
+    criterion: str = Field(min_length=1, max_length=2000)
+    min_score: float | None = Field(default=None, ge=0, le=1)
 
 
 # One model for the simulator, analysis and the plugin (voicelab/expectations.py).

@@ -48,6 +48,7 @@ from voicelab.simulator._scenario_goal import Completer, GoalDrivenCaller, defau
 from voicelab.simulator._scenario_models import (
     CallerGoal,
     CallerPersona,
+    JudgedMetric,
     ScenarioExpectation,
     ScenarioTurn,
     _Model,
@@ -65,6 +66,7 @@ __all__ = [
     "CallerPersona",
     "Completer",
     "GoalDrivenCaller",
+    "JudgedMetric",
     "Party",
     "PartySpec",
     "Scenario",
@@ -100,6 +102,7 @@ class Scenario(_Model):
             ``turns``; a caller whose ``turns`` are done waits up to 30 s for the transfer,
             then hangs up. Without it, the ``turns`` go on with whoever is on the line.
         expect: What the bot's replies must do.
+        metrics: Criteria judged on every bot reply (pipecat eval's judged ``metrics:``).
         tools: Canned results of the agent's functions, by name (:mod:`voicelab.mocks`):
             a mock, or a list of them tried in order (``when_args`` picks one).
         strict_tools: A function the agent calls without a matching mock fails the call
@@ -118,6 +121,7 @@ class Scenario(_Model):
     parties: dict[str, PartySpec] = Field(default_factory=dict)
     after_transfer: list[ScenarioTurn] | None = None
     expect: list[ScenarioExpectation] = Field(default_factory=list)
+    metrics: list[JudgedMetric] = Field(default_factory=list)
     tools: dict[str, ToolMock | list[ToolMock]] = Field(default_factory=dict)
     strict_tools: bool = False
     path: Path | None = Field(default=None, exclude=True)
@@ -284,6 +288,11 @@ class Scenario(_Model):
             }
             or None,
             "expectations": [e.model_dump(mode="json", exclude_none=True) for e in self.expect],
+            **(
+                {"metrics": [m.model_dump(mode="json") for m in self.metrics]}
+                if self.metrics
+                else {}
+            ),
             **({"tools": mocks.manifest()} if (mocks := self.tool_mocks) is not None else {}),
         }
 
