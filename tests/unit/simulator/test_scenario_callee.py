@@ -264,4 +264,4 @@ def test_the_example_scenarios_load(tmp_path: Path) -> None:
     menu = load_scenario(root / "outbound_menu.yaml")
     transfer = load_scenario(root / "angry_transfer.yaml")
     assert voicemail.callee.kind == "answering_machine" and menu.callee.kind == "phone_menu"
-    assert "+15550100200" in transfer.parties and transfer.after_transfer
+    assert "+15550100101" in transfer.parties and transfer.after_transfer
