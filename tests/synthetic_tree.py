@@ -100,19 +100,21 @@ def write_synthetic_tree(
     truth: list[dict[str, Any]] | None = None,
     scenario: dict[str, Any] | None = None,
     delay_s: float = 0.0,
+    first: int = 0,
 ) -> int:
     """Write ``calls`` call directories under ``root``; returns how many events it wrote.
 
     ``truth``, if given, receives the latency breakdown each answered turn was generated
     with (``call_sid``, ``turn`` and the ``BREAKDOWN`` columns), to check the loaders by.
     ``scenario`` is written as the calls' ``call.json`` scenario (with its expectations);
-    ``delay_s`` is added to every reply's trip to the caller (a slower agent).
+    ``delay_s`` is added to every reply's trip to the caller (a slower agent); ``first``
+    is the first call's number (its CallSid and minute), so two trees can hold distinct calls.
     """
     truth = [] if truth is None else truth
     rng = np.random.default_rng(seed)
     root.mkdir(parents=True, exist_ok=True)
     written = 0
-    for i in range(calls):
+    for i in range(first, first + calls):
         sid = f"CA{i:032x}"
         t0 = _START + timedelta(minutes=i)
         directory = root / f"{t0:%Y%m%d-%H%M%S}_{sid}"

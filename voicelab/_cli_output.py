@@ -15,6 +15,7 @@ __all__ = [
     "print_actions",
     "print_call",
     "print_checks",
+    "print_pass_rates",
     "print_summary",
     "server_errors",
 ]
@@ -185,3 +186,29 @@ def print_checks(calls: Sequence[Any], scenarios: Sequence[Any]) -> bool:
         for row in failed.itertuples():
             typer.echo(f"    FAILED {row.detail}")  # the detail names the turn and the check
     return bool(checks["passed"].all())
+
+
+def print_pass_rates(summary: Any, min_pass_rate: float | None) -> bool:
+    """Each scenario's pass rate over its repeats (Wilson 95% interval, pass^k, pass@k), and
+    each expectation's that did not always pass; whether every scenario meets the bar.
+
+    Args:
+        summary: A :class:`voicelab.testing._suite.SuiteSummary`.
+        min_pass_rate: The least rate a scenario needs (``None``: every run must pass).
+    """
+    typer.echo("\nPass rates (95% Wilson interval; pass^k: all k runs pass, pass@k: any does)")
+    for row in summary.scenarios.itertuples(index=False):
+        typer.echo(
+            f"  {row.scenario}: {row.passed}/{row.runs} = {row.rate:.0%}"
+            f" [{row.ci_low:.0%}, {row.ci_high:.0%}]"
+            f"  pass^{row.k} {row.pass_all_k:.0%}  pass@{row.k} {row.pass_any_k:.0%}"
+        )
+    shaky = summary.expectations[summary.expectations["passed"] < summary.expectations["runs"]]
+    for row in shaky.itertuples(index=False):
+        where = "the call" if pd.isna(row.turn) else f"turn {row.turn}"
+        typer.echo(f"    {row.scenario} {where} {row.check}: {row.passed}/{row.runs}")
+    below = summary.below(min_pass_rate)
+    if min_pass_rate is not None:
+        verdict = "all meet it" if below.empty else f"{len(below)} below it"
+        typer.echo(f"  minimum pass rate {min_pass_rate:.0%}: {verdict}")
+    return bool(below.empty)

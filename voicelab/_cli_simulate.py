@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import typer
@@ -15,7 +16,10 @@ from voicelab.network import LocalNetwork
 from voicelab.simulator.simulator import SimulatedCall
 from voicelab.telephony.ids import FINAL_CALL_STATUSES
 
-__all__ = ["place_call", "run_batch"]
+if TYPE_CHECKING:
+    from voicelab.testing._suite import SuiteSummary
+
+__all__ = ["place_call", "run_batch", "write_suite_files"]
 
 
 async def run_batch(
@@ -54,6 +58,27 @@ async def run_batch(
             return list(await asyncio.gather(*jobs))
         finally:
             progress.close()
+
+
+def write_suite_files(
+    calls: Sequence[SimulatedCall],
+    scenarios: Sequence[Any],
+    *,
+    junit_xml: Path | None = None,
+    html: Path | None = None,
+) -> SuiteSummary:
+    """The suite's pass rates, written as JUnit XML and an HTML page where asked."""
+    from voicelab.testing import expectation_checks
+    from voicelab.testing._suite import summarize_suite, write_junit_xml, write_summary_html
+
+    summary = summarize_suite(expectation_checks(list(calls), list(scenarios)))
+    if junit_xml is not None:
+        write_junit_xml(summary, junit_xml)
+        typer.echo(f"JUnit XML: {junit_xml}")
+    if html is not None:
+        write_summary_html(summary, html)
+        typer.echo(f"HTML summary: {html}")
+    return summary
 
 
 async def place_call(

@@ -169,7 +169,16 @@ def demo(
 @app.command()
 def simulate(
     scenarios: Annotated[list[Path], typer.Argument(help="Scenario files or directories.")],
-    calls: Annotated[int, typer.Option(min=1, help="Calls per scenario.")] = 1,
+    repeat: Annotated[
+        int,
+        typer.Option(
+            "--repeat",
+            "--calls",
+            min=1,
+            max=1000,
+            help="Calls per scenario; over 1, each scenario and check gets a pass rate.",
+        ),
+    ] = 1,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Calls at once.")] = 1,
     server: Annotated[
         str | None,
@@ -193,23 +202,41 @@ def simulate(
             help="Exit 0 even when an expect: check fails (a call that fails still exits 1).",
         ),
     ] = False,
+    min_pass_rate: Annotated[
+        float | None,
+        typer.Option(
+            min=0.0,
+            max=1.0,
+            help="Exit 1 only when a scenario passes in fewer than this share of its repeats.",
+        ),
+    ] = None,
+    junit_xml: Annotated[
+        Path | None, typer.Option(help="Write the checks as JUnit XML here (for CI).")
+    ] = None,
+    html: Annotated[
+        Path | None, typer.Option(help="Write an HTML summary (pass rates, failures) here.")
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Run many simulated calls; prints a progress bar, each call's checks and a summary.
 
-    Exits 1 when a call failed or one of its scenario's expect: checks did.
+    Exits 1 when a call failed or one of its scenario's expect: checks did (with
+    --min-pass-rate: when a scenario's pass rate is under it).
     """
-    from voicelab._cli_output import print_checks, print_summary
-    from voicelab._cli_simulate import run_batch
+    from voicelab._cli_output import print_checks, print_pass_rates, print_summary
+    from voicelab._cli_simulate import run_batch, write_suite_files
 
     _verbosity(verbose)
+    for out in (junit_xml, html):
+        if out is not None and not out.resolve().parent.is_dir():
+            fail(f"no such directory for {out}: {out.resolve().parent}")
     settings = settings_or_exit(providers=providers)
     loaded = _load_scenarios(scenarios)
     results = asyncio.run(
         run_batch(
             settings,
             loaded,
-            calls=calls,
+            calls=repeat,
             concurrency=concurrency,
             server_url=server,
             carrier_port=carrier_port,
@@ -217,8 +244,11 @@ def simulate(
         )
     )
     print_summary(results)
-    played = [scenario for scenario in loaded for _ in range(calls)]
+    played = [scenario for scenario in loaded for _ in range(repeat)]
     passed = print_checks(results, played)
+    summary = write_suite_files(results, played, junit_xml=junit_xml, html=html)
+    if repeat > 1 or min_pass_rate is not None:
+        passed = print_pass_rates(summary, min_pass_rate)
     if any(r.error for r in results) or not (passed or allow_failed_checks):
         raise typer.Exit(1)
 

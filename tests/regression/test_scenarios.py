@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 
 from voicelab.lab import CallResult
-from voicelab.testing import assert_expectations, assert_latency, assert_replied
+from voicelab.simulator.scenario import load_scenario
+from voicelab.testing import assert_expectations, assert_latency, assert_pass_rate, assert_replied
 
 pytestmark = pytest.mark.slow
 
@@ -71,3 +72,13 @@ def test_outbound_menu_with_the_menu_navigator(voicelab_models, tmp_path) -> Non
         call = lab.simulate(SCENARIOS / "outbound_menu.yaml", progress=False)
     assert isinstance(call, CallResult) and call.status == "completed", call
     assert_expectations(call)
+
+
+def test_a_scenario_repeated_meets_its_pass_rate(simulate_repeat) -> None:
+    # A busy line is the shortest call there is: the plugin's repeat and rate, not the agent.
+    calls = simulate_repeat("evals/scenarios/outbound_busy.yaml", 3, concurrency=3)
+    assert [call.status for call in calls] == ["busy"] * 3
+    # A call never answered keeps no scenario in its record: say which it played.
+    busy = load_scenario(SCENARIOS / "outbound_busy.yaml")
+    summary = assert_pass_rate(calls, 1.0, scenarios=[busy] * 3)
+    assert summary.scenarios.iloc[0][["runs", "passed", "pass_all_k"]].tolist() == [3, 3, 1.0]

@@ -36,6 +36,10 @@ Fixtures:
     ``voicelab_server`` (session): its base URL.
     ``simulate`` (function): ``simulate(scenario) -> CallResult`` plays a scenario (a path,
     relative to the working directory or the rootdir, or a ``Scenario``) once.
+    ``simulate_repeat`` (function): ``simulate_repeat(scenario, repeat, concurrency=1)``
+    plays it ``repeat`` times; :func:`assert_pass_rate` then requires a pass rate
+    (``min_pass_rate``) and :func:`assert_no_regression` compares a records tree with a
+    stored baseline (the gate of ``voicelab compare``).
 
 Options:
     ``--voicelab-providers {offline,scripted,cloud,instant}`` and ``--voicelab-recordings DIR``
@@ -68,6 +72,14 @@ from voicelab.testing._checks import (
     expectation_checks,
     regression_summary,
 )
+from voicelab.testing._suite import (
+    SuiteSummary,
+    assert_no_regression,
+    assert_pass_rate,
+    summarize_suite,
+    write_junit_xml,
+    write_summary_html,
+)
 
 try:
     import pytest
@@ -83,11 +95,17 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CallLike",
+    "SuiteSummary",
     "assert_expectations",
     "assert_latency",
+    "assert_no_regression",
+    "assert_pass_rate",
     "assert_replied",
     "expectation_checks",
     "regression_summary",
+    "summarize_suite",
+    "write_junit_xml",
+    "write_summary_html",
 ]
 
 
@@ -217,6 +235,35 @@ if pytest is not None:
             assert isinstance(result, CallResult)
             placed.append(result)
             return result
+
+        return run
+
+    @pytest.fixture
+    def simulate_repeat(
+        voicelab_lab: Lab, request: pytest.FixtureRequest
+    ) -> Callable[..., list[CallResult]]:
+        """``simulate_repeat(scenario, repeat, concurrency=1) -> list[CallResult]``: play a
+        scenario ``repeat`` times, for :func:`assert_pass_rate`."""
+        from voicelab.simulator.scenario import Scenario, load_scenario
+
+        placed = request.node.stash.setdefault(_CALLS, [])
+        rootdir = request.config.rootpath
+
+        def run(
+            scenario: str | os.PathLike[str] | Scenario, repeat: int, concurrency: int = 1
+        ) -> list[CallResult]:
+            if repeat < 1:
+                raise ValueError(f"repeat must be at least 1, not {repeat}")
+            loaded = (
+                scenario
+                if isinstance(scenario, Scenario)
+                else load_scenario(_resolve(scenario, rootdir))
+            )
+            results = voicelab_lab.simulate_many(
+                [loaded] * repeat, concurrency=concurrency, progress=False
+            )
+            placed.extend(results)
+            return results
 
         return run
 
