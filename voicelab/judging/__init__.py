@@ -25,7 +25,7 @@ from typing import Any
 from voicelab.expectations import Expectation
 from voicelab.judging._backends import CriteriaJudge, LlamaJudgeService
 from voicelab.judging._conversation import Conversation, read_conversation
-from voicelab.judging._verdicts import Metric, Verdict, ajudge_call, criteria_of
+from voicelab.judging._verdicts import Metric, Verdict, ajudge_call, ajudge_reply, criteria_of
 
 __all__ = [
     "Conversation",
@@ -34,6 +34,7 @@ __all__ = [
     "Metric",
     "Verdict",
     "ajudge_call",
+    "ajudge_reply",
     "criteria_of",
     "judge_call",
     "read_conversation",

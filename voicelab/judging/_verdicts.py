@@ -30,7 +30,7 @@ from voicelab.judging._conversation import Conversation, read_conversation
 from voicelab.recording.contract import JUDGE_VERDICT, CallManifest
 from voicelab.recording.store import CallRecord
 
-__all__ = ["Metric", "Verdict", "ajudge_call", "criteria_of"]
+__all__ = ["Metric", "Verdict", "ajudge_call", "ajudge_reply", "criteria_of"]
 
 # A run with metrics and no whole-call eval still gets pipecat's goal question; its verdict
 # is not recorded (nothing asked for it).
@@ -142,15 +142,34 @@ async def _reply(
     judge: CriteriaJudge, conversation: Conversation, exp: Expectation, key: str
 ) -> Verdict:
     assert exp.eval is not None and exp.turn is not None
-    common = {"kind": "eval", "criterion": exp.eval, "turn": exp.turn, "judge": judge.name}
+    common: dict[str, Any] = {
+        "kind": "eval",
+        "criterion": exp.eval,
+        "turn": exp.turn,
+        "judge": judge.name,
+    }
     messages = conversation.until(exp.turn)
     if messages is None:
         reason = f"the call has no reply at turn {exp.turn}"
         return Verdict(passed=False, verdict="none", reason=reason, key=key, **common)
+    verdict = await ajudge_reply(judge, messages, exp.eval)
+    return _from_pipecat(verdict, key=key, **common)
+
+
+async def ajudge_reply(
+    judge: CriteriaJudge, messages: Sequence[Mapping[str, Any]], criterion: str
+) -> JudgeVerdict:
+    """pipecat's verdict on the last bot reply of ``messages`` (the conversation up to it).
+
+    Args:
+        judge: The judge.
+        messages: pipecat conversation messages, ending with the reply to judge.
+        criterion: What the reply should do, in plain words.
+    """
     pipecat_judge = judge.eval_judge()
     try:
         _tell(pipecat_judge, messages)
-        return _from_pipecat(await pipecat_judge.evaluate(exp.eval), key=key, **common)
+        return await pipecat_judge.evaluate(criterion)
     finally:
         await pipecat_judge.close()
 
@@ -185,7 +204,11 @@ async def _run(
         )
     for metric, scored in zip(metrics, judged.metrics, strict=True):
         key = keys[f"metric:{metric.name}"]
-        common = {"criterion": metric.criterion, "metric": metric.name, "judge": judge.name}
+        common: dict[str, Any] = {
+            "criterion": metric.criterion,
+            "metric": metric.name,
+            "judge": judge.name,
+        }
         # pipecat numbers bot turns from 1; the record's turns are the scenario's (0: greeting)
         failed = [
             f"turn {conversation.reply_turns[t.turn - 1]}: {t.reason}"
@@ -237,7 +260,9 @@ async def ajudge_call(
     recorded, last_t = _recorded(directory)
     verdicts: list[Verdict] = []
     fresh: list[Verdict] = []
-    for exp in (e for e in judged if e.turn is not None):
+    for exp in judged:
+        if exp.turn is None:
+            continue
         key = _key(judge, "eval", exp.eval, exp.turn, conversation.until(exp.turn))
         if key in recorded:
             verdicts.extend(recorded[key])
