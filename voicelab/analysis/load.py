@@ -110,7 +110,8 @@ def events_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
         call_sid (category): The call (from its manifest).
         t (float64): Seconds since the writer's call start (server and caller clocks differ).
         wall (datetime64[us, UTC]): When it happened.
-        source (category): ``server``, ``caller`` or ``carrier``.
+        source (category): ``server``, ``caller``, ``carrier`` or ``judge`` (verdicts
+            written after the call: :func:`judgments_df`).
         type (category): The event type (DESIGN.md section 3.1).
         turn (Int64): ``data.turn`` as written (the server counts caller speech turns).
         text (str): ``data.text`` (transcript, reply, caller's ground truth).
