@@ -170,9 +170,14 @@ def print_checks(calls: Sequence[Any], scenarios: Sequence[Any]) -> bool:
     The same checks as the pytest plugin's ``assert_expectations`` and ``voicelab report``
     (:func:`voicelab.testing.expectation_checks`): a failed one is never only in a report.
     """
+    from voicelab.errors import ConfigError
     from voicelab.testing import expectation_checks
 
-    checks = expectation_checks(list(calls), list(scenarios))
+    try:
+        checks = expectation_checks(list(calls), list(scenarios))
+    except ConfigError as exc:  # eval:/metrics: need a judge: unjudged is failed, not passed
+        typer.echo(f"\nChecks not run: {exc}", err=True)
+        return False
     if checks.empty:
         return True
     typer.echo("\nChecks")

@@ -30,6 +30,7 @@ __all__ = [
     "AGENT_IMPORT_STRING",
     "FaultKind",
     "FaultService",
+    "JudgeName",
     "ProvidersName",
     "Settings",
     "check_import_string",
@@ -37,6 +38,10 @@ __all__ = [
 ]
 
 ProvidersName = Literal["cloud", "offline", "scripted", "instant"]
+# Who judges the scenarios' criteria (voicelab.judging): the offline SmolLM2 in-process,
+# any OpenAI-compatible server, or a local Ollama. Apart from the agent's LLM on purpose:
+# a model grading its own replies is the least independent judge there is.
+JudgeName = Literal["offline", "openai", "ollama"]
 # How the reference agent decides a caller's turn is over: "smart_turn" is pipecat's
 # smart-turn v3.2 model (one shared session) with the transcript, "transcript" ends it as
 # soon as the words read as finished (bot/turn_end.py), "timeout" always waits
@@ -163,6 +168,17 @@ class Settings(BaseSettings):
             conversation, turn and service spans, each with the call's SID). Needs
             ``voicelab-phone[otel]``; the OTel SDK's ``OTEL_EXPORTER_OTLP_*`` variables (headers,
             timeout, compression, certificates) still apply. See :mod:`voicelab.bot.tracing`.
+        judge: ``VOICELAB_JUDGE``: the LLM that judges the scenarios' ``eval:`` criteria and
+            ``metrics:`` (:mod:`voicelab.judging`), configured apart from the agent's:
+            ``offline`` (default: SmolLM2 through llama.cpp, in-process), ``openai`` (any
+            OpenAI-compatible server) or ``ollama``.
+        judge_base_url: ``VOICELAB_JUDGE_BASE_URL``: the judge's server (``openai``:
+            default OpenAI's; ``ollama``: default ``http://localhost:11434/v1``).
+        judge_model: ``VOICELAB_JUDGE_MODEL``: the judge's model (``openai``: default
+            ``gpt-4o-mini``; ``ollama``: default ``llama3.2``).
+        judge_api_key: ``VOICELAB_JUDGE_API_KEY``: the ``openai`` judge's key (never
+            logged nor written to a record).
+        judge_timeout: ``VOICELAB_JUDGE_TIMEOUT``: seconds one verdict may take.
     """
 
     model_config = SettingsConfigDict(
@@ -239,6 +255,13 @@ class Settings(BaseSettings):
     duty_manager_number: str = "+15550100101"
     offline_tools: bool = False
 
+    # The judge of the scenarios' criteria (voicelab.judging), apart from the agent's LLM.
+    judge: JudgeName = "offline"
+    judge_base_url: str | None = None
+    judge_model: str | None = None
+    judge_api_key: SecretStr | None = None
+    judge_timeout: float = Field(default=120.0, gt=0, le=600)
+
     @field_validator("agent")
     @classmethod
     def _check_agent(cls, value: str | None) -> str | None:
@@ -263,7 +286,7 @@ class Settings(BaseSettings):
             raise ValueError(f"must be an E.164 number like +15551234567, got {value!r}")
         return value or None
 
-    @field_validator("public_url", "twilio_api_base", "openai_base_url")
+    @field_validator("public_url", "twilio_api_base", "openai_base_url", "judge_base_url")
     @classmethod
     def _check_url(cls, value: str | None) -> str | None:
         return _http_url(value)
@@ -352,6 +375,12 @@ class Settings(BaseSettings):
                 "cartesia_api_key",
                 "api_key",
                 "otlp_endpoint",
+                # The judge grades a call afterwards: it changes nothing the call does.
+                "judge",
+                "judge_base_url",
+                "judge_model",
+                "judge_api_key",
+                "judge_timeout",
             },
         )
         return hashlib.sha256(json.dumps(public, sort_keys=True).encode()).hexdigest()[:12]

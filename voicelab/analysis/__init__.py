@@ -13,7 +13,7 @@ from voicelab.analysis._audio import CallAudio, load_audio, recording_v2v
 from voicelab.analysis._files import CallRecordWarning
 from voicelab.analysis.costs import Prices, call_costs
 from voicelab.analysis.latency import BREAKDOWN, LATENCY_COLUMNS, compare, latency_summary
-from voicelab.analysis.load import calls_df, events_df, tool_calls_df, turns_df
+from voicelab.analysis.load import calls_df, events_df, judgments_df, tool_calls_df, turns_df
 from voicelab.analysis.plots import (
     plot_breakdown,
     plot_latency_cdf,
@@ -55,6 +55,7 @@ __all__ = [
     "compare",
     "events_df",
     "judge_calls",
+    "judgments_df",
     "latency_summary",
     "load_audio",
     "normalize_text",

@@ -61,9 +61,13 @@ DATA_FIELDS: dict[str, tuple[pa.DataType, tuple[type, ...]]] = {
 }
 
 # Contract fields that stay in ``extra``: call.started's parties are the calls table's
-# (a transfer's ``to`` too), and the details of a hang-up, a transfer, a detection or a key.
+# (a transfer's ``to`` too), the details of a hang-up, a transfer, a detection or a key,
+# and a judge's verdict.
 KEPT_IN_EXTRA = frozenset(
     {"call_sid", "stream_sid", "direction", "from", "to", "how", "ring_s", "detection_s", "node"}
+    # A judge's verdict: the judgments table's (analysis/_judgments.py); its reason is a column.
+    | {"kind", "criterion", "metric", "passed", "verdict", "confidence", "score", "min_score"}
+    | {"judge", "key"}
 )
 
 _DICT = pa.dictionary(pa.int32(), pa.string())

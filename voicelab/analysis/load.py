@@ -40,13 +40,14 @@ from voicelab.analysis._files import (
     parse_call,
     scan,
 )
+from voicelab.analysis._judgments import build_judgments
 from voicelab.analysis._tools import build_tool_calls
 from voicelab.analysis._turns import build_turns
 
-__all__ = ["calls_df", "events_df", "tool_calls_df", "turns_df"]
+__all__ = ["calls_df", "events_df", "judgments_df", "tool_calls_df", "turns_df"]
 
 # Bump when a builder's output changes, so caches written by older code are not reused.
-_RECORDS_VERSION = 6
+_RECORDS_VERSION = 7
 _RECORDING_VERSION = 1
 _TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
@@ -76,6 +77,7 @@ def _build_records(dirs: Sequence[CallDir], taken: set[str]) -> _cache.Built:
         "events": build_events(parsed),
         "turns": build_turns(parsed),
         "tool_calls": build_tool_calls(parsed),
+        "judgments": build_judgments(parsed),
     }
     return _cache.Built(tables, entries)
 
@@ -108,7 +110,8 @@ def events_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
         call_sid (category): The call (from its manifest).
         t (float64): Seconds since the writer's call start (server and caller clocks differ).
         wall (datetime64[us, UTC]): When it happened.
-        source (category): ``server``, ``caller`` or ``carrier``.
+        source (category): ``server``, ``caller``, ``carrier`` or ``judge`` (verdicts
+            written after the call: :func:`judgments_df`).
         type (category): The event type (DESIGN.md section 3.1).
         turn (Int64): ``data.turn`` as written (the server counts caller speech turns).
         text (str): ``data.text`` (transcript, reply, caller's ground truth).
@@ -245,6 +248,40 @@ def tool_calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
     """
     root = Path(root)
     return _pandas(_records(root, scan(root), "tool_calls", cache))
+
+
+def judgments_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
+    """One row per verdict of the judge on a call's criteria (``judge.verdict`` events).
+
+    The judge (:func:`voicelab.judging.judge_call`) writes them after the call; a call
+    judged again with nothing changed keeps its verdicts (same ``key``), a changed one or
+    another judge adds rows (the latest of a criterion is the one the checks read).
+
+    Columns:
+        call_sid (category): The call.
+        kind (category): ``eval`` (a reply's ``eval:``), ``success`` (the whole call's
+            ``eval:``), ``metric`` (one reply on a scenario metric), ``score`` (the metric
+            over every reply).
+        criterion (str): The criterion, as the scenario words it.
+        metric (category): The scenario metric's name (``metric``, ``score``).
+        turn (Int64): The scenario turn judged (0 the greeting); NA for the whole call.
+        passed (boolean): The verdict passes (``score``: the score reached ``min_score``).
+        verdict (category): pipecat's verdict: ``yes``, ``no``, ``continue``, ``none``
+            (judge trouble); ``pass``/``fail`` for a score.
+        confidence (float64): The classifier's confidence in the verdict.
+        score (float64): ``score`` rows: the share of replies that met the criterion.
+        min_score (float64): ``score`` rows: the share the scenario asks for.
+        reason (str): Why: the explainer's sentence, or the classifier's probabilities.
+        judge (category): Which judge: ``offline:<model>``, ``openai:<model>``...
+        key (str): A hash of what was judged (criterion, conversation, judge).
+        judged_at (datetime64[us, UTC]): When.
+
+    Args:
+        root: The recordings root, or one call directory.
+        cache: Use and update the parquet cache.
+    """
+    root = Path(root)
+    return _pandas(_records(root, scan(root), "judgments", cache))
 
 
 def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> pd.DataFrame:

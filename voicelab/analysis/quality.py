@@ -25,9 +25,10 @@ import pandas as pd
 from voicelab.analysis._actions import CallActions, action_rows, read_actions
 from voicelab.analysis._files import read_manifest
 from voicelab.analysis._judge import RUBRIC, RUBRIC_VERSION, judge_calls
+from voicelab.analysis._judged_checks import judged_row, manifest_metrics, metric_rows
 from voicelab.analysis._scores import SCORE_COLUMNS, score_row, scores_frame
 from voicelab.analysis.latency import turn_v2v
-from voicelab.analysis.load import calls_df, turns_df
+from voicelab.analysis.load import calls_df, judgments_df, turns_df
 from voicelab.defaults import QualityRules
 from voicelab.errors import CallRecordError
 from voicelab.expectations import ACTION_CHECKS, REGEX_BUDGET_S, Expectation, regex_search
@@ -42,6 +43,8 @@ __all__ = [
     "check_expectations",
     "judge_calls",
     "manifest_expectations",
+    "manifest_metrics",
+    "metric_rows",
     "rule_checks",
     "scores_df",
 ]
@@ -161,6 +164,7 @@ def check_expectations(
     turns: pd.DataFrame,
     expectations: Mapping[str, Sequence[Expectation | Mapping[str, Any]]],
     actions: Mapping[str, CallActions] | None = None,
+    judgments: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Check each call's scenario expectations against its turns and its actions.
 
@@ -169,6 +173,9 @@ def check_expectations(
         expectations: By ``call_sid``, the expectations (``Expectation`` or scenario dicts).
         actions: By ``call_sid``, what each call did (:func:`call_actions`); needed by the
             action checks (``calls``, ``transferred_to``...), undecided without it.
+        judgments: ``judgments_df`` output: the judge's verdicts, read by the ``eval``
+            checks (``expect.eval``), undecided without a verdict
+            (:func:`voicelab.judging.judge_call` writes them).
 
     Raises:
         ScenarioError: An expectation dict is invalid.
@@ -187,6 +194,8 @@ def check_expectations(
                 selected = call[numbers.eq(exp.turn).fillna(False).astype(bool)]
             if _says_something(exp):
                 rows.extend(_expect(sid, exp, selected))
+            if exp.eval is not None:
+                rows.append(judged_row(sid, exp, judgments))
             if any(getattr(exp, name) is not None for name in ACTION_CHECKS):
                 server_turns = None if exp.turn is None else selected["turn"].dropna()
                 rows.extend(
@@ -268,7 +277,9 @@ def scores_df(
     Args:
         root: The recordings root (or one call directory).
         expectations: By ``call_sid``; default: the ``expectations`` list each simulated
-            call's ``call.json`` carries, if any (:func:`manifest_expectations`).
+            call's ``call.json`` carries, if any (:func:`manifest_expectations`). Its
+            ``eval`` checks and the scenarios' ``metrics`` (``metric.<name>`` rows) read
+            the verdicts the judge recorded (:func:`voicelab.judging.judge_call`).
         rules: Thresholds of the rule checks.
         complete: ``Callable[[str], str]`` running an LLM; when given, the judge runs too.
         rubric: The judge's rubric.
@@ -281,8 +292,10 @@ def scores_df(
     if expectations is None:
         expectations = manifest_expectations(calls)
     acting = calls[calls["call_sid"].astype("str").isin(_acting(expectations))]
-    checked = check_expectations(turns, expectations, call_actions(acting))
-    parts = [rule_checks(turns, rules), checked]
+    judged = judgments_df(root)
+    checked = check_expectations(turns, expectations, call_actions(acting), judged)
+    metrics = metric_rows(manifest_metrics(calls), judged)
+    parts = [rule_checks(turns, rules), checked, metrics]
     if complete is not None:
         parts.append(
             judge_calls(

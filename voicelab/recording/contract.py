@@ -22,6 +22,7 @@ __all__ = [
     "EVENT_DATA",
     "FUNCTION_CALL_EVENTS",
     "HANGUP_HOWS",
+    "JUDGE_VERDICT",
     "RESULT_CHARS",
     "UNCONNECTED_END_REASONS",
     "AgentRef",
@@ -34,6 +35,7 @@ __all__ = [
     "FeedbackEntry",
     "HangupBy",
     "HangupHow",
+    "JudgedKind",
     "PersonaRef",
     "ProvidersInfo",
     "ScenarioRef",
@@ -43,7 +45,9 @@ __all__ = [
     "VoicemailInfo",
 ]
 
-EventSource = Literal["server", "caller", "carrier"]
+EventSource = Literal["server", "caller", "carrier", "judge"]
+"""Who wrote an event: the call server, the simulated caller, the Twilio emulator, or the
+judge of the scenario's criteria (after the call, :mod:`voicelab.judging`)."""
 Direction = Literal["inbound", "outbound"]
 EndedBy = Literal["bot", "caller"]
 """Who ended a call: the agent (``bot``), or the party on the phone (``caller``)."""
@@ -261,6 +265,30 @@ class _DtmfReceived(EventData):
     node: str | None = None  # the menu node it was pressed at
 
 
+JudgedKind = Literal["eval", "success", "metric", "score"]
+"""What a ``judge.verdict`` decided: ``eval`` a reply's criterion (an expectation with a
+turn), ``success`` the whole conversation's (an expectation without one), ``metric`` one
+reply on a scenario metric, ``score`` the metric over every reply (pipecat's score)."""
+
+JUDGE_VERDICT = "judge.verdict"
+
+
+class _JudgeVerdict(_Turned):
+    # Judge (after the call): one verdict of pipecat's EvalJudge and why. `turn` is the
+    # scenario's (0 the greeting); None for a success or a score.
+    kind: JudgedKind
+    criterion: str
+    metric: str | None = None  # the scenario metric's name (metric, score)
+    passed: bool
+    verdict: str  # pipecat's: yes, no, continue, none (score: pass, fail)
+    confidence: float | None = None
+    score: float | None = None  # score: the share of replies that met the criterion
+    min_score: float | None = None
+    reason: str  # the explainer's sentence, or the classifier's probabilities
+    judge: str  # which judge: "offline:<model>", "openai:<model>", "test:<name>"...
+    key: str  # sha256 of what was judged: an unchanged call is never judged twice
+
+
 EVENT_DATA: dict[str, type[EventData]] = {
     "call.started": _CallStarted,
     "call.ended": _CallEnded,
@@ -299,6 +327,7 @@ EVENT_DATA: dict[str, type[EventData]] = {
     "amd.result": _AmdResult,
     "voicemail.message": _VoicemailMessage,
     "dtmf.received": _DtmfReceived,
+    JUDGE_VERDICT: _JudgeVerdict,
 }
 """The data model of each event type (DESIGN.md section 3.1): writers may emit only these."""
 

@@ -22,6 +22,7 @@ from voicelab.telephony.ids import DIAL_OUTCOME_STATUS
 if TYPE_CHECKING:
     import pandas as pd
 
+    from voicelab.judging import CriteriaJudge
     from voicelab.simulator.scenario import Scenario
 
 __all__ = [
@@ -38,6 +39,7 @@ CallLike = Any
 
 _CHECK_COLUMNS = ["scenario", "call_sid", "check", "turn", "passed", "detail"]
 _TEXT_CHECKS = {"expect.contains", "expect.regex", "expect.must_not_say", "expect.turn"}
+_JUDGED = {"expect.eval"}
 
 
 # --- reading one call ------------------------------------------------------------------
@@ -87,6 +89,10 @@ class _Call:
     def expectations(self) -> list[Expectation]:
         listed = self.scenario.get("expectations", self.manifest.get("expectations", []))
         return [Expectation.from_dict(item) for item in listed if isinstance(item, Mapping)]
+
+    def metrics(self) -> list[dict[str, Any]]:
+        listed = self.scenario.get("metrics") or []
+        return [dict(item) for item in listed if isinstance(item, Mapping)]
 
     def turns(self) -> pd.DataFrame:
         if self._turns is None:
@@ -155,24 +161,47 @@ def _row(call: _Call, check: str, turn: int | None, passed: bool, detail: str) -
     return dict(zip(_CHECK_COLUMNS, values, strict=True))
 
 
-def _expectation_rows(call: _Call, listed: Sequence[Expectation]) -> list[dict[str, Any]]:
+def _judgments(
+    call: _Call, listed: Sequence[Expectation], metrics: list[dict[str, Any]], judge: Any
+) -> pd.DataFrame | None:
+    """The judge's verdicts on the call's ``eval`` criteria and metrics, judged first
+    (pipecat's judge through :mod:`voicelab.judging`; recorded verdicts are reused)."""
+    if call.directory is None or not (metrics or any(e.eval is not None for e in listed)):
+        return None
+    from voicelab.analysis import judgments_df
+    from voicelab.judging import judge_call
+
+    judge_call(call.directory, judge, expectations=listed, metrics=metrics)
+    return judgments_df(call.directory, cache=False)
+
+
+def _expectation_rows(
+    call: _Call,
+    listed: Sequence[Expectation],
+    metrics: list[dict[str, Any]] | None = None,
+    judge: CriteriaJudge | None = None,
+) -> list[dict[str, Any]]:
     """:func:`voicelab.analysis.check_expectations` on one call, made strict and readable.
 
     A check that could not be decided (a latency bound on a turn with no reply to measure)
     fails: a regression suite must not pass what it could not see. Failed text checks quote
-    the reply they looked at.
+    the reply they looked at. ``eval`` criteria and ``metrics`` are judged first.
     """
     import pandas as pd
 
     from voicelab.analysis import check_expectations
     from voicelab.analysis._actions import read_actions
+    from voicelab.analysis.quality import metric_rows
 
-    if not listed:
+    metrics = metrics or []
+    if not listed and not metrics:
         return []
     turns = call.turns()
     sid = str(call.call_sid or "")
     actions = {sid: read_actions(call.directory)} if call.directory is not None else {}
-    scores = check_expectations(turns, {sid: list(listed)}, actions)
+    judged = _judgments(call, listed, metrics, judge)
+    scores = check_expectations(turns, {sid: list(listed)}, actions, judged)
+    scores = pd.concat([scores, metric_rows({sid: metrics}, judged)], ignore_index=True)
     rows = []
     for score in scores.itertuples(index=False):
         turn = None if pd.isna(score.turn) else int(score.turn)
@@ -182,6 +211,8 @@ def _expectation_rows(call: _Call, listed: Sequence[Expectation]) -> list[dict[s
         detail = f"{where} {str(score.check).removeprefix('expect.')}: {score.detail}"
         if not decided:
             detail += " (undecided: counts as failed)"
+        elif score.check in _JUDGED or str(score.check).startswith("metric."):
+            pass  # the judge's reason is the detail
         elif not passed and score.check in _TEXT_CHECKS:
             texts = _texts(call.replies(turn))
             if score.check == "expect.must_not_say":  # quote the reply that said it
@@ -192,7 +223,9 @@ def _expectation_rows(call: _Call, listed: Sequence[Expectation]) -> list[dict[s
     return rows
 
 
-def _check_call(call: _Call, scenario: Scenario | None) -> list[dict[str, Any]]:
+def _check_call(
+    call: _Call, scenario: Scenario | None, judge: CriteriaJudge | None = None
+) -> list[dict[str, Any]]:
     outcome = scenario.outcome if scenario is not None else call.scenario.get("outcome")
     rows = []
     if outcome is not None:
@@ -207,7 +240,8 @@ def _check_call(call: _Call, scenario: Scenario | None) -> list[dict[str, Any]]:
         return rows
     # The scenario's own models, or the manifest's copy validated into the same model.
     listed = list(scenario.expect) if scenario is not None else call.expectations()
-    return rows + _expectation_rows(call, listed)
+    metrics = [m.model_dump() for m in scenario.metrics] if scenario is not None else call.metrics()
+    return rows + _expectation_rows(call, listed, metrics, judge)
 
 
 def _as_list(items: Any) -> list[Any]:
@@ -222,6 +256,8 @@ def _as_list(items: Any) -> list[Any]:
 def expectation_checks(
     calls: CallLike | Iterable[CallLike],
     scenarios: Scenario | Iterable[Scenario] | None = None,
+    *,
+    judge: CriteriaJudge | None = None,
 ) -> pd.DataFrame:
     """Check calls against their scenarios: one row per check.
 
@@ -240,10 +276,14 @@ def expectation_checks(
             or call directory paths.
         scenarios: The scenarios the calls played, when the record may not say (a call
             that was never answered has no record).
+        judge: Judges the ``eval`` criteria and ``metrics`` (pipecat's judge, the verdicts
+            recorded in the call); default the one ``VOICELAB_JUDGE`` configures.
 
     Returns:
         Columns ``scenario``, ``call_sid``, ``check`` (``status``, ``expect.contains``,
         ``expect.regex``, ``expect.must_not_say``, ``expect.max_latency_s``,
+        ``expect.eval`` (the judge's verdict and reason), ``metric.<name>`` (a scenario
+        metric's score),
         ``expect.turn`` when the turn never happened, or ``record`` when a call without
         scenario left nothing to check), ``turn`` (Int64, NA for the whole call),
         ``passed`` (bool) and ``detail`` (what was expected and found).
@@ -251,6 +291,7 @@ def expectation_checks(
     Raises:
         AssertionError: A call record cannot be read.
         ValueError: ``scenarios`` and ``calls`` differ in length.
+        ConfigError: There are criteria to judge and no judge can be built.
     """
     import pandas as pd
 
@@ -260,7 +301,7 @@ def expectation_checks(
         raise InvalidArgumentError(f"{len(items)} calls but {len(played)} scenarios")
     rows: list[dict[str, Any]] = []
     for index, item in enumerate(items):
-        rows.extend(_check_call(_Call(item), played[index] if played else None))
+        rows.extend(_check_call(_Call(item), played[index] if played else None, judge))
     frame = pd.DataFrame(rows, columns=_CHECK_COLUMNS)
     return frame.astype({"turn": "Int64", "passed": "bool", "detail": "str"})
 
@@ -306,19 +347,22 @@ def _fail(call: _Call, problems: list[str], total: int | None = None) -> None:
     raise AssertionError("\n".join(lines))
 
 
-def assert_expectations(call: CallLike, scenario: Scenario | None = None) -> None:
+def assert_expectations(
+    call: CallLike, scenario: Scenario | None = None, *, judge: CriteriaJudge | None = None
+) -> None:
     """Assert that a call met every expectation of its scenario (see :func:`expectation_checks`).
 
     Args:
         call: A :class:`~voicelab.lab.CallResult`, ``SimulatedCall`` or call directory.
         scenario: The scenario played; default the one recorded in the call's ``call.json``.
+        judge: Judges its ``eval`` criteria and ``metrics``; default ``VOICELAB_JUDGE``'s.
 
     Raises:
         AssertionError: Listing every failed check, with the call directory.
     """
     __tracebackhide__ = True  # pytest shows the test's line, not these
     one = _Call(call)
-    checks = [] if one.directory is None and scenario is None else _check_call(one, scenario)
+    checks = [] if one.directory is None and scenario is None else _check_call(one, scenario, judge)
     if not checks:
         where = "its record names no scenario" if one.directory else "it left no call record"
         raise AssertionError(f"{one.label} ({one.status}): nothing to check, {where}")

@@ -214,7 +214,7 @@ def test_cache_files_of_old_generations_are_removed(good_root: Path) -> None:
     os.utime(good_root / OUTBOUND_DIR / "events.jsonl", ns=(1, 1))
     events_df(good_root)
     parquet = sorted(p.name for p in (good_root / ".voicelab_cache").glob("records-*.parquet"))
-    assert len(parquet) == 4  # calls, events, turns, tool calls of the current generation
+    assert len(parquet) == 5  # calls, events, turns, tool calls, judgments of this generation
 
 
 def test_a_planted_cache_symlink_is_never_written_through(good_root: Path, tmp_path: Path) -> None:
