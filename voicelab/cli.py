@@ -296,7 +296,8 @@ def replay(
                 call_dir,
                 caller_channel=caller_channel,
                 server_url=server,
-                carrier_port=carrier_port,
+                # In-process, the carrier takes any free port (it matters only to --server).
+                carrier_port=carrier_port if server is not None else 0,
                 status_callback_path="/status-callback" if status_callbacks else None,
                 scenario_dir=keep_scenario,
             )
