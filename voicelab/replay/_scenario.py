@@ -51,7 +51,8 @@ def line_timings(call: RecordedCall) -> list[LineTiming]:
     for line in call.utterances:
         reply = _reply_cut_into(call.agent_speech, previous_end, line)
         if reply is not None:
-            timings.append(LineTiming(barge_in_after_s=round(line.start_s - reply, 2)))
+            after = min(line.start_s - reply, _MAX_PAUSE_S)  # a scenario's bound
+            timings.append(LineTiming(barge_in_after_s=round(after, 2)))
         else:
             pause = min(line.start_s - previous_end, _MAX_PAUSE_S)
             timings.append(LineTiming(pause_s=round(pause, 2) if pause >= _MIN_PAUSE_S else None))
