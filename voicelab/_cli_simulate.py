@@ -31,11 +31,13 @@ async def run_batch(
     server_url: str | None = None,
     carrier_port: int = 0,
     status_callback_path: str | None = "/status-callback",
+    manifest: dict[str, Any] | None = None,
 ) -> list[SimulatedCall]:
     """Play every scenario ``calls`` times, ``concurrency`` at once, with a progress bar.
 
     With ``server_url``, the agent there may be any Twilio bot (see :class:`LocalNetwork`);
-    ``status_callback_path=None`` sends it no status callbacks.
+    ``status_callback_path=None`` sends it no status callbacks. ``manifest`` adds top-level
+    ``call.json`` fields to every call (``voicelab replay``'s ``replay``).
     """
     gate = asyncio.Semaphore(concurrency)
     network = LocalNetwork(
@@ -49,7 +51,7 @@ async def run_batch(
 
         async def one(scenario: Any) -> SimulatedCall:
             async with gate:
-                result = await network.simulate(scenario)
+                result = await network.simulate(scenario, manifest)
             progress.update()
             return result
 

@@ -3,6 +3,7 @@
     voicelab serve      run the call server (the guide's API) for Twilio or the carrier
     voicelab demo       one simulated inbound call on the embedded offline stack
     voicelab simulate   many simulated calls from scenario files
+    voicelab replay     a recorded call's caller played again; old and new replies side by side
     voicelab sweep      scenarios × variants × repeats from a sweep file, here or on Ray
     voicelab call       an outbound call through the server's /outbound
     voicelab carrier    run the Twilio emulator on its own
@@ -42,6 +43,35 @@ Verbose = Annotated[
 
 _verbose = {"on": False}
 
+# The agent options of the commands that place calls (simulate, replay).
+ServerOption = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="Call an agent already running there: any Twilio bot (TwiML webhook at /),"
+        " voicelab's or not; a bot that records nothing here gets a black-box record.",
+    ),
+]
+CarrierPortOption = Annotated[int, typer.Option(help="Carrier port with --server.")]
+StatusCallbacksOption = Annotated[
+    bool,
+    typer.Option(
+        "--status-callbacks/--no-status-callbacks",
+        help="Send Twilio's status callbacks to SERVER/status-callback.",
+    ),
+]
+ProvidersOption = Annotated[
+    str | None, typer.Option("--providers", help="cloud | offline | scripted | instant.")
+]
+AgentOption = Annotated[
+    str | None,
+    typer.Option(
+        "--agent",
+        help="The in-process server's agent, module:factory (VOICELAB_AGENT; default the"
+        " reference agent). Not with --server.",
+    ),
+]
+
 
 @app.callback()
 def _quiet_console() -> None:
@@ -65,6 +95,13 @@ def fail(message: str) -> NoReturn:
     """Print ``message`` to stderr and exit with status 2."""
     typer.echo(f"voicelab: {message}", err=True)
     raise typer.Exit(2)
+
+
+def agent_settings(providers: str | None, agent: str | None, server: str | None) -> Settings:
+    """The settings of a command with the agent options (exit 2 on a contradiction)."""
+    if agent is not None and server is not None:
+        fail("--agent runs an agent in-process, --server calls one already running: give one")
+    return settings_or_exit(providers=providers, agent=agent)
 
 
 def settings_or_exit(**overrides: Any) -> Settings:
@@ -180,21 +217,11 @@ def simulate(
         ),
     ] = 1,
     concurrency: Annotated[int, typer.Option(min=1, max=64, help="Calls at once.")] = 1,
-    server: Annotated[
-        str | None,
-        typer.Option(
-            help="Call an agent already running there: any Twilio bot (TwiML webhook at /),"
-            " voicelab's or not; a bot that records nothing here gets a black-box record."
-        ),
-    ] = None,
-    carrier_port: Annotated[int, typer.Option(help="Carrier port with --server.")] = 8766,
-    status_callbacks: Annotated[
-        bool,
-        typer.Option(help="Send Twilio's status callbacks to SERVER/status-callback."),
-    ] = True,
-    providers: Annotated[
-        str | None, typer.Option(help="cloud | offline | scripted | instant.")
-    ] = None,
+    server: ServerOption = None,
+    carrier_port: CarrierPortOption = 8766,
+    status_callbacks: StatusCallbacksOption = True,
+    providers: ProvidersOption = None,
+    agent: AgentOption = None,
     allow_failed_checks: Annotated[
         bool,
         typer.Option(
@@ -230,7 +257,7 @@ def simulate(
     for out in (junit_xml, html):
         if out is not None and not out.resolve().parent.is_dir():
             fail(f"no such directory for {out}: {out.resolve().parent}")
-    settings = settings_or_exit(providers=providers)
+    settings = agent_settings(providers, agent, server)
     loaded = _load_scenarios(scenarios)
     results = asyncio.run(
         run_batch(
@@ -250,6 +277,65 @@ def simulate(
     if repeat > 1 or min_pass_rate is not None:
         passed = print_pass_rates(summary, min_pass_rate)
     if any(r.error for r in results) or not (passed or allow_failed_checks):
+        raise typer.Exit(1)
+
+
+@app.command()
+def replay(
+    call_dir: Annotated[
+        Path,
+        typer.Argument(
+            metavar="CALL_DIR",
+            help="A recorded call's directory (simulated, or a real call voicelab's server"
+            " recorded), or a stereo WAV with the caller on one channel.",
+        ),
+    ],
+    caller_channel: Annotated[
+        int | None,
+        typer.Option(min=0, max=1, help="A bare WAV's caller channel: 0 left (default), 1 right."),
+    ] = None,
+    server: ServerOption = None,
+    carrier_port: CarrierPortOption = 8766,
+    status_callbacks: StatusCallbacksOption = True,
+    providers: ProvidersOption = None,
+    agent: AgentOption = None,
+    keep_scenario: Annotated[
+        Path | None,
+        typer.Option(
+            help="Write the replay's scenario and clips here, to play again with"
+            " `voicelab simulate` (default: a temporary directory)."
+        ),
+    ] = None,
+    verbose: Verbose = False,
+) -> None:
+    """Play a recorded call's caller again, line by line with its timing and barge-ins.
+
+    Prints each caller line with the original reply and voice-to-voice beside the new
+    ones. Exits 1 when the new call failed, 2 on bad input.
+    """
+    from voicelab._cli_replay import print_replay, replay_call
+
+    _verbosity(verbose)
+    if not call_dir.exists():
+        fail(f"no such call directory or WAV file: {call_dir}")
+    settings = agent_settings(providers, agent, server)
+    try:
+        result = asyncio.run(
+            replay_call(
+                settings,
+                call_dir,
+                caller_channel=caller_channel,
+                server_url=server,
+                # In-process, the carrier takes any free port (it matters only to --server).
+                carrier_port=carrier_port if server is not None else 0,
+                status_callback_path="/status-callback" if status_callbacks else None,
+                scenario_dir=keep_scenario,
+            )
+        )
+    except VoicelabError as exc:
+        fail(str(exc))
+    print_replay(result)
+    if result.call.error or result.call.status != "completed":
         raise typer.Exit(1)
 
 

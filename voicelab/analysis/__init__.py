@@ -11,6 +11,7 @@ recordings are, a notebook or CI.
 
 from voicelab.analysis._audio import CallAudio, load_audio, recording_v2v
 from voicelab.analysis._files import CallRecordWarning
+from voicelab.analysis._replay import replay_table
 from voicelab.analysis.costs import Prices, call_costs
 from voicelab.analysis.latency import BREAKDOWN, LATENCY_COLUMNS, compare, latency_summary
 from voicelab.analysis.load import calls_df, events_df, judgments_df, tool_calls_df, turns_df
@@ -66,6 +67,7 @@ __all__ = [
     "plot_timeline",
     "plot_waveform",
     "recording_v2v",
+    "replay_table",
     "rule_checks",
     "scores_df",
     "tool_calls_df",

@@ -58,6 +58,8 @@ MANIFEST_COLUMNS: dict[str, tuple[pa.DataType, tuple[str, ...]]] = {
     "repeat": (_I64, ("sweep.repeat",)),
     "runner_host": (_STR, ("runner.host",)),
     "runner_node": (_STR, ("runner.node_id",)),
+    # voicelab replay: the call whose caller this call played again.
+    "replay_of": (_STR, ("replay.of",)),
     # What the agent did, as Twilio saw it.
     "ended_by": (_STR, ("ended_by",)),
     "answered_by": (_STR, ("answered_by",)),

@@ -179,6 +179,8 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
             top-level ``variant`` tag of the manifest fills ``variant`` too).
         repeat (Int64): The sweep cell's repeat number (NaN for calls of no sweep).
         runner_host, runner_node (str): Where a sweep's call ran (host, Ray node id).
+        replay_of (str): The call whose caller's side this call played again
+            (``voicelab replay``; NaN for other calls and for a replayed bare WAV).
         ended_by (str): Who ended the call: ``bot`` or ``caller`` (a voicelab server's
             own view; the carrier's for a black-box agent).
         answered_by (str): Twilio's answering machine detection (``human``,

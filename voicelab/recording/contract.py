@@ -38,6 +38,7 @@ __all__ = [
     "JudgedKind",
     "PersonaRef",
     "ProvidersInfo",
+    "ReplayMark",
     "ScenarioRef",
     "ServiceInfo",
     "StatusEntry",
@@ -421,6 +422,14 @@ class SweepMark(_Part):
     failed: str | None = None
 
 
+class ReplayMark(_Part):
+    """The recorded call a replay played the caller's side of (``voicelab replay``)."""
+
+    of: str | None = None  # the original call's SID (none for a bare WAV)
+    source: str  # the original's call directory or WAV file
+    kind: Literal["simulated", "server", "wav"] | None = None
+
+
 class RunnerInfo(_Part):
     kind: Literal["local", "ray"] | None = None
     host: str | None = None
@@ -480,6 +489,7 @@ class CallManifest(BaseModel):
     trace_id: str | None = None
     sweep: SweepMark | None = None
     runner: RunnerInfo | None = None
+    replay: ReplayMark | None = None  # written with the scenario, like sweep
     # What the agent did, as Twilio saw it (issue 17). The carrier writes answered_by and
     # transferred_to / transfer_status for every call (the reference agent's transfer tool
     # writes transferred_to too: the number it asked Twilio to dial); the simulator writes
