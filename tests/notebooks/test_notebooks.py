@@ -286,3 +286,29 @@ def test_actions(tmp_path: Path) -> None:
     assert "+15550100101" in text  # the transfer, in calls_df
     assert "checks passed" in text
     assert len(call_dirs(recordings)) == 2
+
+
+@pytest.mark.slow
+def test_judged(tmp_path: Path) -> None:
+    recordings = tmp_path / "recordings"
+    nb = run(
+        "07_judged",
+        tmp_path,
+        PROVIDERS="scripted",
+        SCENARIO=str(SCENARIOS / "chef_praise.yaml"),
+        REPEAT=3,
+        CONCURRENCY=3,
+        RECORDINGS=str(recordings),
+    )
+    text = text_of(nb)
+    assert "pass_all_k" in text and "ci_low" in text  # the pass-rate tables
+    verdicts = [
+        json.loads(line)
+        for path in (recordings / "baseline").glob("*/events.jsonl")
+        for line in path.read_text().splitlines()
+        if '"judge.verdict"' in line
+    ]
+    assert len(verdicts) == 3 and all(v["data"]["reason"] for v in verdicts)
+    # The slower LLM is caught by the gate, on latency (a pass rate of 3 runs cannot be).
+    assert len(call_dirs(recordings / "slow_llm")) == 3
+    assert "v2v_p50_s" in text and "#ffcdd2" in text
