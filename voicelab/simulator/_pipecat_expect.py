@@ -61,10 +61,12 @@ def turn_checks(exp: EvalExpectation, turn: int) -> Expectation:
             " (voicelab checks what the caller hears, and the agent's function calls)"
         )
     if exp.absent:
-        raise Refusal(
-            f"event {event!r} with absent: true has no phone-line check"
-            " (voicelab's must_not_call needs the functions' names)"
+        why = (
+            "voicelab's must_not_call needs the functions' names"
+            if event in FUNCTION_CALL_EVENTS
+            else "voicelab checks the replies that came, not one that must not"
         )
+        raise Refusal(f"event {event!r} with absent: true has no phone-line check ({why})")
     if event in JUDGEABLE_EVENTS:
         return _reply_check(exp, turn)
     if event == FUNCTION_CALL_EVENTS[0]:
