@@ -87,7 +87,6 @@ def _script(item: Any, where: str) -> dict[str, Any]:
             f"{where}: context: cannot be set over a phone line (the agent keeps its own"
             " prompt); remove it"
         )
-    _ignored(item.name, stop_on_failure=not item.stop_on_failure)
     turns: list[dict[str, Any]] = []
     expect: list[Expectation] = []
     spoken = 0
