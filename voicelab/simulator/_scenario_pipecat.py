@@ -151,7 +151,10 @@ def _simulation(item: Any, where: str) -> dict[str, Any]:
             check = metric_checks(metric)
         except Refusal as exc:
             raise ScenarioError(f"{where} metric #{number} ({metric.name}): {exc}") from None
-        (metrics if isinstance(check, JudgedMetric) else expect).append(check)  # type: ignore[arg-type]
+        if isinstance(check, JudgedMetric):
+            metrics.append(check)
+        else:
+            expect.append(check)
     if item.max_turns > _DEFAULT_MAX_TURNS:
         logger.info(f"{item.name}: max_turns {item.max_turns} capped at {_DEFAULT_MAX_TURNS}")
     _ignored(
