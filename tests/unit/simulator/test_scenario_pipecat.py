@@ -330,7 +330,7 @@ def test_the_shipped_examples_load_and_the_refused_one_says_why() -> None:
         [EXAMPLES / "feedback_script.yaml", EXAMPLES / "feedback_simulation.yaml"]
     )
     assert {s.id for s in scenarios} >= {
-        "feedback_script.site_lookup",
+        "feedback_script.goodbye",
         "feedback_simulation.lukewarm_coffee",
     }
     with pytest.raises(ScenarioError, match="event 'llm_marker' cannot be observed"):
