@@ -47,7 +47,7 @@ from voicelab.config import Settings, load_settings  # noqa: E402
 from voicelab.errors import VoicelabError  # noqa: E402
 from voicelab.network import LabModels, LocalNetwork, lab_agent  # noqa: E402
 from voicelab.server.runner import SigtermStop  # noqa: E402
-from voicelab.simulator.scenario import Scenario, load_scenario  # noqa: E402
+from voicelab.simulator.scenario import Scenario, load_file, load_scenario  # noqa: E402
 from voicelab.simulator.simulator import SimulatedCall  # noqa: E402
 
 __all__ = ["CallResult", "Lab"]
@@ -228,7 +228,10 @@ class Lab:
         """Play several scenarios, ``concurrency`` at a time, with a progress bar."""
         from tqdm.auto import tqdm
 
-        loaded = [s if isinstance(s, Scenario) else load_scenario(s) for s in scenarios]
+        # A pipecat eval file stands for all its scenarios.
+        loaded = [
+            one for s in scenarios for one in ([s] if isinstance(s, Scenario) else load_file(s))
+        ]
         network = self._require()
         bar = tqdm(total=len(loaded), desc="calls", unit="call", disable=not progress)
 

@@ -232,3 +232,40 @@ def test_voicelab_simulate_server_leaves_a_record_the_loaders_read(
     assert calls.iloc[0]["n_errors"] == 0  # no status callback sent to a route it lacks
     replies = turns[turns["turn"] > 0]
     assert len(replies) == 2 and (replies["v2v_caller_s"] > 0).all(), replies
+
+
+# A pipecat eval file, written from pipecat's documentation: the same file a team runs with
+# `pipecat eval` against the bot, here over the phone line. On a black box the replies are
+# what the caller heard (its Whisper); pipecat's text_contains is case-sensitive, voicelab's not.
+PIPECAT_EVAL = """\
+name: stock
+scenarios:
+  - name: cold_soup
+    turns:
+      - expect:
+          - event: response
+            text_contains: "kitchen"
+      - user: "My soup was cold when it arrived."
+        expect:
+          - event: bot_started_speaking
+            within_ms: 5000
+          - event: response
+            text_contains: "noted"
+"""
+
+
+def test_a_pipecat_eval_file_runs_unchanged_against_a_black_box_bot(
+    bot_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from voicelab.cli import app
+
+    path = tmp_path / "stock.yaml"
+    path.write_text(PIPECAT_EVAL)
+    monkeypatch.setenv("VOICELAB_RECORDINGS_DIR", str(tmp_path / "recordings"))
+    args = ["simulate", str(path), "--server", bot_url, "--carrier-port", "0"]
+    result = CliRunner().invoke(app, [*args, "--no-status-callbacks"])
+    assert result.exit_code == 0, result.output
+    # turn 0 contains, turn 1 latency and contains, and the call's outcome
+    assert "stock.cold_soup" in result.stdout and "4 of 4 passed" in result.stdout, result.stdout

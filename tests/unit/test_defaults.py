@@ -23,6 +23,7 @@ PACKAGE = Path(voicelab.__file__).parent
 COPIES = {
     "prompts": "personas",
     "scenarios": "scenarios",
+    "pipecat": "pipecat",
     "scripted_replies.yaml": "scripted_replies.yaml",
     "quality_rules.yaml": "quality_rules.yaml",
     "judge_rubric.md": "judge_rubric.md",

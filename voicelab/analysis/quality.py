@@ -126,7 +126,9 @@ def _expect(sid: Any, exp: Expectation, rows: pd.DataFrame) -> list[dict[str, An
     turn = exp.turn
     if turn is not None and rows.empty:
         return [score_row(sid, "expect.turn", turn, False, f"the call has no turn {turn}")]
-    replies = [_text(t) for t in rows["bot_text"]]
+    # A black-box agent records no reply text: what the caller heard (its Whisper) is it.
+    heard = rows["heard_text"] if "heard_text" in rows else [None] * len(rows)
+    replies = [_text(t) or _text(h) for t, h in zip(rows["bot_text"], heard, strict=True)]
     joined = "\n".join(replies).lower()
     if exp.contains:  # a list means any of its phrases (e.g. "sorry" or "apolog")
         said = [phrase for phrase in exp.contains if phrase.lower() in joined]
@@ -189,7 +191,10 @@ def check_expectations(
         for item in items:
             exp = item if isinstance(item, Expectation) else Expectation.from_dict(item)
             if exp.turn is None:
-                selected = call[call["bot_text"].notna()]
+                replied = call["bot_text"].notna()
+                if "heard_text" in call:
+                    replied |= call["heard_text"].notna()
+                selected = call[replied]
             else:  # NA turn numbers (unmatched turns) select nothing
                 selected = call[numbers.eq(exp.turn).fillna(False).astype(bool)]
             if _says_something(exp):

@@ -5,6 +5,7 @@ The files, beside this module::
     personas/inbound.md, outbound.md   the personas (front matter + system prompt)
     scenarios/*.yaml                   the reference agent's scenarios (``voicelab demo`` plays
                                        ``cold_food``); ``wav:`` turns are relative to the file
+    pipecat/*.yaml                     pipecat eval files run on the phone line (one refused)
     scripted_replies.yaml              the scripted LLM's keyword replies (and the functions
                                        a reply calls)
     sites.yaml                         the reference agent's site directory (``lookup_site``)

@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from voicelab.errors import ScenarioError, VoicelabError
 
-__all__ = ["MAX_DEPTH", "MAX_EXPANDED_NODES", "Loc", "ScenarioFile", "format_loc"]
+__all__ = ["MAX_DEPTH", "MAX_EXPANDED_NODES", "Loc", "ScenarioFile", "format_loc", "top_level_keys"]
 
 Loc = tuple[str | int, ...]
 
@@ -49,6 +49,28 @@ def format_loc(loc: Sequence[str | int]) -> str:
     for part in loc:
         text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
     return text
+
+
+def top_level_keys(path: Path) -> set[str]:
+    """The keys of the file's top-level mapping, composed with the same bounds as
+    :class:`ScenarioFile` (no tag is constructed, so a pipecat ``!include`` is fine).
+
+    Empty when the file is unreadable, not YAML, not a mapping or past the bounds:
+    :class:`ScenarioFile` then reports why.
+    """
+    try:
+        loader = _BoundedLoader(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError):
+        return set()
+    try:
+        node = loader.get_single_node()
+    except (_TooMuch, yaml.YAMLError):
+        return set()
+    finally:
+        loader.dispose()
+    if not isinstance(node, yaml.MappingNode):
+        return set()
+    return {str(key.value) for key, _ in node.value if isinstance(key, yaml.ScalarNode)}
 
 
 class ScenarioFile:

@@ -53,8 +53,9 @@ from voicelab.simulator._scenario_models import (
     ScenarioTurn,
     _Model,
 )
+from voicelab.simulator._scenario_pipecat import included_files, load_pipecat_file
 from voicelab.simulator._scenario_script import Party, callee_actions, party_script, turn_actions
-from voicelab.simulator._scenario_yaml import Loc, ScenarioFile, format_loc
+from voicelab.simulator._scenario_yaml import Loc, ScenarioFile, format_loc, top_level_keys
 from voicelab.simulator._script import Action, Improvise
 from voicelab.simulator.models import CallerModels
 from voicelab.simulator.voices import CallerVoice
@@ -73,6 +74,8 @@ __all__ = [
     "ScenarioExpectation",
     "ScenarioTurn",
     "default_completer",
+    "is_pipecat_file",
+    "load_file",
     "load_scenario",
     "load_scenarios",
 ]
@@ -309,14 +312,49 @@ _ALLOWED: dict[tuple[str, ...], Iterable[str]] = {
 }
 
 
+def is_pipecat_file(path: str | Path) -> bool:
+    """Whether ``path`` is a pipecat eval scenario file (its top level has ``scenarios:``)."""
+    return "scenarios" in top_level_keys(Path(path))
+
+
+def load_file(path: str | Path) -> list[Scenario]:
+    """Every scenario of one file: a voicelab scenario file holds one, a pipecat eval file
+    (:func:`is_pipecat_file`) one per entry of its ``scenarios:``.
+
+    Raises:
+        ScenarioError: As :func:`load_scenario`; for a pipecat file, also anything a phone
+            line cannot do (the message names file, scenario, turn, expectation, event).
+    """
+    path = Path(path)
+    if not is_pipecat_file(path):
+        return [load_scenario(path)]
+
+    def build(fields: dict[str, Any]) -> Scenario:
+        return Scenario.model_validate({**fields, "path": path}, context={"base_dir": path.parent})
+
+    return load_pipecat_file(path, build)
+
+
 def load_scenario(path: str | Path) -> Scenario:
     """Read and validate one scenario file.
+
+    A pipecat eval file (:func:`is_pipecat_file`) is read too, if it holds one scenario;
+    :func:`load_scenarios` reads any number.
 
     Raises:
         ScenarioError: The file is unreadable, not YAML or invalid; the message names
             the file, the field and the line (one line per problem).
     """
     path = Path(path)
+    if is_pipecat_file(path):
+        found = load_file(path)
+        if len(found) != 1:
+            names = ", ".join(s.id for s in found)
+            raise ScenarioError(
+                f"{path}: holds {len(found)} pipecat eval scenarios ({names}): load them with"
+                " load_scenarios (or Lab.simulate_many)"
+            )
+        return found[0]
     source = ScenarioFile(path)
     data = dict(source.data)
     if "path" in data:
@@ -341,6 +379,9 @@ def load_scenario(path: str | Path) -> Scenario:
 def load_scenarios(paths: str | Path | Iterable[str | Path]) -> list[Scenario]:
     """Load scenario files; a directory stands for all its ``*.yaml`` files, sorted.
 
+    pipecat eval files give all their scenarios (:func:`load_file`); in a directory, a file
+    one of them splices in with ``!include`` is a fragment, not a scenario, and is skipped.
+
     Raises:
         ScenarioError: A file is invalid, a path does not exist, or two scenarios share an id.
     """
@@ -348,9 +389,13 @@ def load_scenarios(paths: str | Path | Iterable[str | Path]) -> list[Scenario]:
     scenarios: list[Scenario] = []
     for item in map(Path, items):
         if item.is_dir():
-            scenarios.extend(load_scenario(file) for file in sorted(item.glob("*.yaml")))
+            files = sorted(item.glob("*.yaml"))
+            fragments = set().union(*(included_files(f) for f in files if is_pipecat_file(f)))
+            for file in files:
+                if file.resolve() not in fragments:
+                    scenarios.extend(load_file(file))
         elif item.exists():
-            scenarios.append(load_scenario(item))
+            scenarios.extend(load_file(item))
         else:
             raise ScenarioError(f"{item}: no such scenario file or directory")
     seen: dict[str, Path | None] = {}

@@ -152,6 +152,18 @@ def test_a_backtracking_pattern_fails_its_check_instead_of_hanging() -> None:
     ]
 
 
+def test_a_black_box_reply_is_what_the_caller_heard() -> None:
+    # No server recorded the reply text (a black-box agent): the caller's Whisper of it counts.
+    rows = [
+        {"call_sid": "CAx", "turn": 0, "caller_turn": 0, "bot_text": None, "heard_text": "Hi."},
+        {"call_sid": "CAx", "turn": 1, "caller_turn": 1, "bot_text": None, "heard_text": "Noted."},
+    ]
+    expectations = {"CAx": [{"turn": 1, "contains": "noted"}, {"must_not_say": "refund"}]}
+    scores = check_expectations(pd.DataFrame(rows), expectations)
+    assert list(scores["passed"]) == [True, True]
+    assert list(scores["detail"]) == ["says 'noted'", "avoids 'refund'"]
+
+
 def test_invalid_expectations_are_reported() -> None:
     with pytest.raises(ScenarioError, match="unknown keys"):
         Expectation.from_dict({"turn": 1, "contians": "x"})
