@@ -37,6 +37,7 @@ class GoalDrivenCaller:
         name: The person the LLM plays.
         direction: ``inbound`` (the caller phoned the company) or ``outbound``
             (the company phoned the caller).
+        persona: Who the caller is, in plain words (pipecat eval's ``persona:``).
     """
 
     def __init__(
@@ -47,8 +48,10 @@ class GoalDrivenCaller:
         max_turns: int = 3,
         name: str = "Alex Morgan",
         direction: str = "inbound",
+        persona: str | None = None,
     ) -> None:
         self.objective = objective
+        self.persona = persona
         self.complete = complete
         self.max_turns = max_turns
         self.name = name
@@ -65,7 +68,8 @@ class GoalDrivenCaller:
         )
         return (
             f"You are {self.name}, a person on a phone call with a company's agent. {who} "
-            f"Your goal: {self.objective} "
+            + (f"Who you are: {self.persona} " if self.persona else "")
+            + f"Your goal: {self.objective} "
             "Reply with only the words you say next: one short sentence of 4 to 15 words, "
             "plain spoken English, no quotes, no stage directions. "
             "When your goal is met or the agent says goodbye, reply with just DONE."

@@ -268,6 +268,7 @@ class Scenario(_Model):
             max_turns=self.goal.max_turns,
             name=self.caller.name,
             direction=self.direction,
+            persona=self.goal.persona,
         )
 
     def manifest(self) -> dict[str, Any]:
@@ -283,7 +284,9 @@ class Scenario(_Model):
             "direction": self.direction,
             "outcome": self.outcome,
             "caller": self.caller.model_dump(mode="json"),
-            "goal": None if self.goal is None else self.goal.model_dump(mode="json"),
+            "goal": None
+            if self.goal is None
+            else self.goal.model_dump(mode="json", exclude_none=True),
             "callee": self.callee.model_dump(mode="json", include={"kind"}),
             "parties": {
                 number: spec.model_dump(mode="json", include={"name", "kind", "outcome"})

@@ -249,7 +249,7 @@ BAD_FILES = [
           - turn: 0
         """,
         "expect[0]",
-        "an expectation needs contains, regex, must_not_say, max_latency_s or one of calls",
+        "an expectation needs contains, regex, must_not_say, max_latency_s, eval or one of calls",
         2,
     ),
     (

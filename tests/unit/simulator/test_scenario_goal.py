@@ -85,7 +85,7 @@ def test_a_repeated_line_means_done() -> None:
 
 def test_silence_and_merged_roles() -> None:
     llm = FakeLLM("Hello?")
-    caller = GoalDrivenCaller("Say hello.", llm, direction="outbound")
+    caller = GoalDrivenCaller("Say hello.", llm, direction="outbound", persona="A busy chef.")
     caller.next_line(
         [
             {"speaker": "bot", "text": "Hi."},
@@ -94,7 +94,7 @@ def test_silence_and_merged_roles() -> None:
         ]
     )
     system, *chat = llm.prompts[0]
-    assert "phoned you" in system["content"]
+    assert "phoned you" in system["content"] and "Who you are: A busy chef." in system["content"]
     assert chat == [
         {"role": "user", "content": "Hi. This is Compass Group."},
         {"role": "assistant", "content": "Yes?"},
