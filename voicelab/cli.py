@@ -345,8 +345,8 @@ def sweep(
     ray: Annotated[
         str | None,
         typer.Option(
-            help="Run on Ray: 'local' starts a cluster here; else an address to join"
-            " ('auto', 'ray://host:10001')."
+            help="Run on Ray: 'local' starts a new cluster here, on 127.0.0.1; else an"
+            " address to join ('auto': RAY_ADDRESS or the last 'ray start', 'ray://host:10001')."
         ),
     ] = None,
     store: Annotated[
@@ -357,7 +357,10 @@ def sweep(
         ),
     ] = None,
     concurrency: Annotated[
-        int | None, typer.Option(min=1, max=64, help="Calls at once (per worker on Ray).")
+        int | None,
+        typer.Option(
+            min=1, max=64, help="Calls at once (on Ray: per worker; default by providers)."
+        ),
     ] = None,
     workers: Annotated[
         int | None, typer.Option(min=1, max=256, help="Ray workers per variant.")

@@ -11,6 +11,9 @@ into a scratch directory, returning each call directory as a tar that the driver
 into its own store. A failed call, or a lost worker (its calls in flight fail with
 ``RayActorError``; a new worker replaces it), is retried once, then reported.
 
+A worker plays the calls its CPUs hold (:func:`~voicelab.bot.providers.calls_per_cpu` of its
+variant's providers) unless ``--concurrency`` says otherwise.
+
 Ray is optional (``pip install 'voicelab-phone[ray]'``) and imported only here, when a sweep asks
 for it; the driver's process gets ``RAY_USAGE_STATS_ENABLED=0`` unless it says otherwise.
 """
@@ -18,16 +21,18 @@ for it; the driver's process gets ``RAY_USAGE_STATS_ENABLED=0`` unless it says o
 from __future__ import annotations
 
 import contextlib
+import importlib
 import math
 import os
 import tempfile
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from voicelab._extras import install_command
+from voicelab.bot.providers import calls_per_cpu
 from voicelab.config import Settings
 from voicelab.errors import MissingDependencyError, SweepError
 from voicelab.simulator.scenario import Scenario
@@ -37,23 +42,29 @@ from voicelab.sweeps._local import ATTEMPTS
 from voicelab.sweeps._play import CellOutcome, unpack
 
 __all__ = [
-    "CALLS_PER_CPU",
     "LOCAL_CLUSTER",
     "LocalCluster",
     "SweepWorker",
     "connect",
     "run_ray",
+    "worker_calls",
     "worker_name",
 ]
 
 INSTALL_HINT = f"Ray is not installed: {install_command('ray')}"
-# --ray local: the dashboard and a large object store are not what a sweep needs (call
-# directories travel as a few hundred kB each), and the box may be small.
+# --ray local: a new cluster whatever RAY_ADDRESS or an earlier `ray start`'s address file
+# (/tmp/ray/ray_current_cluster) says, which ray.init() would join otherwise. The dashboard and
+# a large object store are not what a sweep needs (call directories travel as a few hundred
+# kB each), and the box may be small.
 LOCAL_CLUSTER: dict[str, Any] = {
+    "address": "local",
     "include_dashboard": False,
     "object_store_memory": 200 * 1024**2,
 }
-CALLS_PER_CPU = 2  # real-time calls mostly wait; two per core keep it busy, not late
+# Ray takes a node's address from this switch: off (as on macOS and Windows), the node is
+# 127.0.0.1 and its GCS, raylet, agents and workers listen on loopback only; on, they listen on
+# every interface (and ray.init(_node_ip_address="127.0.0.1") is turned into the host's address).
+LOOPBACK_SWITCH = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def _ray() -> Any:
@@ -91,10 +102,12 @@ def connect(address: str) -> tuple[Any, LocalCluster | None]:
 class LocalCluster:
     """A Ray cluster on this machine, as ``--ray local`` starts it, with this driver in it.
 
-    ``ray.init(num_cpus, include_dashboard=False, object_store_memory=200 MB)``. Starting it
-    is retried: the raylet gives its agents (Python processes importing Ray, several seconds
-    of CPU each) about 15 s to report their ports and aborts otherwise ("Timed out waiting
-    for file .../metrics_agent_port"), which a busy 2-core machine sometimes exceeds.
+    ``ray.init("local", num_cpus, include_dashboard=False, object_store_memory=200 MB)``,
+    listening on 127.0.0.1 only: a new cluster even when ``RAY_ADDRESS`` or an earlier
+    cluster's address file names one (``--ray auto`` joins that). Starting it is retried:
+    the raylet gives its agents (Python processes importing Ray, several seconds of CPU each)
+    about 15 s to report their ports and aborts otherwise ("Timed out waiting for file
+    .../metrics_agent_port"), which a busy 2-core machine sometimes exceeds.
 
     Args:
         num_cpus: CPUs the cluster offers (default: this machine's).
@@ -114,7 +127,8 @@ class LocalCluster:
         ray = _ray()
         for attempt in range(1, self.attempts + 1):
             try:
-                ray.init(num_cpus=self.num_cpus, **LOCAL_CLUSTER)
+                with _loopback():
+                    ray.init(num_cpus=self.num_cpus, **LOCAL_CLUSTER)
                 return self
             except Exception as exc:  # Ray raises a bare Exception for a node that timed out
                 ray.shutdown()  # what did start of this attempt
@@ -127,6 +141,26 @@ class LocalCluster:
         ray = _ray()
         if ray.is_initialized():
             ray.shutdown()
+
+
+@contextlib.contextmanager
+def _loopback() -> Iterator[None]:
+    """Ray started inside this block listens on 127.0.0.1: :data:`LOOPBACK_SWITCH` off for the
+    processes started here (raylet, agents; workers inherit the raylet's environment) and for
+    this one, which read it when it imported Ray. Both are restored: this process may join a
+    cluster of several nodes later, which needs the host's address.
+    """
+    constants: Any = importlib.import_module("ray._private.ray_constants")
+    saved_env, saved = os.environ.get(LOOPBACK_SWITCH), constants.ENABLE_RAY_CLUSTER
+    os.environ[LOOPBACK_SWITCH], constants.ENABLE_RAY_CLUSTER = "0", False
+    try:
+        yield
+    finally:
+        constants.ENABLE_RAY_CLUSTER = saved
+        if saved_env is None:
+            os.environ.pop(LOOPBACK_SWITCH, None)
+        else:
+            os.environ[LOOPBACK_SWITCH] = saved_env
 
 
 class SweepWorker:
@@ -186,6 +220,12 @@ class SweepWorker:
     async def stop(self) -> None:
         if self.player is not None:
             await self.player.network.stop()
+
+
+def worker_calls(providers: str | None, cpus: float) -> int:
+    """The calls a worker given ``cpus`` CPUs plays at once by default: what they hold of its
+    variant's ``providers`` (offline calls are heavy), at least one."""
+    return max(1, math.ceil(calls_per_cpu(providers) * cpus))
 
 
 def worker_name(sweep: str, variant: str, index: int) -> str:
@@ -261,9 +301,9 @@ def _dispatch(
     per_variant = workers or max(1, int(cluster_cpus // len(variants)))
     # Every worker fits at once: a worker asks for its share of the cluster's CPUs.
     cpus = min(1.0, cluster_cpus / (per_variant * len(variants)))
-    calls = calls_per_worker or max(1, math.ceil(CALLS_PER_CPU * cpus))
     remote = ray.remote(SweepWorker)
     settings = {name: sweep.variant_settings(name, base) for name in variants}
+    calls = {v: calls_per_worker or worker_calls(s.providers, cpus) for v, s in settings.items()}
     store.mkdir(parents=True, exist_ok=True)
 
     spawned: dict[str, int] = dict.fromkeys(variants, 0)
@@ -272,10 +312,10 @@ def _dispatch(
         # Named, so an operator (or a test) can find a sweep's workers: ray.get_actor(name).
         name = worker_name(sweep.name, variant, spawned[variant])
         spawned[variant] += 1
-        handle = remote.options(num_cpus=cpus, max_concurrency=calls, name=name).remote(
+        handle = remote.options(num_cpus=cpus, max_concurrency=calls[variant], name=name).remote(
             sweep, variant, settings[variant], scenarios, str(store) if shared_store else None
         )
-        return _Slot(variant, handle, calls)
+        return _Slot(variant, handle, calls[variant])
 
     slots = [spawn(v) for v in variants for _ in range(per_variant)]
     try:

@@ -120,10 +120,13 @@ def sweep(
             On Ray, a store given here is taken as shared: workers write into it
             directly, so it must be the same path on every node. Without it, each call
             directory is copied back to the driver's store.
-        ray: ``None``: run in this process; ``"local"``: start a local Ray cluster;
-            else the address of one to join (``auto``, ``ray://host:10001``).
+        ray: ``None``: run in this process; ``"local"``: start a new Ray cluster on this
+            machine, listening on 127.0.0.1 (whatever ``RAY_ADDRESS`` says); else the address
+            of one to join (``auto``: ``RAY_ADDRESS`` or the last ``ray start``'s,
+            ``ray://host:10001``).
         concurrency: Calls at once (in this process), or per worker (on Ray); default
-            the sweep file's, else 2 (on Ray: 2 per CPU of a worker).
+            the sweep file's, else 2 (on Ray: what a worker's CPUs hold of its variant's
+            providers, :func:`voicelab.bot.providers.calls_per_cpu`).
         workers: Ray workers (actors) per variant (default: the cluster's CPUs shared
             out among the variants).
         progress: Show a progress bar over the grid.

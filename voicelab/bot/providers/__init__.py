@@ -9,8 +9,9 @@
 from voicelab.bot.providers._base import (
     Providers,
     build_providers,
+    calls_per_cpu,
     check_providers,
     pool_models,
 )
 
-__all__ = ["Providers", "build_providers", "check_providers", "pool_models"]
+__all__ = ["Providers", "build_providers", "calls_per_cpu", "check_providers", "pool_models"]

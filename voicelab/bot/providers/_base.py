@@ -15,24 +15,52 @@ if TYPE_CHECKING:
 
     from voicelab.bot.models import ModelPool
 
-__all__ = ["Providers", "build_providers", "check_providers", "pool_models"]
+__all__ = ["Providers", "build_providers", "calls_per_cpu", "check_providers", "pool_models"]
 
-# The model pool's models each provider bundle uses: the one place that says what a
-# server's pool loads and warms before its first call.
+
+# One row per provider bundle (the services themselves are built by build_providers).
+@dataclass(frozen=True)
+class _Bundle:
+    """What voicelab knows about a provider bundle beyond its services.
+
+    Attributes:
+        models: The model pool's models its calls use: what a server's pool loads and warms
+            before its first call.
+        calls_per_cpu: The calls one CPU holds at once with the bundle's models on it: a Ray
+            sweep worker's default (``--concurrency`` overrides it).
+    """
+
+    models: frozenset[str]
+    calls_per_cpu: int
+
+
 # Every bundle's calls run Silero VAD and the smart-turn model (one session each, shared:
 # bot/vad.py).
 _TURNS = frozenset({"vad", "smart_turn"})
-_POOL_MODELS: dict[str, frozenset[str]] = {
-    "cloud": _TURNS,
-    "instant": _TURNS,
-    "scripted": frozenset({"whisper", "tts"}) | _TURNS,
-    "offline": frozenset({"whisper", "tts", "llm"}) | _TURNS,
+# Calls per CPU (bench/RESULTS.md): an instant call costs 1.4 s of CPU in 6.2 s, and a cloud
+# one about as much here (the models run remotely); a scripted call runs Whisper (3 on 2 cores
+# queue it: stt_s doubles); the offline stack holds 2-3 calls on 2 cores.
+_BUNDLES: dict[str, _Bundle] = {
+    "cloud": _Bundle(_TURNS, calls_per_cpu=4),
+    "instant": _Bundle(_TURNS, calls_per_cpu=4),
+    "scripted": _Bundle(frozenset({"whisper", "tts"}) | _TURNS, calls_per_cpu=2),
+    "offline": _Bundle(frozenset({"whisper", "tts", "llm"}) | _TURNS, calls_per_cpu=1),
 }
+
+
+def _bundle(providers: str | None) -> _Bundle:
+    # No bundle named: the settings' default when the cloud keys are missing.
+    return _BUNDLES.get(providers or "offline", _BUNDLES["offline"])
 
 
 def pool_models(providers: str | None) -> frozenset[str]:
     """The pool's models (``whisper``, ``llm``, ``tts``) the bundle ``providers`` needs."""
-    return _POOL_MODELS.get(providers or "offline", _POOL_MODELS["offline"])
+    return _bundle(providers).models
+
+
+def calls_per_cpu(providers: str | None) -> int:
+    """How many calls of the bundle ``providers`` one CPU holds at once (at least 1)."""
+    return _bundle(providers).calls_per_cpu
 
 
 # Which extra each of the pool's models comes with (voicelab._extras).
