@@ -43,6 +43,13 @@ _FORMAT = 2  # of the index and the splicing; the builder's own version is check
 _STALE_S = 600  # files of a lost race are removed once no reader can still be opening them
 _logger = logging.getLogger(__name__)
 
+# In-process memos for the warm path (a notebook reloading the same tree): an index as
+# parsed, by its file's identity (it is only ever replaced, by rename), and the tables of
+# the current files, by path (a file is named by a fresh token and never rewritten). The
+# tables are held until a newer set of the same name replaces them.
+_INDEXES: dict[Path, tuple[tuple[int, int, int], dict[str, Any], dict[str, Entry]]] = {}
+_TABLES: dict[Path, pa.Table] = {}
+
 
 @dataclass(slots=True)
 class Entry:
@@ -132,14 +139,22 @@ def _read_index(
     root: Path, name: str, version: int
 ) -> tuple[dict[str, Any] | None, dict[str, Entry]]:
     """The index and its entries in row order; ``(None, {})`` when absent, stale or damaged."""
+    path = root / CACHE_DIR / f"{name}.json"
     try:
-        index = json.loads((root / CACHE_DIR / f"{name}.json").read_bytes())
+        st = path.stat()
+        identity = (st.st_ino, st.st_size, st.st_mtime_ns)
+        memo = _INDEXES.get(path)
+        if memo is not None and memo[0] == identity:
+            index, entries = memo[1], memo[2]
+        else:
+            index = json.loads(path.read_bytes())
+            entries = {
+                name: Entry(list(sig), key, list(warns), dict(rows))
+                for name, (sig, key, warns, rows) in index["entries"].items()
+            }
+            _INDEXES[path] = (identity, index, entries)
         if (index["format"], index["version"]) != (_FORMAT, version):
             return None, {}
-        entries = {
-            name: Entry(list(sig), key, list(warns), dict(rows))
-            for name, (sig, key, warns, rows) in index["entries"].items()
-        }
         return index, entries
     except (OSError, ValueError, TypeError, KeyError):
         return None, {}
@@ -150,11 +165,30 @@ def _read_tables(
 ) -> dict[str, pa.Table] | None:
     if index is None:
         return None
-    base = root / CACHE_DIR / f"{index['name']}-{index['token']}"
+    cache, prefix = root / CACHE_DIR, f"{index['name']}-{index['token']}"
     try:
-        return {t: pq.read_table(f"{base}.{t}.parquet") for t in tables}
+        out = {}
+        for t in tables:
+            path = cache / f"{prefix}.{t}.parquet"
+            if not path.exists():  # removed under us (a concurrent rewrite): no memo either
+                raise FileNotFoundError(path)
+            out[t] = _TABLES.get(path)
+            if out[t] is None:
+                out[t] = _remember(path, pq.read_table(path))
+        return out
     except (OSError, pa.ArrowException):
         return None
+
+
+def _remember(path: Path, table: pa.Table) -> pa.Table:
+    """Hold ``table`` as the content of ``path``, dropping tables of older sets of its name."""
+    prefix = path.name.split("-", 1)[0] + "-"
+    token = path.name[len(prefix) :].split(".", 1)[0]
+    for old in [p for p in _TABLES if p.parent == path.parent and p.name.startswith(prefix)]:
+        if not old.name.startswith(f"{prefix}{token}."):
+            del _TABLES[old]
+    _TABLES[path] = table
+    return table
 
 
 def _count_rows(built: Built) -> None:
@@ -242,7 +276,9 @@ def _write(
     try:
         cache.mkdir(exist_ok=True)
         for table_name, table in tables.items():
-            pq.write_table(table, cache / f"{name}-{token}.{table_name}.parquet")
+            path = cache / f"{name}-{token}.{table_name}.parquet"
+            pq.write_table(table, path)
+            _remember(path, table)
         tmp = cache / f".{name}.{token}.json"
         tmp.write_text(json.dumps(index))
         os.replace(tmp, cache / f"{name}.json")
