@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -194,11 +195,17 @@ def _remember(path: Path, table: pa.Table) -> pa.Table:
 def _count_rows(built: Built) -> None:
     """Fill each built entry's row counts from the tables' ``call_sid`` columns."""
     for table_name, table in built.tables.items():
-        keys = table["call_sid"]
-        if pa.types.is_dictionary(keys.type):
-            keys = keys.cast(pa.string())
-        counts = pc.value_counts(keys).to_pylist() if len(table) else []
-        per_key = {c["values"]: c["counts"] for c in counts}
+        keys = table["call_sid"].combine_chunks()
+        per_key: dict[str, int] = {}
+        if pa.types.is_dictionary(keys.type) and not keys.null_count:
+            # Count the codes: no million-row cast to strings (the events table, cold).
+            counts = np.bincount(keys.indices.to_numpy(), minlength=len(keys.dictionary))
+            for key, count in zip(keys.dictionary.to_pylist(), counts.tolist(), strict=True):
+                per_key[key] = per_key.get(key, 0) + count
+        elif len(table):
+            if pa.types.is_dictionary(keys.type):
+                keys = keys.cast(pa.string())
+            per_key = {c["values"]: c["counts"] for c in pc.value_counts(keys).to_pylist()}
         for entry in built.entries.values():
             entry.rows[table_name] = per_key.get(entry.key, 0) if entry.key else 0
 
