@@ -30,7 +30,7 @@ PARTS = [
     ("p1", "p1_voice_to_voice.py", [], ["--turns", "4"]),
     ("p2", "p2_overhead.py", [], ["--turns", "4"]),
     ("p3", "p3_concurrency.py", [], ["--steps", "4,8", "--lines", "1", "--offline-calls", "2"]),
-    ("p4", "p4_loader.py", [], ["--calls", "1000"]),
+    ("p4", "p4_loader.py", [], ["--events", "50000", "--runs", "1"]),
     ("p5", "p5_first_turn.py", [], ["--calls", "2"]),
 ]
 

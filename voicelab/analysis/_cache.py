@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -42,6 +43,13 @@ CACHE_DIR = ".voicelab_cache"
 _FORMAT = 2  # of the index and the splicing; the builder's own version is checked too
 _STALE_S = 600  # files of a lost race are removed once no reader can still be opening them
 _logger = logging.getLogger(__name__)
+
+# In-process memos for the warm path (a notebook reloading the same tree): an index as
+# parsed, by its file's identity (it is only ever replaced, by rename), and the tables of
+# the current files, by path (a file is named by a fresh token and never rewritten). The
+# tables are held until a newer set of the same name replaces them.
+_INDEXES: dict[Path, tuple[tuple[int, int, int], dict[str, Any], dict[str, Entry]]] = {}
+_TABLES: dict[Path, pa.Table] = {}
 
 
 @dataclass(slots=True)
@@ -132,14 +140,22 @@ def _read_index(
     root: Path, name: str, version: int
 ) -> tuple[dict[str, Any] | None, dict[str, Entry]]:
     """The index and its entries in row order; ``(None, {})`` when absent, stale or damaged."""
+    path = root / CACHE_DIR / f"{name}.json"
     try:
-        index = json.loads((root / CACHE_DIR / f"{name}.json").read_bytes())
+        st = path.stat()
+        identity = (st.st_ino, st.st_size, st.st_mtime_ns)
+        memo = _INDEXES.get(path)
+        if memo is not None and memo[0] == identity:
+            index, entries = memo[1], memo[2]
+        else:
+            index = json.loads(path.read_bytes())
+            entries = {
+                name: Entry(list(sig), key, list(warns), dict(rows))
+                for name, (sig, key, warns, rows) in index["entries"].items()
+            }
+            _INDEXES[path] = (identity, index, entries)
         if (index["format"], index["version"]) != (_FORMAT, version):
             return None, {}
-        entries = {
-            name: Entry(list(sig), key, list(warns), dict(rows))
-            for name, (sig, key, warns, rows) in index["entries"].items()
-        }
         return index, entries
     except (OSError, ValueError, TypeError, KeyError):
         return None, {}
@@ -150,21 +166,46 @@ def _read_tables(
 ) -> dict[str, pa.Table] | None:
     if index is None:
         return None
-    base = root / CACHE_DIR / f"{index['name']}-{index['token']}"
+    cache, prefix = root / CACHE_DIR, f"{index['name']}-{index['token']}"
     try:
-        return {t: pq.read_table(f"{base}.{t}.parquet") for t in tables}
+        out = {}
+        for t in tables:
+            path = cache / f"{prefix}.{t}.parquet"
+            if not path.exists():  # removed under us (a concurrent rewrite): no memo either
+                raise FileNotFoundError(path)
+            out[t] = _TABLES.get(path)
+            if out[t] is None:
+                out[t] = _remember(path, pq.read_table(path))
+        return out
     except (OSError, pa.ArrowException):
         return None
+
+
+def _remember(path: Path, table: pa.Table) -> pa.Table:
+    """Hold ``table`` as the content of ``path``, dropping tables of older sets of its name."""
+    prefix = path.name.split("-", 1)[0] + "-"
+    token = path.name[len(prefix) :].split(".", 1)[0]
+    for old in [p for p in _TABLES if p.parent == path.parent and p.name.startswith(prefix)]:
+        if not old.name.startswith(f"{prefix}{token}."):
+            del _TABLES[old]
+    _TABLES[path] = table
+    return table
 
 
 def _count_rows(built: Built) -> None:
     """Fill each built entry's row counts from the tables' ``call_sid`` columns."""
     for table_name, table in built.tables.items():
-        keys = table["call_sid"]
-        if pa.types.is_dictionary(keys.type):
-            keys = keys.cast(pa.string())
-        counts = pc.value_counts(keys).to_pylist() if len(table) else []
-        per_key = {c["values"]: c["counts"] for c in counts}
+        keys = table["call_sid"].combine_chunks()
+        per_key: dict[str, int] = {}
+        if pa.types.is_dictionary(keys.type) and not keys.null_count:
+            # Count the codes: no million-row cast to strings (the events table, cold).
+            counts = np.bincount(keys.indices.to_numpy(), minlength=len(keys.dictionary))
+            for key, count in zip(keys.dictionary.to_pylist(), counts.tolist(), strict=True):
+                per_key[key] = per_key.get(key, 0) + count
+        elif len(table):
+            if pa.types.is_dictionary(keys.type):
+                keys = keys.cast(pa.string())
+            per_key = {c["values"]: c["counts"] for c in pc.value_counts(keys).to_pylist()}
         for entry in built.entries.values():
             entry.rows[table_name] = per_key.get(entry.key, 0) if entry.key else 0
 
@@ -242,7 +283,9 @@ def _write(
     try:
         cache.mkdir(exist_ok=True)
         for table_name, table in tables.items():
-            pq.write_table(table, cache / f"{name}-{token}.{table_name}.parquet")
+            path = cache / f"{name}-{token}.{table_name}.parquet"
+            pq.write_table(table, path)
+            _remember(path, table)
         tmp = cache / f".{name}.{token}.json"
         tmp.write_text(json.dumps(index))
         os.replace(tmp, cache / f"{name}.json")

@@ -98,9 +98,16 @@ CALLS_SCHEMA = pa.schema(
 )
 
 
-def _lookup(manifest: dict[str, Any], path: str) -> Any:
+# The declared paths split once: a cold load looks up every column of every manifest.
+_PATHS = {
+    name: (typ, [path.split(".") for path in paths])
+    for name, (typ, paths) in MANIFEST_COLUMNS.items()
+}
+
+
+def _lookup(manifest: dict[str, Any], parts: list[str]) -> Any:
     value: Any = manifest
-    for part in path.split("."):
+    for part in parts:
         if not isinstance(value, dict):
             return None
         value = value.get(part)
@@ -126,17 +133,25 @@ def _coerce(value: Any, typ: pa.DataType) -> Any:
 
 def manifest_value(manifest: dict[str, Any], column: str) -> Any:
     """The value of a declared manifest column (the first of its paths present), coerced."""
-    typ, paths = MANIFEST_COLUMNS[column]
-    values = (_coerce(_lookup(manifest, p), typ) for p in paths)
-    return next((v for v in values if v is not None), None)
+    typ, paths = _PATHS[column]
+    for parts in paths:
+        value = _coerce(_lookup(manifest, parts), typ)
+        if value is not None:
+            return value
+    return None
 
 
 def call_row(call: ParsedCall) -> dict[str, Any]:
     """The calls-table row of one call (``call_dir`` and WAVs as names, made paths on load)."""
     manifest, events = call.manifest, call.events
     row: dict[str, Any] = {"call_sid": call.call_sid}
-    for name in MANIFEST_COLUMNS:
-        row[name] = manifest_value(manifest, name)
+    for name, (typ, paths) in _PATHS.items():  # manifest_value, inlined: ~40 columns a call
+        value = None
+        for parts in paths:
+            found = manifest.get(parts[0]) if len(parts) == 1 else _lookup(manifest, parts)
+            if found is not None and (value := _coerce(found, typ)) is not None:
+                break
+        row[name] = value
     started: dict[str, Any] = {}
     ended: dict[str, Any] | None = None
     counts = dict.fromkeys(
