@@ -1,9 +1,20 @@
 """The small sweep on a local Ray cluster (one per module): records copied back or written
-to a shared store, the comparison, and a worker killed mid-sweep."""
+to a shared store, the comparison, and a worker killed mid-sweep.
+
+The module's cluster starts where an earlier one left its traces: ``RAY_ADDRESS`` and the
+address file (``$RAY_TMPDIR/ray/ray_current_cluster``) name dead clusters. ``ray.init()``
+joined whatever they named and, given ``num_cpus``, failed: "When connecting to an existing
+cluster, num_cpus and num_gpus must not be provided". ``--ray local`` starts its own, on
+127.0.0.1 only.
+"""
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import socket
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,18 +25,49 @@ from sweep_helpers import SWEEP_NAME, VARIANTS, write_sweep
 from voicelab.analysis import calls_df
 from voicelab.config import Settings
 from voicelab.sweeps import CellOutcome, sweep
-from voicelab.sweeps._ray import LocalCluster, worker_name
+from voicelab.sweeps._ray import LOOPBACK_SWITCH, LocalCluster, worker_name
 
 pytestmark = pytest.mark.slow
 ray = pytest.importorskip("ray", reason="make install installs voicelab-phone[ray]")
 
 
+def _dead_address() -> str:
+    # A port nothing listens on: what a killed cluster's address file names.
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return f"127.0.0.1:{probe.getsockname()[1]}"
+
+
 @pytest.fixture(scope="module", autouse=True)
-def cluster() -> Iterator[None]:
-    """One local cluster for the module (starting one takes seconds): 2 CPUs, as here."""
-    cluster = LocalCluster(num_cpus=2).start()
-    yield
-    cluster.stop()
+def cluster() -> Iterator[Path]:
+    """One local cluster for the module (starting one takes seconds): 2 CPUs, as here, in a
+    Ray temp directory of its own (others' runs keep /tmp/ray) where a dead cluster left its
+    address file, with ``RAY_ADDRESS`` naming another dead one."""
+    assert not ray.is_initialized()
+    # Short: Ray's unix socket paths live under it (at most 107 characters).
+    root = Path(tempfile.mkdtemp(prefix="vl-ray-", dir="/tmp"))
+    (root / "ray").mkdir()
+    (root / "ray" / "ray_current_cluster").write_text(_dead_address())
+    switch = os.environ.get(LOOPBACK_SWITCH)
+    enabled = ray._private.ray_constants.ENABLE_RAY_CLUSTER
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("RAY_TMPDIR", str(root))
+        env.setenv("RAY_ADDRESS", _dead_address())
+        cluster = LocalCluster(num_cpus=2).start()
+        try:
+            # A new cluster, on 127.0.0.1, in this temp directory: not the dead ones.
+            gcs = ray.get_runtime_context().gcs_address
+            assert gcs.startswith("127.0.0.1:") and gcs != os.environ["RAY_ADDRESS"]
+            assert ray.util.get_node_ip_address() == "127.0.0.1"
+            assert list((root / "ray").glob("session_2*"))
+            yield root
+        finally:
+            cluster.stop()
+            shutil.rmtree(root, ignore_errors=True)
+    # The loopback switch is this process's again (a later --ray auto joins a cluster of
+    # several nodes with the host's address).
+    assert os.environ.get(LOOPBACK_SWITCH) == switch
+    assert ray._private.ray_constants.ENABLE_RAY_CLUSTER is enabled
 
 
 def _manifests(store: Path) -> list[dict]:
@@ -36,7 +78,19 @@ def test_a_ray_sweep_copies_every_call_back_to_the_drivers_store(tmp_path: Path)
     path = write_sweep(tmp_path / "sweep")
     store = tmp_path / "recordings"
     # No store given: workers record in scratch directories and send each call back.
-    result = sweep(path, settings=Settings(recordings_dir=store), ray="local", progress=False)
+    nodes: list[str] = []
+
+    def where(outcome: CellOutcome) -> None:  # on the driver, while the cluster is up
+        nodes.append(ray.util.get_node_ip_address())
+
+    result = sweep(
+        path,
+        settings=Settings(recordings_dir=store),
+        ray="local",
+        progress=False,
+        on_outcome=where,
+    )
+    assert nodes and set(nodes) == {"127.0.0.1"}
     assert len(result.outcomes) == 4 and not result.failures
     calls = calls_df(store)
     assert len(calls) == 4 and set(calls["sweep"]) == {SWEEP_NAME}

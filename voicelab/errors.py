@@ -18,6 +18,7 @@ caller can catch one type::
     ├── CallRecordError      a call directory is malformed or cannot be written
     │   └── MalformedCall            a call directory cannot be loaded (analysis)
     ├── ScenarioError        a scenario file is invalid (names file, field, line)
+    │   └── CheckRefused             a pipecat eval check a phone line cannot observe
     ├── SweepError           a sweep file is invalid (names file, field, line), or cannot run
     └── CarrierError         the Twilio emulator (simulator.carrier) cannot do what was asked
         ├── TwilioApiError           a REST request it answers with Twilio's error body

@@ -185,7 +185,4 @@ def test_the_starter_passes_its_tests_with_exactly_the_commands_it_prints(
     for command in commands:
         result = _checked(installed.shell(command, tmp_path, timeout=900), command)
     assert "3 passed" in result.stdout, result.stdout
-    # The scripted extra in place, the demo's default call runs from an empty directory.
-    demo = [voicelab, "demo", "--providers", "scripted"]
-    played = _checked(installed.run(demo, tmp_path / "agent", timeout=600), "voicelab demo")
-    assert "completed" in played.stdout
+    # The installed demo's call is in test_the_core_needs_no_extra_and_names_the_one_a_part_needs.

