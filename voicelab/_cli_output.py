@@ -17,6 +17,7 @@ __all__ = [
     "print_checks",
     "print_pass_rates",
     "print_summary",
+    "reply_latencies",
     "server_errors",
 ]
 
@@ -131,11 +132,41 @@ def server_errors(call: Any) -> list[str]:
     return found
 
 
+def reply_latencies(calls: Sequence[Any]) -> dict[str, list[float]]:
+    """Each call's reply voice-to-voice figures, by CallSid, as ``voicelab report`` has them.
+
+    One truth for every surface: the turns of ``turns_df`` and each turn's first figure of
+    :data:`~voicelab.analysis.latency.V2V_PREFERENCE` (what the caller heard, else the same
+    on ``caller.wav``, else the server's). The caller's own running tally is not used: it
+    took a reply heard while the caller was already saying its next line for a latency.
+    """
+    from voicelab.analysis import turns_df
+    from voicelab.analysis.latency import turn_v2v
+
+    wanted = {str(c.call_sid) for c in calls if c.directory is not None and c.call_sid}
+    out: dict[str, list[float]] = {}
+    for root in sorted({c.directory.parent for c in calls if c.directory is not None}):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # other, half-written calls are not these calls'
+            turns = turns_df(root)
+        if turns.empty:
+            continue
+        turns = turns[turns["call_sid"].astype("str").isin(wanted)]
+        for sid, group in turns.groupby(turns["call_sid"].astype("str"), sort=False):
+            values = [turn_v2v(row) for _, row in group.iterrows()]
+            out[sid] = [v for v in values if v == v]  # NaN: a turn nobody measured
+    return out
+
+
 def print_summary(calls: Sequence[Any]) -> None:
-    """One line per scenario: calls, outcomes, caller-side voice-to-voice percentiles."""
+    """One line per scenario: calls, outcomes, voice-to-voice percentiles.
+
+    The figures are :func:`reply_latencies`: the ones ``voicelab report`` shows.
+    """
+    latencies = reply_latencies(calls)
     rows = []
     for call in calls:
-        v2v = list(call.caller.v2v().values()) if call.caller else []
+        v2v = latencies.get(str(call.call_sid), [])
         rows.append(
             {
                 "scenario": call.scenario_id,

@@ -117,9 +117,27 @@ class CallResult:
         return plot_timeline(self.turns_df(), ax=ax)
 
     def __repr__(self) -> str:
-        v2v = self.call.caller.v2v() if self.call.caller else {}
-        timings = ", ".join(f"turn {t}: {s:.2f}s" for t, s in sorted(v2v.items()))
+        timings = ", ".join(f"turn {line}: {v2v:.2f}s" for line, v2v in self._latencies())
         return f"<CallResult {self.call.scenario_id} {self.call_sid} {self.status} v2v[{timings}]>"
+
+    def _latencies(self) -> list[tuple[int, float]]:
+        """Each reply's voice-to-voice, numbered by the caller's line: ``turns_df``'s figures,
+        as every other surface shows them (not the caller's own tally)."""
+        from voicelab.analysis.latency import turn_v2v
+
+        if self.call.directory is None:
+            return []
+        try:
+            turns = self.turns_df()
+        except (VoicelabError, OSError, ValueError):  # a record still being written
+            return []
+        out = []
+        for _, row in turns.iterrows():
+            v2v = turn_v2v(row)
+            if v2v == v2v:  # NaN: no reply measured (the greeting has none)
+                line = row.get("caller_turn")
+                out.append((int(line) if pd.notna(line) else int(row["turn"]), v2v))
+        return out
 
 
 class Lab:
