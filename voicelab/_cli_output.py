@@ -12,6 +12,7 @@ import typer
 
 __all__ = [
     "call_turns",
+    "latency_by_line",
     "print_actions",
     "print_call",
     "print_checks",
@@ -70,17 +71,30 @@ def print_call(call: Any, scenario: Any = None) -> bool:
     replies = turns[turns["turn"] > 0] if not turns.empty else turns
     if not replies.empty:
         typer.echo(
-            "\nLatency per turn, seconds (v2v = end of caller speech to first bot audio"
-            " heard; vad_stop_s..transport_s add up to v2v_caller_s)"
+            "\nLatency per caller line, seconds (v2v = end of caller speech to first bot audio"
+            " heard; vad_stop_s..transport_s add up to v2v_caller_s; a line the server took"
+            " as two turns has two rows)"
         )
-        table = replies.set_index("turn")[LATENCY_COLUMNS].round(3)
-        typer.echo(table.to_string(na_rep="-"))
+        typer.echo(latency_by_line(replies).to_string(na_rep="-"))
     if call.directory is not None:
         typer.echo("\nFiles")
         for path in sorted(call.directory.iterdir()):
             if not path.name.startswith("."):
                 typer.echo(f"  {path}")
     return passed
+
+
+def latency_by_line(replies: pd.DataFrame) -> pd.DataFrame:
+    """The latency columns of ``turns_df`` rows, in time order, indexed by the caller's line
+    (``caller_turn``; the server's turn where no line is known) beside the server's turn."""
+    ordered = replies.sort_values("turn", kind="stable")
+    line = ordered["turn"]
+    if "caller_turn" in ordered:
+        line = ordered["caller_turn"].astype("Int64").fillna(ordered["turn"].astype("Int64"))
+    table = ordered[LATENCY_COLUMNS].round(3)
+    table.insert(0, "server_turn", ordered["turn"].astype("Int64").to_numpy())
+    table.index = pd.Index(line.to_numpy(), name="line")
+    return table
 
 
 def print_actions(call: Any) -> None:

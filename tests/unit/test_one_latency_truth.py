@@ -61,3 +61,21 @@ def test_a_call_results_repr_numbers_replies_by_the_callers_line(tmp_path: Path)
     expected = ", ".join(f"turn {int(r.line)}: {r.v2v_s:.2f}s" for r in figures.itertuples())
     assert expected.count("turn") == 3
     assert repr(CallResult(call)) == f"<CallResult order {call.call_sid} completed v2v[{expected}]>"
+
+
+def test_the_demos_latency_table_is_by_caller_line_in_time_order(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from voicelab._cli_output import latency_by_line
+
+    write_synthetic_tree(tmp_path, 1, turns=3, seed=6, scenario={"id": "order", "expectations": []})
+    replies = turns_df(tmp_path).query("turn > 0")
+    # The server split line 1 ("Hi, ..."): two server turns answer it; rows arrive shuffled.
+    split = replies.assign(caller_turn=replies["caller_turn"].where(replies["turn"] != 2, 1))
+    table = latency_by_line(split.sample(frac=1, random_state=1))
+    assert list(table.index) == [1, 1, 3] and list(table["server_turn"]) == [1, 2, 3]
+    assert table.index.name == "line"
+    assert table.loc[3, "v2v_caller_s"] == pytest.approx(
+        float(replies.set_index("turn").loc[3, "v2v_caller_s"]), abs=5e-4
+    )
+    assert isinstance(table, pd.DataFrame)
