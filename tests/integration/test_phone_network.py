@@ -17,6 +17,7 @@ from voicelab.server.runner import CallServer
 from voicelab.simulator.carrier import Carrier
 from voicelab.simulator.scenario import load_scenario
 from voicelab.simulator.simulator import ScenarioAnswerer, SimulatedCall
+from voicelab.testing import assert_expectations
 
 pytestmark = pytest.mark.slow
 
@@ -90,6 +91,8 @@ def test_barge_in_makes_the_server_clear_and_the_buffered_greeting_is_dropped(tm
     greeting = [(start, end) for turn, start, end in call.caller.heard if turn == 0]
     assert greeting and greeting[0][1] - greeting[0][0] < 5.0
     assert any(turn == 1 for turn, _, _ in call.caller.heard), "the bot answered after the clear"
+    # The scenario's own expect: (the regression suite's check of it, played here once).
+    assert_expectations(call, load_scenario(SCENARIOS / "greeting_barge_in.yaml"))
 
 
 def test_dtmf_reaches_the_pipeline(tmp_path, lab_models):

@@ -20,12 +20,13 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
 
 # Every inbound scenario but cold_food, which has its own test below, and the outbound
 # voicemail: the reference agent logs, transfers, hangs up and leaves messages (issue 17).
+# greeting_barge_in's expectations are checked where its call is played already
+# (tests/integration/test_phone_network.py): one call fewer in a suite near its time budget.
 PASSING = [
     "allergy_concern",
     "angry_transfer",
     "billing_refund",
     "chef_praise",
-    "greeting_barge_in",
     "hang_up_mid_reply",
     "outbound_voicemail",
     "silent_caller",

@@ -140,7 +140,8 @@ def test_simulate_prints_the_checks_and_exits_1_when_one_fails(tmp_path):
     # Repeated, the scenario gets a pass rate; a bar of 0 % lets the run through, and the
     # suite leaves JUnit XML and an HTML page for CI.
     junit, page = tmp_path / "junit.xml", tmp_path / "suite.html"
-    args = ["--repeat", "2", "--min-pass-rate", "0", "--junit-xml", str(junit), "--html", str(page)]
+    args = ["--repeat", "2", "--concurrency", "2", "--min-pass-rate", "0"]
+    args += ["--junit-xml", str(junit), "--html", str(page)]
     repeated = voicelab("simulate", str(scenario), "--providers", "instant", *args, env=env)
     assert repeated.returncode == 0, repeated.stdout + repeated.stderr
     assert "failing_check: 0/2 = 0% [0%, 66%]" in repeated.stdout
