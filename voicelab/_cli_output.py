@@ -147,28 +147,20 @@ def server_errors(call: Any) -> list[str]:
 
 
 def reply_latencies(calls: Sequence[Any]) -> dict[str, list[float]]:
-    """Each call's reply voice-to-voice figures, by CallSid, as ``voicelab report`` has them.
-
-    One truth for every surface: the turns of ``turns_df`` and each turn's first figure of
-    :data:`~voicelab.analysis.latency.V2V_PREFERENCE` (what the caller heard, else the same
-    on ``caller.wav``, else the server's). The caller's own running tally is not used: it
-    took a reply heard while the caller was already saying its next line for a latency.
-    """
+    """Each call's reply voice-to-voice figures, by CallSid: ``voicelab report``'s
+    (:func:`voicelab.analysis.latency.reply_latencies`), never the simulated caller's own
+    running tally (it took a reply heard during the caller's next line for a latency)."""
     from voicelab.analysis import turns_df
-    from voicelab.analysis.latency import turn_v2v
+    from voicelab.analysis.latency import reply_latencies as replies
 
     wanted = {str(c.call_sid) for c in calls if c.directory is not None and c.call_sid}
     out: dict[str, list[float]] = {}
     for root in sorted({c.directory.parent for c in calls if c.directory is not None}):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # other, half-written calls are not these calls'
-            turns = turns_df(root)
-        if turns.empty:
-            continue
-        turns = turns[turns["call_sid"].astype("str").isin(wanted)]
-        for sid, group in turns.groupby(turns["call_sid"].astype("str"), sort=False):
-            values = [turn_v2v(row) for _, row in group.iterrows()]
-            out[sid] = [v for v in values if v == v]  # NaN: a turn nobody measured
+            found = replies(turns_df(root))
+        for sid, group in found[found["call_sid"].isin(wanted)].groupby("call_sid"):
+            out[str(sid)] = group["v2v_s"].tolist()
     return out
 
 

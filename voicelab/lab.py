@@ -121,23 +121,16 @@ class CallResult:
         return f"<CallResult {self.call.scenario_id} {self.call_sid} {self.status} v2v[{timings}]>"
 
     def _latencies(self) -> list[tuple[int, float]]:
-        """Each reply's voice-to-voice, numbered by the caller's line: ``turns_df``'s figures,
-        as every other surface shows them (not the caller's own tally)."""
-        from voicelab.analysis.latency import turn_v2v
+        """Each reply's voice-to-voice by the caller's line, as every surface shows it."""
+        from voicelab.analysis.latency import reply_latencies
 
         if self.call.directory is None:
             return []
         try:
-            turns = self.turns_df()
+            replies = reply_latencies(self.turns_df())
         except (VoicelabError, OSError, ValueError):  # a record still being written
             return []
-        out = []
-        for _, row in turns.iterrows():
-            v2v = turn_v2v(row)
-            if v2v == v2v:  # NaN: no reply measured (the greeting has none)
-                line = row.get("caller_turn")
-                out.append((int(line) if pd.notna(line) else int(row["turn"]), v2v))
-        return out
+        return [(int(r.line), float(r.v2v_s)) for r in replies.itertuples(index=False)]
 
 
 class Lab:

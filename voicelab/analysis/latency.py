@@ -66,6 +66,7 @@ __all__ = [
     "compare",
     "latency_summary",
     "measured_v2v",
+    "reply_latencies",
     "turn_v2v",
 ]
 
@@ -87,6 +88,34 @@ def turn_v2v(row: Mapping[str, Any] | pd.Series) -> float:
         if value is not None and pd.notna(value):
             return float(value)
     return _NAN
+
+
+def reply_latencies(turns: pd.DataFrame) -> pd.DataFrame:
+    """Every reply with a voice-to-voice figure, in time order: the one truth each surface
+    shows (the report, ``voicelab simulate``'s summary, ``CallResult``).
+
+    Args:
+        turns: ``turns_df`` rows.
+
+    Returns:
+        Columns ``call_sid``, ``line`` (the caller's line it answers, ``caller_turn``; the
+        server's turn where no line is known), ``turn`` and ``v2v_s`` (:func:`turn_v2v`).
+    """
+    if turns.empty:
+        return pd.DataFrame(columns=["call_sid", "line", "turn", "v2v_s"])
+    line = turns["turn"]
+    if "caller_turn" in turns:
+        line = turns["caller_turn"].astype("Int64").fillna(turns["turn"].astype("Int64"))
+    out = pd.DataFrame(
+        {
+            "call_sid": turns["call_sid"].astype("str"),
+            "line": line.astype("Int64"),
+            "turn": turns["turn"].astype("Int64"),
+            "v2v_s": [turn_v2v(row) for _, row in turns.iterrows()],
+        }
+    )
+    out = out.dropna(subset=["v2v_s"])  # a turn nobody measured (the greeting has none)
+    return out.sort_values(["call_sid", "turn"], kind="stable").reset_index(drop=True)
 
 
 def measured_v2v(turns: pd.DataFrame) -> list[str]:
