@@ -257,6 +257,8 @@ def simulate(
     for out in (junit_xml, html):
         if out is not None and not out.resolve().parent.is_dir():
             fail(f"no such directory for {out}: {out.resolve().parent}")
+        if out is not None and out.is_dir():
+            fail(f"{out} is a directory: name the file to write")
     settings = agent_settings(providers, agent, server)
     loaded = _load_scenarios(scenarios)
     results = asyncio.run(

@@ -33,6 +33,9 @@ def voicelab(*args: str, env: dict[str, str] | None = None) -> subprocess.Comple
         (["report", "/nonexistent/dir"], {}, "no such directory"),
         (["carrier"], {}, "TWILIO_ACCOUNT_SID"),
         (["serve", "--port", "99999"], {}, "--port"),
+        (["simulate", "evals/scenarios", "--junit-xml", "/nonexistent/j.xml"], {}, "no such dir"),
+        (["simulate", "evals/scenarios", "--html", "/tmp"], {}, "is a directory"),
+        (["simulate", "evals/scenarios", "--min-pass-rate", "1.5"], {}, "--min-pass-rate"),
     ],
 )
 def test_bad_input_is_a_clear_message_and_exit_code_2(args, env, needle):
