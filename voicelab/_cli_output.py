@@ -67,7 +67,8 @@ def print_call(call: Any, scenario: Any = None) -> bool:
     for message in server_errors(call):
         typer.echo(f"server error: {message}")
     print_actions(call)
-    passed = print_checks([call], [scenario]) if scenario is not None else True
+    checks = print_checks([call], [scenario]) if scenario is not None else None
+    passed = scenario is None or (checks is not None and bool(checks["passed"].all()))
     replies = turns[turns["turn"] > 0] if not turns.empty else turns
     if not replies.empty:
         typer.echo(
@@ -201,11 +202,15 @@ def print_summary(calls: Sequence[Any]) -> None:
     typer.echo("\n" + summary.round(3).to_string(na_rep="-"))
 
 
-def print_checks(calls: Sequence[Any], scenarios: Sequence[Any]) -> bool:
-    """Each call's checks against its scenario (``expect:`` and the outcome); whether all passed.
+def print_checks(calls: Sequence[Any], scenarios: Sequence[Any]) -> pd.DataFrame | None:
+    """Each call's checks against its scenario (``expect:`` and the outcome), printed.
 
     The same checks as the pytest plugin's ``assert_expectations`` and ``voicelab report``
     (:func:`voicelab.testing.expectation_checks`): a failed one is never only in a report.
+
+    Returns:
+        The checks (``passed`` says whether each held), or ``None`` when they could not run
+        (``eval:``/``metrics:`` and no judge can be built: a ``ConfigError``, printed).
     """
     from voicelab.errors import ConfigError
     from voicelab.testing import expectation_checks
@@ -214,9 +219,9 @@ def print_checks(calls: Sequence[Any], scenarios: Sequence[Any]) -> bool:
         checks = expectation_checks(list(calls), list(scenarios))
     except ConfigError as exc:  # eval:/metrics: need a judge: unjudged is failed, not passed
         typer.echo(f"\nChecks not run: {exc}", err=True)
-        return False
+        return None
     if checks.empty:
-        return True
+        return checks
     typer.echo("\nChecks")
     for (scenario, sid), group in checks.groupby(["scenario", "call_sid"], sort=False):
         failed = group[~group["passed"]]
@@ -227,7 +232,7 @@ def print_checks(calls: Sequence[Any], scenarios: Sequence[Any]) -> bool:
         )
         for row in failed.itertuples():
             typer.echo(f"    FAILED {row.detail}")  # the detail names the turn and the check
-    return bool(checks["passed"].all())
+    return checks
 
 
 def print_pass_rates(summary: Any, min_pass_rate: float | None) -> bool:

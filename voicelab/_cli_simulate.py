@@ -17,6 +17,8 @@ from voicelab.simulator.simulator import SimulatedCall
 from voicelab.telephony.ids import FINAL_CALL_STATUSES
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from voicelab.testing._suite import SuiteSummary
 
 __all__ = ["place_call", "run_batch", "write_suite_files"]
@@ -63,17 +65,13 @@ async def run_batch(
 
 
 def write_suite_files(
-    calls: Sequence[SimulatedCall],
-    scenarios: Sequence[Any],
-    *,
-    junit_xml: Path | None = None,
-    html: Path | None = None,
+    checks: pd.DataFrame, *, junit_xml: Path | None = None, html: Path | None = None
 ) -> SuiteSummary:
-    """The suite's pass rates, written as JUnit XML and an HTML page where asked."""
-    from voicelab.testing import expectation_checks
+    """The suite's pass rates (from its checks), written as JUnit XML and an HTML page where
+    asked."""
     from voicelab.testing._suite import summarize_suite, write_junit_xml, write_summary_html
 
-    summary = summarize_suite(expectation_checks(list(calls), list(scenarios)))
+    summary = summarize_suite(checks)
     if junit_xml is not None:
         write_junit_xml(summary, junit_xml)
         typer.echo(f"JUnit XML: {junit_xml}")

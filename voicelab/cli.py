@@ -248,7 +248,8 @@ def simulate(
     """Run many simulated calls; prints a progress bar, each call's checks and a summary.
 
     Exits 1 when a call failed or one of its scenario's expect: checks did (with
-    --min-pass-rate: when a scenario's pass rate is under it).
+    --min-pass-rate: when a scenario's pass rate is under it); 2 when eval: criteria need a
+    judge that cannot be built.
     """
     from voicelab._cli_output import print_checks, print_pass_rates, print_summary
     from voicelab._cli_simulate import run_batch, write_suite_files
@@ -274,8 +275,11 @@ def simulate(
     )
     print_summary(results)
     played = [scenario for scenario in loaded for _ in range(repeat)]
-    passed = print_checks(results, played)
-    summary = write_suite_files(results, played, junit_xml=junit_xml, html=html)
+    checks = print_checks(results, played)
+    if checks is None:  # no judge for eval:/metrics: (the reason is printed)
+        raise typer.Exit(2)
+    passed = bool(checks["passed"].all())
+    summary = write_suite_files(checks, junit_xml=junit_xml, html=html)
     if repeat > 1 or min_pass_rate is not None:
         passed = print_pass_rates(summary, min_pass_rate)
     if any(r.error for r in results) or not (passed or allow_failed_checks):

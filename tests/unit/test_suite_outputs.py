@@ -98,3 +98,17 @@ def test_assert_no_regression_fails_only_a_real_slowdown(tmp_path: Path) -> None
     with pytest.raises(AssertionError, match="no scenario was played in both"):
         (tmp_path / "empty").mkdir()
         assert_no_regression(tmp_path / "empty", base)
+
+
+def test_checks_that_need_a_judge_nobody_can_build_are_not_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from voicelab._cli_output import print_checks
+
+    judged = {"id": "order", "expectations": [{"turn": 1, "eval": "The reply thanks them."}]}
+    write_synthetic_tree(tmp_path, 1, turns=1, seed=1, scenario=judged)
+    monkeypatch.setenv("VOICELAB_JUDGE", "openai")
+    monkeypatch.delenv("VOICELAB_JUDGE_API_KEY", raising=False)
+    # None, never a table that passes: simulate then exits 2 with the reason printed.
+    assert print_checks(sorted(tmp_path.iterdir()), []) is None
+    assert "Checks not run" in capsys.readouterr().err
