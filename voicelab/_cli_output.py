@@ -77,6 +77,12 @@ def print_call(call: Any, scenario: Any = None) -> bool:
             " as two turns has two rows)"
         )
         typer.echo(latency_by_line(replies).to_string(na_rep="-"))
+        late = replies.get("overlaps_next_line", pd.Series(dtype="boolean"))
+        for row in replies[late.fillna(False).astype(bool)].itertuples():
+            typer.echo(
+                f"  line {row.caller_turn}: the reply was first heard after the caller had"
+                " started its next line, so it has no voice-to-voice figure"
+            )
     if call.directory is not None:
         typer.echo("\nFiles")
         for path in sorted(call.directory.iterdir()):

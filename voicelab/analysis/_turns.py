@@ -10,7 +10,9 @@ may finish before the stop, a segmented one after it).
 
 Caller utterances (simulated calls) are matched to server turns by wall clock: turn ``k``
 gets the caller utterance that ended last before its ``user.speech_stopped`` and after the
-previous turn's. An utterance the server never heard keeps a row of its own, ``turn`` null.
+previous turn's. An utterance the server never heard keeps a row of its own, ``turn`` null. A reply
+first heard after the caller had started its next line is flagged (``overlaps_next_line``)
+and gets no voice-to-voice figure: it is not a latency.
 
 A black-box agent's call (no server events: a bot voicelab did not write) has only the
 caller's side: its turns are the caller's (turn ``N`` = the reply heard to utterance ``N``,
@@ -63,6 +65,7 @@ TURNS_SCHEMA = pa.schema(
         ("bot_text", _STR),
         ("heard_text", _STR),
         ("interrupted", pa.bool_()),
+        ("overlaps_next_line", pa.bool_()),
         ("tool_calls", _STR),
         ("bot_speech_s", _F64),
         *((name, _F64) for name in _LATENCY),
@@ -315,6 +318,7 @@ def call_turns(call: ParsedCall) -> list[dict[str, Any]]:
         said = heard.get(number, {}) if number is not None else {}
         text = side.transcripts.get(number, []) if number is not None else []
         rows.append(_row(call.call_sid, turn, utt, said, text))
+    _flag_overlaps(rows, utterances)
     if not server:
         for row in rows:
             row["interrupted"] = None  # only the server knows (its interruption events)
@@ -323,6 +327,24 @@ def call_turns(call: ParsedCall) -> list[dict[str, Any]]:
         row.update(labels)
     rows.sort(key=_order)
     return rows
+
+
+def _flag_overlaps(rows: list[dict[str, Any]], utterances: dict[int, _Utterance]) -> None:
+    """Flag replies first heard after the caller had started its next line.
+
+    Such a reply answers line ``N`` but reached the caller during line ``N + 1`` (the
+    caller gave up waiting, or its script moved on): "heard minus line ``N``'s end" would
+    count the next line as the agent's latency. Its voice-to-voice figures are left out
+    (NaN, with ``transport_s``, the remainder); the parts the server measured stay.
+    """
+    for row in rows:
+        line, heard = row["caller_turn"], row["heard_started_t"]
+        following = utterances.get(line + 1) if line is not None else None
+        next_started = following.started_t if following is not None else None
+        late = heard is not None and next_started is not None and heard >= next_started
+        row["overlaps_next_line"] = late
+        if row["overlaps_next_line"]:
+            row.update(v2v_caller_s=None, v2v_server_s=None, transport_s=None)
 
 
 def _order(row: dict[str, Any]) -> tuple[bool, float, int]:

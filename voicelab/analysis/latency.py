@@ -23,11 +23,19 @@ The breakdown of a turn, in pipeline order:
     walls are compared); it includes the audio's trip to the server. Real calls have no
     caller events: there it is the VAD's ``stop_secs``. Records without ``vad.stopped``
     events fall back to ``user.speech_stopped`` in place of it (then ``stt_s`` is the
-    transcript's wait after the turn stop, floored at 0).
+    transcript's wait after the turn stop, floored at 0, and ``turn_end_s`` is 0).
 ``stt_s``
-    From the VAD's stop to the turn being handed to the LLM with its final transcript:
-    ``user.speech_stopped.t - vad.stopped.t``. With a segmented STT (Whisper) this is the
-    transcription time, or the turn strategy's ``user_speech_timeout`` if that is longer.
+    The transcription on the turn's path: from the VAD's stop to the final transcript
+    (``stt.transcript.t - vad.stopped.t``), clipped to ``[0, user.speech_stopped.t -
+    vad.stopped.t]``: 0 for a streaming STT whose transcript was ready at the stop, the
+    whole wait if the transcript came last.
+``turn_end_s``
+    What the turn-end decision added after the transcript was ready: the rest of the wait
+    from the VAD's stop to the hand-off to the LLM (``user.speech_stopped.t - vad.stopped.t
+    - stt_s``). It is smart-turn's verdict, or its fallback timeout (1.5 s) when the model
+    was unsure. The two run side by side; each turn's wait is charged to the one that ended
+    last, so the parts still add up. Records without ``vad.stopped`` events cannot split it
+    (it stays inside ``vad_stop_s``): 0 there.
 ``llm_ttft_s``
     The turn's first ``llm.first_token.ttft_s`` (from ``llm.started``). In a turn where the
     LLM called functions, the LLM's own time: from the turn's first ``llm.started`` to its
@@ -70,7 +78,15 @@ __all__ = [
     "turn_v2v",
 ]
 
-BREAKDOWN = ("vad_stop_s", "stt_s", "llm_ttft_s", "tool_s", "tts_ttfa_s", "transport_s")
+BREAKDOWN = (
+    "vad_stop_s",
+    "stt_s",
+    "turn_end_s",
+    "llm_ttft_s",
+    "tool_s",
+    "tts_ttfa_s",
+    "transport_s",
+)
 LATENCY_COLUMNS = ("v2v_caller_s", "v2v_server_s", "v2v_recording_s", *BREAKDOWN)
 V2V_PREFERENCE = ("v2v_caller_s", "v2v_recording_s", "v2v_server_s")
 """Voice-to-voice columns, best first: what the caller felt, the same measured on
@@ -166,9 +182,14 @@ def breakdown(
     """
     v2v_caller = _sub(heard_started_t, utterance_ended_t)
     v2v_server = _NAN if v2v_server_s is None else v2v_server_s
+    turn_end = 0.0
     if vad_stopped_t is not None and user_stopped_t is not None:
         vad = caller_to_vad_s if caller_to_vad_s is not None else _nan_if_none(vad_stop_secs)
-        stt = max(0.0, user_stopped_t - vad_stopped_t)
+        waited = max(0.0, user_stopped_t - vad_stopped_t)
+        # No transcript time known: the whole wait stays the STT's, as before the split.
+        heard = waited if stt_final_t is None else stt_final_t - vad_stopped_t
+        stt = min(max(0.0, heard), waited)
+        turn_end = waited - stt
     elif caller_to_stop_s is not None:
         vad = caller_to_stop_s
     else:
@@ -188,10 +209,12 @@ def breakdown(
         "v2v_server_s": v2v_server,
         "vad_stop_s": vad,
         "stt_s": stt,
+        "turn_end_s": turn_end if not math.isnan(stt) else _NAN,
         "llm_ttft_s": llm,
         "tool_s": tool,
         "tts_ttfa_s": tts,
-        "transport_s": basis - (vad + stt + llm + tool + tts),  # NaN as soon as one part is
+        "transport_s": basis
+        - (vad + stt + turn_end + llm + tool + tts),  # NaN as soon as one part is
     }
 
 
