@@ -58,6 +58,8 @@ TURNS_SCHEMA = pa.schema(
         ("call_sid", _DICT),
         ("turn", pa.int64()),
         ("caller_turn", pa.int64()),
+        ("line", pa.int64()),
+        ("split_line", pa.bool_()),
         ("speaker", _DICT),
         ("started_at", pa.timestamp("us", tz="UTC")),
         ("caller_text", _STR),
@@ -318,6 +320,7 @@ def call_turns(call: ParsedCall) -> list[dict[str, Any]]:
         said = heard.get(number, {}) if number is not None else {}
         text = side.transcripts.get(number, []) if number is not None else []
         rows.append(_row(call.call_sid, turn, utt, said, text))
+    _number_by_line(rows, turns, utterances, simulated=bool(caller))
     _flag_overlaps(rows, utterances)
     if not server:
         for row in rows:
@@ -327,6 +330,40 @@ def call_turns(call: ParsedCall) -> list[dict[str, Any]]:
         row.update(labels)
     rows.sort(key=_order)
     return rows
+
+
+def _number_by_line(
+    rows: list[dict[str, Any]],
+    turns: dict[int, _Turn],
+    utterances: dict[int, _Utterance],
+    *,
+    simulated: bool,
+) -> None:
+    """Give every row the caller's line it belongs to (``line``), and flag split lines.
+
+    The server may end a turn at a pause inside a line ("Hi, ... my salad"): that turn has no
+    ``caller_turn`` of its own (the line's end matched the turn after it) but it was cut from
+    the line it stopped inside, so it keeps that line's number, and both rows of the line
+    say ``split_line``. Real calls have no caller lines: there a row's line is its turn.
+    """
+    spans = [
+        (n, _wall(u.started_wall), _wall(u.ended_wall))
+        for n, u in utterances.items()
+        if u.started_wall and u.ended_wall
+    ]
+    cut_from: dict[int, int] = {}  # server turn -> the line it was cut from
+    for number, turn in turns.items():
+        stop = _wall(turn.stop_wall)
+        if number > 0 and turn.caller_turn is None and stop is not None:
+            inside = [n for n, start, end in spans if start and end and start <= stop < end]
+            if inside:
+                cut_from[number] = inside[0]
+    split = set(cut_from.values())
+    for row in rows:
+        line = row["caller_turn"]
+        if line is None:
+            line = cut_from.get(row["turn"]) if simulated else row["turn"]
+        row["line"], row["split_line"] = line, line in split
 
 
 def _flag_overlaps(rows: list[dict[str, Any]], utterances: dict[int, _Utterance]) -> None:

@@ -114,13 +114,15 @@ def reply_latencies(turns: pd.DataFrame) -> pd.DataFrame:
         turns: ``turns_df`` rows.
 
     Returns:
-        Columns ``call_sid``, ``line`` (the caller's line it answers, ``caller_turn``; the
+        Columns ``call_sid``, ``line`` (the caller's line it answers, ``turns_df``'s ``line``; the
         server's turn where no line is known), ``turn`` and ``v2v_s`` (:func:`turn_v2v`).
     """
     if turns.empty:
         return pd.DataFrame(columns=["call_sid", "line", "turn", "v2v_s"])
     line = turns["turn"]
-    if "caller_turn" in turns:
+    if "line" in turns:  # a turn the server split off a line keeps the line's number
+        line = turns["line"].astype("Int64").fillna(turns["turn"].astype("Int64"))
+    elif "caller_turn" in turns:
         line = turns["caller_turn"].astype("Int64").fillna(turns["turn"].astype("Int64"))
     out = pd.DataFrame(
         {

@@ -48,7 +48,7 @@ from voicelab.analysis._turns import build_turns
 __all__ = ["calls_df", "events_df", "judgments_df", "tool_calls_df", "turns_df"]
 
 # Bump when a builder's output changes, so caches written by older code are not reused.
-_RECORDS_VERSION = 8  # 8: turn_end_s, overlaps_next_line
+_RECORDS_VERSION = 8  # 8: turn_end_s, overlaps_next_line, line, split_line
 _RECORDING_VERSION = 1
 _TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
@@ -322,6 +322,10 @@ def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> p
             counts the caller's turns instead, and its server-side columns are null.
         caller_turn (Int64): The simulated caller's utterance this turn answers (matched by
             wall clock; 0 for the greeting); NaN on real calls.
+        line (Int64): The caller's line the row belongs to: ``caller_turn``, or for a turn
+            the server ended at a pause inside a line, that line (null: a turn inside no
+            line). On real calls, the turn.
+        split_line (boolean): The server took this row's line as two or more turns.
         speaker (category): Who spoke in the turn: ``both``, ``caller`` (no reply) or ``bot``
             (the greeting, or a reply to nothing heard).
         started_at (datetime64[us, UTC]): The turn's first event.

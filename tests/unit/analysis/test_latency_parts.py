@@ -148,3 +148,34 @@ def test_without_vad_events_the_turn_end_stays_in_the_vad_part() -> None:
     assert parts["turn_end_s"] == 0.0 and parts["stt_s"] == pytest.approx(0.1)
     assert sum(parts[p] for p in BREAKDOWN) == pytest.approx(1.0)
     assert math.isnan(breakdown(stt_final_t=4.1)["turn_end_s"])  # nothing known: unknown
+
+
+def test_a_turn_the_server_split_off_a_line_keeps_the_lines_number(tmp_path: Path) -> None:
+    s = lambda t, kind, **d: _event("server", t, kind, **d)  # noqa: E731
+    c = lambda t, kind, **d: _event("caller", t, kind, **d)  # noqa: E731
+    events = [
+        c(1.0, "caller.utterance_started", turn=1, text="Hi, my salad had nuts in it."),
+        s(1.3, "user.speech_started", turn=0),
+        # The caller pauses after "Hi,": the server ends a turn inside the line (wall 2.2 is
+        # between the line's start, 1.05, and its end, 4.05) and starts answering it.
+        s(2.0, "vad.stopped", turn=0, stop_secs=0.2),
+        s(2.2, "user.speech_stopped", turn=1),
+        s(2.5, "bot.speech_started", turn=1),
+        s(2.5, "metrics.v2v", turn=1, v2v_s=0.5),
+        s(2.6, "user.speech_started", turn=1),
+        s(2.7, "interruption", turn=1),
+        c(4.0, "caller.utterance_ended", turn=1, text="Hi, my salad had nuts in it."),
+        s(4.25, "vad.stopped", turn=1, stop_secs=0.2),
+        s(4.4, "user.speech_stopped", turn=2),
+        s(4.8, "bot.speech_started", turn=2),
+        s(4.8, "metrics.v2v", turn=2, v2v_s=0.75),
+        c(4.85, "caller.heard_started", turn=1),
+    ]
+    turns = turns_df(_write(tmp_path, events)).set_index("turn")
+    assert turns.loc[1, "line"] == 1 and pd.isna(turns.loc[1, "caller_turn"])
+    assert turns.loc[2, "line"] == 1 and turns.loc[2, "caller_turn"] == 1
+    assert turns.loc[1, "split_line"] and turns.loc[2, "split_line"]
+    assert turns.loc[2, "v2v_caller_s"] == pytest.approx(0.85)  # heard 4.85 - said 4.00
+    assert math.isnan(turns.loc[1, "v2v_caller_s"])  # the line's reply is measured once
+    replies = reply_latencies(turns.reset_index())
+    assert list(replies["line"]) == [1, 1] and list(replies["turn"]) == [1, 2]
