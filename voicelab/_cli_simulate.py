@@ -41,7 +41,6 @@ async def run_batch(
     ``status_callback_path=None`` sends it no status callbacks. ``manifest`` adds top-level
     ``call.json`` fields to every call (``voicelab replay``'s ``replay``).
     """
-    gate = asyncio.Semaphore(concurrency)
     network = LocalNetwork(
         settings,
         server_url=server_url,
@@ -50,16 +49,13 @@ async def run_batch(
     )
     async with network:
         progress = tqdm(total=len(scenarios) * calls, desc="calls", unit="call")
-
-        async def one(scenario: Any) -> SimulatedCall:
-            async with gate:
-                result = await network.simulate(scenario, manifest)
-            progress.update()
-            return result
-
         try:
-            jobs = [one(scenario) for scenario in scenarios for _ in range(calls)]
-            return list(await asyncio.gather(*jobs))
+            return await network.simulate_many(
+                [scenario for scenario in scenarios for _ in range(calls)],
+                concurrency=concurrency,
+                manifest=manifest,
+                on_done=lambda _: progress.update(),
+            )
         finally:
             progress.close()
 

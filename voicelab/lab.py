@@ -246,19 +246,11 @@ class Lab:
         network = self._require()
         bar = tqdm(total=len(loaded), desc="calls", unit="call", disable=not progress)
 
-        async def run_all() -> list[SimulatedCall]:
-            gate = asyncio.Semaphore(concurrency)
-
-            async def one(item: Scenario) -> SimulatedCall:
-                async with gate:
-                    result = await network.simulate(item)
-                bar.update()
-                return result
-
-            return list(await asyncio.gather(*(one(item) for item in loaded)))
-
+        played = network.simulate_many(
+            loaded, concurrency=concurrency, on_done=lambda _: bar.update()
+        )
         try:
-            return [CallResult(call) for call in self._run(run_all())]
+            return [CallResult(call) for call in self._run(played)]
         finally:
             bar.close()
 

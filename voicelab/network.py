@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import secrets
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -195,6 +196,33 @@ class LocalNetwork:
             await self.start()
         assert self.simulator is not None
         return await self.simulator.run(scenario, manifest)
+
+    async def simulate_many(
+        self,
+        scenarios: Sequence[Any],
+        *,
+        concurrency: int = 1,
+        manifest: dict[str, Any] | None = None,
+        on_done: Callable[[SimulatedCall], None] | None = None,
+    ) -> list[SimulatedCall]:
+        """Play ``scenarios``, at most ``concurrency`` at once; results in their order.
+
+        Args:
+            scenarios: What to play (one call each; repeat an item to repeat a call).
+            concurrency: Calls in flight at once.
+            manifest: Top-level ``call.json`` fields for every call.
+            on_done: Called as each call ends (a progress bar's update).
+        """
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(scenario: Any) -> SimulatedCall:
+            async with gate:
+                result = await self.simulate(scenario, manifest)
+            if on_done is not None:
+                on_done(result)
+            return result
+
+        return list(await asyncio.gather(*(one(scenario) for scenario in scenarios)))
 
     async def call(self, number: str) -> SimulatedCall:
         """Have the server call ``number`` through the carrier; the callee only listens."""
