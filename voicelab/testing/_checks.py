@@ -130,7 +130,9 @@ def _latencies(rows: pd.DataFrame, column: str | None = None) -> list[tuple[int 
     for _, row in rows.iterrows():
         value = row.get(column) if column else turn_v2v(row)
         if _is_number(value):
-            number = row.get("caller_turn")
+            # The caller's line, as every surface numbers replies (a turn the server split
+            # off a line keeps the line's number); the server's turn on records without one.
+            number = row.get("line", row.get("caller_turn"))
             turn = number if _is_number(number) else row.get("turn")
             found.append((int(turn) if _is_number(turn) else None, float(value)))
     return found
