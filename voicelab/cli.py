@@ -23,7 +23,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from voicelab.config import Settings, load_settings
+from voicelab.config import Settings, load_settings, secret_value
 from voicelab.errors import VoicelabError
 
 __all__ = ["app"]
@@ -161,12 +161,13 @@ def carrier(
     settings = settings_or_exit()
     if not settings.twilio_configured:
         fail("the carrier needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (any test values)")
-    assert settings.twilio_account_sid and settings.twilio_auth_token
+    account, token = settings.twilio_account_sid, secret_value(settings.twilio_auth_token)
+    assert account and token
     run(
         host,
         port,
-        account_sid=settings.twilio_account_sid,
-        auth_token=settings.twilio_auth_token,
+        account_sid=account,
+        auth_token=token,
         answerer=ScenarioAnswerer(settings.recordings_dir),
         recordings_root=settings.recordings_dir,
     )

@@ -20,7 +20,7 @@ from typing import Any
 
 from voicelab.bot.agent import Agent, AgentSpec, load_agent
 from voicelab.bot.models import ModelPool
-from voicelab.config import Settings, load_settings
+from voicelab.config import Settings, load_settings, secret_value
 from voicelab.errors import ConfigError
 from voicelab.server.runner import CallServer
 from voicelab.simulator.carrier import Carrier
@@ -135,7 +135,7 @@ class LocalNetwork:
         """Start the carrier, then the server (pointed at the carrier)."""
         external = self.server_url is not None
         account = self.settings.twilio_account_sid if external else None
-        token = self.settings.twilio_auth_token if external else None
+        token = secret_value(self.settings.twilio_auth_token) if external else None
         account = account or "AC" + secrets.token_hex(16)
         token = token or secrets.token_hex(16)
         self.carrier = Carrier(
@@ -170,7 +170,7 @@ class LocalNetwork:
             # Goal-driven callers improvise with the configured LLM (an OpenAI-compatible
             # endpoint when a key is set, else SmolLM2 in-process).
             complete=default_completer(self.settings, models=self.models.caller),
-            api_key=self.settings.api_key.get_secret_value() if self.settings.api_key else None,
+            api_key=secret_value(self.settings.api_key),
             status_callback_path=self.status_callback_path,
             models=self.models.caller,
         )
