@@ -23,6 +23,7 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from voicelab._bundles import BUNDLES
 from voicelab.config import Settings, load_settings, secret_value
 from voicelab.errors import VoicelabError
 
@@ -60,9 +61,9 @@ StatusCallbacksOption = Annotated[
         help="Send Twilio's status callbacks to SERVER/status-callback.",
     ),
 ]
-ProvidersOption = Annotated[
-    str | None, typer.Option("--providers", help="cloud | offline | scripted | instant.")
-]
+# The names come from the bundles' table; another one is a one-line error, exit 2 (settings).
+PROVIDERS_HELP = " | ".join(BUNDLES)
+ProvidersOption = Annotated[str | None, typer.Option("--providers", help=f"{PROVIDERS_HELP}.")]
 AgentOption = Annotated[
     str | None,
     typer.Option(
@@ -179,7 +180,7 @@ def demo(
         Path | None, typer.Option(help="Scenario file to play (default: the packaged cold_food).")
     ] = None,
     providers: Annotated[
-        str | None, typer.Option(help="cloud | offline | scripted | instant (default: settings).")
+        str | None, typer.Option(help=f"{PROVIDERS_HELP} (default: settings).")
     ] = None,
     verbose: Verbose = False,
 ) -> None:

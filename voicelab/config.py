@@ -23,6 +23,7 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voicelab._bundles import bundle
 from voicelab.errors import ConfigError
 from voicelab.telephony.ids import is_e164, is_e164_prefix
 
@@ -32,14 +33,12 @@ __all__ = [
     "FaultKind",
     "FaultService",
     "JudgeName",
-    "ProvidersName",
     "Settings",
     "check_import_string",
     "load_settings",
     "secret_value",
 ]
 
-ProvidersName = Literal["cloud", "offline", "scripted", "instant"]
 # Who judges the scenarios' criteria (voicelab.judging): the offline SmolLM2 in-process,
 # any OpenAI-compatible server, or a local Ollama. Apart from the agent's LLM on purpose:
 # a model grading its own replies is the least independent judge there is.
@@ -114,8 +113,9 @@ class Settings(BaseSettings):
         twilio_phone_number: ``TWILIO_PHONE_NUMBER`` (E.164), the default caller ID.
         openai_api_key / deepgram_api_key / cartesia_api_key / cartesia_voice_id:
             cloud provider credentials.
-        providers: ``VOICELAB_PROVIDERS``: ``cloud`` | ``offline`` | ``scripted``.
-            Default ``cloud`` when the three cloud keys are set, else ``offline``.
+        providers: ``VOICELAB_PROVIDERS``: a provider bundle, ``cloud`` | ``offline`` |
+            ``scripted`` | ``instant`` (:data:`voicelab._bundles.BUNDLES`; another name is
+            an error). Default ``cloud`` when the three cloud keys are set, else ``offline``.
         recordings_dir: ``VOICELAB_RECORDINGS_DIR``, root of the call directories.
         public_url: ``VOICELAB_PUBLIC_URL``, the base URL Twilio sees (overrides
             what is derived from the request and its ``X-Forwarded-*`` headers).
@@ -203,7 +203,8 @@ class Settings(BaseSettings):
     cartesia_api_key: SecretStr | None = _env("CARTESIA_API_KEY")
     cartesia_voice_id: str | None = _env("CARTESIA_VOICE_ID")
 
-    providers: ProvidersName | None = None
+    # A name of the bundles' table (voicelab._bundles), checked against it.
+    providers: str | None = None
     recordings_dir: Path = Path("recordings")
     log_dir: Path = Path("logs")
     public_url: str | None = None
@@ -267,6 +268,11 @@ class Settings(BaseSettings):
     judge_model: str | None = None
     judge_api_key: SecretStr | None = None
     judge_timeout: float = Field(default=120.0, gt=0, le=600)
+
+    @field_validator("providers")
+    @classmethod
+    def _check_providers(cls, value: str | None) -> str | None:
+        return bundle(value).name if value else None
 
     @field_validator("agent")
     @classmethod

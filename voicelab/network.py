@@ -18,6 +18,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pydantic import SecretStr
+
 from voicelab.bot.agent import Agent, AgentSpec, load_agent
 from voicelab.bot.models import ModelPool
 from voicelab.config import Settings, load_settings, secret_value
@@ -153,7 +155,8 @@ class LocalNetwork:
             server_settings = self.settings.model_copy(
                 update={
                     "twilio_account_sid": account,
-                    "twilio_auth_token": token,
+                    # model_copy does not validate: the token goes in as the type it has.
+                    "twilio_auth_token": SecretStr(token),
                     "twilio_phone_number": number,
                     "twilio_api_base": self.carrier.base_url,
                 }
