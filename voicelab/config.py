@@ -106,6 +106,10 @@ def _env(name: str) -> Any:
 class Settings(BaseSettings):
     """Everything voicelab can be configured with.
 
+    One flat class on purpose: each field is one variable, one sweep override and one
+    ``Lab(**overrides)`` keyword by the same name. Secrets are :class:`~pydantic.SecretStr`
+    (``repr`` shows ``**********``; :func:`secret_value` reads one where a client needs it).
+
     Attributes:
         twilio_account_sid: ``TWILIO_ACCOUNT_SID``.
         twilio_auth_token: ``TWILIO_AUTH_TOKEN``; when set, every Twilio request is
