@@ -49,6 +49,7 @@ SERVER_COLUMNS = [
     "v2v_server_s",
     "vad_stop_s",
     "stt_s",
+    "turn_end_s",
     "llm_ttft_s",
     "tts_ttfa_s",
     "transport_s",

@@ -59,6 +59,7 @@ def _call_lines(
         parts = {
             "vad_stop_s": vad,
             "stt_s": stt,
+            "turn_end_s": 0.0,  # no vad.stopped events: the turn end stays in vad_stop_s
             "llm_ttft_s": ttft,
             "tool_s": 0.0,
             "tts_ttfa_s": ttfa,

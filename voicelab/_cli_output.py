@@ -77,6 +77,12 @@ def print_call(call: Any, scenario: Any = None) -> bool:
             " as two turns has two rows)"
         )
         typer.echo(latency_by_line(replies).to_string(na_rep="-"))
+        late = replies.get("overlaps_next_line", pd.Series(dtype="boolean"))
+        for row in replies[late.fillna(False).astype(bool)].itertuples():
+            typer.echo(
+                f"  line {row.caller_turn}: the reply was first heard after the caller had"
+                " started its next line, so it has no voice-to-voice figure"
+            )
     if call.directory is not None:
         typer.echo("\nFiles")
         for path in sorted(call.directory.iterdir()):
@@ -90,7 +96,9 @@ def latency_by_line(replies: pd.DataFrame) -> pd.DataFrame:
     (``caller_turn``; the server's turn where no line is known) beside the server's turn."""
     ordered = replies.sort_values("turn", kind="stable")
     line = ordered["turn"]
-    if "caller_turn" in ordered:
+    if "line" in ordered:  # a turn the server split off a line keeps the line's number
+        line = ordered["line"].astype("Int64").fillna(ordered["turn"].astype("Int64"))
+    elif "caller_turn" in ordered:
         line = ordered["caller_turn"].astype("Int64").fillna(ordered["turn"].astype("Int64"))
     table = ordered[LATENCY_COLUMNS].round(3)
     table.insert(0, "server_turn", ordered["turn"].astype("Int64").to_numpy())

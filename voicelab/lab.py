@@ -44,10 +44,10 @@ use_console()
 
 from voicelab.bot.agent import AgentSpec  # noqa: E402
 from voicelab.config import Settings, load_settings  # noqa: E402
-from voicelab.errors import VoicelabError  # noqa: E402
+from voicelab.errors import ScenarioError, VoicelabError  # noqa: E402
 from voicelab.network import LabModels, LocalNetwork, lab_agent  # noqa: E402
 from voicelab.server.runner import SigtermStop  # noqa: E402
-from voicelab.simulator.scenario import Scenario, load_file, load_scenario  # noqa: E402
+from voicelab.simulator.scenario import Scenario, load_file  # noqa: E402
 from voicelab.simulator.simulator import SimulatedCall  # noqa: E402
 
 __all__ = ["CallResult", "Lab"]
@@ -214,20 +214,20 @@ class Lab:
             self._loop.close()
             self._loop = None
 
-    def simulate(
-        self,
-        scenario: str | Path | Scenario,
-        *,
-        calls: int = 1,
-        concurrency: int = 1,
-        progress: bool = True,
-    ) -> CallResult | list[CallResult]:
-        """Play a scenario; one :class:`CallResult`, or a list when ``calls > 1``."""
-        loaded = scenario if isinstance(scenario, Scenario) else load_scenario(scenario)
-        results = self.simulate_many(
-            [loaded] * calls, concurrency=concurrency, progress=progress and calls > 1
-        )
-        return results[0] if calls == 1 else results
+    def simulate(self, scenario: str | Path | Scenario, *, progress: bool = False) -> CallResult:
+        """Play one scenario and return its :class:`CallResult` (several, or repeats:
+        :meth:`simulate_many`, which always returns a list).
+
+        Raises:
+            ScenarioError: A file holding several scenarios (a pipecat eval file with more
+                than one): play it with :meth:`simulate_many`.
+        """
+        loaded = [scenario] if isinstance(scenario, Scenario) else load_file(scenario)
+        if len(loaded) != 1:
+            raise ScenarioError(
+                f"{scenario} holds {len(loaded)} scenarios: play them with simulate_many()"
+            )
+        return self.simulate_many(loaded, progress=progress)[0]
 
     def simulate_many(
         self,

@@ -122,7 +122,10 @@ class LocalNetwork:
         self.settings = settings or load_settings()
         self.agent = lab_agent(self.settings, server_url, agent)
         self.models = models if models is not None else LabModels()
-        self.server_url = server_url
+        # Two URLs, kept apart: an outside agent's (given, for good) and the lab's own
+        # server's (while it runs). One field for both made a restarted network take its
+        # own stopped server for an outside agent.
+        self.agent_url = server_url
         self.carrier_port = carrier_port
         self.status_callback_path = status_callback_path
         self.server: CallServer | None = None
@@ -130,12 +133,19 @@ class LocalNetwork:
         self.simulator: Simulator | None = None
 
     @property
+    def server_url(self) -> str | None:
+        """Where calls go: the outside agent, else the lab's own server while it runs."""
+        if self.agent_url is not None:
+            return self.agent_url
+        return self.server.url if self.server is not None else None
+
+    @property
     def recordings_dir(self) -> Path:
         return self.settings.recordings_dir
 
     async def start(self) -> LocalNetwork:
         """Start the carrier, then the server (pointed at the carrier)."""
-        external = self.server_url is not None
+        external = self.agent_url is not None
         account = self.settings.twilio_account_sid if external else None
         token = secret_value(self.settings.twilio_auth_token) if external else None
         account = account or "AC" + secrets.token_hex(16)
@@ -163,10 +173,10 @@ class LocalNetwork:
             )
             self.server = CallServer(server_settings, agent=self.agent, pool=self.models.bot)
             await asyncio.to_thread(self.server.start)
-            self.server_url = self.server.url
-        assert self.server_url is not None
+        url = self.server_url
+        assert url is not None
         self.simulator = Simulator(
-            self.server_url,
+            url,
             self.carrier,
             recordings_dir=self.recordings_dir,
             twilio_number=number,

@@ -21,7 +21,7 @@ from voicelab.analysis import (
     scores_df,
     turn_wer,
 )
-from voicelab.lab import Lab
+from voicelab.lab import CallResult, Lab
 
 matplotlib.use("Agg")
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
 
 
 @pytest.fixture(scope="module")
-def recordings(tmp_path_factory, lab_models) -> Path:
+def played(tmp_path_factory, lab_models) -> tuple[Path, list[CallResult]]:
     root = tmp_path_factory.mktemp("recordings")
     with Lab(providers="scripted", recordings_dir=root, models=lab_models) as lab:
         calls = lab.simulate_many(
@@ -39,7 +39,12 @@ def recordings(tmp_path_factory, lab_models) -> Path:
             progress=False,
         )
     assert [c.status for c in calls] == ["completed", "completed"]
-    return root
+    return root, calls
+
+
+@pytest.fixture(scope="module")
+def recordings(played) -> Path:
+    return played[0]
 
 
 @pytest.fixture(scope="module")
@@ -133,3 +138,34 @@ def test_plots_render_to_png(recordings, turns, tmp_path):
         fig.savefig(tmp_path / f"{name}.png")
         plt.close(fig)
         assert (tmp_path / f"{name}.png").stat().st_size > 5000
+
+
+def test_every_surface_shows_the_same_figure_for_each_reply(played, turns):
+    """One latency truth: ``turns_df`` (through ``turn_v2v``), ``CallResult``, ``voicelab
+    simulate``'s summary and the report give each reply the same voice-to-voice."""
+    from voicelab._cli_output import reply_latencies as summary_figures
+    from voicelab.analysis import build_report
+    from voicelab.analysis.latency import turn_v2v
+
+    root, calls = played
+    replies = turns[(turns["turn"] > 0) & ~turns["overlaps_next_line"].astype(bool)]
+    truth = {
+        str(sid): [turn_v2v(r) for _, r in group.iterrows() if pd.notna(turn_v2v(r))]
+        for sid, group in replies.sort_values("turn").groupby("call_sid", observed=True)
+    }
+    assert sum(len(v) for v in truth.values()) >= 4
+    for call in calls:
+        sid = str(call.call_sid)
+        assert [v for _, v in call._latencies()] == pytest.approx(truth[sid])
+        lines = [line for line, _ in call._latencies()]
+        assert lines == sorted(lines) and set(lines) <= {1, 2}  # numbered by caller line
+    summary = summary_figures([c.call for c in calls])
+    assert {sid: pytest.approx(v) for sid, v in truth.items()} == summary
+    report = build_report(root, path=root / "surfaces.html")
+    per_call = report.summary["per_call"].set_index("call_sid")
+    for sid, values in truth.items():
+        assert per_call.loc[sid, "v2v_median_s"] == pytest.approx(float(pd.Series(values).median()))
+        assert per_call.loc[sid, "v2v_max_s"] == pytest.approx(max(values))
+    # Each reply's parts add up to what the caller felt, in the table every view reads.
+    measured = replies.dropna(subset=["v2v_caller_s"])
+    assert (measured[list(BREAKDOWN)].sum(axis=1) - measured["v2v_caller_s"]).abs().max() < 1e-9

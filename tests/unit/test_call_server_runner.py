@@ -45,3 +45,32 @@ def test_a_taken_port_is_a_clear_error(tmp_path):
         )
         with pytest.raises(VoicelabError, match=r"cannot listen on .*in use"):
             second.start()
+
+
+def test_a_restarted_network_runs_its_own_server_again(tmp_path):
+    """The lab's own server's URL used to stay behind after stop(), so a restarted network
+    took its stopped server for an outside agent (black-box callers, no server of its own)."""
+    from voicelab.network import LocalNetwork
+
+    async def twice() -> list[tuple[bool, int]]:
+        network = LocalNetwork(Settings(providers="instant", recordings_dir=tmp_path))
+        seen = []
+        for _ in range(2):
+            await network.start()
+            assert network.server is not None and network.server_url == network.server.url
+            async with httpx.AsyncClient() as client:
+                health = await client.get(f"{network.server_url}/health")
+            seen.append((network.agent_url is None, health.status_code))
+            await network.stop()
+            assert network.server_url is None
+        return seen
+
+    assert asyncio.run(twice()) == [(True, 200), (True, 200)]
+
+
+def test_an_outside_agents_url_stays_what_it_was(tmp_path):
+    from voicelab.network import LocalNetwork
+
+    network = LocalNetwork(Settings(recordings_dir=tmp_path), server_url="http://127.0.0.1:9")
+    assert network.server_url == network.agent_url == "http://127.0.0.1:9"
+    assert network.server is None

@@ -18,13 +18,13 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import SleepFrame, run_test
 
+from voicelab.bot.fault_injection import ProviderFault
 from voicelab.bot.faults import (
     FALLBACK_LINE,
     GOODBYE_LINE,
     MAX_FALLBACKS,
     FallbackSpeaker,
     FirstTokenGuard,
-    ProviderFault,
     failed_service,
 )
 

@@ -64,3 +64,15 @@ def test_caller_models_load_lazily_and_once(monkeypatch: pytest.MonkeyPatch) -> 
     assert models.loads == {"voice": 1}
     assert models.loaded == {"voice": True, "whisper": False, "llm": False}
     assert CallerModels().voice() is not voice  # another owner loads its own
+
+
+def test_simulate_is_one_call_and_says_so_for_a_file_of_several(tmp_path: Path) -> None:
+    """``Lab.simulate`` returns one CallResult, never a list: a file of several scenarios is
+    refused (before anything starts) with the method that plays them."""
+    from voicelab.errors import ScenarioError
+
+    several = Path(__file__).resolve().parents[2] / "evals" / "pipecat" / "feedback_script.yaml"
+    lab = Lab(providers="instant", recordings_dir=tmp_path)
+    with pytest.raises(ScenarioError, match=r"holds 4 scenarios: play them with simulate_many"):
+        lab.simulate(several)
+    assert lab._network is None  # refused before any server or carrier started

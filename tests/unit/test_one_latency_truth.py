@@ -71,7 +71,7 @@ def test_the_demos_latency_table_is_by_caller_line_in_time_order(tmp_path: Path)
     write_synthetic_tree(tmp_path, 1, turns=3, seed=6, scenario={"id": "order", "expectations": []})
     replies = turns_df(tmp_path).query("turn > 0")
     # The server split line 1 ("Hi, ..."): two server turns answer it; rows arrive shuffled.
-    split = replies.assign(caller_turn=replies["caller_turn"].where(replies["turn"] != 2, 1))
+    split = replies.assign(line=replies["line"].where(replies["turn"] != 2, 1))
     table = latency_by_line(split.sample(frac=1, random_state=1))
     assert list(table.index) == [1, 1, 3] and list(table["server_turn"]) == [1, 2, 3]
     assert table.index.name == "line"

@@ -13,8 +13,9 @@ from voicelab.analysis._audio import CallAudio, load_audio, recording_v2v
 from voicelab.analysis._files import CallRecordWarning
 from voicelab.analysis._replay import replay_table
 from voicelab.analysis.costs import Prices, call_costs
-from voicelab.analysis.latency import BREAKDOWN, LATENCY_COLUMNS, compare, latency_summary
+from voicelab.analysis.latency import BREAKDOWN, LATENCY_COLUMNS
 from voicelab.analysis.load import calls_df, events_df, judgments_df, tool_calls_df, turns_df
+from voicelab.analysis.percentiles import compare, latency_summary
 from voicelab.analysis.plots import (
     plot_breakdown,
     plot_latency_cdf,

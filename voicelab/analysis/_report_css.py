@@ -5,7 +5,7 @@ from __future__ import annotations
 __all__ = ["CSS", "PART_COLOURS"]
 
 # One colour per breakdown stage, in pipeline order (the legend and the bars share them).
-PART_COLOURS = ("#6366f1", "#0ea5e9", "#10b981", "#ec4899", "#f59e0b", "#94a3b8")
+PART_COLOURS = ("#6366f1", "#0ea5e9", "#8b5cf6", "#10b981", "#ec4899", "#f59e0b", "#94a3b8")
 
 CSS = """
 :root{--ink:#1f2937;--muted:#6b7280;--line:#e5e7eb;--bg:#f6f7f9;--card:#fff;

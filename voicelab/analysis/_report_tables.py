@@ -14,8 +14,9 @@ import pandas as pd
 
 from voicelab.analysis._report_checks import scenario_checks
 from voicelab.analysis._report_words import in_sentence
-from voicelab.analysis.latency import BREAKDOWN, V2V_PREFERENCE, compare, latency_summary
+from voicelab.analysis.latency import BREAKDOWN, V2V_PREFERENCE
 from voicelab.analysis.latency import measured_v2v as _measured
+from voicelab.analysis.percentiles import compare, latency_summary
 from voicelab.analysis.wer import turn_wer
 from voicelab.expectations import Expectation
 

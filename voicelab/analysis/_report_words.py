@@ -103,7 +103,12 @@ PARTS: dict[str, tuple[str, str]] = {
         "Waiting for the voice activity detector to decide the caller stopped (includes "
         "the audio's trip to the server).",
     ),
-    "stt_s": ("Final transcript", "From that decision to the final transcript going to the LLM."),
+    "stt_s": ("Transcription", "From that decision to the final transcript."),
+    "turn_end_s": (
+        "Turn-end decision",
+        "What deciding the caller had finished (the turn model, or its timeout) added after "
+        "the transcript was ready, up to the hand-off to the LLM.",
+    ),
     "llm_ttft_s": ("LLM first token", "The language model's time to its first token."),
     "tool_s": (
         "Function calls",

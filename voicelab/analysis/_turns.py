@@ -10,7 +10,9 @@ may finish before the stop, a segmented one after it).
 
 Caller utterances (simulated calls) are matched to server turns by wall clock: turn ``k``
 gets the caller utterance that ended last before its ``user.speech_stopped`` and after the
-previous turn's. An utterance the server never heard keeps a row of its own, ``turn`` null.
+previous turn's. An utterance the server never heard keeps a row of its own, ``turn`` null. A reply
+first heard after the caller had started its next line is flagged (``overlaps_next_line``)
+and gets no voice-to-voice figure: it is not a latency.
 
 A black-box agent's call (no server events: a bot voicelab did not write) has only the
 caller's side: its turns are the caller's (turn ``N`` = the reply heard to utterance ``N``,
@@ -56,6 +58,8 @@ TURNS_SCHEMA = pa.schema(
         ("call_sid", _DICT),
         ("turn", pa.int64()),
         ("caller_turn", pa.int64()),
+        ("line", pa.int64()),
+        ("split_line", pa.bool_()),
         ("speaker", _DICT),
         ("started_at", pa.timestamp("us", tz="UTC")),
         ("caller_text", _STR),
@@ -63,6 +67,7 @@ TURNS_SCHEMA = pa.schema(
         ("bot_text", _STR),
         ("heard_text", _STR),
         ("interrupted", pa.bool_()),
+        ("overlaps_next_line", pa.bool_()),
         ("tool_calls", _STR),
         ("bot_speech_s", _F64),
         *((name, _F64) for name in _LATENCY),
@@ -315,6 +320,8 @@ def call_turns(call: ParsedCall) -> list[dict[str, Any]]:
         said = heard.get(number, {}) if number is not None else {}
         text = side.transcripts.get(number, []) if number is not None else []
         rows.append(_row(call.call_sid, turn, utt, said, text))
+    _number_by_line(rows, turns, utterances, simulated=bool(caller))
+    _flag_overlaps(rows, utterances)
     if not server:
         for row in rows:
             row["interrupted"] = None  # only the server knows (its interruption events)
@@ -323,6 +330,58 @@ def call_turns(call: ParsedCall) -> list[dict[str, Any]]:
         row.update(labels)
     rows.sort(key=_order)
     return rows
+
+
+def _number_by_line(
+    rows: list[dict[str, Any]],
+    turns: dict[int, _Turn],
+    utterances: dict[int, _Utterance],
+    *,
+    simulated: bool,
+) -> None:
+    """Give every row the caller's line it belongs to (``line``), and flag split lines.
+
+    The server may end a turn at a pause inside a line ("Hi, ... my salad"): that turn has no
+    ``caller_turn`` of its own (the line's end matched the turn after it) but it was cut from
+    the line it stopped inside, so it keeps that line's number, and both rows of the line
+    say ``split_line``. Real calls have no caller lines: there a row's line is its turn.
+    """
+    spans = [
+        (n, _wall(u.started_wall), _wall(u.ended_wall))
+        for n, u in utterances.items()
+        if u.started_wall and u.ended_wall
+    ]
+    cut_from: dict[int, int] = {}  # server turn -> the line it was cut from
+    for number, turn in turns.items():
+        stop = _wall(turn.stop_wall)
+        if number > 0 and turn.caller_turn is None and stop is not None:
+            inside = [n for n, start, end in spans if start and end and start <= stop < end]
+            if inside:
+                cut_from[number] = inside[0]
+    split = set(cut_from.values())
+    for row in rows:
+        line = row["caller_turn"]
+        if line is None:
+            line = cut_from.get(row["turn"]) if simulated else row["turn"]
+        row["line"], row["split_line"] = line, line in split
+
+
+def _flag_overlaps(rows: list[dict[str, Any]], utterances: dict[int, _Utterance]) -> None:
+    """Flag replies first heard after the caller had started its next line.
+
+    Such a reply answers line ``N`` but reached the caller during line ``N + 1`` (the
+    caller gave up waiting, or its script moved on): "heard minus line ``N``'s end" would
+    count the next line as the agent's latency. Its voice-to-voice figures are left out
+    (NaN, with ``transport_s``, the remainder); the parts the server measured stay.
+    """
+    for row in rows:
+        line, heard = row["caller_turn"], row["heard_started_t"]
+        following = utterances.get(line + 1) if line is not None else None
+        next_started = following.started_t if following is not None else None
+        late = heard is not None and next_started is not None and heard >= next_started
+        row["overlaps_next_line"] = late
+        if row["overlaps_next_line"]:
+            row.update(v2v_caller_s=None, v2v_server_s=None, transport_s=None)
 
 
 def _order(row: dict[str, Any]) -> tuple[bool, float, int]:

@@ -23,11 +23,19 @@ The breakdown of a turn, in pipeline order:
     walls are compared); it includes the audio's trip to the server. Real calls have no
     caller events: there it is the VAD's ``stop_secs``. Records without ``vad.stopped``
     events fall back to ``user.speech_stopped`` in place of it (then ``stt_s`` is the
-    transcript's wait after the turn stop, floored at 0).
+    transcript's wait after the turn stop, floored at 0, and ``turn_end_s`` is 0).
 ``stt_s``
-    From the VAD's stop to the turn being handed to the LLM with its final transcript:
-    ``user.speech_stopped.t - vad.stopped.t``. With a segmented STT (Whisper) this is the
-    transcription time, or the turn strategy's ``user_speech_timeout`` if that is longer.
+    The transcription on the turn's path: from the VAD's stop to the final transcript
+    (``stt.transcript.t - vad.stopped.t``), clipped to ``[0, user.speech_stopped.t -
+    vad.stopped.t]``: 0 for a streaming STT whose transcript was ready at the stop, the
+    whole wait if the transcript came last.
+``turn_end_s``
+    What the turn-end decision added after the transcript was ready: the rest of the wait
+    from the VAD's stop to the hand-off to the LLM (``user.speech_stopped.t - vad.stopped.t
+    - stt_s``). It is smart-turn's verdict, or its fallback timeout (1.5 s) when the model
+    was unsure. The two run side by side; each turn's wait is charged to the one that ended
+    last, so the parts still add up. Records without ``vad.stopped`` events cannot split it
+    (it stays inside ``vad_stop_s``): 0 there.
 ``llm_ttft_s``
     The turn's first ``llm.first_token.ttft_s`` (from ``llm.started``). In a turn where the
     LLM called functions, the LLM's own time: from the turn's first ``llm.started`` to its
@@ -43,42 +51,43 @@ The breakdown of a turn, in pipeline order:
     context aggregation and queueing, and the LLM's wait from its first token to the first
     whole sentence TTS can start on.
 
-Summaries report p50 / p90 / p95 / max with percentile-bootstrap confidence intervals, never
-a mean alone; the bootstrap is seeded, so a report is reproducible.
+Summaries of these columns (percentiles with bootstrap intervals, A/B comparisons) live in
+:mod:`voicelab.analysis.percentiles`.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
 import pandas as pd
-
-from voicelab.errors import NotFoundError
 
 __all__ = [
     "BREAKDOWN",
     "LATENCY_COLUMNS",
     "V2V_PREFERENCE",
     "breakdown",
-    "compare",
-    "latency_summary",
     "measured_v2v",
     "reply_latencies",
     "turn_v2v",
 ]
 
-BREAKDOWN = ("vad_stop_s", "stt_s", "llm_ttft_s", "tool_s", "tts_ttfa_s", "transport_s")
+BREAKDOWN = (
+    "vad_stop_s",
+    "stt_s",
+    "turn_end_s",
+    "llm_ttft_s",
+    "tool_s",
+    "tts_ttfa_s",
+    "transport_s",
+)
 LATENCY_COLUMNS = ("v2v_caller_s", "v2v_server_s", "v2v_recording_s", *BREAKDOWN)
 V2V_PREFERENCE = ("v2v_caller_s", "v2v_recording_s", "v2v_server_s")
 """Voice-to-voice columns, best first: what the caller felt, the same measured on
 ``caller.wav``, then the server's figure (which excludes transport and playout). Where a
 single figure per turn is wanted (expectations, reports), the first one present is it."""
 _NAN = math.nan
-_QUANTILES = (50, 90, 95)
-_MAX_BOOT_CELLS = 4_000_000  # resamples x values held in memory at once
 
 
 def turn_v2v(row: Mapping[str, Any] | pd.Series) -> float:
@@ -98,13 +107,15 @@ def reply_latencies(turns: pd.DataFrame) -> pd.DataFrame:
         turns: ``turns_df`` rows.
 
     Returns:
-        Columns ``call_sid``, ``line`` (the caller's line it answers, ``caller_turn``; the
+        Columns ``call_sid``, ``line`` (the caller's line it answers, ``turns_df``'s ``line``; the
         server's turn where no line is known), ``turn`` and ``v2v_s`` (:func:`turn_v2v`).
     """
     if turns.empty:
         return pd.DataFrame(columns=["call_sid", "line", "turn", "v2v_s"])
     line = turns["turn"]
-    if "caller_turn" in turns:
+    if "line" in turns:  # a turn the server split off a line keeps the line's number
+        line = turns["line"].astype("Int64").fillna(turns["turn"].astype("Int64"))
+    elif "caller_turn" in turns:
         line = turns["caller_turn"].astype("Int64").fillna(turns["turn"].astype("Int64"))
     out = pd.DataFrame(
         {
@@ -168,182 +179,46 @@ def breakdown(
     v2v_server = _NAN if v2v_server_s is None else v2v_server_s
     if vad_stopped_t is not None and user_stopped_t is not None:
         vad = caller_to_vad_s if caller_to_vad_s is not None else _nan_if_none(vad_stop_secs)
-        stt = max(0.0, user_stopped_t - vad_stopped_t)
-    elif caller_to_stop_s is not None:
-        vad = caller_to_stop_s
-    else:
-        vad = v2v_server - _sub(bot_started_t, user_stopped_t)
-    if vad_stopped_t is None or user_stopped_t is None:
-        stt = max(0.0, _sub(stt_final_t, user_stopped_t)) if stt_final_t is not None else _NAN
-        if user_stopped_t is None:
-            stt = _NAN
+        stt, turn_end = _transcript_and_turn_end(vad_stopped_t, stt_final_t, user_stopped_t)
+    else:  # no VAD events: the turn's stop stands in for the VAD's
+        if caller_to_stop_s is not None:
+            vad = caller_to_stop_s
+        else:  # a real call: the server's figure less what came after the stop
+            vad = v2v_server - _sub(bot_started_t, user_stopped_t)
+        stt = _sub(stt_final_t, user_stopped_t)
+        stt = max(0.0, stt) if not math.isnan(stt) else _NAN
+        turn_end = 0.0 if user_stopped_t is not None else _NAN
     llm = _NAN if llm_ttft_s is None else llm_ttft_s
     tool = _NAN if tool_s is None else tool_s
     if tool_s and llm_first_token_wait_s is not None:
         llm = max(0.0, llm_first_token_wait_s - tool_s)  # both LLM runs, not the tools
     tts = _NAN if tts_ttfa_s is None else tts_ttfa_s
     basis = v2v_caller if not math.isnan(v2v_caller) else v2v_server
+    measured = vad + stt + turn_end + llm + tool + tts  # NaN as soon as one part is
     return {
         "v2v_caller_s": v2v_caller,
         "v2v_server_s": v2v_server,
         "vad_stop_s": vad,
         "stt_s": stt,
+        "turn_end_s": turn_end,
         "llm_ttft_s": llm,
         "tool_s": tool,
         "tts_ttfa_s": tts,
-        "transport_s": basis - (vad + stt + llm + tool + tts),  # NaN as soon as one part is
+        "transport_s": basis - measured,
     }
+
+
+def _transcript_and_turn_end(
+    vad_stopped_t: float, stt_final_t: float | None, user_stopped_t: float
+) -> tuple[float, float]:
+    """Split the wait from the VAD's stop to the hand-off between the transcription and the
+    turn-end decision: they run side by side, and the one that ended last holds the turn."""
+    waited = max(0.0, user_stopped_t - vad_stopped_t)
+    # No transcript time known: the whole wait stays the STT's, as before the split.
+    heard = waited if stt_final_t is None else stt_final_t - vad_stopped_t
+    stt = min(max(0.0, heard), waited)
+    return stt, waited - stt
 
 
 def _nan_if_none(value: float | None) -> float:
     return _NAN if value is None else value
-
-
-def _boot_quantiles(values: np.ndarray, qs: Sequence[float], n_boot: int, seed: int) -> np.ndarray:
-    """Quantiles ``qs`` of ``n_boot`` resamples of ``values``: shape ``(len(qs), n_boot)``."""
-    rng = np.random.default_rng(seed)
-    chunk = max(1, _MAX_BOOT_CELLS // len(values))
-    parts = []
-    for start in range(0, n_boot, chunk):
-        size = min(chunk, n_boot - start)
-        resamples = values[rng.integers(0, len(values), size=(size, len(values)))]
-        parts.append(np.percentile(resamples, qs, axis=1))
-    return np.concatenate(parts, axis=1)
-
-
-def _groups(
-    df: pd.DataFrame, by: str | Sequence[str] | None, col: str
-) -> list[tuple[tuple, np.ndarray]]:
-    keys = [by] if isinstance(by, str) else list(by or [])
-    values = df[col].astype("float64")
-    if not keys:
-        return [((), values.dropna().to_numpy())]
-    by_what = df[keys[0]] if len(keys) == 1 else [df[k] for k in keys]
-    grouped = values.groupby(by_what, observed=True, dropna=False, sort=True)
-    return [((k,) if len(keys) == 1 else tuple(k), v.dropna().to_numpy()) for k, v in grouped]
-
-
-def latency_summary(
-    df: pd.DataFrame,
-    by: str | Sequence[str] | None = None,
-    col: str | Sequence[str] = "v2v_caller_s",
-    *,
-    n_boot: int = 2000,
-    ci: float = 0.95,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """Percentiles of a latency column, per group, with bootstrap confidence intervals.
-
-    Args:
-        df: Usually ``turns_df(root)`` (merge call columns in to group by them).
-        by: Column(s) to group by; ``None`` summarises everything together.
-        col: The latency column, or several (one row per group and column).
-        n_boot: Bootstrap resamples.
-        ci: Confidence level of the intervals.
-        seed: Seed of the resampling, so the same data always gives the same table.
-
-    Returns:
-        One row per group (and column): the ``by`` columns, ``metric`` (the column), ``n``
-        (non-NaN values), ``p50``, ``p50_lo``, ``p50_hi``, ``p90`` ..., ``p95`` ..., and
-        ``max``. The max has no interval: a bootstrap cannot see past the largest value.
-        Percentiles use numpy's default (linear) interpolation; intervals are NaN below 2
-        values.
-    """
-    keys = [by] if isinstance(by, str) else list(by or [])
-    cols = [col] if isinstance(col, str) else list(col)
-    alpha = (1 - ci) / 2 * 100
-    rows = []
-    for metric in cols:
-        for key, values in _groups(df, by, metric):
-            row: dict[str, object] = dict(zip(keys, key, strict=True))
-            row |= {"metric": metric, "n": len(values)}
-            point = np.percentile(values, _QUANTILES) if len(values) else [_NAN] * 3
-            boot = _boot_quantiles(values, _QUANTILES, n_boot, seed) if len(values) > 1 else None
-            for i, q in enumerate(_QUANTILES):
-                row[f"p{q}"] = float(point[i])
-                lo, hi = (
-                    np.percentile(boot[i], [alpha, 100 - alpha])
-                    if boot is not None
-                    else (_NAN, _NAN)
-                )
-                row[f"p{q}_lo"], row[f"p{q}_hi"] = float(lo), float(hi)
-            row["max"] = float(values.max()) if len(values) else _NAN
-            rows.append(row)
-    columns = [*keys, "metric", "n"]
-    columns += [f"p{q}{s}" for q in _QUANTILES for s in ("", "_lo", "_hi")] + ["max"]
-    return pd.DataFrame(rows, columns=columns).astype({"n": "int64"})
-
-
-def compare(
-    df: pd.DataFrame,
-    by: str,
-    col: str = "v2v_caller_s",
-    *,
-    baseline: object | None = None,
-    n_boot: int = 2000,
-    ci: float = 0.95,
-    seed: int = 0,
-) -> pd.DataFrame:
-    """A/B: each group's median latency against a baseline group's, with a bootstrap CI.
-
-    Args:
-        df: Turns with a ``by`` column (a prompt, provider or setting).
-        by: The column naming the variant.
-        col: The latency column compared.
-        baseline: The reference value of ``by``; default the first in sorted order.
-        n_boot: Bootstrap resamples (each group resampled independently).
-        ci: Confidence level.
-        seed: Seed of the resampling.
-
-    Returns:
-        One row per non-baseline group: ``by``, ``baseline``, ``n``, ``n_baseline``,
-        ``median``, ``median_baseline``, ``diff`` (median minus baseline median; negative
-        is faster), ``diff_lo``, ``diff_hi``, and ``significant`` (the interval excludes 0).
-    """
-    groups = dict((k[0], v) for k, v in _groups(df, by, col))
-    if not groups:
-        return pd.DataFrame(
-            columns=[
-                by,
-                "baseline",
-                "n",
-                "n_baseline",
-                "median",
-                "median_baseline",
-                "diff",
-                "diff_lo",
-                "diff_hi",
-                "significant",
-            ]
-        )
-    if baseline is None:
-        baseline = next(iter(groups))
-    if baseline not in groups:
-        raise NotFoundError(f"baseline {baseline!r} is not a value of {by!r}")
-    base = groups[baseline]
-    alpha = (1 - ci) / 2 * 100
-    rows = []
-    for offset, (name, values) in enumerate(groups.items()):
-        if name == baseline:
-            continue
-        diff = np.median(values) - np.median(base) if len(values) and len(base) else _NAN
-        lo = hi = _NAN
-        if len(values) > 1 and len(base) > 1:
-            boot_a = _boot_quantiles(values, [50], n_boot, seed + 1 + offset)[0]
-            boot_b = _boot_quantiles(base, [50], n_boot, seed)[0]
-            lo, hi = np.percentile(boot_a - boot_b, [alpha, 100 - alpha])
-        rows.append(
-            {
-                by: name,
-                "baseline": baseline,
-                "n": len(values),
-                "n_baseline": len(base),
-                "median": float(np.median(values)) if len(values) else _NAN,
-                "median_baseline": float(np.median(base)) if len(base) else _NAN,
-                "diff": float(diff),
-                "diff_lo": float(lo),
-                "diff_hi": float(hi),
-                "significant": bool(lo > 0 or hi < 0),
-            }
-        )
-    return pd.DataFrame(rows)

@@ -48,7 +48,7 @@ from voicelab.analysis._turns import build_turns
 __all__ = ["calls_df", "events_df", "judgments_df", "tool_calls_df", "turns_df"]
 
 # Bump when a builder's output changes, so caches written by older code are not reused.
-_RECORDS_VERSION = 7
+_RECORDS_VERSION = 8  # 8: turn_end_s, overlaps_next_line, line, split_line
 _RECORDING_VERSION = 1
 _TYPES = {pa.int64(): pd.Int64Dtype(), pa.bool_(): pd.BooleanDtype()}
 
@@ -322,6 +322,10 @@ def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> p
             counts the caller's turns instead, and its server-side columns are null.
         caller_turn (Int64): The simulated caller's utterance this turn answers (matched by
             wall clock; 0 for the greeting); NaN on real calls.
+        line (Int64): The caller's line the row belongs to: ``caller_turn``, or for a turn
+            the server ended at a pause inside a line, that line (null: a turn inside no
+            line). On real calls, the turn.
+        split_line (boolean): The server took this row's line as two or more turns.
         speaker (category): Who spoke in the turn: ``both``, ``caller`` (no reply) or ``bot``
             (the greeting, or a reply to nothing heard).
         started_at (datetime64[us, UTC]): The turn's first event.
@@ -331,12 +335,16 @@ def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> p
         heard_text (str): The reply as the simulated caller heard it, transcribed by its own
             Whisper (``caller.transcript``: goal-driven callers, and black-box agents).
         interrupted (boolean): The caller barged in on this reply.
+        overlaps_next_line (boolean): The reply was first heard after the caller had
+            started its next line: it gets no voice-to-voice figure (``v2v_*`` and
+            ``transport_s`` NaN), since the wait would include the caller's own line.
         tool_calls (str): The functions the agent called in the turn, in order
             (``, ``-joined; every call, with its arguments and result: ``tool_calls_df``).
         bot_speech_s (float64): How long the bot spoke (``bot.speech_stopped - started``).
-        v2v_caller_s, v2v_server_s, v2v_recording_s, vad_stop_s, stt_s, llm_ttft_s,
-            tool_s, tts_ttfa_s, transport_s (float64): Latencies (see the latency module;
-            ``tool_s`` is the time in the agent's own functions).
+        v2v_caller_s, v2v_server_s, v2v_recording_s, vad_stop_s, stt_s, turn_end_s,
+            llm_ttft_s, tool_s, tts_ttfa_s, transport_s (float64): Latencies (see the
+            latency module; ``stt_s`` is the transcription, ``turn_end_s`` what the
+            turn-end decision added, ``tool_s`` the time in the agent's own functions).
         user_started_t, user_stopped_t, stt_final_t, bot_started_t, bot_stopped_t
             (float64): Server-clock ``t`` of the turn's ``user.speech_*``, last final
             transcript and ``bot.speech_*`` events.
@@ -370,5 +378,6 @@ def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> p
         lookup = rec.set_index(["call_sid", "caller_turn"])["v2v_recording_s"]
         keys = pd.MultiIndex.from_arrays([df["call_sid"].astype("str"), df["caller_turn"]])
         measured = pd.Series(lookup.reindex(keys).to_numpy(), index=df.index)
+        measured[df["overlaps_next_line"].fillna(False).astype(bool)] = float("nan")
     df.insert(df.columns.get_loc("v2v_server_s") + 1, "v2v_recording_s", measured)
     return df

@@ -93,14 +93,17 @@ def plot_latency_hist(
 
 
 def plot_breakdown(turns: pd.DataFrame, by: str | None = None, ax: Axes | None = None) -> Axes:
-    """Stacked bars of the latency breakdown (VAD stop, STT, LLM, TTS, transport).
+    """Stacked bars of the latency breakdown (``BREAKDOWN``, in pipeline order).
 
-    With ``by``, one bar per group of per-part medians (the medians of the parts need not
-    add up to the median total); without, one bar per turn that has a breakdown.
+    Without ``by``, one bar per turn that has a breakdown: it ends at the turn's
+    voice-to-voice. With ``by``, one bar per group of per-part **means** over the turns
+    with every part measured: means add up, so the bar ends at the group's mean
+    voice-to-voice (medians of parts would not add up to anything a table shows).
     """
     ax = _axes(ax)
     if by is not None:
-        data = turns.groupby(by, observed=True, sort=True)[list(BREAKDOWN)].median()
+        complete = turns.dropna(subset=list(BREAKDOWN), how="any")
+        data = complete.groupby(by, observed=True, sort=True)[list(BREAKDOWN)].mean()
         labels = [str(i) for i in data.index]
     else:
         data = turns.dropna(subset=list(BREAKDOWN), how="all")
@@ -115,7 +118,7 @@ def plot_breakdown(turns: pd.DataFrame, by: str | None = None, ax: Axes | None =
         ax.bar(range(len(data)), values, bottom=bottom, label=part.removesuffix("_s"))
         bottom += values
     ax.set_xticks(range(len(data)), labels, rotation=45 if len(data) > 6 else 0, ha="right")
-    ax.set_ylabel("seconds" + (" (median)" if by else ""))
+    ax.set_ylabel("seconds" + (" (mean)" if by else ""))
     ax.legend(fontsize="small", ncols=len(BREAKDOWN))
     return ax
 

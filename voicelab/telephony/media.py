@@ -19,7 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
@@ -171,21 +171,27 @@ def parse_message(data: str | bytes) -> InboundMessage:
             ``event``, or a known event with a wrong shape. The message is short and
             never repeats the payload (it may hold anything).
     """
+    message: InboundMessage = _parse(data, "Twilio sends text", _KNOWN_EVENTS, _KNOWN)
+    return message
+
+
+def _parse(data: str | bytes, binary: str, known: Container[str], adapter: TypeAdapter[Any]) -> Any:
+    """One message checked in two steps: an object with a string ``event`` at all, then, for
+    an event in ``known``, its whole shape (``adapter``); others come back as they are."""
     if not isinstance(data, str):
-        raise MediaMessageError("binary frame (Twilio sends text)")
+        raise MediaMessageError(f"binary frame ({binary})")
     try:
         head = UnknownMessage.model_validate_json(data)
     except ValidationError:
         raise MediaMessageError("not a JSON object with a string 'event'") from None
-    if head.event not in _KNOWN_EVENTS:
+    if head.event not in known:
         return head
     try:
-        message: InboundMessage = _KNOWN.validate_json(data)
+        return adapter.validate_json(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False, include_input=False)[0]
         where = ".".join(str(part) for part in first["loc"])
         raise MediaMessageError(f"bad '{head.event}' message: {where}: {first['msg']}") from None
-    return message
 
 
 # --- building what Twilio sends ------------------------------------------------------------
@@ -329,18 +335,5 @@ def parse_server_message(data: str | bytes) -> ServerMessage:
         MediaMessageError: Not a JSON object with a string ``event``, or a ``media``,
             ``mark`` or ``clear`` with a wrong shape.
     """
-    if not isinstance(data, str):
-        raise MediaMessageError("binary frame (Twilio reads text)")
-    try:
-        head = UnknownMessage.model_validate_json(data)
-    except ValidationError:
-        raise MediaMessageError("not a JSON object with a string 'event'") from None
-    if head.event not in _SERVER_EVENTS:
-        return head
-    try:
-        message: ServerMessage = _SERVER.validate_json(data)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False, include_input=False)[0]
-        where = ".".join(str(part) for part in first["loc"])
-        raise MediaMessageError(f"bad '{head.event}' message: {where}: {first['msg']}") from None
+    message: ServerMessage = _parse(data, "Twilio reads text", _SERVER_EVENTS, _SERVER)
     return message
