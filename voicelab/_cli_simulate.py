@@ -11,7 +11,7 @@ import httpx
 import typer
 from tqdm.auto import tqdm
 
-from voicelab.config import Settings
+from voicelab.config import Settings, secret_value
 from voicelab.network import LocalNetwork
 from voicelab.simulator.simulator import SimulatedCall
 from voicelab.telephony.ids import FINAL_CALL_STATUSES
@@ -85,7 +85,7 @@ async def place_call(
     The server's ``VOICELAB_API_KEY`` (from these settings) goes with every request.
     """
     if server_url is not None:
-        key = settings.api_key.get_secret_value() if settings.api_key else None
+        key = secret_value(settings.api_key)
         await _follow(server_url, number, key, from_number)
         return
     if from_number is not None:

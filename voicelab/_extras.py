@@ -18,13 +18,11 @@ from voicelab.errors import MissingDependencyError
 __all__ = [
     "DISTRIBUTION",
     "EXTRAS",
-    "PROVIDERS_EXTRA",
     "Extra",
     "install_command",
     "llama_cmake_args",
     "missing_extras",
     "require",
-    "require_providers",
 ]
 
 DISTRIBUTION = "voicelab-phone"
@@ -76,14 +74,6 @@ EXTRAS: dict[str, Extra] = {
 }
 """Every extra, by name."""
 
-PROVIDERS_EXTRA: dict[str, str | None] = {
-    "instant": None,
-    "scripted": "scripted",
-    "offline": "offline",
-    "cloud": "cloud",
-}
-"""The extra each provider bundle needs (``None``: the core)."""
-
 
 def install_command(extra: str) -> str:
     """The command that installs ``extra``, e.g. ``pip install 'voicelab-phone[scripted]'``.
@@ -123,14 +113,3 @@ def require(extra: str, what: str) -> None:
             f"{what} needs voicelab's '{extra}' extra ({EXTRAS[extra].gives}): "
             f"{install_command(extra)}"
         )
-
-
-def require_providers(providers: str | None) -> None:
-    """Return if the provider bundle ``providers`` can run here.
-
-    Raises:
-        MissingDependencyError: Its extra is not installed (the message says which).
-    """
-    extra = PROVIDERS_EXTRA.get(providers or "offline")
-    if extra is not None:
-        require(extra, f"VOICELAB_PROVIDERS={providers}")

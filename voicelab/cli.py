@@ -23,7 +23,8 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-from voicelab.config import Settings, load_settings
+from voicelab._bundles import BUNDLES
+from voicelab.config import Settings, load_settings, secret_value
 from voicelab.errors import VoicelabError
 
 __all__ = ["app"]
@@ -60,9 +61,9 @@ StatusCallbacksOption = Annotated[
         help="Send Twilio's status callbacks to SERVER/status-callback.",
     ),
 ]
-ProvidersOption = Annotated[
-    str | None, typer.Option("--providers", help="cloud | offline | scripted | instant.")
-]
+# The names come from the bundles' table; another one is a one-line error, exit 2 (settings).
+PROVIDERS_HELP = " | ".join(BUNDLES)
+ProvidersOption = Annotated[str | None, typer.Option("--providers", help=f"{PROVIDERS_HELP}.")]
 AgentOption = Annotated[
     str | None,
     typer.Option(
@@ -161,12 +162,13 @@ def carrier(
     settings = settings_or_exit()
     if not settings.twilio_configured:
         fail("the carrier needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (any test values)")
-    assert settings.twilio_account_sid and settings.twilio_auth_token
+    account, token = settings.twilio_account_sid, secret_value(settings.twilio_auth_token)
+    assert account and token
     run(
         host,
         port,
-        account_sid=settings.twilio_account_sid,
-        auth_token=settings.twilio_auth_token,
+        account_sid=account,
+        auth_token=token,
         answerer=ScenarioAnswerer(settings.recordings_dir),
         recordings_root=settings.recordings_dir,
     )
@@ -178,7 +180,7 @@ def demo(
         Path | None, typer.Option(help="Scenario file to play (default: the packaged cold_food).")
     ] = None,
     providers: Annotated[
-        str | None, typer.Option(help="cloud | offline | scripted | instant (default: settings).")
+        str | None, typer.Option(help=f"{PROVIDERS_HELP} (default: settings).")
     ] = None,
     verbose: Verbose = False,
 ) -> None:

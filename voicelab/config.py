@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import (
     AliasChoices,
@@ -23,21 +23,22 @@ from pydantic import (
 )
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from voicelab._bundles import bundle
 from voicelab.errors import ConfigError
 from voicelab.telephony.ids import is_e164, is_e164_prefix
 
 __all__ = [
     "AGENT_IMPORT_STRING",
+    "SECRET_SETTINGS",
     "FaultKind",
     "FaultService",
     "JudgeName",
-    "ProvidersName",
     "Settings",
     "check_import_string",
     "load_settings",
+    "secret_value",
 ]
 
-ProvidersName = Literal["cloud", "offline", "scripted", "instant"]
 # Who judges the scenarios' criteria (voicelab.judging): the offline SmolLM2 in-process,
 # any OpenAI-compatible server, or a local Ollama. Apart from the agent's LLM on purpose:
 # a model grading its own replies is the least independent judge there is.
@@ -105,6 +106,10 @@ def _env(name: str) -> Any:
 class Settings(BaseSettings):
     """Everything voicelab can be configured with.
 
+    One flat class on purpose: each field is one variable, one sweep override and one
+    ``Lab(**overrides)`` keyword by the same name. Secrets are :class:`~pydantic.SecretStr`
+    (``repr`` shows ``**********``; :func:`secret_value` reads one where a client needs it).
+
     Attributes:
         twilio_account_sid: ``TWILIO_ACCOUNT_SID``.
         twilio_auth_token: ``TWILIO_AUTH_TOKEN``; when set, every Twilio request is
@@ -112,8 +117,9 @@ class Settings(BaseSettings):
         twilio_phone_number: ``TWILIO_PHONE_NUMBER`` (E.164), the default caller ID.
         openai_api_key / deepgram_api_key / cartesia_api_key / cartesia_voice_id:
             cloud provider credentials.
-        providers: ``VOICELAB_PROVIDERS``: ``cloud`` | ``offline`` | ``scripted``.
-            Default ``cloud`` when the three cloud keys are set, else ``offline``.
+        providers: ``VOICELAB_PROVIDERS``: a provider bundle, ``cloud`` | ``offline`` |
+            ``scripted`` | ``instant`` (:data:`voicelab._bundles.BUNDLES`; another name is
+            an error). Default ``cloud`` when the three cloud keys are set, else ``offline``.
         recordings_dir: ``VOICELAB_RECORDINGS_DIR``, root of the call directories.
         public_url: ``VOICELAB_PUBLIC_URL``, the base URL Twilio sees (overrides
             what is derived from the request and its ``X-Forwarded-*`` headers).
@@ -187,17 +193,22 @@ class Settings(BaseSettings):
         env_file_encoding="utf-8",
         extra="ignore",
         populate_by_name=True,
+        # A ValidationError never quotes what was given: it may be a key.
+        hide_input_in_errors=True,
     )
 
     twilio_account_sid: str | None = _env("TWILIO_ACCOUNT_SID")
-    twilio_auth_token: str | None = _env("TWILIO_AUTH_TOKEN")
+    # Every secret is a SecretStr: hidden in repr/str and JSON dumps, and SECRET_SETTINGS
+    # (what fingerprints and sweep manifests leave out) is read off these types.
+    twilio_auth_token: SecretStr | None = _env("TWILIO_AUTH_TOKEN")
     twilio_phone_number: str | None = _env("TWILIO_PHONE_NUMBER")
-    openai_api_key: str | None = _env("OPENAI_API_KEY")
-    deepgram_api_key: str | None = _env("DEEPGRAM_API_KEY")
-    cartesia_api_key: str | None = _env("CARTESIA_API_KEY")
+    openai_api_key: SecretStr | None = _env("OPENAI_API_KEY")
+    deepgram_api_key: SecretStr | None = _env("DEEPGRAM_API_KEY")
+    cartesia_api_key: SecretStr | None = _env("CARTESIA_API_KEY")
     cartesia_voice_id: str | None = _env("CARTESIA_VOICE_ID")
 
-    providers: ProvidersName | None = None
+    # A name of the bundles' table (voicelab._bundles), checked against it.
+    providers: str | None = None
     recordings_dir: Path = Path("recordings")
     log_dir: Path = Path("logs")
     public_url: str | None = None
@@ -262,6 +273,11 @@ class Settings(BaseSettings):
     judge_api_key: SecretStr | None = None
     judge_timeout: float = Field(default=120.0, gt=0, le=600)
 
+    @field_validator("providers")
+    @classmethod
+    def _check_providers(cls, value: str | None) -> str | None:
+        return bundle(value).name if value else None
+
     @field_validator("agent")
     @classmethod
     def _check_agent(cls, value: str | None) -> str | None:
@@ -324,10 +340,16 @@ class Settings(BaseSettings):
                 raise ValueError(f"must be IP addresses or CIDR networks, got {entry!r}") from None
         return value
 
+    @field_validator("*")
+    @classmethod
+    def _empty_secret(cls, value: Any) -> Any:
+        # An empty variable (``OPENAI_API_KEY=`` in a .env) is no secret at all.
+        return None if isinstance(value, SecretStr) and not value.get_secret_value() else value
+
     @field_validator("api_key")
     @classmethod
     def _check_api_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value():
+        if value is None:
             return None
         if len(value.get_secret_value()) < 16:
             raise ValueError("must be at least 16 characters (try: openssl rand -hex 24)")
@@ -366,24 +388,29 @@ class Settings(BaseSettings):
         Where the traces go is left out too: it changes nothing a call does, so a traced
         and an untraced run of the same setup keep one hash.
         """
-        public = self.model_dump(
-            mode="json",
-            exclude={
-                "twilio_auth_token",
-                "openai_api_key",
-                "deepgram_api_key",
-                "cartesia_api_key",
-                "api_key",
-                "otlp_endpoint",
-                # The judge grades a call afterwards: it changes nothing the call does.
-                "judge",
-                "judge_base_url",
-                "judge_model",
-                "judge_api_key",
-                "judge_timeout",
-            },
-        )
+        public = self.model_dump(mode="json", exclude=set(SECRET_SETTINGS | _NOT_FINGERPRINTED))
         return hashlib.sha256(json.dumps(public, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _is_secret(annotation: Any) -> bool:
+    return annotation is SecretStr or any(_is_secret(arg) for arg in get_args(annotation))
+
+
+SECRET_SETTINGS: frozenset[str] = frozenset(
+    name for name, info in Settings.model_fields.items() if _is_secret(info.annotation)
+)
+"""The settings that are secrets (typed ``SecretStr``): never logged, hashed or recorded."""
+
+# Not secret, but nothing a call does depends on them: a traced and an untraced run of the
+# same setup keep one hash, and the judge grades a call afterwards.
+_NOT_FINGERPRINTED = frozenset(
+    {"otlp_endpoint", "judge", "judge_base_url", "judge_model", "judge_timeout"}
+)
+
+
+def secret_value(secret: SecretStr | None) -> str | None:
+    """The text of a secret setting, for the one call that needs it (``None`` if unset)."""
+    return secret.get_secret_value() if secret is not None else None
 
 
 def _http_url(value: str | None) -> str | None:

@@ -1,7 +1,9 @@
 """Exceptions raised by voicelab.
 
 Every error voicelab raises on purpose derives from :class:`VoicelabError`, so a
-caller can catch one type::
+caller can catch one type. Every one is defined here (the modules that raise them
+import them, and some re-export them where they were first defined) and exported by
+``voicelab`` itself (``from voicelab import OutboundRefused``)::
 
     VoicelabError
     ├── ConfigError          a setting is missing or invalid (names the variable)
@@ -32,21 +34,30 @@ Pydantic validators still raise ``ValueError`` (pydantic turns it into a
 
 from __future__ import annotations
 
+from typing import Any
+
 __all__ = [
     "CallRecordError",
     "CarrierError",
+    "CheckRefused",
     "ConfigError",
     "InvalidArgumentError",
+    "MalformedCall",
+    "MediaMessageError",
     "MissingDependencyError",
     "NotFoundError",
+    "OutboundRefused",
     "ProviderError",
     "ScenarioError",
     "ServerRequestError",
     "SweepError",
     "TelephonyError",
     "ToolMockError",
+    "TwilioApiError",
     "TwilioRequestError",
+    "TwimlError",
     "VoicelabError",
+    "WebhookError",
 ]
 
 
@@ -104,12 +115,38 @@ class TwilioRequestError(TelephonyError):
         self.status = status
 
 
+class MediaMessageError(TelephonyError):
+    """A websocket message that is not a valid Twilio Media Streams message."""
+
+
+class OutboundRefused(VoicelabError):
+    """``/outbound`` refuses this call; the message names the rule.
+
+    Attributes:
+        status: The HTTP status to answer with (403, 429 or 503).
+        headers: Extra response headers (``Retry-After`` for 429).
+    """
+
+    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.headers = headers or {}
+
+
 class CallRecordError(VoicelabError):
     """A call directory is malformed, half-written or cannot be written."""
 
 
+class MalformedCall(CallRecordError):
+    """A call directory cannot be loaded; the message names the path."""
+
+
 class ScenarioError(VoicelabError):
     """A scenario file is invalid; the message names the file, the field and the line."""
+
+
+class CheckRefused(ScenarioError):
+    """An expectation or metric a phone line cannot check; the caller adds where it is."""
 
 
 class SweepError(VoicelabError):
@@ -131,3 +168,36 @@ class ServerRequestError(VoicelabError):
 
 class CarrierError(VoicelabError):
     """The Twilio emulator cannot do what was asked (not started, unknown call, bad TwiML...)."""
+
+
+class TwilioApiError(CarrierError):
+    """A REST error answered with Twilio's JSON error body.
+
+    Args:
+        status: HTTP status code.
+        code: Twilio error code (https://www.twilio.com/docs/errors/<code>).
+        message: Human-readable message.
+    """
+
+    def __init__(self, status: int, code: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+
+    def body(self) -> dict[str, Any]:
+        """The JSON body Twilio sends with this error."""
+        return {
+            "code": self.code,
+            "message": self.message,
+            "more_info": f"https://www.twilio.com/docs/errors/{self.code}",
+            "status": self.status,
+        }
+
+
+class WebhookError(CarrierError):
+    """A webhook request failed: unreachable, timed out or answered with non-2xx."""
+
+
+class TwimlError(CarrierError, ValueError):
+    """A TwiML document cannot be parsed or executed."""

@@ -19,9 +19,11 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from pydantic import SecretStr
+
 from voicelab.bot.agent import Agent, AgentSpec, load_agent
 from voicelab.bot.models import ModelPool
-from voicelab.config import Settings, load_settings
+from voicelab.config import Settings, load_settings, secret_value
 from voicelab.errors import ConfigError
 from voicelab.server.runner import CallServer
 from voicelab.simulator.carrier import Carrier
@@ -146,7 +148,7 @@ class LocalNetwork:
         """Start the carrier, then the server (pointed at the carrier)."""
         external = self.agent_url is not None
         account = self.settings.twilio_account_sid if external else None
-        token = self.settings.twilio_auth_token if external else None
+        token = secret_value(self.settings.twilio_auth_token) if external else None
         account = account or "AC" + secrets.token_hex(16)
         token = token or secrets.token_hex(16)
         self.carrier = Carrier(
@@ -164,7 +166,8 @@ class LocalNetwork:
             server_settings = self.settings.model_copy(
                 update={
                     "twilio_account_sid": account,
-                    "twilio_auth_token": token,
+                    # model_copy does not validate: the token goes in as the type it has.
+                    "twilio_auth_token": SecretStr(token),
                     "twilio_phone_number": number,
                     "twilio_api_base": self.carrier.base_url,
                 }
@@ -181,7 +184,7 @@ class LocalNetwork:
             # Goal-driven callers improvise with the configured LLM (an OpenAI-compatible
             # endpoint when a key is set, else SmolLM2 in-process).
             complete=default_completer(self.settings, models=self.models.caller),
-            api_key=self.settings.api_key.get_secret_value() if self.settings.api_key else None,
+            api_key=secret_value(self.settings.api_key),
             status_callback_path=self.status_callback_path,
             models=self.models.caller,
         )

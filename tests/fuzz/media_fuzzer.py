@@ -35,7 +35,7 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
-from voicelab.config import Settings
+from voicelab.config import Settings, secret_value
 from voicelab.network import LocalNetwork
 
 __all__ = [
@@ -261,7 +261,7 @@ class BackgroundNetwork:
     @property
     def auth_token(self) -> str:
         assert self.network.server is not None
-        token = self.network.server.settings.twilio_auth_token
+        token = secret_value(self.network.server.settings.twilio_auth_token)
         assert token is not None
         return token
 

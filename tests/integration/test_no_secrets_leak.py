@@ -24,7 +24,7 @@ from helpers import short_greeting_prompts
 from loguru import logger
 from twilio.request_validator import RequestValidator
 
-from voicelab.config import Settings
+from voicelab.config import Settings, secret_value
 from voicelab.network import LocalNetwork
 from voicelab.server.logging import mask_phone_number
 from voicelab.simulator.scenario import load_scenario
@@ -97,7 +97,7 @@ def run(tmp_path_factory, lab_models) -> dict[str, Any]:
     async def play() -> dict[str, Any]:
         async with LocalNetwork(settings, models=lab_models) as network:
             assert network.server is not None
-            token = network.server.settings.twilio_auth_token
+            token = secret_value(network.server.settings.twilio_auth_token)
             assert token
             call = asyncio.create_task(network.simulate(one_line))
             try:

@@ -10,7 +10,8 @@ import pytest
 
 import voicelab
 from voicelab import defaults
-from voicelab.analysis import RUBRIC, RUBRIC_VERSION, RuleConfig, rule_checks
+from voicelab.analysis import RuleConfig, rule_checks
+from voicelab.analysis.quality import RUBRIC, RUBRIC_VERSION
 from voicelab.bot.persona import DEFAULT_PROMPTS_DIR, Persona, load_persona
 from voicelab.bot.services.scripted_llm import ScriptedLLMService, scripted_reply
 from voicelab.errors import ConfigError, ScenarioError

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from voicelab._extras import EXTRAS, PROVIDERS_EXTRA, install_command, llama_cmake_args
+from voicelab._extras import EXTRAS, install_command, llama_cmake_args
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,12 +88,9 @@ def test_every_extra_is_declared_in_pyproject(extra: str) -> None:
 
 
 def test_every_provider_bundle_names_a_known_extra() -> None:
-    from typing import get_args
+    from voicelab._bundles import BUNDLES
 
-    from voicelab.config import ProvidersName
-
-    assert set(PROVIDERS_EXTRA) == set(get_args(ProvidersName))
-    assert {e for e in PROVIDERS_EXTRA.values() if e} <= set(EXTRAS)
+    assert {b.extra for b in BUNDLES.values() if b.extra} <= set(EXTRAS)
 
 
 def test_the_offline_command_carries_the_makefiles_llama_flags() -> None:

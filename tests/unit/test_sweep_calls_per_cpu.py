@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import get_args
-
 import pytest
 
+from voicelab._bundles import BUNDLES
 from voicelab.bot.providers import calls_per_cpu
-from voicelab.config import ProvidersName
 from voicelab.sweeps._ray import worker_calls
 
 
 def test_every_bundle_has_its_calls_per_cpu_and_the_offline_stack_the_fewest():
-    per_cpu = {name: calls_per_cpu(name) for name in get_args(ProvidersName)}
+    per_cpu = {name: calls_per_cpu(name) for name in BUNDLES}
     # The offline stack (Whisper, SmolLM2, Hibari in-process) holds 2-3 calls on 2 cores.
     assert per_cpu["offline"] == 1
     assert per_cpu["offline"] < per_cpu["scripted"] < per_cpu["instant"] == per_cpu["cloud"]

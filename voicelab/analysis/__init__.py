@@ -24,24 +24,19 @@ from voicelab.analysis.plots import (
     plot_waveform,
 )
 from voicelab.analysis.quality import (
-    RUBRIC,
-    RUBRIC_VERSION,
     Expectation,
     RuleConfig,
-    call_actions,
     check_expectations,
     judge_calls,
     rule_checks,
     scores_df,
 )
 from voicelab.analysis.report import Report, build_report
-from voicelab.analysis.wer import call_wer, normalize_text, number_to_words, turn_wer
+from voicelab.analysis.wer import call_wer, turn_wer
 
 __all__ = [
     "BREAKDOWN",
     "LATENCY_COLUMNS",
-    "RUBRIC",
-    "RUBRIC_VERSION",
     "CallAudio",
     "CallRecordWarning",
     "Expectation",
@@ -49,7 +44,6 @@ __all__ = [
     "Report",
     "RuleConfig",
     "build_report",
-    "call_actions",
     "call_costs",
     "call_wer",
     "calls_df",
@@ -60,8 +54,6 @@ __all__ = [
     "judgments_df",
     "latency_summary",
     "load_audio",
-    "normalize_text",
-    "number_to_words",
     "plot_breakdown",
     "plot_latency_cdf",
     "plot_latency_hist",

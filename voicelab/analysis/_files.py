@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voicelab.errors import CallRecordError
+from voicelab.errors import CallRecordError, MalformedCall
 
 __all__ = [
     "CALLER_WAV",
@@ -46,10 +46,6 @@ Stat = tuple[int, int]  # (size, mtime_ns): what cache invalidation compares
 
 class CallRecordWarning(UserWarning):
     """A call directory was skipped, or part of it dropped, while loading."""
-
-
-class MalformedCall(CallRecordError):
-    """A call directory cannot be loaded; the message names the path."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,7 +45,7 @@ from voicelab.bot.models import ModelPool
 from voicelab.bot.persona import load_persona
 from voicelab.bot.serializer import SessionCloser, TolerantTwilioFrameSerializer
 from voicelab.bot.tracing import TraceExport
-from voicelab.config import Settings
+from voicelab.config import Settings, secret_value
 from voicelab.errors import VoicelabError
 from voicelab.mocks import ToolMocks
 from voicelab.recording.contract import EndedBy
@@ -261,7 +261,7 @@ class CallPipeline:
             stream_sid=self.call.stream_sid,
             call_sid=self.call.call_sid,
             account_sid=self.settings.twilio_account_sid,
-            auth_token=self.settings.twilio_auth_token,
+            auth_token=secret_value(self.settings.twilio_auth_token),
             base_url=self.settings.twilio_api_base,
             # Hanging up goes through Twilio's REST API: only possible with credentials.
             params=TolerantTwilioFrameSerializer.InputParams(

@@ -25,7 +25,7 @@ from pipecat.services.llm_service import LLMService
 
 from voicelab.bot.services.llama_cpp_llm import LlamaCppLLMService
 from voicelab.bot.services.local_llm import chat_messages
-from voicelab.config import Settings, load_settings
+from voicelab.config import Settings, load_settings, secret_value
 from voicelab.errors import ConfigError
 
 __all__ = ["CriteriaJudge", "LlamaJudgeService"]
@@ -146,7 +146,7 @@ class CriteriaJudge:
 
             return cls(classifier, name=f"offline:{model}", explainer=offline)
         if settings.judge == "openai":
-            key = settings.judge_api_key.get_secret_value() if settings.judge_api_key else ""
+            key = secret_value(settings.judge_api_key) or ""
             if not key:
                 raise ConfigError(
                     "VOICELAB_JUDGE=openai needs VOICELAB_JUDGE_API_KEY (or choose "

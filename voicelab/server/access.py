@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from loguru import logger
 
-from voicelab.config import Settings
+from voicelab.config import Settings, secret_value
 
 __all__ = [
     "AUTH_RESPONSES",
@@ -119,7 +119,8 @@ class ApiKeyGuard:
     """
 
     def __init__(self, settings: Settings, what: str = "this endpoint") -> None:
-        self._key = settings.api_key.get_secret_value().encode() if settings.api_key else None
+        key = secret_value(settings.api_key)
+        self._key = key.encode() if key else None
         self.what = what
         self.open = self._key is None and is_loopback_url(settings.twilio_api_base)
 

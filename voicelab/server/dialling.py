@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from voicelab.config import Settings
-from voicelab.errors import VoicelabError
+from voicelab.errors import OutboundRefused
 from voicelab.telephony.ids import is_e164
 
 __all__ = [
@@ -34,20 +34,6 @@ OUTBOUND_RESPONSES: dict[int | str, dict[str, Any]] = {
     503: {"description": "Too many live calls (`VOICELAB_MAX_CALLS`), or no Twilio credentials"},
 }
 """OpenAPI ``responses=`` of ``POST /outbound``'s refusals."""
-
-
-class OutboundRefused(VoicelabError):
-    """``/outbound`` refuses this call; the message names the rule.
-
-    Attributes:
-        status: The HTTP status to answer with (403, 429 or 503).
-        headers: Extra response headers (``Retry-After`` for 429).
-    """
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.headers = headers or {}
 
 
 class DestinationRules:

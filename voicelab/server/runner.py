@@ -33,7 +33,6 @@ from loguru import logger
 
 from voicelab.bot.agent import AgentSpec
 from voicelab.bot.models import ModelPool
-from voicelab.bot.providers import pool_models
 from voicelab.config import Settings, load_settings
 from voicelab.errors import VoicelabError
 from voicelab.server._http import UVICORN_GRACE_S, uvicorn_config
@@ -216,14 +215,13 @@ class CallServer:
         self.port = sock.getsockname()[1]
         # voicelab's own sinks, next to the host's (a notebook's, pytest's): removed on stop.
         self._log_sinks.add()
-        # Every bundle needs a pool (Silero's session at least); an empty need, none.
-        needed = bool(pool_models(self.settings.providers))
-        if needed and self.pool is None:
+        # Every bundle's pool has models (Silero's and smart-turn's sessions at least:
+        # voicelab._bundles), so every server has one.
+        if self.pool is None:
             self.pool = ModelPool()
-        pool = self.pool if needed else None
         try:
             # A broken agent is one ConfigError here, at start, not an error per call.
-            app = create_app(self.settings, pool=pool, port=self.port, agent=self.agent)
+            app = create_app(self.settings, pool=self.pool, port=self.port, agent=self.agent)
         except VoicelabError:
             sock.close()
             self.port = None

@@ -8,7 +8,7 @@ from typing import Any
 from voicelab.bot.agent import Agent
 from voicelab.bot.models import ModelPool
 from voicelab.bot.tracing import TraceExport
-from voicelab.config import Settings
+from voicelab.config import Settings, secret_value
 from voicelab.server.calls import CallRegistry
 from voicelab.server.stream_tokens import StreamTokens
 from voicelab.telephony import PublicURL, TwilioSignatureChecker, create_twilio_client
@@ -64,7 +64,7 @@ class ServerState:
                 max_calls=settings.max_calls,
                 stream_window_s=settings.stream_token_ttl,
             ),
-            signatures=TwilioSignatureChecker(settings.twilio_auth_token, public_url),
+            signatures=TwilioSignatureChecker(secret_value(settings.twilio_auth_token), public_url),
             public_url=public_url,
             port=port,
             stream_tokens=StreamTokens(settings.stream_token_ttl),

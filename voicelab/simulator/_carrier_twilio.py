@@ -15,7 +15,7 @@ from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from voicelab.errors import CarrierError
+from voicelab.errors import TwilioApiError
 from voicelab.telephony.ids import FINAL_CALL_STATUSES, is_e164
 
 __all__ = [
@@ -55,31 +55,6 @@ def is_http_url(url: str) -> bool:
     except ValueError:
         return False
     return parts.scheme in ("http", "https") and bool(parts.hostname)
-
-
-class TwilioApiError(CarrierError):
-    """A REST error answered with Twilio's JSON error body.
-
-    Args:
-        status: HTTP status code.
-        code: Twilio error code (https://www.twilio.com/docs/errors/<code>).
-        message: Human-readable message.
-    """
-
-    def __init__(self, status: int, code: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-    def body(self) -> dict[str, Any]:
-        """The JSON body Twilio sends with this error."""
-        return {
-            "code": self.code,
-            "message": self.message,
-            "more_info": f"https://www.twilio.com/docs/errors/{self.code}",
-            "status": self.status,
-        }
 
 
 @dataclass(eq=False)

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 
 from loguru import logger
 
-from voicelab.errors import CarrierError
+from voicelab.errors import TwimlError
 from voicelab.telephony.ids import is_e164
 
 __all__ = [
@@ -40,10 +40,6 @@ _PAUSE_MAX_S = 600.0
 _MAX_LOOPS = 1000  # loop="0" is "until the call ends": bounded, a call ends anyway
 _DIAL_TIMEOUT_MAX_S = 600.0
 _PLAY_DIGITS = re.compile(r"^[0-9*#wW]+$")
-
-
-class TwimlError(CarrierError, ValueError):
-    """A TwiML document cannot be parsed or executed."""
 
 
 @dataclass(frozen=True)

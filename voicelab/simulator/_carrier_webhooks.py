@@ -13,7 +13,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 from twilio.request_validator import RequestValidator
 
-from voicelab.errors import CarrierError
+from voicelab.errors import WebhookError
 
 __all__ = ["SIGNATURE_HEADER", "WebhookClient", "WebhookError"]
 
@@ -21,10 +21,6 @@ SIGNATURE_HEADER = "X-Twilio-Signature"
 _USER_AGENT = "TwilioProxy/1.1"
 _MAX_BODY_BYTES = 64 * 1024
 _MAX_MEDIA_BYTES = 16 * 1024 * 1024  # a <Play> file: minutes of audio, never a whole disk
-
-
-class WebhookError(CarrierError):
-    """A webhook request failed: unreachable, timed out or answered with non-2xx."""
 
 
 class WebhookClient:

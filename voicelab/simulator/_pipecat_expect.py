@@ -15,7 +15,7 @@ from loguru import logger
 from pipecat.evals.scenario import EvalExpectation, EvalFunctionCall, EvalSimulationMetric
 from pipecat.evals.script import FUNCTION_CALL_EVENTS, JUDGEABLE_EVENTS
 
-from voicelab.errors import ScenarioError
+from voicelab.errors import CheckRefused
 from voicelab.expectations import Expectation, ToolCallSpec
 from voicelab.simulator._scenario_models import JudgedMetric
 
@@ -40,10 +40,6 @@ so a black-box agent shows none of them, and voicelab's expectations check what 
 
 _LATENCY_CAP_S = 60.0  # Expectation.max_latency_s's upper bound
 _SAYS_SOMETHING = r"\S"  # "the bot replied": the reply has words (any turn, the greeting too)
-
-
-class CheckRefused(ScenarioError):
-    """An expectation or metric a phone line cannot check; the caller adds where it is."""
 
 
 def turn_checks(exp: EvalExpectation, turn: int) -> Expectation:

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, cast
 
+from pydantic import SecretStr
+
 from voicelab.errors import InvalidArgumentError, ProviderError
 from voicelab.simulator.models import CallerModels
 
@@ -166,6 +168,8 @@ def default_completer(
         caller given them.
     """
     key = getattr(settings, "openai_api_key", None)
+    if isinstance(key, SecretStr):  # a Settings' key (a plain string from anything else)
+        key = key.get_secret_value()
     if key:
         return _openai_completer(settings, key, max_tokens, temperature)
     owner = models if models is not None else CallerModels()

@@ -29,16 +29,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from voicelab.config import Settings, load_settings
+from voicelab.config import SECRET_SETTINGS, Settings, load_settings
 from voicelab.errors import ConfigError, ScenarioError, SweepError
 from voicelab.simulator._scenario_yaml import Loc, ScenarioFile
 from voicelab.simulator.scenario import Scenario, load_scenarios
 
-__all__ = ["SECRET_MARKERS", "SweepFile", "Variant", "load_sweep", "public_overrides"]
+__all__ = ["SweepFile", "Variant", "load_sweep", "public_overrides"]
 
 _NAME = r"^[A-Za-z0-9_.-]+$"  # names end up in manifests, report columns and actor names
-# A setting whose name holds one of these never reaches a call record (only its presence).
-SECRET_MARKERS = ("key", "token", "secret", "password")
 # The store is the sweep's (``--store`` / ``recordings_dir`` of the base settings).
 _NOT_OVERRIDABLE = {"recordings_dir": "the sweep's store is set by --store, not per variant"}
 
@@ -119,9 +117,14 @@ class SweepFile(_Model):
 
 
 def public_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
-    """``overrides`` fit for a call record: a secret-looking setting's value is redacted."""
+    """``overrides`` fit for a call record: a secret setting's value is redacted.
+
+    Secrets are the settings typed ``SecretStr`` (:data:`~voicelab.config.SECRET_SETTINGS`),
+    by field or variable name; a name that is no setting (a sweep built in code is not
+    checked) is redacted too, since nothing says what it holds.
+    """
     return {
-        name: "<redacted>" if any(m in name.lower() for m in SECRET_MARKERS) else value
+        name: value if _setting_name(name) in _PUBLIC_SETTINGS else "<redacted>"
         for name, value in overrides.items()
     }
 
@@ -132,6 +135,7 @@ _ALLOWED: dict[tuple[str, ...], Iterable[str]] = {
     ("variants",): list(Variant.model_fields),
 }
 _SETTING_NAMES = sorted(Settings.model_fields)
+_PUBLIC_SETTINGS = frozenset(Settings.model_fields) - SECRET_SETTINGS
 _ALIASES = {  # TWILIO_AUTH_TOKEN and friends are read through their own variable names
     str(alias).lower(): name
     for name, info in Settings.model_fields.items()

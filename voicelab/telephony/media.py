@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 
-from voicelab.errors import TelephonyError
+from voicelab.errors import MediaMessageError
 from voicelab.telephony.ids import CALL_SID_PATTERN, STREAM_SID_PATTERN
 
 __all__ = [
@@ -53,10 +53,6 @@ MAX_MEDIA_PAYLOAD_BYTES = 50 * FRAME_BYTES
 """The largest decoded media payload accepted (1 s of audio; Twilio sends 20 ms)."""
 
 _KNOWN_EVENTS = frozenset({"connected", "start", "media", "dtmf", "mark", "stop"})
-
-
-class MediaMessageError(TelephonyError):
-    """A websocket message that is not a valid Twilio Media Streams message."""
 
 
 class _Message(BaseModel):

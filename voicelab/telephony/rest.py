@@ -14,7 +14,7 @@ from urllib.parse import urlsplit, urlunsplit
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from voicelab.config import Settings
+from voicelab.config import Settings, secret_value
 from voicelab.errors import ConfigError
 
 __all__ = ["RebasedAsyncHttpClient", "create_twilio_client", "rebase_url"]
@@ -59,6 +59,6 @@ def create_twilio_client(settings: Settings) -> Client:
     http_client = RebasedAsyncHttpClient(settings.twilio_api_base)
     return Client(
         settings.twilio_account_sid,
-        settings.twilio_auth_token,
+        secret_value(settings.twilio_auth_token),
         http_client=http_client,
     )

@@ -64,6 +64,7 @@ from collections.abc import Callable, Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from voicelab._bundles import BUNDLES
 from voicelab.testing._checks import (
     CallLike,
     assert_expectations,
@@ -127,7 +128,7 @@ if pytest is not None:
         group = parser.getgroup("voicelab", "voicelab: simulated calls against the call server")
         group.addoption(
             "--voicelab-providers",
-            choices=["offline", "scripted", "cloud", "instant"],
+            choices=list(BUNDLES),
             default=None,
             help="provider set of the voicelab_lab fixture (default: settings/environment)",
         )

@@ -15,12 +15,11 @@ from voicelab.analysis import (
     call_wer,
     calls_df,
     load_audio,
-    normalize_text,
-    number_to_words,
     recording_v2v,
     turn_wer,
     turns_df,
 )
+from voicelab.analysis.wer import normalize_text, number_to_words
 from voicelab.errors import CallRecordError
 
 

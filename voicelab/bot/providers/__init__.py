@@ -1,9 +1,7 @@
 """Speech, language and voice providers: one bundle per call, built by name.
 
-``cloud``: Deepgram + OpenAI (or any OpenAI-compatible server) + Cartesia.
-``offline``: Whisper tiny.en + SmolLM2 (llama.cpp) + Hibari, all in-process.
-``scripted``: the offline STT/TTS with a deterministic LLM, for repeatable tests.
-``instant``: model-free STT/TTS that answer at once + the scripted LLM, for load tests.
+The bundles (``cloud``, ``offline``, ``scripted``, ``instant``), what each gives, the models
+its pool loads and the calls a CPU holds are one table, :data:`voicelab._bundles.BUNDLES`.
 """
 
 from voicelab.bot.providers._base import (

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from voicelab._bundles import BUNDLES, bundle, calls_per_cpu, pool_models
 from voicelab.config import Settings
 from voicelab.errors import ConfigError
 
@@ -16,51 +18,6 @@ if TYPE_CHECKING:
     from voicelab.bot.models import ModelPool
 
 __all__ = ["Providers", "build_providers", "calls_per_cpu", "check_providers", "pool_models"]
-
-
-# One row per provider bundle (the services themselves are built by build_providers).
-@dataclass(frozen=True)
-class _Bundle:
-    """What voicelab knows about a provider bundle beyond its services.
-
-    Attributes:
-        models: The model pool's models its calls use: what a server's pool loads and warms
-            before its first call.
-        calls_per_cpu: The calls one CPU holds at once with the bundle's models on it: a Ray
-            sweep worker's default (``--concurrency`` overrides it).
-    """
-
-    models: frozenset[str]
-    calls_per_cpu: int
-
-
-# Every bundle's calls run Silero VAD and the smart-turn model (one session each, shared:
-# bot/vad.py).
-_TURNS = frozenset({"vad", "smart_turn"})
-# Calls per CPU (bench/RESULTS.md): an instant call costs 1.4 s of CPU in 6.2 s, and a cloud
-# one about as much here (the models run remotely); a scripted call runs Whisper (3 on 2 cores
-# queue it: stt_s doubles); the offline stack holds 2-3 calls on 2 cores.
-_BUNDLES: dict[str, _Bundle] = {
-    "cloud": _Bundle(_TURNS, calls_per_cpu=4),
-    "instant": _Bundle(_TURNS, calls_per_cpu=4),
-    "scripted": _Bundle(frozenset({"whisper", "tts"}) | _TURNS, calls_per_cpu=2),
-    "offline": _Bundle(frozenset({"whisper", "tts", "llm"}) | _TURNS, calls_per_cpu=1),
-}
-
-
-def _bundle(providers: str | None) -> _Bundle:
-    # No bundle named: the settings' default when the cloud keys are missing.
-    return _BUNDLES.get(providers or "offline", _BUNDLES["offline"])
-
-
-def pool_models(providers: str | None) -> frozenset[str]:
-    """The pool's models (``whisper``, ``llm``, ``tts``) the bundle ``providers`` needs."""
-    return _bundle(providers).models
-
-
-def calls_per_cpu(providers: str | None) -> int:
-    """How many calls of the bundle ``providers`` one CPU holds at once (at least 1)."""
-    return _bundle(providers).calls_per_cpu
 
 
 # Which extra each of the pool's models comes with (voicelab._extras).
@@ -94,7 +51,7 @@ def check_providers(settings: Settings, *, reference_agent: bool) -> None:
         if missing:
             raise ConfigError(
                 f"VOICELAB_PROVIDERS=cloud needs {', '.join(missing)}: set them (environment or"
-                " .env), or use --providers offline, scripted or instant"
+                f" .env), or use --providers {' or '.join(n for n in BUNDLES if n != 'cloud')}"
             )
 
 
@@ -127,21 +84,48 @@ def build_providers(settings: Settings, pool: ModelPool | None = None) -> Provid
 
     Raises:
         ConfigError: Cloud keys are missing, or no pool was given for a local bundle.
+        InvalidArgumentError: ``settings.providers`` names no bundle (settings built
+            without validation).
     """
-    if settings.providers == "cloud":
-        from voicelab.bot.providers.cloud import cloud_providers
+    return _BUILDERS[bundle(settings.providers).name](settings, pool)
 
-        return cloud_providers(settings)
-    if settings.providers == "instant":
-        from voicelab.bot.providers.instant import instant_providers
 
-        return instant_providers()
-    if pool is None:
-        raise ConfigError(f"the {settings.providers} providers need a ModelPool")
-    if settings.providers == "scripted":
-        from voicelab.bot.providers.scripted import scripted_providers
+def _cloud(settings: Settings, pool: ModelPool | None) -> Providers:
+    from voicelab.bot.providers.cloud import cloud_providers
 
-        return scripted_providers(pool, settings.stt_window_secs)
+    return cloud_providers(settings)
+
+
+def _instant(settings: Settings, pool: ModelPool | None) -> Providers:
+    from voicelab.bot.providers.instant import instant_providers
+
+    return instant_providers()
+
+
+def _scripted(settings: Settings, pool: ModelPool | None) -> Providers:
+    from voicelab.bot.providers.scripted import scripted_providers
+
+    return scripted_providers(_need(pool, "scripted"), settings.stt_window_secs)
+
+
+def _offline(settings: Settings, pool: ModelPool | None) -> Providers:
     from voicelab.bot.providers.offline import offline_providers
 
+    pool = _need(pool, "offline")
     return offline_providers(pool, settings.stt_window_secs, tools=settings.offline_tools)
+
+
+def _need(pool: ModelPool | None, name: str) -> ModelPool:
+    if pool is None:
+        raise ConfigError(f"the {name} providers need a ModelPool")
+    return pool
+
+
+# How each row of the bundles' table (voicelab._bundles) is built; a test keeps the two
+# with the same names.
+_BUILDERS: dict[str, Callable[[Settings, ModelPool | None], Providers]] = {
+    "cloud": _cloud,
+    "offline": _offline,
+    "scripted": _scripted,
+    "instant": _instant,
+}

@@ -7,7 +7,7 @@ from pipecat.services.deepgram.stt import DeepgramSTTService
 from pipecat.services.openai.llm import OpenAILLMService
 
 from voicelab.bot.providers._base import Providers
-from voicelab.config import Settings
+from voicelab.config import Settings, secret_value
 from voicelab.errors import ConfigError
 
 __all__ = ["cloud_providers"]
@@ -27,15 +27,17 @@ def cloud_providers(settings: Settings) -> Providers:
             f"VOICELAB_PROVIDERS=cloud needs {', '.join(missing)}; "
             "set them or use VOICELAB_PROVIDERS=offline"
         )
-    assert settings.deepgram_api_key and settings.cartesia_api_key  # checked above
-    stt = DeepgramSTTService(api_key=settings.deepgram_api_key)
+    deepgram_key = secret_value(settings.deepgram_api_key)
+    cartesia_key = secret_value(settings.cartesia_api_key)
+    assert deepgram_key and cartesia_key  # checked above
+    stt = DeepgramSTTService(api_key=deepgram_key)
     llm = OpenAILLMService(
-        api_key=settings.openai_api_key,
+        api_key=secret_value(settings.openai_api_key),
         base_url=settings.openai_base_url,
         settings=OpenAILLMService.Settings(model=settings.openai_model),
     )
     tts = CartesiaTTSService(
-        api_key=settings.cartesia_api_key,
+        api_key=cartesia_key,
         settings=CartesiaTTSService.Settings(voice=settings.cartesia_voice_id),
     )
     description = {
