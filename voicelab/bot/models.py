@@ -17,13 +17,16 @@ from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from loguru import logger
 
 from voicelab._extras import install_command, require
 from voicelab._process import calm_openmp, quiet_onnxruntime
 from voicelab.errors import MissingDependencyError
+
+if TYPE_CHECKING:
+    from voicelab.bot.services.llama_leases import LlamaLeases
 
 __all__ = ["ModelPool", "bundled_model_path"]
 
@@ -57,17 +60,23 @@ class ModelPool:
 
     Attributes:
         whisper_threads: CPU threads for Whisper inference.
-        llm_threads: CPU threads for llama.cpp.
+        llm_threads: CPU threads for llama.cpp (each context's).
+        llm_contexts: llama.cpp contexts over the one SmolLM2 file: replies that can be
+            generated at once (:meth:`llm_leases`). On 2 cores, 2 contexts of 1 thread
+            each rather than 1 of 2 (llama.cpp's threads spin: more threads than cores
+            stall them all).
         load_seconds: How long each model took to load and warm, by name.
         loads: How many times each model was loaded, by name (once, for a pool's life).
     """
 
     whisper_threads: int = 2
     llm_threads: int = 2
+    llm_contexts: int = 1
     load_seconds: dict[str, float] = field(default_factory=dict)
     loads: Counter[str] = field(default_factory=Counter)
     _whisper: Any = None
     _llm: Any = None
+    _llm_leases: Any = None
     _tts: Any = None
     _transcriber: Any = None
     _vad: Any = None
@@ -116,6 +125,22 @@ class ModelPool:
                 self._llm = self._timed("llm", self._load_llm)
             return self._llm
 
+    def llm_leases(self) -> LlamaLeases:
+        """:attr:`llm_contexts` SmolLM2 contexts to borrow from; the first is :meth:`llm`
+        (under :attr:`llm_lock`, which other users of it share)."""
+        first = self.llm()
+        with self._lock:
+            if self._llm_leases is None:
+                from voicelab.bot.services.llama_leases import LlamaLeases
+
+                extra = [
+                    (self._timed(f"llm#{i}", self._load_llm), threading.Lock())
+                    for i in range(1, max(1, self.llm_contexts))
+                ]
+                self._llm_leases = LlamaLeases([(first, self.llm_lock), *extra])
+            leases: LlamaLeases = self._llm_leases
+            return leases
+
     def tts(self) -> Any:
         """The Hibari TTS engine (bundled ``heart`` voice, 24 kHz)."""
         with self._lock:
@@ -158,7 +183,7 @@ class ModelPool:
         if "tts" in models:
             self.tts()
         if "llm" in models:
-            self.llm()
+            self.llm_leases()
         if "vad" in models:
             self.vad()
         if "smart_turn" in models:

@@ -63,8 +63,8 @@ class LlamaJudgeService(LlamaCppLLMService):
         fmt = {"type": "json_object", "schema": response_schema} if response_schema else None
 
         def complete() -> str:
-            with self._llama_lock:
-                reply = self._llama.create_chat_completion(
+            with self._leases.lease() as (_, llama):
+                reply = llama.create_chat_completion(
                     messages=messages,
                     max_tokens=max_tokens or 256,
                     temperature=0.0,

@@ -45,7 +45,7 @@ def offline_providers(
             measured useless, bench/RESULTS.md).
     """
     stt, tts = offline_speech(pool, stt_window_secs)
-    llm = LlamaCppLLMService(llama=pool.llm(), lock=pool.llm_lock, tool_calls=tools)
+    llm = LlamaCppLLMService(leases=pool.llm_leases(), tool_calls=tools)
     description = dict(OFFLINE_DESCRIPTION)
     if tools:
         description["llm"] = {**description["llm"], "tools": "one grammar-bound call per turn"}

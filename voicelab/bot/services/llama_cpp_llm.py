@@ -14,6 +14,7 @@ from pipecat.frames.frames import FunctionCallFromLLM, StartFrame
 from pipecat.processors.aggregators.llm_context import LLMContext
 
 from voicelab.bot.services.clauses import count_sentences, split_at_last_clause
+from voicelab.bot.services.llama_leases import LlamaLeases
 from voicelab.bot.services.llama_tools import LlamaToolChooser, tool_notes
 from voicelab.bot.services.local_llm import LocalLLMService
 
@@ -21,17 +22,19 @@ __all__ = ["LlamaCppLLMService"]
 
 
 class LlamaCppLLMService(LocalLLMService):
-    """Streams chat completions from a shared ``llama_cpp.Llama``.
+    """Streams chat completions from shared ``llama_cpp.Llama`` contexts.
 
-    One ``Llama`` object is shared by every call in the process (it keeps the
-    KV cache of the last prompt, so a repeated system prompt costs almost
-    nothing); ``lock`` serialises its use. Given the call's opening messages
+    The contexts are shared by every call in the process (each keeps the KV cache of the
+    last prompt it read, so a repeated system prompt costs almost nothing), lent to one
+    reply at a time (:class:`~voicelab.bot.services.llama_leases.LlamaLeases`); a call
+    goes back to the context it used last when it is free. Given the call's opening messages
     (:meth:`prime_with`), the service evaluates them when the call starts, while the
     greeting plays, so the first reply does not pay for the system prompt.
 
     Args:
-        llama: A loaded ``llama_cpp.Llama``.
+        llama: A loaded ``llama_cpp.Llama`` (one context; or ``leases``).
         lock: Guards ``llama`` across calls.
+        leases: Several contexts to borrow from, instead of ``llama`` and ``lock``.
         max_tokens: Token budget of a reply. A reply that reaches it is cut after its last
             whole clause, never mid-word.
         max_sentences: The reply ends after this many sentences (phone replies are short).
@@ -46,8 +49,9 @@ class LlamaCppLLMService(LocalLLMService):
     def __init__(
         self,
         *,
-        llama: Any,
-        lock: threading.Lock,
+        llama: Any = None,
+        lock: threading.Lock | None = None,
+        leases: LlamaLeases | None = None,
         model_name: str = "SmolLM2-135M-Instruct-Q4_1",
         max_tokens: int = 80,
         max_sentences: int = 2,
@@ -57,14 +61,18 @@ class LlamaCppLLMService(LocalLLMService):
         **kwargs: Any,
     ) -> None:
         super().__init__(model_name=model_name, **kwargs)
-        self._llama = llama
-        self._llama_lock = lock
+        if leases is None:
+            if llama is None or lock is None:
+                raise ValueError("LlamaCppLLMService needs llama and lock, or leases")
+            leases = LlamaLeases([(llama, lock)])
+        self._leases = leases
+        self._context: int | None = None  # the context this call used last
         self._max_tokens = max_tokens
         self._max_sentences = max_sentences
         self._temperature = temperature
         self._repeat_penalty = repeat_penalty
         self._prime: list[dict[str, str]] = []
-        self._tools = LlamaToolChooser(llama, temperature=temperature) if tool_calls else None
+        self._tool_calls = tool_calls
 
     def prime_with(self, messages: list[dict[str, str]]) -> None:
         """Evaluate ``messages`` (the system prompt, say) into the KV cache at the call's start."""
@@ -77,15 +85,15 @@ class LlamaCppLLMService(LocalLLMService):
             self.create_task(asyncio.to_thread(self._evaluate, self._prime), "llm-prime")
 
     def _evaluate(self, messages: list[dict[str, str]]) -> None:
-        with self._llama_lock:
+        with self._leases.lease(self._context) as (self._context, llama):
             # One token, consumed: llama.cpp keeps the prompt's state (and, with the
             # pool's RAM cache, saves it for every later call opening the same way).
-            self._llama.create_chat_completion(messages=messages, max_tokens=1)
+            llama.create_chat_completion(messages=messages, max_tokens=1)
 
     async def respond(self, context: LLMContext) -> None:
         """Words, or (with ``tool_calls``, after a caller's turn) one function call."""
         tools = context.tools
-        if self._tools is None or not isinstance(tools, ToolsSchema):
+        if not self._tool_calls or not isinstance(tools, ToolsSchema):
             await super().respond(context)
             return
         raw = list(context.get_messages())
@@ -111,15 +119,15 @@ class LlamaCppLLMService(LocalLLMService):
     def _choose(
         self, messages: Sequence[Mapping[str, str]], specs: Sequence[Mapping[str, Any]]
     ) -> tuple[str, dict[str, Any]] | None:
-        assert self._tools is not None
-        with self._llama_lock:
-            return self._tools.choose(messages, specs)
+        with self._leases.lease(self._context) as (self._context, llama):
+            chooser = LlamaToolChooser(llama, temperature=self._temperature)
+            return chooser.choose(messages, specs)
 
     def stream_reply(self, messages: list[dict[str, str]], stop: threading.Event) -> Iterator[str]:
         """Yield the reply a clause at a time, ending on a boundary."""
         held, sentences, finish = "", 0, None
-        with self._llama_lock:
-            chunks = self._llama.create_chat_completion(
+        with self._leases.lease(self._context) as (self._context, llama):
+            chunks = llama.create_chat_completion(
                 messages=messages,
                 max_tokens=self._max_tokens,
                 temperature=self._temperature,
