@@ -49,8 +49,9 @@ from _bench import (
 from _speech import bench_scenarios
 from soak import LINE
 
+from voicelab.bot.models import ModelPool
 from voicelab.config import load_settings
-from voicelab.network import LocalNetwork
+from voicelab.network import LabModels, LocalNetwork
 from voicelab.simulator.scenario import Scenario, ScenarioTurn
 from voicelab.simulator.voices import PHONE_RATE, CallerVoice
 
@@ -165,13 +166,16 @@ def section_a(results: list[dict], steps: list[int], lines: int, load: str) -> s
     return "\n".join(lines_md) + "\n"
 
 
-async def part_b(workdir: Path, calls: int) -> tuple[float, Path]:
-    recordings = workdir / "b-offline"
+async def part_b(
+    workdir: Path, calls: int, contexts: int = 1, threads: int = 2
+) -> tuple[float, Path]:
+    recordings = workdir / f"b-offline-{contexts}x{threads}"
     settings = load_settings(
         providers="offline", recordings_dir=recordings, log_dir=workdir / "logs", max_calls=1000
     )
     scenarios = bench_scenarios(workdir / "audio")
-    async with LocalNetwork(settings) as network:
+    models = LabModels(bot=ModelPool(llm_contexts=contexts, llm_threads=threads))
+    async with LocalNetwork(settings, models=models) as network:
         await play(network, [WARM_UP], label="warm-up")
         started = time.perf_counter()
         chosen = [scenarios[i % len(scenarios)] for i in range(calls)]
@@ -179,7 +183,9 @@ async def part_b(workdir: Path, calls: int) -> tuple[float, Path]:
     return time.perf_counter() - started, recordings
 
 
-def section_b(seconds: float, recordings: Path, calls: int, load: str) -> str:
+def section_b(
+    seconds: float, recordings: Path, calls: int, load: str, contexts: int, threads: int
+) -> str:
     turns, dirs = measured(recordings)
     v2v = Summary.of(turns["v2v_caller_s"])
     caller_turns, unanswered, split = turn_counts(turns)
@@ -188,7 +194,8 @@ def section_b(seconds: float, recordings: Path, calls: int, load: str) -> str:
     return (
         f"#### P3 (b): {calls} offline calls at once: **p90 {v2v.p90 * 1000:,.0f} ms**\n\n"
         f"`bench/p3_concurrency.py --part b`: {len(dirs)} calls of the `bench/scenarios` "
-        f"speech at once, offline providers, one model pool ({seconds:.0f} s). {unanswered} "
+        f"speech at once, offline providers, one model pool with {contexts} SmolLM2 "
+        f"context(s) of {threads} thread(s) ({seconds:.0f} s). {unanswered} "
         f"of {caller_turns} caller turns had no reply heard; {split} extra server turns (a "
         f"pause taken for a turn's end). Load average before {load}, after "
         f"{loadavg()}. Goal: p90 ≤ 1,500 ms.\n\n" + summary_table(rows) + "\n"
@@ -202,6 +209,10 @@ def main() -> None:
     parser.add_argument("--all-steps", action="store_true", help="go on past saturation")
     parser.add_argument("--offline-calls", type=int, default=6, help="calls at once in (b)")
     parser.add_argument("--part", choices=["a", "b", "both"], default="both")
+    parser.add_argument(
+        "--llm-contexts", type=int, default=1, help="SmolLM2 contexts in (b) (ModelPool)"
+    )
+    parser.add_argument("--llm-threads", type=int, default=2, help="threads per context in (b)")
     parser.add_argument("--workdir", type=Path, help="keep the recordings here")
     add_output_args(parser)
     args = parser.parse_args()
@@ -209,8 +220,9 @@ def main() -> None:
         steps = [int(s) for s in args.steps.split(",") if s.strip()]
     except ValueError:
         parser.error(f"--steps takes numbers separated by commas, got {args.steps!r}")
-    if not steps or min(steps) < 1 or args.lines < 1 or args.offline_calls < 1:
-        parser.error("--steps, --lines and --offline-calls must be positive")
+    counts = (args.lines, args.offline_calls, args.llm_contexts, args.llm_threads)
+    if not steps or min(steps) < 1 or min(counts) < 1:
+        parser.error("--steps, --lines, --offline-calls and the LLM counts must be positive")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="voicelab-p3-"))
     workdir.mkdir(parents=True, exist_ok=True)
     sections = []
@@ -229,13 +241,15 @@ def main() -> None:
         )
     if args.part in ("b", "both"):
         load = loadavg()
-        seconds, recordings = asyncio.run(part_b(workdir, args.offline_calls))
-        sections.append(section_b(seconds, recordings, args.offline_calls, load))
+        contexts, threads = args.llm_contexts, args.llm_threads
+        seconds, recordings = asyncio.run(part_b(workdir, args.offline_calls, contexts, threads))
+        sections.append(section_b(seconds, recordings, args.offline_calls, load, contexts, threads))
         turns, _ = measured(recordings)
         v2v = Summary.of(turns["v2v_caller_s"])
         headline.append(
             (
-                f"P3b {args.offline_calls} offline calls at once, v2v p90",
+                f"P3b {args.offline_calls} offline calls at once, v2v p90"
+                f" ({contexts} LLM context(s) x {threads} thread(s))",
                 f"{v2v.p90 * 1000:,.0f} ms (n {v2v.n})",
                 "≤ 1,500 ms (6 calls)",
             )
