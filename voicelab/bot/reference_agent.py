@@ -1,6 +1,6 @@
 """The reference agent: voicelab's own bot, built through the agent seam like any other.
 
-``STT -> user aggregator (Silero VAD, speech-timeout turn stop) -> LLM -> TTS``, then,
+``STT -> user aggregator (Silero VAD, the VOICELAB_TURN_END rule) -> LLM -> TTS``, then,
 after the transport's output, the assistant aggregator. The services are the configured
 provider bundle (``VOICELAB_PROVIDERS``, :mod:`voicelab.bot.providers`), the system prompt
 and greeting are the call's persona. voicelab adds the transport, the guards, the recorder
