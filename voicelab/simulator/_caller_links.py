@@ -136,7 +136,7 @@ class StreamLink:
             session.link = None
             # The bot's audio still queued is gone with its stream, and so are its marks.
             session.playout.clear()
-            session.finish_heard()
+            session.ear.finish()
 
     async def _echo_mark(self, name: str) -> None:
         if self.session is not None:
@@ -162,7 +162,7 @@ class StreamLink:
                 elif isinstance(message, ClearMessage):
                     session.result.clears += 1
                     session.emit("clear")
-                    session.finish_heard()
+                    session.ear.finish()
                     for name in session.playout.clear():
                         await self._echo_mark(name)
         except ConnectionClosed as exc:

@@ -97,35 +97,27 @@ async def wait_for_reply(session: CallerSession, barge_in_after: float | None = 
     """Wait for the reply to the current turn to start, then to end (or barge in)."""
     turn = session.turn
     deadline = asyncio.get_running_loop().time() + session.config.reply_timeout_s
-    while not session.heard_for(turn) and session.heard_start is None:
-        if not await session.wait_change(deadline):
+    ear = session.ear
+    while not ear.heard_for(turn) and ear.start is None:
+        if not await ear.wait_change(deadline):
             return  # no reply came; the party carries on
     if barge_in_after is not None:
         await asyncio.sleep(barge_in_after)
         return
-    while session.heard_start is not None:
-        session.heard_changed.clear()
-        await session.heard_changed.wait()
+    await ear.wait_end()
 
 
 async def _hear_out(session: CallerSession, since: float) -> None:
     """Wait for speech that starts after ``since`` (a new voice on the line), then its end."""
-
-    def started() -> bool:
-        ongoing = session.heard_start is not None and session.heard_start >= since
-        return ongoing or any(start >= since for _, start, _ in session.result.heard)
-
     deadline = asyncio.get_running_loop().time() + session.config.reply_timeout_s
-    while not started():
-        if not await session.wait_change(deadline):
+    while not session.ear.started_since(since):
+        if not await session.ear.wait_change(deadline):
             return
-    while session.heard_start is not None:
-        session.heard_changed.clear()
-        await session.heard_changed.wait()
+    await session.ear.wait_end()
 
 
 async def _say(session: CallerSession, say: Say) -> None:
-    session.finish_heard()  # whatever was heard so far belonged to the last turn
+    session.ear.finish()  # whatever was heard so far belonged to the last turn
     session.turn += 1
     session.speaking = True
     start = session.now()
@@ -135,7 +127,7 @@ async def _say(session: CallerSession, say: Say) -> None:
     while session.mouth.size and not session.closed.is_set():
         await asyncio.sleep(FRAME_S)
     session.speaking = False
-    session.finish_heard()  # the reply to this turn starts a fresh stretch of audio
+    session.ear.finish()  # the reply to this turn starts a fresh stretch of audio
     session.emit("caller.utterance_ended", t=end, turn=session.turn, text=say.text)
     session.result.utterances.append((session.turn, say.text, start, end))
     session.history.append({"speaker": "caller", "text": say.text})

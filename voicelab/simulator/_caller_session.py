@@ -24,6 +24,7 @@ import numpy as np
 from voicelab.recording.audible import audible_windows, window_samples
 from voicelab.recording.store import CallRecord
 from voicelab.recording.wav import WavStreamWriter, pcm16
+from voicelab.simulator._caller_ear import RATE, ReplyEar
 from voicelab.simulator._caller_result import CallerResult
 from voicelab.simulator._dtmf import DtmfDetector
 from voicelab.simulator._playout import PlayoutBuffer
@@ -31,7 +32,6 @@ from voicelab.simulator.models import CallerModels
 
 __all__ = ["FRAME", "FRAME_S", "RATE", "CallerConfig", "CallerResult", "CallerSession", "Link"]
 
-RATE = 8000
 FRAME = 160  # 20 ms at 8 kHz
 FRAME_S = FRAME / RATE
 WAV_CHUNK_FRAMES = 25  # caller.wav is appended every 0.5 s of call
@@ -86,8 +86,9 @@ class CallerSession:
         self.tick = 0
         self.turn = 0
         self.mouth = np.zeros(0, dtype=np.float32)
-        self.said: list[np.ndarray] = []
-        self.heard: list[np.ndarray] = []
+        # Every 20 ms frame said and heard, from the call's start (caller.wav's channels).
+        self.said_frames: list[np.ndarray] = []
+        self.heard_frames: list[np.ndarray] = []
         # caller.wav, stereo on the caller's clock, written as the call goes.
         self.wav: WavStreamWriter | None = None
         self.wav_frames = 0  # frames of said/heard already handed to the WAV
@@ -95,12 +96,9 @@ class CallerSession:
         self.hung_up = asyncio.Event()  # ...because this party hung up
         self.transferred = asyncio.Event()  # bridged to a dialled party
         self.link: Link | None = None
-        # Speech detection on what the party hears.
-        self.heard_start: float | None = None
-        self.heard_turn = 0
-        self.speaking = False
-        self.last_audible = -1.0
-        self.heard_changed = asyncio.Event()
+        # The other side's replies, found in what the party hears.
+        self.ear = ReplyEar(self.emit, self.result.heard, config.reply_silence_s)
+        self.speaking = False  # the party is saying a line
         # The conversation as the party knows it, for a goal-driven caller.
         self.history: list[dict[str, str]] = []
         # A phone menu's ear for keys, and where in the menu they land.
@@ -134,10 +132,10 @@ class CallerSession:
         if out.size < FRAME:
             out = np.pad(out, (0, FRAME - out.size))
         heard, marks = self.playout.pop(FRAME)
-        self.said.append(out)
-        self.heard.append(heard)
+        self.said_frames.append(out)
+        self.heard_frames.append(heard)
         self._stream_audio()
-        self._detect_heard(heard)
+        self.ear.hear(heard, self.now(), self.turn, self.speaking)
         if self.keys is not None:
             key = self.keys.feed(heard)
             if key is not None:
@@ -164,48 +162,11 @@ class CallerSession:
 
     # --- hearing -----------------------------------------------------------------------------
 
-    def _detect_heard(self, frame: np.ndarray) -> None:
-        loud = audible_windows(frame, WINDOW)
-        if loud.size:
-            t_first = self.now() + loud[0] * WINDOW / RATE
-            self.last_audible = self.now() + (loud[-1] + 1) * WINDOW / RATE
-            if self.heard_start is None:
-                # Speech that overlaps the party's own still answers its last turn.
-                self.heard_turn = self.turn - 1 if self.speaking else self.turn
-                self.heard_start = t_first
-                self.emit("caller.heard_started", t=t_first, turn=self.heard_turn)
-                self.heard_changed.set()
-        elif (
-            self.heard_start is not None
-            and self.now() - self.last_audible >= self.config.reply_silence_s
-        ):
-            self.finish_heard()
-
-    def finish_heard(self) -> None:
-        if self.heard_start is None:
-            return
-        self.emit("caller.heard_ended", t=self.last_audible, turn=self.heard_turn)
-        self.result.heard.append((self.heard_turn, self.heard_start, self.last_audible))
-        self.heard_start = None
-        self.heard_changed.set()
-
-    def heard_for(self, turn: int) -> bool:
-        return any(t == turn for t, _, _ in self.result.heard)
-
-    async def wait_change(self, deadline: float) -> bool:
-        self.heard_changed.clear()
-        remaining = deadline - asyncio.get_running_loop().time()
-        try:
-            await asyncio.wait_for(self.heard_changed.wait(), max(remaining, 0.0))
-            return True
-        except TimeoutError:
-            return False
-
     def heard_audio(self, start_s: float, end_s: float | None = None) -> np.ndarray:
         """What the party heard between two moments of its clock."""
-        if not self.heard:
+        if not self.heard_frames:
             return np.zeros(0, dtype=np.float32)
-        heard = np.concatenate(self.heard)
+        heard = np.concatenate(self.heard_frames)
         return heard[int(start_s * RATE) : None if end_s is None else int(end_s * RATE)]
 
     # --- speaking ----------------------------------------------------------------------------
@@ -248,17 +209,17 @@ class CallerSession:
 
     def _stream_audio(self, final: bool = False) -> None:
         """Hand what was said and heard since the last chunk to ``caller.wav``."""
-        pending = len(self.said) - self.wav_frames
+        pending = len(self.said_frames) - self.wav_frames
         if self.wav is None or not pending or (pending < WAV_CHUNK_FRAMES and not final):
             return
-        said = np.concatenate(self.said[self.wav_frames :])
-        heard = np.concatenate(self.heard[self.wav_frames :])
+        said = np.concatenate(self.said_frames[self.wav_frames :])
+        heard = np.concatenate(self.heard_frames[self.wav_frames :])
         self.wav.write(pcm16(np.stack([said, heard], axis=1)))
-        self.wav_frames = len(self.said)
+        self.wav_frames = len(self.said_frames)
 
     async def save(self) -> None:
         """Finish the record: the WAV complete, what the callee noted, then ``call.ended``."""
-        self.finish_heard()
+        self.ear.finish()
         if self.record is None or self.wav is None:
             return
         self._stream_audio(final=True)
