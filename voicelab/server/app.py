@@ -60,7 +60,7 @@ def create_app(
             ``VOICELAB_OTLP_ENDPOINT`` is set without the ``otel`` extra installed.
     """
     # Imported here, once: a broken agent stops the server, not each call.
-    call_agent = load_agent(agent if agent is not None else settings.agent)
+    call_agent = load_agent(agent, settings)
     # Calls that could not run stop the server here, not each call after it says ready.
     check_providers(settings, reference_agent=call_agent is load_agent(None))
     # Every call leaves a record: a server that cannot write one does not start.
