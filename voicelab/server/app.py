@@ -1,7 +1,9 @@
 """The FastAPI call server: Twilio webhooks, the outbound API, status, health, media.
 
 ``create_app`` builds the :class:`~voicelab.server.state.ServerState` and mounts one
-router per concern; each route reaches the state with ``Depends(get_state)``.
+router per concern; each route reaches the state with ``Depends(get_state)``. Routes say
+what they do in ``summary=``, not in a docstring: FastAPI would publish a docstring as the
+operation's description in the OpenAPI schema.
 """
 
 from __future__ import annotations
