@@ -13,10 +13,11 @@ from voicelab.server.state import ServerState
 __all__ = ["RequireApiKey", "State", "get_state"]
 
 
-def get_state(connection: HTTPConnection) -> ServerState:
+async def get_state(connection: HTTPConnection) -> ServerState:
     """The app's :class:`ServerState` (``create_app`` puts it on ``app.state``).
 
-    An ``HTTPConnection``, so that HTTP routes and the media websocket share it.
+    An ``HTTPConnection``, so that HTTP routes and the media websocket share it; ``async``,
+    because FastAPI runs a plain ``def`` dependency in its threadpool.
     """
     state: ServerState = connection.app.state.voicelab
     return state
