@@ -71,7 +71,7 @@ def lab_agent(settings: Settings, server_url: str | None, agent: AgentSpec | Non
         ConfigError: The agent does not import, or both ``agent`` and ``server_url``.
     """
     if server_url is None:
-        return load_agent(agent if agent is not None else settings.agent)
+        return load_agent(agent, settings)
     if agent is not None:
         raise ConfigError(
             "agent= runs an agent in the lab's own server, server_url= tests one already "

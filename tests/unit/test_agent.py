@@ -55,6 +55,14 @@ def test_load_agent_defaults_to_the_reference_agent() -> None:
     assert agent_name(reference_agent) == REFERENCE_AGENT
 
 
+def test_load_agent_falls_back_to_the_settings_agent_then_the_reference_agent() -> None:
+    # The one home of "none -> VOICELAB_AGENT -> the reference agent" (servers, labs).
+    chosen = Settings(agent="custom_agents:fixed_reply_agent")
+    assert load_agent(None, chosen) is fixed_reply_agent
+    assert load_agent(reference_agent, chosen) is reference_agent  # the argument wins
+    assert load_agent(None, Settings(agent=None)) is reference_agent
+
+
 @pytest.mark.parametrize(
     ("spec", "why"),
     [

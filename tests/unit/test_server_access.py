@@ -135,6 +135,23 @@ def test_openapi_declares_the_bearer_scheme_and_docs_embed_it(keyed):
     assert '"/outbound"' in httpx.get(keyed + "/docs", headers=bearer()).text
 
 
+def test_every_router_is_mounted(keyed):
+    # One router per concern (server/app.py ROUTERS): a router left out loses its routes.
+    schema = httpx.get(keyed + "/openapi.json", headers=bearer()).json()
+    operations = {
+        (method.upper(), path) for path, item in schema["paths"].items() for method in item
+    }
+    assert operations == {
+        ("POST", "/"),
+        ("POST", "/outbound-twiml"),
+        ("POST", "/status-callback"),
+        ("POST", "/outbound"),
+        ("GET", "/call-status/{call_sid}"),
+        ("GET", "/health"),
+    }
+    # Outside the schema: the docs (test_api_docs_need_the_key), /ws (the media tests).
+
+
 def test_health_without_the_key_reveals_no_configuration(keyed):
     response = httpx.get(keyed + "/health")
     assert response.status_code == 200

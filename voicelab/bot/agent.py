@@ -163,9 +163,11 @@ AgentSpec: TypeAlias = Agent | str
 """An agent, or its import string ``module:factory``."""
 
 
-def load_agent(spec: AgentSpec | None) -> Agent:
-    """The agent ``spec`` names: ``None`` is the reference agent, a string is imported.
+def load_agent(spec: AgentSpec | None, settings: Settings | None = None) -> Agent:
+    """The agent ``spec`` names; the one home of the default agent.
 
+    A string is imported, a callable is the agent. ``None`` is ``settings.agent``
+    (``VOICELAB_AGENT``) when ``settings`` are given and name one, else the reference agent.
     Called once at server start, so a broken ``VOICELAB_AGENT`` stops the server with one
     clear line instead of failing every call.
 
@@ -174,7 +176,11 @@ def load_agent(spec: AgentSpec | None) -> Agent:
             attribute, or what it names is not callable (the message names
             ``VOICELAB_AGENT``).
     """
+    if spec is None and settings is not None:
+        spec = settings.agent
     if spec is None:
+        # Imported here, not at the top: `import voicelab` stays light, and Silero VAD
+        # (onnxruntime) loads only once an agent is wanted (see CallPipeline._build_agent).
         from voicelab.bot.reference_agent import reference_agent
 
         return reference_agent

@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from fastapi import Depends, FastAPI, HTTPException, Request
-from fastapi.openapi.docs import get_redoc_html, get_swagger_ui_html
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from loguru import logger
 
@@ -30,7 +28,6 @@ __all__ = [
     "ApiKeyGuard",
     "BearerCredentials",
     "Client",
-    "add_docs_routes",
     "bearer_scheme",
     "is_loopback_host",
     "is_loopback_url",
@@ -111,17 +108,18 @@ class Client:
 
 
 class ApiKeyGuard:
-    """A FastAPI dependency: the request's :class:`Client`, or 401.
+    """The server's API key: who may see guarded things, and the 401 for who may not.
+
+    One per server (:attr:`~voicelab.server.state.ServerState.api_key`); each guarded route
+    reaches it through :class:`~voicelab.server._deps.RequireApiKey`.
 
     Args:
         settings: ``api_key`` (the key) and ``twilio_api_base`` (the emulator rule).
-        what: Names the guarded thing in the no-key message (``/outbound``...).
     """
 
-    def __init__(self, settings: Settings, what: str = "this endpoint") -> None:
+    def __init__(self, settings: Settings) -> None:
         key = secret_value(settings.api_key)
         self._key = key.encode() if key else None
-        self.what = what
         self.open = self._key is None and is_loopback_url(settings.twilio_api_base)
 
     def allows(self, credentials: HTTPAuthorizationCredentials | None) -> bool:
@@ -133,43 +131,32 @@ class ApiKeyGuard:
         # compare_digest: the comparison takes the same time wherever the keys differ.
         return secrets.compare_digest(credentials.credentials.encode(), self._key)
 
-    async def __call__(self, request: Request, credentials: BearerCredentials) -> Client:
+    def client(
+        self,
+        request: Request,
+        credentials: HTTPAuthorizationCredentials | None,
+        what: str = "this endpoint",
+    ) -> Client:
+        """The request's :class:`Client`.
+
+        Args:
+            request: The request (its peer is the identity on an open emulator server).
+            credentials: Its ``Authorization: Bearer`` header, if any.
+            what: Names the guarded thing in the no-key message (``/outbound``...).
+
+        Raises:
+            HTTPException: 401 with ``WWW-Authenticate: Bearer``, saying what to send.
+        """
         if self.allows(credentials):
             if self.open:
                 peer = request.client.host if request.client else "unknown"
                 return Client(identity=f"ip:{peer}", authenticated=False)
             return Client(identity="key", authenticated=True)
         if self._key is None:
-            reason, message = "no key configured", NO_KEY_MESSAGE.format(what=self.what)
+            reason, message = "no key configured", NO_KEY_MESSAGE.format(what=what)
         elif credentials is None:
             reason, message = "no key sent", MISSING_KEY_MESSAGE
         else:
             reason, message = "wrong key", WRONG_KEY_MESSAGE
         logger.warning(f"{request.method} {request.url.path} refused (401): {reason}")
         raise HTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
-
-
-def add_docs_routes(app: FastAPI, guard: ApiKeyGuard) -> None:
-    """Serve ``/openapi.json``, ``/docs`` and ``/redoc`` behind ``guard``.
-
-    Build ``app`` with ``docs_url=None, redoc_url=None, openapi_url=None`` so that
-    FastAPI's own, unguarded copies do not exist. ``/docs`` embeds the schema, so the
-    page works for a client that sends the key only with the page request.
-    """
-    protected = [Depends(guard)]
-
-    @app.get("/openapi.json", include_in_schema=False, dependencies=protected)
-    async def openapi() -> JSONResponse:
-        return JSONResponse(app.openapi())
-
-    @app.get("/docs", include_in_schema=False, dependencies=protected)
-    async def swagger() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/openapi.json",
-            title=f"{app.title} - Swagger UI",
-            swagger_ui_parameters={"spec": app.openapi()},
-        )
-
-    @app.get("/redoc", include_in_schema=False, dependencies=protected)
-    async def redoc() -> HTMLResponse:
-        return get_redoc_html(openapi_url="/openapi.json", title=f"{app.title} - ReDoc")

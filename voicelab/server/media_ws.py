@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 
-from fastapi import WebSocket, WebSocketDisconnect, status
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect, status
 from loguru import logger
 
 from voicelab.bot.call import CallInfo
 from voicelab.bot.pipeline import CallPipeline
+from voicelab.server._deps import State
 from voicelab.server.state import ServerState
 from voicelab.telephony.media import (
     ConnectedMessage,
@@ -19,12 +20,15 @@ from voicelab.telephony.media import (
 )
 from voicelab.telephony.twiml import STREAM_TOKEN_PARAMETER
 
-__all__ = ["handle_media_stream"]
+__all__ = ["handle_media_stream", "router"]
 
 HANDSHAKE_TIMEOUT_S = 10.0
 
+router = APIRouter()
 
-async def handle_media_stream(websocket: WebSocket, state: ServerState) -> None:
+
+@router.websocket("/ws", name="media")
+async def handle_media_stream(websocket: WebSocket, state: State) -> None:
     """Check, accept and run one media stream until it ends.
 
     A bad signature is refused before the upgrade completes (HTTP 403). A

@@ -1,4 +1,4 @@
-"""What the server's handlers share: settings, models, calls, signatures, Twilio."""
+"""What the server's handlers share: settings, models, calls, guards, signatures, Twilio."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from voicelab.bot.agent import Agent
 from voicelab.bot.models import ModelPool
 from voicelab.bot.tracing import TraceExport
 from voicelab.config import Settings, secret_value
+from voicelab.server.access import ApiKeyGuard, security_warnings
 from voicelab.server.calls import CallRegistry
+from voicelab.server.dialling import OutboundGuard
 from voicelab.server.stream_tokens import StreamTokens
 from voicelab.telephony import PublicURL, TwilioSignatureChecker, create_twilio_client
 
@@ -18,13 +20,16 @@ __all__ = ["ServerState"]
 
 @dataclass
 class ServerState:
-    """One per app.
+    """One per app, built from its settings; routes reach it with ``Depends(get_state)``.
 
     Attributes:
         settings: The server's settings.
         pool: Offline model pool (``None`` for the cloud providers).
         registry: Live calls and status events.
         signatures: Twilio signature checks (no-op without an auth token).
+        api_key: The API key on ``/outbound``, ``/call-status``, the docs, detailed ``/health``.
+        dialling: The toll-fraud guard: what ``/outbound`` may dial, how often, how many.
+        warnings: What is unprotected with these settings (logged at start, in ``/health``).
         public_url: How to build URLs Twilio can reach.
         port: The listening port, used in recording names.
         stream_tokens: One-time media-stream tokens, issued with each call's TwiML.
@@ -37,6 +42,9 @@ class ServerState:
     pool: ModelPool | None
     registry: CallRegistry
     signatures: TwilioSignatureChecker
+    api_key: ApiKeyGuard
+    dialling: OutboundGuard
+    warnings: list[str]
     public_url: PublicURL
     port: int
     stream_tokens: StreamTokens = field(
@@ -65,6 +73,9 @@ class ServerState:
                 stream_window_s=settings.stream_token_ttl,
             ),
             signatures=TwilioSignatureChecker(secret_value(settings.twilio_auth_token), public_url),
+            api_key=ApiKeyGuard(settings),
+            dialling=OutboundGuard(settings),
+            warnings=security_warnings(settings),
             public_url=public_url,
             port=port,
             stream_tokens=StreamTokens(settings.stream_token_ttl),
