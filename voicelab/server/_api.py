@@ -15,11 +15,9 @@ from voicelab.server._deps import RequireApiKey, State
 from voicelab.server.access import AUTH_RESPONSES, Client
 from voicelab.server.dialling import OUTBOUND_RESPONSES, OutboundRefused
 from voicelab.server.state import ServerState
-from voicelab.telephony.ids import CALL_SID, E164_PATTERN
+from voicelab.telephony.ids import CALL_SID, E164_PATTERN, STATUS_CALLBACK_EVENTS
 
-__all__ = ["STATUS_EVENTS", "OutboundCallRequest", "router"]
-
-STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
+__all__ = ["OutboundCallRequest", "router"]
 
 router = APIRouter()
 
@@ -67,7 +65,7 @@ async def outbound(
             url=webhook_url,
             method="POST",
             status_callback=f"{base}/status-callback",
-            status_callback_event=STATUS_EVENTS,
+            status_callback_event=list(STATUS_CALLBACK_EVENTS),
             status_callback_method="POST",
         )
     except (TwilioException, OSError) as exc:

@@ -35,10 +35,9 @@ from voicelab.simulator.caller import CallerResult, MediaStreamsCaller, new_sess
 from voicelab.simulator.carrier import TERMINAL_STATUSES, Carrier, StreamSession
 from voicelab.simulator.models import CallerModels
 from voicelab.simulator.voices import CallerVoice
+from voicelab.telephony.ids import STATUS_CALLBACK_EVENTS
 
 __all__ = ["ScenarioAnswerer", "SimulatedCall", "Simulator"]
-
-STATUS_EVENTS = ("initiated", "ringing", "answered", "completed")
 
 
 @dataclass
@@ -247,7 +246,7 @@ class Simulator:
                         if self.status_callback_path
                         else None
                     ),
-                    status_callback_events=STATUS_EVENTS,
+                    status_callback_events=STATUS_CALLBACK_EVENTS,
                     scenario=payload,
                 )
             call.status = await self.carrier.wait_for_status(

@@ -26,6 +26,7 @@ __all__ = [
     "E164_PATTERN",
     "E164_PREFIX",
     "FINAL_CALL_STATUSES",
+    "STATUS_CALLBACK_EVENTS",
     "STREAM_SID",
     "STREAM_SID_PATTERN",
     "CallStatus",
@@ -76,6 +77,11 @@ CALL_STATUSES = FINAL_CALL_STATUSES | {"queued", "ringing", "in-progress"}
 CALLBACK_STATUSES = CALL_STATUSES | {"initiated"}
 """What a status callback's ``CallStatus`` may say: ``initiated`` is an event, never a
 resource status."""
+
+STATUS_CALLBACK_EVENTS = ("initiated", "ringing", "answered", "completed")
+"""The ``StatusCallbackEvent`` values voicelab asks Twilio (or the emulator) for: every
+stage of a call. (The twilio SDK expands only a ``list`` into repeated form fields: pass
+``list(STATUS_CALLBACK_EVENTS)`` to it.)"""
 
 CALL_STATUS_ORDER: MappingProxyType[str, int] = MappingProxyType(
     {
