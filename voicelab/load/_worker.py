@@ -1,0 +1,127 @@
+"""A worker process: one event loop driving its share of the callers on one frame clock.
+
+The parent spawns one per core by default (:mod:`voicelab.load._run`); each gets a
+:class:`WorkerJob` (pickled), plays its callers and hands back a :class:`WorkerResult`:
+every call's stats, the lateness of every frame it sent, and its own CPU time, so that
+the report can tell a slow agent from an overloaded generator.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from voicelab.load._caller import CallStats, LoadCaller
+from voicelab.load._line import FRAME_S, CallerLine
+from voicelab.load._pacing import FrameClock, JitterLog
+from voicelab.load._plan import LoadPlan
+from voicelab.simulator._carrier_webhooks import WebhookClient
+
+__all__ = ["CPU_SAMPLE_S", "CpuMeter", "WorkerJob", "WorkerResult", "play_worker"]
+
+CPU_SAMPLE_S = 1.0
+"""How often a worker samples its own CPU use (its busiest second decides "saturated")."""
+
+
+@dataclass(frozen=True)
+class WorkerJob:
+    """What one worker plays.
+
+    Attributes:
+        worker: Its number (from 0).
+        plan: The run's plan.
+        line: What every caller says.
+        start_at: The run's ``t = 0``, wall-clock (:func:`time.time`), the same for every
+            worker so that their ramps interleave.
+    """
+
+    worker: int
+    plan: LoadPlan
+    line: CallerLine
+    start_at: float
+
+    @property
+    def callers(self) -> list[int]:
+        return self.plan.callers_of(self.worker)
+
+
+@dataclass
+class WorkerResult:
+    """What one worker saw and what it cost.
+
+    Attributes:
+        worker: Its number.
+        calls: Every call's stats.
+        jitter_s: Every frame's lateness (sent minus due), seconds.
+        cpu_s: The process's CPU time (user + system, all threads) while it played.
+        wall_s: How long it played.
+        cpu_samples: Its CPU use per :data:`CPU_SAMPLE_S` interval, as a share of one core.
+    """
+
+    worker: int
+    calls: list[CallStats]
+    jitter_s: np.ndarray
+    cpu_s: float
+    wall_s: float
+    cpu_samples: list[float] = field(default_factory=list)
+
+
+class CpuMeter:
+    """Samples the process's CPU use (share of one core) every ``interval_s`` seconds."""
+
+    def __init__(self, interval_s: float = CPU_SAMPLE_S) -> None:
+        self.interval_s = interval_s
+        self.samples: list[float] = []
+
+    async def run(self) -> None:
+        cpu, wall = time.process_time(), time.monotonic()
+        while True:
+            await asyncio.sleep(self.interval_s)
+            cpu_now, wall_now = time.process_time(), time.monotonic()
+            self.samples.append((cpu_now - cpu) / max(wall_now - wall, 1e-9))
+            cpu, wall = cpu_now, wall_now
+
+
+def play_worker(job: WorkerJob) -> WorkerResult:
+    """Play ``job``'s callers in a fresh event loop (the spawned process's entry point)."""
+    return asyncio.run(_play(job))
+
+
+async def _play(job: WorkerJob) -> WorkerResult:
+    plan = job.plan
+    origin = time.monotonic() + (job.start_at - time.time())
+    clock, jitter = FrameClock(origin), JitterLog()
+    # No token: an agent that checks no signature (a random key signs for nobody).
+    webhooks = WebhookClient(plan.auth_token or secrets.token_hex(16), timeout_s=15.0)
+    indices = job.callers
+    # Spread the worker's sends over the 20 ms period rather than all on one instant.
+    callers = [
+        LoadCaller(i, plan, job.line, webhooks, clock, jitter, phase_s=k / len(indices) * FRAME_S)
+        for k, i in enumerate(indices)
+    ]
+    await FrameClock.until(origin)  # the CPU and wall figures start with the run
+    meter = CpuMeter()
+    cpu0, wall0 = time.process_time(), time.monotonic()
+    sampling = asyncio.create_task(meter.run())
+    try:
+        calls = await asyncio.gather(
+            *(caller.run(origin + plan.start_offset(caller.stats.index)) for caller in callers)
+        )
+    finally:
+        sampling.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await sampling
+        await webhooks.aclose()
+    return WorkerResult(
+        worker=job.worker,
+        calls=list(calls),
+        jitter_s=jitter.to_numpy(),
+        cpu_s=time.process_time() - cpu0,
+        wall_s=time.monotonic() - wall0,
+        cpu_samples=meter.samples,
+    )
