@@ -11,9 +11,10 @@ closes the socket.
 Its script: wait for the greeting to end (at most ``greeting_wait_s``), say the line, wait
 for the reply (at most ``reply_timeout_s``), let it end, pause, say it again, until
 ``duration_s`` has passed since the stream opened. Voice-to-voice of a line is the onset
-of the first reply heard after the line began minus the line's end (both on the caller's
-frame clock, as ``v2v_caller_s`` is: :mod:`voicelab.analysis.latency`); a reply that starts
-before the line ends gives a negative figure, kept as it is.
+of the first reply that begins at or after the line's end, minus that end (both on the
+caller's frame clock, as ``v2v_caller_s`` is: :mod:`voicelab.analysis.latency`). Audio that
+starts while the caller is still speaking belongs to the reply before (as with the simulated
+caller): an overloaded agent's late audio is not a reply to a line it has not heard out.
 """
 
 from __future__ import annotations
@@ -267,8 +268,8 @@ class LoadCaller:
         return now - self.ear.last_audible_end >= self.plan.pause_s
 
     def _heard_reply(self, now: float, line_start: float) -> _State:
-        onset = self.ear.onset_since(line_start)
         line_end = line_start + self.line.end_s
+        onset = self.ear.onset_since(line_end)
         if onset is not None:
             self.stats.v2v_s.append(onset - line_end)
             return _State.LISTEN
