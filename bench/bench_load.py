@@ -84,6 +84,7 @@ def row(kind: str, report: LoadReport, before: str, after: str) -> str:
         f" | {report.underruns} ({report.calls_with_underruns})"
         f" | {ms(report.jitter_p50_s, 2)} / {ms(report.jitter_p99_s, 2)}"
         f" / {ms(report.jitter_max_s, 1)}"
+        f" | {ms(report.loop_lag_p50_s, 2)} / {ms(report.loop_lag_p99_s, 2)}"
         f" | {report.cpu_ms_per_caller_s or 0:.1f} | {peak} | {before} → {after} |"
     )
 
@@ -134,13 +135,17 @@ def main() -> None:
             " after each reply. Agents: `voicelab` = `voicelab serve` on the instant providers"
             " (its own process, same box); `tone` = `bench/tone_agent.py` (a tone per line, no"
             " pipeline). v2v and jitter in ms; underruns: silences ≥ 40 ms inside a reply (calls"
-            " with any); CPU: the generator's ms of CPU per caller-second; peak: each worker's"
+            " with any); jitter: every frame's send time minus its deadline; loop lag: the same"
+            " for a probe on each worker's clock that sends nothing (the generator's own"
+            " lateness, apart from an agent's backpressure);"
+            " CPU: the generator's ms of CPU per caller-second; peak: each worker's"
             " busiest second, share of a core. Goal: 200 callers, jitter p99 ≤ 5 ms.",
             "",
             "| agent | callers | held | errors | answered/lines | v2v p50 / p95"
-            " | underruns (calls) | jitter p50 / p99 / max | CPU ms per caller-s"
+            " | underruns (calls) | jitter p50 / p99 / max | loop lag p50 / p99"
+            " | CPU ms per caller-s"
             " | worker peak | load average before → after |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *rows,
         ]
     )

@@ -3,10 +3,12 @@
     .venv/bin/python bench/tone_agent.py --port 8790
 
 ``POST /`` answers ``<Connect><Stream url="ws://HOST/ws">``; on the stream it greets with
-a 0.5 s tone, then answers each caller line (audible frames followed by 0.5 s of silence,
-voicelab's audible rule on each 20 ms frame) with a 1 s tone sent as 20 ms ``media``
-frames in real time. No VAD, no pipeline, no record: next to voicelab's server it costs
-little, so what ``voicelab load`` reports against it is mostly the generator itself.
+a 0.5 s tone, then answers each caller line (frames of speech followed by 0.5 s of
+silence) with a 1 s tone sent as 20 ms ``media`` frames in real time. It hears as cheaply
+as it can: a load caller sends exact digital silence (mu-law 0xFF) while it listens, so
+any other payload is speech; this agent is for ``voicelab load``, not for a phone. No VAD,
+no pipeline, no record: next to voicelab's server it costs little, so what ``voicelab
+load`` reports against it is mostly the generator itself.
 Listens on 127.0.0.1 only and stops after ``--lifetime`` seconds.
 """
 
@@ -23,7 +25,6 @@ import uvicorn
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import Response
 
-from voicelab.recording.audible import audible
 from voicelab.telephony import mulaw
 from voicelab.telephony.twiml import stream_twiml
 
@@ -39,6 +40,7 @@ def tone_frames(seconds: float) -> list[str]:
 
 
 GREETING, REPLY = tone_frames(0.5), tone_frames(1.0)
+SILENCE = base64.b64encode(b"\xff" * FRAME).decode()
 app = FastAPI()
 
 
@@ -77,8 +79,7 @@ async def stream(ws: WebSocket) -> None:
                 stream_sid = message["start"]["streamSid"]
                 tasks.add(asyncio.create_task(say(GREETING)))
             elif message["event"] == "media":
-                pcm = mulaw.decode(base64.b64decode(message["media"]["payload"]))
-                if audible(pcm.astype(np.float32) / 32768, 80).any():
+                if message["media"]["payload"] != SILENCE:
                     heard, quiet = True, 0
                 elif heard:
                     quiet += 1

@@ -9,7 +9,6 @@ the report can tell a slow agent from an overloaded generator.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -22,7 +21,14 @@ from voicelab.load._pacing import FrameClock, JitterLog
 from voicelab.load._plan import LoadPlan
 from voicelab.simulator._carrier_webhooks import WebhookClient
 
-__all__ = ["CPU_SAMPLE_S", "CpuMeter", "WorkerJob", "WorkerResult", "play_worker"]
+__all__ = [
+    "CPU_SAMPLE_S",
+    "CpuMeter",
+    "LoopProbe",
+    "WorkerJob",
+    "WorkerResult",
+    "play_worker",
+]
 
 CPU_SAMPLE_S = 1.0
 """How often a worker samples its own CPU use (its busiest second decides "saturated")."""
@@ -61,6 +67,7 @@ class WorkerResult:
         cpu_s: The process's CPU time (user + system, all threads) while it played.
         wall_s: How long it played.
         cpu_samples: Its CPU use per :data:`CPU_SAMPLE_S` interval, as a share of one core.
+        loop_lag_s: Its :class:`LoopProbe`'s lateness at every 20 ms tick, seconds.
     """
 
     worker: int
@@ -69,6 +76,30 @@ class WorkerResult:
     cpu_s: float
     wall_s: float
     cpu_samples: list[float] = field(default_factory=list)
+    loop_lag_s: np.ndarray = field(default_factory=lambda: np.empty(0))
+
+
+class LoopProbe:
+    """The worker's own pacing, apart from any caller: a task that wakes on the same 20 ms
+    grid and records how late it woke.
+
+    A caller's frames can also be late because its agent stopped reading (a full send
+    buffer holds the caller back: backpressure); the probe sends nothing, so its lateness
+    is the event loop's alone (its own work, or the CPU it could not get).
+    """
+
+    def __init__(self, clock: FrameClock) -> None:
+        self.clock = clock
+        self.lag = JitterLog()
+
+    async def run(self) -> None:
+        frame = 0
+        while True:
+            due = self.clock.deadline(self.clock.origin, frame)
+            self.lag.record(due, await self.clock.until(due))
+            frame = max(
+                frame + 1, self.clock.first_frame_after(self.clock.origin, time.monotonic())
+            )
 
 
 class CpuMeter:
@@ -105,17 +136,17 @@ async def _play(job: WorkerJob) -> WorkerResult:
         for k, i in enumerate(indices)
     ]
     await FrameClock.until(origin)  # the CPU and wall figures start with the run
-    meter = CpuMeter()
+    meter, probe = CpuMeter(), LoopProbe(clock)
     cpu0, wall0 = time.process_time(), time.monotonic()
-    sampling = asyncio.create_task(meter.run())
+    watchers = [asyncio.create_task(meter.run()), asyncio.create_task(probe.run())]
     try:
         calls = await asyncio.gather(
             *(caller.run(origin + plan.start_offset(caller.stats.index)) for caller in callers)
         )
     finally:
-        sampling.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await sampling
+        for watcher in watchers:
+            watcher.cancel()
+        await asyncio.gather(*watchers, return_exceptions=True)
         await webhooks.aclose()
     return WorkerResult(
         worker=job.worker,
@@ -124,4 +155,5 @@ async def _play(job: WorkerJob) -> WorkerResult:
         cpu_s=time.process_time() - cpu0,
         wall_s=time.monotonic() - wall0,
         cpu_samples=meter.samples,
+        loop_lag_s=probe.lag.to_numpy(),
     )

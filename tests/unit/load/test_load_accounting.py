@@ -234,3 +234,33 @@ def test_jitter_over_the_goal_is_a_warning():
     result = WorkerResult(0, [CallStats(0, "CA0", held=True)], np.full(10, 0.006), 0.1, 1.0)
     report = summarize(plan(calls=1, workers=1), [result])
     assert any("jitter p99 6.0 ms" in warning for warning in report.warnings)
+
+
+def test_loop_lag_over_the_goal_blames_the_generator_and_frame_jitter_alone_the_agent():
+    calls = [CallStats(0, "CA0", held=True)]
+    backpressure = WorkerResult(0, calls, np.full(10, 0.030), 0.1, 1.0, loop_lag_s=np.zeros(50))
+    [warning] = summarize(plan(calls=1, workers=1), [backpressure]).warnings
+    assert "while the workers kept time: the agent held callers back" in warning
+    starved = WorkerResult(0, calls, np.full(10, 0.030), 0.1, 1.0, loop_lag_s=np.full(50, 0.02))
+    report = summarize(plan(calls=1, workers=1), [starved])
+    [warning] = report.warnings
+    assert "loop lag p99 20.0 ms" in warning and "did not keep real time" in warning
+    assert report.loop_lag_p50_s == pytest.approx(0.02)
+
+
+def test_the_loop_probe_ticks_on_the_grid_and_never_early():
+    import asyncio
+    import time
+
+    from voicelab.load._worker import LoopProbe
+
+    async def run() -> np.ndarray:
+        probe = LoopProbe(FrameClock(time.monotonic()))
+        task = asyncio.create_task(probe.run())
+        await asyncio.sleep(0.1)
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        return probe.lag.to_numpy()
+
+    lag = asyncio.run(run())
+    assert lag.size >= 1 and (lag >= 0).all()
