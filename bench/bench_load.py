@@ -96,6 +96,7 @@ def main() -> None:
     parser.add_argument("--ramp", type=float, default=10.0)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--agent", choices=("voicelab", "tone", "both"), default="both")
+    parser.add_argument("--nice", type=int, help="the workers' priority (voicelab load --nice)")
     add_output_args(parser)
     args = parser.parse_args()
     steps = [int(s) for s in args.steps.split(",")]
@@ -116,6 +117,7 @@ def main() -> None:
                         duration_s=args.duration,
                         account_sid=ACCOUNT,
                         auth_token=token,
+                        nice=args.nice,
                     )
                     before = loadavg()
                     report = run_load(plan, line)
@@ -130,8 +132,10 @@ def main() -> None:
             "### `voicelab load`: callers at once (issue 19)",
             "",
             f"`bench/bench_load.py --steps {args.steps} --duration {args.duration:g}"
-            f" --ramp {args.ramp:g} --workers {args.workers}`: each step's callers start over"
-            f" the ramp and hold {args.duration:g} s, saying a {line.seconds:.1f} s Piper line"
+            f" --ramp {args.ramp:g} --workers {args.workers}"
+            + (f" --nice {args.nice}" if args.nice is not None else "")
+            + "`: each step's callers start over "
+            f"the ramp and hold {args.duration:g} s, saying a {line.seconds:.1f} s Piper line"
             " after each reply. Agents: `voicelab` = `voicelab serve` on the instant providers"
             " (its own process, same box); `tone` = `bench/tone_agent.py` (a tone per line, no"
             " pipeline). v2v and jitter in ms; underruns: silences ≥ 40 ms inside a reply (calls"

@@ -426,6 +426,13 @@ def load(
     json_path: Annotated[
         Path | None, typer.Option("--json", help="Also write the report as JSON here.")
     ] = None,
+    nice: Annotated[
+        int | None,
+        typer.Option(
+            help="The workers' scheduling priority (e.g. -10 on a box shared with the agent:"
+            " the generator keeps its frames on time; below 0 needs the privilege)."
+        ),
+    ] = None,
     verbose: Verbose = False,
 ) -> None:
     """Load-test an agent: many callers at once, each saying a line every turn.
@@ -456,6 +463,7 @@ def load(
             account_sid=settings.twilio_account_sid or LoadPlan.account_sid,
             auth_token=settings.twilio_auth_token or "",
             to_number=settings.twilio_phone_number or DEFAULT_TWILIO_NUMBER,
+            nice=nice,
         )
         line = caller_line(wav)
     except VoicelabError as exc:

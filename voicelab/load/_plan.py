@@ -31,6 +31,10 @@ class LoadPlan:
         pause_s: Silence a caller leaves after a reply before it speaks again.
         reply_timeout_s: How long a caller waits for a reply to its line.
         greeting_wait_s: How long a caller waits for a greeting before it speaks first.
+        nice: The workers' scheduling priority (``os.setpriority``; below 0 needs the
+            privilege): on a box shared with the agent, a generator that gets the CPU
+            first keeps its frames on time and leaves the rest to the agent (it needs
+            little). ``None`` leaves it alone.
     """
 
     url: str
@@ -44,6 +48,7 @@ class LoadPlan:
     pause_s: float = 0.5
     reply_timeout_s: float = 10.0
     greeting_wait_s: float = 4.0
+    nice: int | None = None
 
     def __post_init__(self) -> None:
         if not is_http_url(self.url):
@@ -56,6 +61,8 @@ class LoadPlan:
             raise ConfigError("--ramp must be >= 0 and --duration > 0 seconds")
         if min(self.pause_s, self.reply_timeout_s, self.greeting_wait_s) < 0:
             raise ConfigError("pause, reply timeout and greeting wait must be >= 0 seconds")
+        if self.nice is not None and not -20 <= self.nice <= 19:
+            raise ConfigError(f"--nice must be between -20 and 19: {self.nice}")
 
     def start_offset(self, index: int) -> float:
         """When caller ``index`` (from 0) starts, seconds after the run's start."""

@@ -63,6 +63,7 @@ class WorkerUsage:
         peak_share: Its busiest sampled second's share of one core.
         cpu_s_per_caller: ``cpu_s / callers``.
         saturated: ``peak_share >= SATURATED``.
+        nice: Its scheduling priority.
     """
 
     worker: int
@@ -73,6 +74,7 @@ class WorkerUsage:
     peak_share: float
     cpu_s_per_caller: float
     saturated: bool
+    nice: int = 0
 
     @classmethod
     def of(cls, result: WorkerResult) -> WorkerUsage:
@@ -88,6 +90,7 @@ class WorkerUsage:
             peak_share=peak,
             cpu_s_per_caller=result.cpu_s / callers if callers else 0.0,
             saturated=peak >= SATURATED,
+            nice=result.nice,
         )
 
 
@@ -188,7 +191,8 @@ class LoadReport:
                     f"worker {u.worker}",
                     f"{u.callers} callers, CPU {u.cpu_s:.1f} s over {u.wall_s:.1f} s"
                     f" (mean {u.cpu_share:.0%}, peak {u.peak_share:.0%} of a core),"
-                    f" {u.cpu_s_per_caller * 1000:.0f} ms per caller",
+                    f" {u.cpu_s_per_caller * 1000:.0f} ms per caller"
+                    + (f", nice {u.nice}" if u.nice else ""),
                 )
             )
         width = max(len(name) for name, _ in rows)
@@ -234,5 +238,6 @@ def summarize(plan: LoadPlan, results: Sequence[WorkerResult]) -> LoadReport:
         loop_lag_max_s=float(lag.max()) if lag.size else None,
         cpu_ms_per_caller_s=cpu_s * 1000 / streamed_s if streamed_s else None,
         usage=[WorkerUsage.of(r) for r in results],
-        first_errors=[f"call {c.index}: {c.error}" for c in failed[:_SHOWN_ERRORS]],
+        first_errors=[f"call {c.index}: {c.error}" for c in failed[:_SHOWN_ERRORS]]
+        + [r.nice_error for r in results if r.nice_error],
     )

@@ -9,6 +9,7 @@ the report can tell a slow agent from an overloaded generator.
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -68,6 +69,8 @@ class WorkerResult:
         wall_s: How long it played.
         cpu_samples: Its CPU use per :data:`CPU_SAMPLE_S` interval, as a share of one core.
         loop_lag_s: Its :class:`LoopProbe`'s lateness at every 20 ms tick, seconds.
+        nice: Its scheduling priority while it played.
+        nice_error: Why the plan's ``nice`` could not be set.
     """
 
     worker: int
@@ -77,6 +80,8 @@ class WorkerResult:
     wall_s: float
     cpu_samples: list[float] = field(default_factory=list)
     loop_lag_s: np.ndarray = field(default_factory=lambda: np.empty(0))
+    nice: int = 0
+    nice_error: str | None = None
 
 
 class LoopProbe:
@@ -120,7 +125,16 @@ class CpuMeter:
 
 def play_worker(job: WorkerJob) -> WorkerResult:
     """Play ``job``'s callers in a fresh event loop (the spawned process's entry point)."""
-    return asyncio.run(_play(job))
+    nice_error = None
+    if job.plan.nice is not None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, 0, job.plan.nice)
+        except OSError as exc:  # a negative nice without the privilege: play at the default
+            nice_error = f"worker {job.worker}: could not set nice {job.plan.nice}: {exc}"
+    result = asyncio.run(_play(job))
+    result.nice = os.getpriority(os.PRIO_PROCESS, 0)
+    result.nice_error = nice_error
+    return result
 
 
 async def _play(job: WorkerJob) -> WorkerResult:
