@@ -21,6 +21,7 @@ import pytest
         (["http://127.0.0.1:9/", "--json", "/nonexistent/r.json"], "no such directory"),
         (["http://127.0.0.1:9/", "--json", "/tmp"], "is a directory"),
         (["http://127.0.0.1:9/", "--wav", "/nonexistent.wav"], "no such WAV file"),
+        (["http://127.0.0.1:9/", "--nice", "99"], "--nice must be between -20 and 19"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, needle):
