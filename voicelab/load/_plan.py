@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit
 
 from voicelab.errors import ConfigError
 from voicelab.simulator._carrier_twilio import is_http_url
@@ -19,7 +20,8 @@ class LoadPlan:
     """A load run: who to call, how many, how fast, for how long.
 
     Attributes:
-        url: The agent's TwiML webhook (``http(s)://``; voicelab's server: its ``/``).
+        url: The agent's TwiML webhook (``http(s)://``; voicelab's server: its ``/``); a
+            password in it is never printed (:attr:`shown_url`).
         calls: Simultaneous callers once the ramp is over.
         workers: Worker processes the callers are split between.
         ramp_s: Callers start evenly over this many seconds (0: all at once).
@@ -63,6 +65,16 @@ class LoadPlan:
             raise ConfigError("pause, reply timeout and greeting wait must be >= 0 seconds")
         if self.nice is not None and not -20 <= self.nice <= 19:
             raise ConfigError(f"--nice must be between -20 and 19: {self.nice}")
+
+    @property
+    def shown_url(self) -> str:
+        """``url`` fit for a report: a password in it (``https://user:pw@host/``, as Twilio
+        webhooks often carry) becomes ``<redacted>``."""
+        parts = urlsplit(self.url)
+        if parts.password is None:
+            return self.url
+        host = parts.netloc.rsplit("@", 1)[1]
+        return parts._replace(netloc=f"{parts.username}:<redacted>@{host}").geturl()
 
     def start_offset(self, index: int) -> float:
         """When caller ``index`` (from 0) starts, seconds after the run's start."""

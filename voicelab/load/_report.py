@@ -215,7 +215,7 @@ def summarize(plan: LoadPlan, results: Sequence[WorkerResult]) -> LoadReport:
     cpu_s = sum(r.cpu_s for r in results)
     failed = [c for c in calls if c.error_kind is not None]
     return LoadReport(
-        url=plan.url,
+        url=plan.shown_url,
         calls=plan.calls,
         workers=plan.workers,
         ramp_s=plan.ramp_s,
@@ -238,6 +238,9 @@ def summarize(plan: LoadPlan, results: Sequence[WorkerResult]) -> LoadReport:
         loop_lag_max_s=float(lag.max()) if lag.size else None,
         cpu_ms_per_caller_s=cpu_s * 1000 / streamed_s if streamed_s else None,
         usage=[WorkerUsage.of(r) for r in results],
-        first_errors=[f"call {c.index}: {c.error}" for c in failed[:_SHOWN_ERRORS]]
+        first_errors=[
+            f"call {c.index}: {(c.error or '').replace(plan.url, plan.shown_url)}"
+            for c in failed[:_SHOWN_ERRORS]
+        ]
         + [r.nice_error for r in results if r.nice_error],
     )

@@ -173,6 +173,16 @@ def test_the_token_never_shows_in_the_plans_repr():
     assert "s3cret" not in repr(plan(auth_token="s3cret"))
 
 
+def test_a_password_in_the_url_never_reaches_the_report():
+    url = "https://twilio:pw123@agent.example/voice?x=1"
+    p = plan(url=url, calls=1, workers=1)
+    assert p.shown_url == "https://twilio:<redacted>@agent.example/voice?x=1"
+    failed = CallStats(0, "CA0", error_kind="unreachable", error=f"POST {url} failed: boom")
+    report = summarize(p, [WorkerResult(0, [failed], np.empty(0), 0.0, 1.0)])
+    assert "pw123" not in report.to_text() and "pw123" not in str(report.to_dict())
+    assert plan().shown_url == "http://127.0.0.1:1/"
+
+
 # --- the summary ----------------------------------------------------------------------------
 
 
