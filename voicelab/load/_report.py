@@ -189,7 +189,8 @@ class LoadReport:
             rows.append(
                 (
                     f"worker {u.worker}",
-                    f"{u.callers} callers, CPU {u.cpu_s:.1f} s over {u.wall_s:.1f} s"
+                    f"{u.callers} caller{'s' if u.callers != 1 else ''},"
+                    f" CPU {u.cpu_s:.1f} s over {u.wall_s:.1f} s"
                     f" (mean {u.cpu_share:.0%}, peak {u.peak_share:.0%} of a core),"
                     f" {u.cpu_s_per_caller * 1000:.0f} ms per caller"
                     + (f", nice {u.nice}" if u.nice else ""),
