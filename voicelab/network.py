@@ -30,10 +30,9 @@ from voicelab.simulator.carrier import Carrier
 from voicelab.simulator.models import CallerModels
 from voicelab.simulator.scenario import default_completer
 from voicelab.simulator.simulator import ScenarioAnswerer, SimulatedCall, Simulator
+from voicelab.telephony.ids import DEFAULT_TWILIO_NUMBER
 
 __all__ = ["LabModels", "LocalNetwork", "lab_agent"]
-
-DEFAULT_TWILIO_NUMBER = "+15550001000"
 
 
 class LabModels:

@@ -19,6 +19,7 @@ __all__ = [
     "CALL_SID_PATTERN",
     "CALL_STATUSES",
     "CALL_STATUS_ORDER",
+    "DEFAULT_TWILIO_NUMBER",
     "DIAL_OUTCOMES",
     "DIAL_OUTCOME_STATUS",
     "E164",
@@ -36,6 +37,9 @@ __all__ = [
     "is_e164_prefix",
     "is_stream_sid",
 ]
+
+DEFAULT_TWILIO_NUMBER = "+15550001000"
+"""The agent's number when ``TWILIO_PHONE_NUMBER`` is unset (the lab's and load callers' To)."""
 
 CALL_SID_PATTERN = r"^CA[0-9a-fA-F]{32}$"
 """A CallSid as a pattern string, for pydantic / FastAPI ``pattern=`` (Rust regex: ``$`` is

@@ -247,6 +247,13 @@ class TwilioStreamMessages:
 
     def media(self, ulaw: bytes, *, chunk: int, timestamp_ms: int) -> str:
         """``media``: one chunk of caller audio (mu-law bytes; ``chunk`` counts from 1)."""
+        return self.encoded_media(
+            base64.b64encode(ulaw).decode(), chunk=chunk, timestamp_ms=timestamp_ms
+        )
+
+    def encoded_media(self, payload: str, *, chunk: int, timestamp_ms: int) -> str:
+        """``media`` with a payload already base64-encoded (a load caller encodes its line
+        once and sends the same strings in every call)."""
         return self._numbered(
             {
                 "event": "media",
@@ -254,7 +261,7 @@ class TwilioStreamMessages:
                     "track": "inbound",
                     "chunk": str(chunk),
                     "timestamp": str(timestamp_ms),
-                    "payload": base64.b64encode(ulaw).decode(),
+                    "payload": payload,
                 },
                 "streamSid": self.stream_sid,
             }
