@@ -463,7 +463,7 @@ def load(
             ramp_s=ramp,
             duration_s=duration,
             account_sid=settings.twilio_account_sid or LoadPlan.account_sid,
-            auth_token=settings.twilio_auth_token or "",
+            auth_token=secret_value(settings.twilio_auth_token) or "",
             to_number=settings.twilio_phone_number or DEFAULT_TWILIO_NUMBER,
             nice=nice,
         )
