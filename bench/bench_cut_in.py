@@ -17,13 +17,10 @@ Prints a Markdown section; ``--append`` adds it to bench/RESULTS.md. No test ass
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import warnings
 from collections import Counter
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _bench import ROOT, Summary, add_output_args, cut_ins, emit, loadavg
 

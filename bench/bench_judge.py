@@ -16,7 +16,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -25,8 +24,6 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 
 import numpy as np
 import yaml
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench import ROOT, add_output_args, emit
 
 from voicelab.judging import CriteriaJudge, ajudge_reply

@@ -25,8 +25,6 @@ import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 import httpx
 from _bench import ROOT, add_output_args, emit, loadavg
 

@@ -9,7 +9,7 @@ to two bots, alternating call by call (the order swaps every round, so neither s
 always follows the other):
 
 - voicelab: the reference agent on the ``offline`` providers, its server in this
-  process (``LocalNetwork``), as ``bench/bench_latency.py`` runs it;
+  process (``LocalNetwork``);
 - baseline: ``bench/baseline_bot.py``, a plain Pipecat Twilio bot with stock settings
   and the same models, as its own process on its own port (started here unless
   ``--baseline-url`` names a running one), called in black-box mode
@@ -34,8 +34,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
 import pandas as pd

@@ -21,8 +21,6 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
 from _bench import BENCH, RESULTS, loadavg, machine_line
 
 # (name, script, full arguments, --quick arguments)

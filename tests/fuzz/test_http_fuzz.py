@@ -10,9 +10,7 @@ not describe, so hypothesis generates those forms and signs them as Twilio would
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -20,14 +18,11 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from media_fuzzer import BackgroundNetwork
 from schemathesis import GenerationMode
 from twilio.request_validator import RequestValidator
 
 from voicelab.config import Settings
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from media_fuzzer import BackgroundNetwork
 
 pytestmark = pytest.mark.slow
 

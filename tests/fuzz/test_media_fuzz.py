@@ -14,24 +14,19 @@ import asyncio
 import contextlib
 import json
 import logging
-import sys
 import time
 from pathlib import Path
 
 import pytest
+import soak  # bench/soak.py: what a complete record of a simulated call is
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from loguru import logger
+from media_fuzzer import BackgroundNetwork, FuzzSession, Outcome, play_session, sessions
 
 from voicelab.config import Settings
 from voicelab.recording.store import find_call_dir
 from voicelab.simulator.scenario import load_scenario
-
-sys.path.insert(0, str(Path(__file__).parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
-import soak  # bench/soak.py: what a complete record of a simulated call is
-from media_fuzzer import BackgroundNetwork, FuzzSession, Outcome, play_session, sessions
 
 pytestmark = pytest.mark.slow
 

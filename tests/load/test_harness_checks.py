@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
-import soundfile as sf
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
 import soak  # bench/soak.py: the load harness
+import soundfile as sf
 
 RATE = 8000
 

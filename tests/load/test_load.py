@@ -9,17 +9,12 @@ bot greets in three words (``short_greeting_prompts``): the greeting is not unde
 from __future__ import annotations
 
 import asyncio
-import sys
-from pathlib import Path
 
 import pytest
+import soak  # bench/soak.py: the load harness
 from helpers import short_greeting_prompts
 
 from voicelab.network import LocalNetwork
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
-import soak  # bench/soak.py: the load harness
 
 pytestmark = pytest.mark.slow
 

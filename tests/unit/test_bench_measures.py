@@ -8,14 +8,10 @@ with the pause's silence between them.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 
 import numpy as np
 import soundfile as sf
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
-
 from _bench import GAP_MIN_S, Summary, cut_ins, playout_gaps
 from _speech import PAUSE_S, with_pauses
 
