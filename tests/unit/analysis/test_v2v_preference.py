@@ -6,7 +6,7 @@ import math
 
 import pandas as pd
 
-from voicelab.analysis.latency import V2V_PREFERENCE, measured_v2v, turn_v2v
+from voicelab.analysis.latency import measured_v2v, turn_v2v
 from voicelab.testing._checks import _latencies
 
 
@@ -23,7 +23,6 @@ def test_measured_columns_keep_the_order_and_skip_empty_ones() -> None:
         {"v2v_server_s": [0.4, 0.5], "v2v_caller_s": [None, None], "v2v_recording_s": [0.8, None]}
     )
     assert measured_v2v(turns) == ["v2v_recording_s", "v2v_server_s"]
-    assert V2V_PREFERENCE[0] == "v2v_caller_s"
 
 
 def test_the_plugin_checks_read_the_same_figure() -> None:
