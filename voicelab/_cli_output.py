@@ -44,7 +44,7 @@ def print_call(call: Any, scenario: Any = None) -> bool:
     """One simulated call on a screen: transcript, errors, checks, latency, files.
 
     Args:
-        call: The call (``SimulatedCall``).
+        call: The call (a ``CallResult``).
         scenario: The scenario it played: its checks are printed too.
 
     Returns:

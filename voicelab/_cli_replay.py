@@ -21,7 +21,7 @@ from voicelab.config import Settings
 from voicelab.errors import CallRecordError
 from voicelab.replay import RecordedCall, read_call, write_scenario
 from voicelab.replay._original import original_lines
-from voicelab.simulator.simulator import SimulatedCall
+from voicelab.simulator.simulator import CallResult
 
 __all__ = ["Replay", "print_replay", "replay_call"]
 
@@ -40,7 +40,7 @@ class Replay:
     """
 
     recorded: RecordedCall
-    call: SimulatedCall
+    call: CallResult
     table: pd.DataFrame
 
 

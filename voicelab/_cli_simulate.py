@@ -13,7 +13,7 @@ from tqdm.auto import tqdm
 
 from voicelab.config import Settings, secret_value
 from voicelab.network import LocalNetwork
-from voicelab.simulator.simulator import SimulatedCall
+from voicelab.simulator.simulator import CallResult
 from voicelab.telephony.ids import FINAL_CALL_STATUSES
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ async def run_batch(
     carrier_port: int = 0,
     status_callback_path: str | None = "/status-callback",
     manifest: dict[str, Any] | None = None,
-) -> list[SimulatedCall]:
+) -> list[CallResult]:
     """Play every scenario ``calls`` times, ``concurrency`` at once, with a progress bar.
 
     With ``server_url``, the agent there may be any Twilio bot (see :class:`LocalNetwork`);

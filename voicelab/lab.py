@@ -28,7 +28,6 @@ import threading
 import warnings
 from collections.abc import Coroutine, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, TypeVar
@@ -47,90 +46,12 @@ from voicelab.config import Settings, load_settings  # noqa: E402
 from voicelab.errors import ScenarioError, VoicelabError  # noqa: E402
 from voicelab.network import LabModels, LocalNetwork, lab_agent  # noqa: E402
 from voicelab.server.runner import SigtermStop  # noqa: E402
+from voicelab.simulator._call_result import CallResult  # noqa: E402
 from voicelab.simulator.scenario import Scenario, load_file  # noqa: E402
-from voicelab.simulator.simulator import SimulatedCall  # noqa: E402
 
 __all__ = ["CallResult", "Lab"]
 
 T = TypeVar("T")
-
-
-@dataclass
-class CallResult:
-    """One finished call, ready to analyse.
-
-    Attributes:
-        call: What the simulation observed (status, caller timings, directory).
-    """
-
-    call: SimulatedCall
-
-    @property
-    def call_sid(self) -> str | None:
-        return self.call.call_sid
-
-    @property
-    def status(self) -> str:
-        return self.call.status
-
-    @property
-    def directory(self) -> Path | None:
-        return self.call.directory
-
-    def _dir(self) -> Path:
-        if self.call.directory is None:
-            raise VoicelabError(f"call {self.call_sid} ({self.status}) left no recording")
-        return self.call.directory
-
-    def turns_df(self) -> pd.DataFrame:
-        """One row per turn (see :func:`voicelab.analysis.turns_df`)."""
-        from voicelab.analysis import turns_df
-
-        return turns_df(self._dir())
-
-    def events_df(self) -> pd.DataFrame:
-        """One row per event (see :func:`voicelab.analysis.events_df`)."""
-        from voicelab.analysis import events_df
-
-        return events_df(self._dir())
-
-    def tool_calls_df(self) -> pd.DataFrame:
-        """One row per function call the agent made (:func:`voicelab.analysis.tool_calls_df`)."""
-        from voicelab.analysis import tool_calls_df
-
-        return tool_calls_df(self._dir())
-
-    def audio(self, which: str = "server") -> Any:
-        """An ``IPython.display.Audio`` player: ``server`` recording or ``caller`` (caller.wav)."""
-        from IPython.display import Audio
-
-        from voicelab.analysis import load_audio
-
-        recording = load_audio(self._dir(), which=which)  # type: ignore[arg-type]
-        channels = [recording.channels[name] for name in recording.channels]
-        return Audio(channels, rate=recording.sample_rate)
-
-    def plot_timeline(self, ax: Any = None) -> Any:
-        """Who spoke when, with each turn's latency marked; returns the matplotlib Axes."""
-        from voicelab.analysis import plot_timeline
-
-        return plot_timeline(self.turns_df(), ax=ax)
-
-    def __repr__(self) -> str:
-        timings = ", ".join(f"turn {line}: {v2v:.2f}s" for line, v2v in self._latencies())
-        return f"<CallResult {self.call.scenario_id} {self.call_sid} {self.status} v2v[{timings}]>"
-
-    def _latencies(self) -> list[tuple[int, float]]:
-        """Each reply's voice-to-voice by the caller's line, as every surface shows it."""
-        from voicelab.analysis.latency import reply_latencies
-
-        if self.call.directory is None:
-            return []
-        try:
-            replies = reply_latencies(self.turns_df())
-        except (VoicelabError, OSError, ValueError):  # a record still being written
-            return []
-        return [(int(r.line), float(r.v2v_s)) for r in replies.itertuples(index=False)]
 
 
 class Lab:
@@ -250,7 +171,7 @@ class Lab:
             loaded, concurrency=concurrency, on_done=lambda _: bar.update()
         )
         try:
-            return [CallResult(call) for call in self._run(played)]
+            return list(self._run(played))
         finally:
             bar.close()
 
@@ -258,7 +179,7 @@ class Lab:
         """Place an outbound call through the server's ``/outbound``; the carrier's callee
         listens to the bot's greeting and hangs up."""
         network = self._require()
-        return CallResult(self._run(network.call(number)))
+        return self._run(network.call(number))
 
     def sweep(self, sweep_file: str | Path | Any, *, ray: str | None = None, **options: Any) -> Any:
         """Run a sweep (see :func:`voicelab.sweep`) from this lab's settings, into its

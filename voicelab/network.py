@@ -29,7 +29,7 @@ from voicelab.server.runner import CallServer
 from voicelab.simulator.carrier import Carrier
 from voicelab.simulator.models import CallerModels
 from voicelab.simulator.scenario import default_completer
-from voicelab.simulator.simulator import ScenarioAnswerer, SimulatedCall, Simulator
+from voicelab.simulator.simulator import CallResult, ScenarioAnswerer, Simulator
 from voicelab.telephony.ids import DEFAULT_TWILIO_NUMBER
 
 __all__ = ["LabModels", "LocalNetwork", "lab_agent"]
@@ -189,9 +189,7 @@ class LocalNetwork:
         )
         return self
 
-    async def simulate(
-        self, scenario: Any, manifest: dict[str, Any] | None = None
-    ) -> SimulatedCall:
+    async def simulate(self, scenario: Any, manifest: dict[str, Any] | None = None) -> CallResult:
         """Play one scenario (see :mod:`voicelab.simulator.scenario`); ``manifest`` adds
         top-level ``call.json`` fields (see :meth:`Simulator.run`)."""
         if self.simulator is None:
@@ -205,8 +203,8 @@ class LocalNetwork:
         *,
         concurrency: int = 1,
         manifest: dict[str, Any] | None = None,
-        on_done: Callable[[SimulatedCall], None] | None = None,
-    ) -> list[SimulatedCall]:
+        on_done: Callable[[CallResult], None] | None = None,
+    ) -> list[CallResult]:
         """Play ``scenarios``, at most ``concurrency`` at once; results in their order.
 
         Args:
@@ -217,7 +215,7 @@ class LocalNetwork:
         """
         gate = asyncio.Semaphore(concurrency)
 
-        async def one(scenario: Any) -> SimulatedCall:
+        async def one(scenario: Any) -> CallResult:
             async with gate:
                 result = await self.simulate(scenario, manifest)
             if on_done is not None:
@@ -226,7 +224,7 @@ class LocalNetwork:
 
         return list(await asyncio.gather(*(one(scenario) for scenario in scenarios)))
 
-    async def call(self, number: str) -> SimulatedCall:
+    async def call(self, number: str) -> CallResult:
         """Have the server call ``number`` through the carrier; the callee only listens."""
         if self.simulator is None:
             await self.start()

@@ -24,7 +24,7 @@ from voicelab.network import LabModels, LocalNetwork
 from voicelab.simulator.carrier import CarrierCall
 from voicelab.simulator.models import CallerModels
 from voicelab.simulator.scenario import load_scenario
-from voicelab.simulator.simulator import SimulatedCall
+from voicelab.simulator.simulator import CallResult
 from voicelab.simulator.voices import CallerVoice
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(180)]
@@ -55,7 +55,7 @@ def _free_port() -> int:
 
 def _simulate(
     plan: BotPlan, scenario: str, tmp_path: Path, models: LabModels
-) -> tuple[SimulatedCall, CarrierCall, Path]:
+) -> tuple[CallResult, CarrierCall, Path]:
     port = _free_port()
     plan.account_sid, plan.auth_token = ACCOUNT, TOKEN
     plan.carrier_url = f"http://127.0.0.1:{port}"
@@ -66,7 +66,7 @@ def _simulate(
         recordings_dir=recordings, twilio_account_sid=ACCOUNT, twilio_auth_token=TOKEN
     )
 
-    async def play(url: str) -> tuple[SimulatedCall, CarrierCall]:
+    async def play(url: str) -> tuple[CallResult, CarrierCall]:
         network = LocalNetwork(
             settings, server_url=url, carrier_port=port, status_callback_path=None, models=models
         )
@@ -82,7 +82,7 @@ def _simulate(
     return call, carrier_call, recordings
 
 
-def _events(call: SimulatedCall, kind: str, source: str | None = None) -> list[dict[str, Any]]:
+def _events(call: CallResult, kind: str, source: str | None = None) -> list[dict[str, Any]]:
     assert call.directory is not None
     return [
         e

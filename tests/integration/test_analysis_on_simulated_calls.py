@@ -159,7 +159,7 @@ def test_every_surface_shows_the_same_figure_for_each_reply(played, turns):
         assert [v for _, v in call._latencies()] == pytest.approx(truth[sid])
         lines = [line for line, _ in call._latencies()]
         assert lines == sorted(lines) and set(lines) <= {1, 2}  # numbered by caller line
-    summary = summary_figures([c.call for c in calls])
+    summary = summary_figures(calls)
     assert {sid: pytest.approx(v) for sid, v in truth.items()} == summary
     report = build_report(root, path=root / "surfaces.html")
     per_call = report.summary["per_call"].set_index("call_sid")

@@ -27,7 +27,7 @@ from voicelab.config import Settings, load_settings
 from voicelab.errors import ConfigError
 from voicelab.network import LabModels, LocalNetwork
 from voicelab.simulator.scenario import Scenario, load_scenario
-from voicelab.simulator.simulator import SimulatedCall
+from voicelab.simulator.simulator import CallResult
 
 pytestmark = pytest.mark.slow
 
@@ -52,12 +52,12 @@ REAL_REPLY = scripted_reply(INSTANT_TRANSCRIPT)
 
 def play(
     tmp_path: Path, models: LabModels, scenario: Scenario, **overrides: Any
-) -> tuple[SimulatedCall, Path]:
+) -> tuple[CallResult, Path]:
     """One call on a fresh local network; returns it once the server's record is finished."""
     overrides.setdefault("prompts_dir", short_greeting_prompts(tmp_path / "short_greeting"))
     settings = Settings(providers="instant", recordings_dir=tmp_path / "rec", **overrides)
 
-    async def run() -> SimulatedCall:
+    async def run() -> CallResult:
         async with LocalNetwork(settings, models=models) as network:
             return await network.simulate(scenario)
 

@@ -16,7 +16,7 @@ from voicelab.recording.store import find_call_dir
 from voicelab.server.runner import CallServer
 from voicelab.simulator.carrier import Carrier
 from voicelab.simulator.scenario import load_scenario
-from voicelab.simulator.simulator import ScenarioAnswerer, SimulatedCall
+from voicelab.simulator.simulator import CallResult, ScenarioAnswerer
 from voicelab.testing import assert_expectations
 
 pytestmark = pytest.mark.slow
@@ -24,12 +24,10 @@ pytestmark = pytest.mark.slow
 SCENARIOS = Path(__file__).resolve().parents[2] / "evals" / "scenarios"
 
 
-def simulate(
-    tmp_path: Path, scenario: Any, models: LabModels
-) -> tuple[SimulatedCall, dict[str, Any]]:
+def simulate(tmp_path: Path, scenario: Any, models: LabModels) -> tuple[CallResult, dict[str, Any]]:
     """Play one scenario on a fresh local network; also returns the server's /call-status."""
 
-    async def run() -> tuple[SimulatedCall, dict[str, Any]]:
+    async def run() -> tuple[CallResult, dict[str, Any]]:
         settings = Settings(providers="scripted", recordings_dir=tmp_path)
         async with LocalNetwork(settings, models=models) as network:
             call = await network.simulate(scenario)

@@ -27,7 +27,7 @@ from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
 from voicelab.config import Settings
 from voicelab.network import LabModels, LocalNetwork
 from voicelab.simulator.scenario import Scenario, load_scenario
-from voicelab.simulator.simulator import SimulatedCall
+from voicelab.simulator.simulator import CallResult
 
 pytestmark = pytest.mark.slow
 
@@ -101,7 +101,7 @@ def _attributes(pairs: Any) -> dict[str, Any]:
     return {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in pairs}
 
 
-def play(tmp_path: Path, models: LabModels, scenario: Scenario, endpoint: str) -> SimulatedCall:
+def play(tmp_path: Path, models: LabModels, scenario: Scenario, endpoint: str) -> CallResult:
     """One call on a fresh network traced to ``endpoint``; returns once the server stopped."""
     settings = Settings(
         providers="instant",
@@ -111,7 +111,7 @@ def play(tmp_path: Path, models: LabModels, scenario: Scenario, endpoint: str) -
         otlp_endpoint=endpoint,
     )
 
-    async def run() -> SimulatedCall:
+    async def run() -> CallResult:
         async with LocalNetwork(settings, models=models) as network:
             return await network.simulate(scenario)
 

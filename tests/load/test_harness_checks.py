@@ -110,7 +110,7 @@ def test_twilios_final_status_callback_may_follow_call_ended(tmp_path):
 
 
 def test_judging_a_phase_flags_the_line_that_carries_a_simultaneous_callers_audio():
-    from voicelab.simulator.simulator import SimulatedCall
+    from voicelab.simulator.simulator import CallResult
 
     freqs = [soak.pilot_hz(i) for i in range(soak.PILOT_COUNT)]
     silence = np.zeros(RATE)
@@ -119,7 +119,7 @@ def test_judging_a_phase_flags_the_line_that_carries_a_simultaneous_callers_audi
     checks = [
         soak.CallCheck(
             i,
-            SimulatedCall(f"load_{i:04d}", status="completed"),
+            CallResult(f"load_{i:04d}", status="completed"),
             [],
             batch=0,
             prominence=soak.pilot_prominence_db(np.concatenate([silence, x, silence]), RATE, freqs),

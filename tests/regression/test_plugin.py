@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from voicelab.simulator.scenario import load_scenario
-from voicelab.simulator.simulator import SimulatedCall
+from voicelab.simulator.simulator import CallResult
 from voicelab.testing import (
     assert_expectations,
     assert_latency,
@@ -165,7 +165,7 @@ def test_assert_replied_and_assert_latency_say_what_is_wrong(bad: Path) -> None:
 
 
 def test_the_scenario_decides_the_expected_status() -> None:
-    busy = SimulatedCall(scenario_id="outbound_busy", call_sid="CA" + "3" * 32, status="busy")
+    busy = CallResult(scenario_id="outbound_busy", call_sid="CA" + "3" * 32, status="busy")
     assert_expectations(busy, load_scenario(SCENARIOS / "outbound_busy.yaml"))
     with pytest.raises(AssertionError, match="status 'completed': the call ended 'busy'"):
         assert_expectations(busy, load_scenario(SCENARIOS / "chef_praise.yaml"))
@@ -200,16 +200,14 @@ CONFTEST = """
 import pytest
 
 from voicelab.lab import CallResult
-from voicelab.simulator.simulator import SimulatedCall
 
 
 class FakeLab:
     url = "http://127.0.0.1:1"
 
     def simulate(self, scenario, progress=True):
-        call = SimulatedCall(scenario.id, "CA{sid}", "completed", directory=__import__(
+        return CallResult(scenario.id, "CA{sid}", "completed", directory=__import__(
             "pathlib").Path({directory!r}))
-        return CallResult(call)
 
 
 @pytest.fixture(scope="session")
@@ -232,7 +230,7 @@ def test_options(voicelab_providers, voicelab_settings):
 def test_fails(simulate, voicelab_server):
     assert voicelab_server == "http://127.0.0.1:1"
     call = simulate("scenarios/cold_food.yaml")  # relative to the rootdir
-    assert call.call.scenario_id == "cold_food"
+    assert call.scenario_id == "cold_food"
     assert_expectations(call)
 """
 
@@ -270,6 +268,8 @@ def test_plugin_help_lists_its_options(tmp_path: Path) -> None:
         text=True,
         check=True,
     )
-    assert "--voicelab-providers={offline,scripted,cloud,instant}" in out.stdout
+    from voicelab._bundles import BUNDLES  # the choices come from the one table
+
+    assert f"--voicelab-providers={{{','.join(BUNDLES)}}}" in out.stdout
     assert "--voicelab-recordings=DIR" in out.stdout
     assert "voicelab_providers (string):" in out.stdout

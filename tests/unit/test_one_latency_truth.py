@@ -17,12 +17,12 @@ from synthetic_tree import write_synthetic_tree
 from voicelab._cli_output import print_summary, reply_latencies
 from voicelab.analysis import turns_df
 from voicelab.analysis._report_tables import reply_v2v
-from voicelab.simulator.simulator import SimulatedCall
+from voicelab.simulator.simulator import CallResult
 
 
-def _calls(root: Path) -> list[SimulatedCall]:
+def _calls(root: Path) -> list[CallResult]:
     return [
-        SimulatedCall(
+        CallResult(
             scenario_id="order",
             call_sid=json.loads((d / "call.json").read_text())["call_sid"],
             status="completed",
@@ -52,15 +52,13 @@ def test_the_summary_has_the_reports_latency_for_every_reply(tmp_path: Path, cap
 
 
 def test_a_call_results_repr_numbers_replies_by_the_callers_line(tmp_path: Path) -> None:
-    from voicelab.lab import CallResult
-
     write_synthetic_tree(tmp_path, 1, turns=3, seed=5, scenario={"id": "order", "expectations": []})
     (call,) = _calls(tmp_path)
     turns = turns_df(tmp_path)
     figures = reply_v2v(turns).assign(line=turns["caller_turn"]).dropna(subset=["v2v_s"])
     expected = ", ".join(f"turn {int(r.line)}: {r.v2v_s:.2f}s" for r in figures.itertuples())
     assert expected.count("turn") == 3
-    assert repr(CallResult(call)) == f"<CallResult order {call.call_sid} completed v2v[{expected}]>"
+    assert repr(call) == f"<CallResult order {call.call_sid} completed v2v[{expected}]>"
 
 
 def test_the_demos_latency_table_is_by_caller_line_in_time_order(tmp_path: Path) -> None:

@@ -27,6 +27,7 @@ from loguru import logger
 from voicelab.errors import ServerRequestError
 from voicelab.recording.store import CallRecord, find_call_dir
 from voicelab.simulator._black_box import write_black_box_manifest
+from voicelab.simulator._call_result import CallResult
 from voicelab.simulator._carrier_line import PickUp
 from voicelab.simulator._scenario_line import ScenarioLine
 from voicelab.simulator._scenario_script import Party
@@ -37,31 +38,11 @@ from voicelab.simulator.models import CallerModels
 from voicelab.simulator.voices import CallerVoice
 from voicelab.telephony.ids import STATUS_CALLBACK_EVENTS
 
-__all__ = ["ScenarioAnswerer", "SimulatedCall", "Simulator"]
+__all__ = ["CallResult", "ScenarioAnswerer", "SimulatedCall", "Simulator"]
 
 
-@dataclass
-class SimulatedCall:
-    """The outcome of one simulated call.
-
-    Attributes:
-        scenario_id: Which scenario was played.
-        call_sid: Twilio's (the carrier's) call SID, if the call was created.
-        status: The final call status (``completed``, ``busy``, ``no-answer``...).
-        directory: The call directory, if anything was recorded.
-        caller: What the simulated caller observed (answered calls only).
-        error: Why the call could not be placed, if it could not.
-        seconds: Wall time the simulation took.
-    """
-
-    scenario_id: str
-    call_sid: str | None = None
-    status: str = "not-placed"
-    directory: Path | None = None
-    caller: CallerResult | None = None
-    error: str | None = None
-    seconds: float = 0.0
-    status_history: list[str] = field(default_factory=list)
+SimulatedCall = CallResult
+"""The simulator's old name for :class:`CallResult` (the same class)."""
 
 
 @dataclass
@@ -208,7 +189,7 @@ class Simulator:
         self.complete = complete
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
-    async def run(self, scenario: Any, manifest: dict[str, Any] | None = None) -> SimulatedCall:
+    async def run(self, scenario: Any, manifest: dict[str, Any] | None = None) -> CallResult:
         """Play ``scenario`` (a :class:`voicelab.simulator.scenario.Scenario`) once.
 
         ``manifest``: more top-level ``call.json`` fields, written with the scenario when
@@ -223,15 +204,15 @@ class Simulator:
         )
         return await self._play(scenario.id, payload, scenario)
 
-    async def call(self, number: str) -> SimulatedCall:
+    async def call(self, number: str) -> CallResult:
         """Have the server call ``number`` (``POST /outbound``); the callee only listens."""
         return await self._play(f"call {number}", _Payload(None, []), None, number=number)
 
     async def _play(
         self, name: str, payload: _Payload, scenario: Any, number: str | None = None
-    ) -> SimulatedCall:
+    ) -> CallResult:
         started = time.perf_counter()
-        call = SimulatedCall(scenario_id=name)
+        call = CallResult(scenario_id=name)
         try:
             if scenario is None or scenario.direction == "outbound":
                 outcome = scenario.outcome if scenario is not None else "answer"

@@ -276,8 +276,6 @@ if pytest is not None:
         report = yield
         placed = item.stash.get(_CALLS, [])
         if placed and report.failed:
-            lines = [
-                f"{c.call.scenario_id}: {c.status} {c.call_sid} -> {c.directory}" for c in placed
-            ]
+            lines = [f"{c.scenario_id}: {c.status} {c.call_sid} -> {c.directory}" for c in placed]
             report.sections.append(("voicelab calls", "\n".join(lines)))
         return report

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 CallLike = Any
-"""A :class:`~voicelab.lab.CallResult`, a ``SimulatedCall`` or a call directory path."""
+"""A :class:`~voicelab.lab.CallResult` or a call directory path."""
 
 _CHECK_COLUMNS = ["scenario", "call_sid", "check", "turn", "passed", "detail"]
 _TEXT_CHECKS = {"expect.contains", "expect.regex", "expect.must_not_say", "expect.turn"}
@@ -57,13 +57,10 @@ class _Call:
         else:
             directory = getattr(call, "directory", None)
             status = getattr(call, "status", None)
-            inner = getattr(call, "call", call)  # a CallResult wraps a SimulatedCall
-            name = getattr(inner, "scenario_id", None)
+            name = getattr(call, "scenario_id", None)
             sid = getattr(call, "call_sid", None)
             if directory is None and not hasattr(call, "status"):
-                raise InvalidArgumentError(
-                    f"expected a CallResult, a SimulatedCall or a path, got {call!r}"
-                )
+                raise InvalidArgumentError(f"expected a CallResult or a path, got {call!r}")
         self.directory = None if directory is None else Path(directory)
         self.manifest: dict[str, Any] = {}
         parsed = CallManifest()
@@ -274,7 +271,7 @@ def expectation_checks(
     the scenario's ``outcome`` says (``answer``: ``completed``, ``busy``: ``busy``...).
 
     Args:
-        calls: One call or several: :class:`~voicelab.lab.CallResult`, ``SimulatedCall``
+        calls: One call or several: :class:`~voicelab.lab.CallResult`
             or call directory paths.
         scenarios: The scenarios the calls played, when the record may not say (a call
             that was never answered has no record).
@@ -355,7 +352,7 @@ def assert_expectations(
     """Assert that a call met every expectation of its scenario (see :func:`expectation_checks`).
 
     Args:
-        call: A :class:`~voicelab.lab.CallResult`, ``SimulatedCall`` or call directory.
+        call: A :class:`~voicelab.lab.CallResult` or call directory.
         scenario: The scenario played; default the one recorded in the call's ``call.json``.
         judge: Judges its ``eval`` criteria and ``metrics``; default ``VOICELAB_JUDGE``'s.
 
@@ -375,7 +372,7 @@ def assert_replied(call: CallLike, turn: int, contains: str | Sequence[str] | No
     """Assert that the bot answered the caller's ``turn``-th line (0: it greeted).
 
     Args:
-        call: A :class:`~voicelab.lab.CallResult`, ``SimulatedCall`` or call directory.
+        call: A :class:`~voicelab.lab.CallResult` or call directory.
         turn: The scenario's turn number.
         contains: Phrases of which the reply must contain at least one (case-insensitive).
 
@@ -414,7 +411,7 @@ def assert_latency(
     """Assert that every measured turn of a call came within ``max_s`` seconds.
 
     Args:
-        call: A :class:`~voicelab.lab.CallResult`, ``SimulatedCall`` or call directory.
+        call: A :class:`~voicelab.lab.CallResult` or call directory.
         max_s: The bound, in seconds.
         column: A latency column of ``turns_df`` (``v2v_caller_s``, ``v2v_server_s``,
             ``llm_ttft_s``...).
