@@ -3,7 +3,7 @@
 The event data fields that become columns are declared once below (null where an event
 lacks them); each is a field of the record contract (``recording.contract.EVENT_DATA``)
 with the same type, and every scalar field of the contract is a column or named in
-:data:`KEPT_IN_EXTRA` (``tests/unit/test_record_contract.py`` checks both). Anything else
+:data:`KEPT_IN_EXTRA` (``tests/unit/recording/test_record_contract.py`` checks both). Anything else
 an event carries, including a known field with an unexpected type, is kept as JSON in
 ``extra``, so nothing a newer writer adds is lost.
 """

@@ -6,7 +6,7 @@ It used to be prose only, and drifted: ``stop_secs``, ``cut_off``, ``sequence`` 
 validates what it writes here (:meth:`~voicelab.recording.store.CallRecord.emit`,
 ``update_manifest``, ``set_manifest``), and the loaders' column tables are derived from or
 checked against these models (``analysis/_events.py``, ``analysis/_calls.py``;
-``tests/unit/test_record_contract.py``).
+``tests/unit/recording/test_record_contract.py``).
 
 Pydantic only: every layer may import it (analysis reads it, never pipecat).
 """

@@ -29,7 +29,7 @@ from voicelab.judging import CriteriaJudge, ajudge_reply, judge_call, read_conve
 from voicelab.recording.store import CallRecord
 from voicelab.testing import assert_expectations, expectation_checks
 
-LABELS = Path(__file__).resolve().parents[1] / "data" / "judge_labels.yaml"
+LABELS = Path(__file__).resolve().parents[2] / "data" / "judge_labels.yaml"
 SID = "CAjudged0000000000000000000000001"
 EXPECTATIONS = [
     {"turn": 1, "eval": "The reply apologises."},

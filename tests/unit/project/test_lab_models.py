@@ -71,7 +71,7 @@ def test_simulate_is_one_call_and_says_so_for_a_file_of_several(tmp_path: Path) 
     refused (before anything starts) with the method that plays them."""
     from voicelab.errors import ScenarioError
 
-    several = Path(__file__).resolve().parents[2] / "evals" / "pipecat" / "feedback_script.yaml"
+    several = Path(__file__).resolve().parents[3] / "evals" / "pipecat" / "feedback_script.yaml"
     lab = Lab(providers="instant", recordings_dir=tmp_path)
     with pytest.raises(ScenarioError, match=r"holds 4 scenarios: play them with simulate_many"):
         lab.simulate(several)

@@ -17,7 +17,7 @@ from voicelab.bot.services.scripted_llm import ScriptedLLMService, scripted_repl
 from voicelab.errors import ConfigError, ScenarioError
 from voicelab.simulator.scenario import load_scenarios
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGE = Path(voicelab.__file__).parent
 
 # evals/ (the editable copy in the repository) -> the package data it must equal.

@@ -129,7 +129,7 @@ def test_a_manifest_field_of_the_wrong_shape_is_refused_and_tags_pass(tmp_path: 
 def test_the_hand_written_fixtures_meet_the_contract() -> None:
     import json
 
-    fixtures = Path(__file__).resolve().parents[1] / "fixtures" / "calls"
+    fixtures = Path(__file__).resolve().parents[2] / "fixtures" / "calls"
     for manifest in fixtures.glob("*/call.json"):
         data = json.loads(manifest.read_text())
         CallManifest.model_validate(data)

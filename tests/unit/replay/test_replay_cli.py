@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from voicelab.cli import app
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "calls"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "calls"
 OUTBOUND = FIXTURES / "20250301-110000_CAb2c3d4e5f60718293a4b5c6d7e8f90a1"
 
 

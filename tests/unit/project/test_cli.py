@@ -160,7 +160,7 @@ def test_simulate_prints_the_checks_and_exits_1_when_one_fails(tmp_path):
 
 # --- voicelab report ---------------------------------------------------------------------
 
-CALLS = Path(__file__).resolve().parents[1] / "fixtures" / "calls"
+CALLS = Path(__file__).resolve().parents[2] / "fixtures" / "calls"
 SIMULATED = "20250301-101500_CAa1b2c3d4e5f60718293a4b5c6d7e8f90"  # scenario canteen_feedback
 
 

@@ -15,7 +15,7 @@ import pytest
 
 from voicelab._extras import EXTRAS, install_command, llama_cmake_args
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 EXTRA_ONLY = [
     "voicelab.bot._otel",  # otel

@@ -17,7 +17,7 @@ from voicelab.replay import read_call, write_scenario
 from voicelab.replay._original import original_lines
 from voicelab.simulator.voices import PHONE_RATE, CallerVoice
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "calls"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "calls"
 INBOUND = FIXTURES / "20250301-101500_CAa1b2c3d4e5f60718293a4b5c6d7e8f90"
 SID = "CAa1b2c3d4e5f60718293a4b5c6d7e8f90"
 
