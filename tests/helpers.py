@@ -65,6 +65,11 @@ def stream_token(server_url: str, call_sid: str, auth_token: str | None = None) 
     return token
 
 
+# For a pytest run inside a test (pytester): its pytest-asyncio warns that the run's project sets
+# no asyncio_default_fixture_loop_scope, and the warning would surface in this run.
+QUIET_ASYNCIO = ("-W", "ignore:The configuration option:pytest.PytestDeprecationWarning")
+
+
 SHORT_GREETING = "Compass Group, hello."
 
 
