@@ -15,16 +15,8 @@ import warnings
 from pathlib import Path
 
 import pytest
-from click.testing import Result
-
-
-def voicelab(*args: str, env: dict[str, str] | None = None) -> Result:
-    """``voicelab ARGS`` run in-process, with ``env`` set in the environment meanwhile."""
-    from typer.testing import CliRunner
-
-    from voicelab.cli import app
-
-    return CliRunner().invoke(app, list(args), env=env)
+from helpers import assert_exit_2
+from helpers import run_cli as voicelab
 
 
 def voicelab_process(
@@ -40,13 +32,6 @@ def voicelab_process(
         timeout=120,
         env={**os.environ, **(env or {})},
     )
-
-
-def assert_exit_2(result: Result) -> None:
-    """Exit code 2 from the CLI's own one-line path (not an exception that escaped)."""
-    assert result.exit_code == 2, (result.output, result.exception)
-    assert isinstance(result.exception, SystemExit), result.exception
-    assert "Traceback" not in result.stderr
 
 
 @pytest.mark.parametrize(
