@@ -6,6 +6,10 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+# `pytester`: the plugin's own pytest runs, in-process (a pytest process of their own costs
+# seconds of interpreter and plugin imports each).
+pytest_plugins = ["pytester"]
+
 if TYPE_CHECKING:
     from voicelab.bot.models import ModelPool
     from voicelab.network import LabModels

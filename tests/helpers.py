@@ -10,9 +10,12 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
+
+if TYPE_CHECKING:
+    from click.testing import Result
 
 
 @contextmanager
@@ -63,6 +66,31 @@ def stream_token(server_url: str, call_sid: str, auth_token: str | None = None) 
     token = params.get("stream_token")
     assert token, "the TwiML carries no stream_token"
     return token
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> Result:
+    """``voicelab ARGS`` run in-process (Typer's ``CliRunner``), ``env`` set meanwhile.
+
+    A process of its own costs seconds (interpreter, imports); an exception that escapes a
+    command is exit code 1 with ``result.exception`` set, as a traceback would be.
+    """
+    from typer.testing import CliRunner
+
+    from voicelab.cli import app
+
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def assert_exit_2(result: Result) -> None:
+    """Exit code 2 from the CLI's own one-line path, not an exception that escaped."""
+    assert result.exit_code == 2, (result.output, result.exception)
+    assert isinstance(result.exception, SystemExit), result.exception
+    assert "Traceback" not in result.stderr
+
+
+# For a pytest run inside a test (pytester): its pytest-asyncio warns that the run's project sets
+# no asyncio_default_fixture_loop_scope, and the warning would surface in this run.
+QUIET_ASYNCIO = ("-W", "ignore:The configuration option:pytest.PytestDeprecationWarning")
 
 
 SHORT_GREETING = "Compass Group, hello."

@@ -11,6 +11,7 @@ import httpx
 import typer
 from tqdm.auto import tqdm
 
+from voicelab._tls import tls_context
 from voicelab.config import Settings, secret_value
 from voicelab.network import LocalNetwork
 from voicelab.simulator.simulator import CallResult
@@ -106,7 +107,9 @@ async def _follow(
 ) -> None:
     headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
     body = {"to_number": number} | ({"from_number": from_number} if from_number else {})
-    async with httpx.AsyncClient(base_url=server_url, timeout=30, headers=headers) as client:
+    async with httpx.AsyncClient(
+        base_url=server_url, timeout=30, headers=headers, verify=tls_context()
+    ) as client:
         response = await client.post("/outbound", json=body)
         body = response.json()
         if response.status_code != 200:

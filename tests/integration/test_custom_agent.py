@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 from custom_agents import GREETING, REPLY, SwitchableAgent, fixed_reply_agent
-from helpers import assert_record_complete, read_events, wait_for_record
+from helpers import QUIET_ASYNCIO, assert_record_complete, read_events, wait_for_record
 
 from voicelab.analysis import calls_df
 from voicelab.lab import CallResult, Lab
@@ -190,31 +190,19 @@ def test_the_pytest_plugin_runs_a_users_agent_with_voicelab_agent(tmp_path: Path
 
 
 def test_a_broken_voicelab_agent_fails_the_plugins_tests_with_one_clear_line(
-    tmp_path: Path,
+    pytester: pytest.Pytester,
 ) -> None:
-    (tmp_path / "test_my_agent.py").write_text(
-        "def test_my_agent(voicelab_lab):\n    raise AssertionError('not reached')\n"
+    # A pytest run of its own, in this process (the plugin and the error are the same).
+    pytester.makepyfile(
+        test_my_agent="def test_my_agent(voicelab_lab):\n    raise AssertionError('not reached')\n"
     )
-    run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "--voicelab-agent",
-            "my_missing_bot:build",
-            "test_my_agent.py",
-        ],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=240,
+    run = pytester.runpytest_inprocess(
+        "-q", *QUIET_ASYNCIO, "-p", "no:cacheprovider", "--voicelab-agent", "my_missing_bot:build"
     )
-    assert run.returncode == 1, run.stdout[-3000:]
-    assert "1 error" in run.stdout and "not reached" not in run.stdout
+    out = run.stdout.str()
+    assert run.ret == pytest.ExitCode.TESTS_FAILED, out[-3000:]
+    assert "1 error" in out and "not reached" not in out
     assert (
         "ConfigError: invalid setting VOICELAB_AGENT: 'my_missing_bot:build': "
-        "no module named 'my_missing_bot'" in run.stdout
+        "no module named 'my_missing_bot'" in out
     )

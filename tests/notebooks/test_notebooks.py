@@ -12,12 +12,15 @@ import ast
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import nbformat
 import pytest
-from nbclient import NotebookClient
-from nbformat import NotebookNode
+
+if TYPE_CHECKING:
+    from nbformat import NotebookNode
+
+# nbformat and nbclient are imported where used: nbformat's import (jsonschema with its
+# format checkers) costs seconds, and every pytest run collects this module, `make check` too.
 
 pytestmark = pytest.mark.slow  # runs every notebook with real-time calls (make check skips them)
 
@@ -52,6 +55,8 @@ def inject_parameters(nb: NotebookNode, **params: Any) -> NotebookNode:
     unknown = sorted(set(params) - defined)
     assert not unknown, f"not parameters of the notebook: {unknown} (it has {sorted(defined)})"
     lines = ["# Injected parameters", *(f"{name} = {value!r}" for name, value in params.items())]
+    import nbformat
+
     cell = nbformat.v4.new_code_cell("\n".join(lines))
     cell.metadata["tags"] = ["injected-parameters"]
     nb.cells.insert(index + 1, cell)
@@ -60,6 +65,8 @@ def inject_parameters(nb: NotebookNode, **params: Any) -> NotebookNode:
 
 def execute(nb: NotebookNode, cwd: Path) -> NotebookNode:
     """Run every cell in a fresh ``python3`` kernel; raises ``CellExecutionError`` on errors."""
+    from nbclient import NotebookClient
+
     env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}  # inline plots
     env["ORT_DISABLE_TELEMETRY"] = "1"
     client = NotebookClient(
@@ -73,6 +80,8 @@ def execute(nb: NotebookNode, cwd: Path) -> NotebookNode:
 
 
 def run(name: str, cwd: Path, **params: Any) -> NotebookNode:
+    import nbformat
+
     nb = nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
     return execute(inject_parameters(nb, **params), cwd)
 
@@ -103,6 +112,8 @@ def call_dirs(root: Path) -> list[Path]:
 
 @pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("*.ipynb")), ids=lambda p: p.stem)
 def test_notebooks_are_committed_without_outputs(path: Path) -> None:
+    import nbformat
+
     nb = nbformat.read(path, as_version=4)
     nbformat.validate(nb)
     code = [cell for cell in nb.cells if cell.cell_type == "code"]
@@ -258,6 +269,8 @@ print("restarted fine:", urls, [r.status for r in results])
 @pytest.mark.slow
 def test_lab_starts_and_stops_twice_in_one_kernel(tmp_path: Path) -> None:
     """The lab's own thread and loop live beside the kernel's running loop, across restarts."""
+    import nbformat
+
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "language": "python", "display_name": "py"}
     params = nbformat.v4.new_code_cell(

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import QUIET_ASYNCIO
 
 from voicelab.simulator.scenario import load_scenario
 from voicelab.simulator.simulator import CallResult
@@ -190,10 +191,9 @@ def test_importing_the_plugin_loads_nothing_heavy() -> None:
     assert out.stdout.strip() == "[]"
 
 
-# --- the plugin inside a pytest run of its own ---------------------------------------------
-
-# With the pytest11 entry point installed, pytest loads the plugin by itself (and -p would
-# register it twice).
+# --- the plugin inside a pytest run of its own -------------------------------------------
+# In this process (pytester): pytest loads the plugin from its pytest11 entry point, as a
+# pytest process of its own would (and -p would register it twice).
 PLUGIN = [] if entry_points(group="pytest11", name="voicelab") else ["-p", "voicelab.testing"]
 
 CONFTEST = """
@@ -235,24 +235,25 @@ def test_fails(simulate, voicelab_server):
 """
 
 
-def test_plugin_options_fixtures_and_failure_report(tmp_path: Path, bad: Path) -> None:
-    project = tmp_path / "project"
+def test_plugin_options_fixtures_and_failure_report(
+    pytester: pytest.Pytester, bad: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    project = pytester.path / "project"
     (project / "scenarios").mkdir(parents=True)
     (project / "scenarios" / "cold_food.yaml").write_text(
         (SCENARIOS / "cold_food.yaml").read_text()
     )
     (project / "conftest.py").write_text(CONFTEST.format(sid="2" * 32, directory=str(bad)))
-    recordings = tmp_path / "kept"
+    recordings = pytester.path / "kept"
     (project / "test_it.py").write_text(TESTS.format(recordings=str(recordings.resolve())))
     (project / "pytest.ini").write_text("[pytest]\n")
     args = ["--voicelab-providers", "scripted", "--voicelab-recordings", str(recordings)]
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *PLUGIN, *args, "../test_it.py"],
-        cwd=project / "scenarios",  # not the rootdir: the scenario path resolves against it
-        capture_output=True,
-        text=True,
+    # Not from the rootdir: the scenario path resolves against it.
+    monkeypatch.chdir(project / "scenarios")
+    run = pytester.runpytest_inprocess(
+        *QUIET_ASYNCIO, "-p", "no:cacheprovider", *PLUGIN, *args, "../test_it.py"
     )
-    report = out.stdout
+    report = run.stdout.str()
     assert "1 failed, 1 passed" in report, report
     assert "cold_food (CA2222" in report and "4 of 6 checks failed" in report
     assert "voicelab calls" in report  # the failed test's report names its calls
@@ -260,16 +261,12 @@ def test_plugin_options_fixtures_and_failure_report(tmp_path: Path, bad: Path) -
     assert "voicelab/testing/" not in report  # __tracebackhide__: the user's line is shown
 
 
-def test_plugin_help_lists_its_options(tmp_path: Path) -> None:
-    out = subprocess.run(
-        [sys.executable, "-m", "pytest", "-p", "no:cacheprovider", *PLUGIN, "--help"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+def test_plugin_help_lists_its_options(pytester: pytest.Pytester) -> None:
+    run = pytester.runpytest_inprocess(*QUIET_ASYNCIO, "-p", "no:cacheprovider", *PLUGIN, "--help")
+    out = run.stdout.str()
+    assert run.ret == pytest.ExitCode.OK, out
     from voicelab._bundles import BUNDLES  # the choices come from the one table
 
-    assert f"--voicelab-providers={{{','.join(BUNDLES)}}}" in out.stdout
-    assert "--voicelab-recordings=DIR" in out.stdout
-    assert "voicelab_providers (string):" in out.stdout
+    assert f"--voicelab-providers={{{','.join(BUNDLES)}}}" in out
+    assert "--voicelab-recordings=DIR" in out
+    assert "voicelab_providers (string):" in out

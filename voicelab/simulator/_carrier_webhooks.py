@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 import httpx
 from twilio.request_validator import RequestValidator
 
+from voicelab._tls import tls_context
 from voicelab.errors import WebhookError
 
 __all__ = ["SIGNATURE_HEADER", "WebhookClient", "WebhookError"]
@@ -38,6 +39,7 @@ class WebhookClient:
             timeout=timeout_s,
             follow_redirects=False,
             trust_env=False,
+            verify=tls_context(trust_env=False),  # not a CA bundle load per carrier
             headers={"User-Agent": _USER_AGENT},
         )
 

@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 from loguru import logger
 
+from voicelab._tls import tls_context
 from voicelab.errors import ServerRequestError
 from voicelab.recording.store import CallRecord, find_call_dir
 from voicelab.simulator._black_box import write_black_box_manifest
@@ -254,7 +255,7 @@ class Simulator:
         # A number of its own per call, so concurrent calls never share a script.
         number = number or f"+1555{next(self._numbers) % 10_000_000:07d}"
         self.carrier.script_destination(number, outcome=outcome, scenario=payload)
-        async with httpx.AsyncClient(timeout=30) as client:
+        async with httpx.AsyncClient(timeout=30, verify=tls_context()) as client:
             response = await client.post(
                 self.server_url + "/outbound", json={"to_number": number}, headers=self._headers
             )

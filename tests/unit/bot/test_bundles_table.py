@@ -3,11 +3,8 @@ from it, and a name it does not have is an error everywhere, never the offline s
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
+from helpers import assert_exit_2, run_cli
 from pydantic import ValidationError
 
 from voicelab._bundles import BUNDLES, bundle, calls_per_cpu, pool_models
@@ -47,13 +44,7 @@ def test_no_bundle_named_is_the_offline_default():
 
 
 def test_the_cli_help_and_the_plugins_choices_come_from_the_table(pytestconfig):
-    help_text = subprocess.run(
-        [sys.executable, "-m", "voicelab", "demo", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "COLUMNS": "200"},
-    ).stdout
+    help_text = run_cli("demo", "--help", env={"COLUMNS": "200"}).stdout
     assert " | ".join(BUNDLES) in help_text
     from voicelab import testing
 
@@ -66,12 +57,7 @@ def test_the_cli_help_and_the_plugins_choices_come_from_the_table(pytestconfig):
 
 
 def test_demo_with_an_unknown_bundle_is_one_line_and_exit_2():
-    result = subprocess.run(
-        [sys.executable, "-m", "voicelab", "demo", "--providers", "magic"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert result.returncode == 2, result.stderr
+    result = run_cli("demo", "--providers", "magic")
+    assert_exit_2(result)
     assert "unknown provider bundle 'magic'" in result.stderr
-    assert "Traceback" not in result.stderr and result.stderr.count("\n") == 1
+    assert result.stderr.count("\n") == 1

@@ -1,12 +1,13 @@
-"""``voicelab load``'s bad input: one line on stderr, exit code 2, nothing placed."""
+"""``voicelab load``'s bad input: one line on stderr, exit code 2, nothing placed.
+
+In-process (``helpers.run_cli``): ``tests/unit/test_cli.py`` runs ``python -m voicelab`` as a
+process of its own for the entry point and its exit code.
+"""
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-
 import pytest
+from helpers import assert_exit_2, run_cli
 
 
 @pytest.mark.parametrize(
@@ -25,14 +26,7 @@ import pytest
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(args, needle):
-    result = subprocess.run(
-        [sys.executable, "-m", "voicelab", "load", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env=os.environ,
-    )
-    assert result.returncode == 2, result.stderr
+    result = run_cli("load", *args)
+    assert_exit_2(result)
     assert needle in result.stderr
     assert result.stderr.strip().count("\n") == 0, result.stderr
-    assert "Traceback" not in result.stderr

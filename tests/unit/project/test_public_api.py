@@ -1,6 +1,4 @@
 import inspect
-import subprocess
-import sys
 
 import pytest
 
@@ -64,9 +62,3 @@ def test_analysis_exports_the_users_vocabulary_only():
     internals = {"normalize_text", "number_to_words", "RUBRIC", "RUBRIC_VERSION", "call_actions"}
     assert not internals & set(names)
     assert {"turns_df", "calls_df", "compare", "call_wer", "turn_wer"} <= set(names)
-
-
-def test_importing_voicelab_does_not_load_pipecat():
-    code = "import sys, voicelab, voicelab.analysis; print('pipecat' in sys.modules)"
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False"

@@ -95,7 +95,7 @@ CHILD = textwrap.dedent(
     while True:  # until killed
         writer.write(chunk)
         print(writer.queued_seconds, flush=True)
-        time.sleep(0.5)
+        time.sleep(0.1)  # 5x real time: the writer must keep up with more than a call's pace
     """
 )
 

@@ -16,6 +16,7 @@ import pytest
 from _doubles import ACCOUNT, TOKEN
 from helpers import serve_app
 
+from voicelab._tls import tls_context
 from voicelab.config import DEFAULT_DENIED_PREFIXES, Settings
 from voicelab.server.app import create_app
 from voicelab.server.dialling import (
@@ -166,6 +167,7 @@ def post(server: str, number: str) -> httpx.Response:
         server + "/outbound",
         json={"to_number": number},
         headers={"Authorization": f"Bearer {KEY}"},
+        verify=tls_context(),  # http to 127.0.0.1: no CA bundle load per request
     )
 
 
@@ -204,7 +206,10 @@ def test_non_ascii_digits_are_422_and_never_reach_twilio(server, twilio_api, fie
     before = len(created)
     body = {"to_number": "+15550002222", field: number}
     response = httpx.post(
-        server + "/outbound", json=body, headers={"Authorization": f"Bearer {KEY}"}
+        server + "/outbound",
+        json=body,
+        headers={"Authorization": f"Bearer {KEY}"},
+        verify=tls_context(),  # http to 127.0.0.1: no CA bundle load per request
     )
     assert response.status_code == 422, response.text
     assert len(created) == before

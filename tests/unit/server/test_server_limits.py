@@ -1,6 +1,6 @@
 """Slow and oversized clients against the real server (CallServer: the real uvicorn config).
 
-Raw sockets on 127.0.0.1, with ``VOICELAB_REQUEST_TIMEOUT`` at 1 s: a request head or body
+Raw sockets on 127.0.0.1, with ``VOICELAB_REQUEST_TIMEOUT`` at 0.5 s: a request head or body
 that does not arrive in time is cut off, a head or body over its limit is refused, and
 webhooks, kept-alive connections and the media websocket still work. Each refusal has a
 test that fails without it (uvicorn alone holds such clients for ever).
@@ -23,7 +23,7 @@ from voicelab.server._http import MAX_BODY_BYTES, MAX_HEAD_BYTES, RequestLimits
 from voicelab.server.runner import CallServer
 from voicelab.telephony.media import TwilioStreamMessages
 
-TIMEOUT = 1.0  # VOICELAB_REQUEST_TIMEOUT in these tests
+TIMEOUT = 0.5  # VOICELAB_REQUEST_TIMEOUT in these tests (short: most tests wait it out)
 CUT_OFF_WITHIN = TIMEOUT + 4  # what "cut off" means here: closed before this, generously
 FORM = urlencode({"CallSid": "CA" + "a" * 32, "From": "+15557770000", "To": "+15550001111"})
 

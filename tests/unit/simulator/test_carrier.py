@@ -27,6 +27,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.request_validator import RequestValidator
 from twilio.rest import Client
 
+from voicelab._tls import tls_context
 from voicelab.errors import TelephonyError
 from voicelab.simulator._carrier_answerer import SilentAnswerer
 from voicelab.simulator.carrier import Carrier, StreamSession
@@ -348,7 +349,10 @@ async def test_unknown_call_answers_404() -> None:
 async def test_create_rejects_bad_forms(fields: dict[str, str], code: int) -> None:
     async with Carrier(ACCOUNT_SID, AUTH_TOKEN) as carrier:
         async with httpx.AsyncClient(
-            base_url=carrier.base_url, auth=(ACCOUNT_SID, AUTH_TOKEN), trust_env=False
+            base_url=carrier.base_url,
+            auth=(ACCOUNT_SID, AUTH_TOKEN),
+            trust_env=False,
+            verify=tls_context(trust_env=False),  # http to 127.0.0.1: no CA bundle load
         ) as http:
             response = await http.post(
                 f"/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json", data=fields

@@ -25,6 +25,7 @@ import soundfile as sf
 import uvicorn
 from fastapi import FastAPI, Request, Response
 
+from voicelab._tls import tls_context
 from voicelab.simulator._carrier_line import DialTarget, PickUp
 from voicelab.simulator.carrier import Carrier, StreamSession
 
@@ -149,6 +150,7 @@ async def place(carrier: Carrier, **fields: str) -> str:
         base_url=f"{carrier.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}",
         auth=(ACCOUNT_SID, AUTH_TOKEN),
         trust_env=False,
+        verify=tls_context(trust_env=False),  # http to 127.0.0.1: no CA bundle load per call
     ) as http:
         response = await http.post("/Calls.json", data=form)
     assert response.status_code == 201, response.text
@@ -346,7 +348,9 @@ async def test_amd_parameters_are_checked_as_twilio_checks_them(
 ) -> None:
     async with (
         Carrier(ACCOUNT_SID, AUTH_TOKEN) as carrier,
-        httpx.AsyncClient(auth=(ACCOUNT_SID, AUTH_TOKEN), trust_env=False) as http,
+        httpx.AsyncClient(
+            auth=(ACCOUNT_SID, AUTH_TOKEN), trust_env=False, verify=tls_context(trust_env=False)
+        ) as http,
     ):
         form = {"To": CALLEE, "From": TWILIO_NUMBER, "Twiml": "<Response/>", **fields}
         url = f"{carrier.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}/Calls.json"
@@ -381,18 +385,17 @@ async def test_sync_amd_waits_for_the_beep_and_tells_the_twiml_request(tmp_path:
     assert manifest(tmp_path, sid)["answered_by"] == "machine_end_beep"
 
 
-@pytest.mark.parametrize(
-    ("line", "mode", "answer"),
-    [
-        (FakeLine("person"), "Enable", "human"),
-        (FakeLine("answering_machine", greeting_s=5), "Enable", "machine_start"),
-        (FakeLine("phone_menu", greeting_s=0.2), "DetectMessageEnd", "machine_end_silence"),
-        (None, "Enable", "unknown"),
-    ],
-)
-async def test_async_amd_runs_the_twiml_at_once_and_posts_its_answer(
-    line: FakeLine | None, mode: str, answer: str
-) -> None:
+# Each case waits on AMD's real timers (Twilio's minimums: 1-2 s) and a 2.5 s <Pause>: the four
+# calls are placed at once, each on a carrier and agent of its own, and checked one by one.
+ASYNC_AMD_CASES = {
+    "human": (lambda: FakeLine("person"), "Enable"),
+    "machine_start": (lambda: FakeLine("answering_machine", greeting_s=5), "Enable"),
+    "machine_end_silence": (lambda: FakeLine("phone_menu", greeting_s=0.2), "DetectMessageEnd"),
+    "unknown": (lambda: None, "Enable"),  # a line-less answerer: AMD hears only silence
+}
+
+
+async def _async_amd_call(line: FakeLine | None, mode: str) -> tuple[str, Agent]:
     answerer = LineAnswerer(line) if line is not None else None
     async with serving(Agent()) as agent, Carrier(ACCOUNT_SID, AUTH_TOKEN, answerer) as carrier:
         agent.documents["/start"] = '<Response><Pause length="2.5"/></Response>'
@@ -407,8 +410,16 @@ async def test_async_amd_runs_the_twiml_at_once_and_posts_its_answer(
             MachineDetectionSilenceTimeout="2000",
         )
         await carrier.wait_for_status(sid, "completed")
-    (fetch,) = agent.got("/start")
-    assert "AnsweredBy" not in fetch  # async: the TwiML did not wait
-    (callback,) = agent.got("/amd")
-    assert (callback["CallSid"], callback["AnsweredBy"]) == (sid, answer)
-    assert 600 <= int(callback["MachineDetectionDuration"]) <= 2500
+    return sid, agent
+
+
+async def test_async_amd_runs_the_twiml_at_once_and_posts_its_answer() -> None:
+    played = await asyncio.gather(
+        *(_async_amd_call(line(), mode) for line, mode in ASYNC_AMD_CASES.values())
+    )
+    for answer, (sid, agent) in zip(ASYNC_AMD_CASES, played, strict=True):
+        (fetch,) = agent.got("/start")
+        assert "AnsweredBy" not in fetch, answer  # async: the TwiML did not wait
+        (callback,) = agent.got("/amd")
+        assert (callback["CallSid"], callback["AnsweredBy"]) == (sid, answer)
+        assert 600 <= int(callback["MachineDetectionDuration"]) <= 2500, (answer, callback)

@@ -15,6 +15,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
+from voicelab._tls import tls_context
 from voicelab.errors import CarrierError, ConfigError, InvalidArgumentError, NotFoundError
 from voicelab.simulator.carrier import Carrier, StreamSession
 
@@ -50,6 +51,7 @@ def rest(carrier: Carrier) -> httpx.AsyncClient:
         base_url=f"{carrier.base_url}/2010-04-01/Accounts/{ACCOUNT_SID}",
         auth=(ACCOUNT_SID, AUTH_TOKEN),
         trust_env=False,
+        verify=tls_context(trust_env=False),  # http to 127.0.0.1: no CA bundle load per test
     )
 
 

@@ -10,6 +10,7 @@ cluster, num_cpus and num_gpus must not be provided". ``--ray local`` starts its
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -28,7 +29,10 @@ from voicelab.sweeps import CellOutcome, sweep
 from voicelab.sweeps._ray import LOOPBACK_SWITCH, LocalCluster, worker_name
 
 pytestmark = pytest.mark.slow
-ray = pytest.importorskip("ray", reason="make install installs voicelab-phone[ray]")
+# Looked for, not imported: importing ray costs a second, and every pytest run collects this
+# module (`make check` too). The fixture and tests import it.
+if importlib.util.find_spec("ray") is None:
+    pytest.skip("make install installs voicelab-phone[ray]", allow_module_level=True)
 
 
 def _dead_address() -> str:
@@ -43,6 +47,8 @@ def cluster() -> Iterator[Path]:
     """One local cluster for the module (starting one takes seconds): 2 CPUs, as here, in a
     Ray temp directory of its own (others' runs keep /tmp/ray) where a dead cluster left its
     address file, with ``RAY_ADDRESS`` naming another dead one."""
+    import ray
+
     assert not ray.is_initialized()
     # Short: Ray's unix socket paths live under it (at most 107 characters).
     root = Path(tempfile.mkdtemp(prefix="vl-ray-", dir="/tmp"))
@@ -75,6 +81,8 @@ def _manifests(store: Path) -> list[dict]:
 
 
 def test_a_ray_sweep_copies_every_call_back_to_the_drivers_store(tmp_path: Path) -> None:
+    import ray
+
     path = write_sweep(tmp_path / "sweep")
     store = tmp_path / "recordings"
     # No store given: workers record in scratch directories and send each call back.
@@ -107,6 +115,8 @@ def test_a_ray_sweep_copies_every_call_back_to_the_drivers_store(tmp_path: Path)
 
 
 def test_a_worker_killed_mid_sweep_is_replaced_and_its_calls_retried(tmp_path: Path) -> None:
+    import ray
+
     path = write_sweep(tmp_path / "sweep", repeats=3, name="kill-test")
     store = tmp_path / "shared"
     killed: list[str] = []
