@@ -69,7 +69,7 @@ def create_app(
     check_recordings_dir(settings.recordings_dir)
     # Traces (VOICELAB_OTLP_ENDPOINT): a missing extra stops the server here, not each call.
     tracing = TraceExport.from_settings(settings)
-    if pool is None and pool_models(settings.providers):
+    if pool is None:  # every bundle needs the pool's VAD and smart-turn at least
         pool = ModelPool()
     state = ServerState.create(
         settings,
@@ -107,9 +107,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServerState = app.state.voicelab
     if state.pool is not None:
         # Warm every model before the first call, off the event loop.
-        models = pool_models(state.settings.providers)
-        if models:
-            await asyncio.to_thread(state.pool.warm, models)
+        await asyncio.to_thread(state.pool.warm, pool_models(state.settings.providers))
     if state.tracing is not None:
         state.tracing.start()  # once per server start, not per call
     yield
