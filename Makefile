@@ -34,7 +34,8 @@ $(STAMP): pyproject.toml
 test: install lint
 	$(BIN)/python -m pytest -q
 
-# The fast loop: lint + every test that places no real-time call (tests marked `slow` do).
+# The fast loop: lint + every test that places no real-time call and runs no real model or
+# browser (tests marked `slow` do).
 check: install lint
 	$(BIN)/python -m pytest -q -m "not slow"
 

@@ -71,6 +71,7 @@ def _share(pixels: np.ndarray, colour: tuple[int, int, int], tolerance: int = 6)
     return float((np.abs(pixels - np.array(colour)).max(axis=2) <= tolerance).mean())
 
 
+@pytest.mark.slow  # a real browser: 8 s
 def test_the_report_renders_in_chromium(tmp_path: Path) -> None:
     _chromium()  # fail or skip before any work
     root = write_report_tree(tmp_path / "recordings")

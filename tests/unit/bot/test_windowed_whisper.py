@@ -39,6 +39,7 @@ def _wer(reference: str, hypothesis: str) -> float:
     return float(jiwer.wer(clean(reference), clean(hypothesis)))
 
 
+@pytest.mark.slow  # real Whisper on real speech: 5 s
 def test_transcribes_each_line_in_a_short_window(
     model_pool: ModelPool, speech: dict[str, np.ndarray]
 ) -> None:

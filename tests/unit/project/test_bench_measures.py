@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pytest
 import soundfile as sf
 from _bench import GAP_MIN_S, Summary, cut_ins, playout_gaps
 from _speech import PAUSE_S, with_pauses
@@ -78,6 +79,7 @@ def test_playout_gaps_finds_silence_inside_a_heard_reply_only(tmp_path: Path) ->
     assert GAP_MIN_S > 0.02
 
 
+@pytest.mark.slow  # real Piper speech: 3 s
 def test_a_paused_line_is_two_pieces_of_speech_with_the_pause_between(tmp_path: Path) -> None:
     scenario = Scenario(
         id="paused",

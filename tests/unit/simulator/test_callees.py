@@ -114,6 +114,7 @@ def events(session: CallerSession) -> list[dict[str, Any]]:
     return [json.loads(line) for line in lines]
 
 
+@pytest.mark.slow  # a real-time call: 4 s
 @pytest.mark.asyncio
 @pytest.mark.timeout(20)
 async def test_a_phone_menu_routes_by_the_keys_it_hears_then_a_person_answers(
@@ -170,6 +171,7 @@ async def test_a_menu_nobody_answers_repeats_its_prompt_then_hangs_up(tmp_path: 
     assert len(starts) >= 3  # the prompt, and two repeats (one tone: onsets by cycles)
 
 
+@pytest.mark.slow  # a real-time call: 3.5 s
 @pytest.mark.asyncio
 @pytest.mark.timeout(20)
 async def test_an_answering_machine_greets_beeps_and_keeps_the_message(tmp_path: Path) -> None:

@@ -413,6 +413,7 @@ async def _async_amd_call(line: FakeLine | None, mode: str) -> tuple[str, Agent]
     return sid, agent
 
 
+@pytest.mark.slow  # four real-time calls: 3 s
 async def test_async_amd_runs_the_twiml_at_once_and_posts_its_answer() -> None:
     played = await asyncio.gather(
         *(_async_amd_call(line(), mode) for line, mode in ASYNC_AMD_CASES.values())
