@@ -100,13 +100,29 @@ def use_console(
     _console["id"] = _add_console(level, own_lines, mask_numbers)
 
 
+# pipecat lines at ERROR that report nothing wrong: kept in the log file, off the console.
+_ROUTINE_ERRORS = (
+    # The caller hung up first: closing its websocket raises a disconnect with no message,
+    # which pipecat 1.14 logs as an error on every such call (seen under `voicelab simulate`).
+    (
+        "pipecat.transports.websocket.fastapi",
+        re.compile(r"exception while closing the websocket: $"),
+    ),
+)
+
+
+def _routine(record: Record) -> bool:
+    name, message = record["name"] or "", record["message"]
+    return any(name == module and rule.search(message) for module, rule in _ROUTINE_ERRORS)
+
+
 def _add_console(level: str, own_lines: str | None, mask_numbers: bool) -> int:
     floor = logger.level(level).no
     own = logger.level(own_lines).no if own_lines else floor
 
     def shown(record: Record) -> bool:
         mine = (record["name"] or "").startswith("voicelab")
-        return record["level"].no >= (own if mine else floor)
+        return record["level"].no >= (own if mine else floor) and not _routine(record)
 
     return logger.add(
         sys.stderr,

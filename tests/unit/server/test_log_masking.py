@@ -137,3 +137,20 @@ def test_the_console_replaces_only_logurus_default_handler():
     )
     result = subprocess.run([sys.executable, "-c", host], capture_output=True, text=True)
     assert "host-debug" in result.stderr  # a host that configured loguru keeps its sinks
+
+
+def test_a_routine_pipecat_error_stays_off_the_console_but_a_real_one_shows():
+    # pipecat logs an empty-message disconnect while closing a websocket the caller already
+    # closed as ERROR on every such call; one with a reason is still an error worth seeing.
+    code = (
+        "from loguru import logger; "
+        "from voicelab.server.logging import use_console; use_console('WARNING'); "
+        "ws = logger.patch(lambda r: r.update(name='pipecat.transports.websocket.fastapi')); "
+        "ws.error('<client> exception while closing the websocket: '); "
+        "ws.error('<client> exception while closing the websocket: disk full'); "
+        "logger.patch(lambda r: r.update(name='pipecat.other')).error("
+        "'<x> exception while closing the websocket: ')"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    lines = [line for line in result.stderr.splitlines() if "closing the websocket" in line]
+    assert len(lines) == 2 and "disk full" in lines[0], result.stderr
