@@ -27,6 +27,8 @@ os.environ.setdefault("ORT_DISABLE_TELEMETRY", "1")
 import numpy as np
 import pandas as pd
 
+from voicelab.recording.audible import UNDERRUN_S
+
 __all__ = [
     "BENCH",
     "GAP_MIN_S",
@@ -51,10 +53,11 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 RESULTS = BENCH / "RESULTS.md"
 WARM_UP_ID = "warm_up"
-GAP_MIN_S = 0.04
-"""A playout gap: at least this long inaudible inside one stretch of bot speech heard by the
-caller (two 20 ms frames that never came). Only meaningful for the instant TTS, whose tone
-is audible from its first sample to its last; real voices pause between words."""
+GAP_MIN_S = UNDERRUN_S
+"""A playout gap (``voicelab.recording.audible.UNDERRUN_S``, what ``voicelab load`` counts):
+at least this long inaudible inside one stretch of bot speech heard by the caller (two 20 ms
+frames that never came). Only meaningful for the instant TTS, whose tone is audible from its
+first sample to its last; real voices pause between words."""
 
 
 def loadavg() -> str:

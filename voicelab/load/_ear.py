@@ -25,15 +25,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from voicelab.recording.audible import WINDOW_S, audible, window_samples
+from voicelab.recording.audible import (
+    REPLY_SILENCE_S,
+    UNDERRUN_S,
+    WINDOW_S,
+    audible,
+    window_samples,
+)
 
 __all__ = ["REPLY_SILENCE_S", "UNDERRUN_S", "Ear", "Reply"]
 
-REPLY_SILENCE_S = 1.2
-"""Silence after the agent's audio that ends its reply (the simulated caller's default)."""
-
-UNDERRUN_S = 0.04
-"""The shortest silence inside a reply that counts as an underrun: two missing frames."""
 
 _WINDOW = window_samples(8000)
 

@@ -11,13 +11,29 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["AUDIBLE_DBFS", "WINDOW_S", "audible", "audible_windows", "window_samples"]
+__all__ = [
+    "AUDIBLE_DBFS",
+    "REPLY_SILENCE_S",
+    "UNDERRUN_S",
+    "WINDOW_S",
+    "audible",
+    "audible_windows",
+    "window_samples",
+]
 
 WINDOW_S = 0.01
 """The window the rule looks at, in seconds."""
 
 AUDIBLE_DBFS = -40.0
 """The RMS, in dB below full scale, a window must reach to be audible."""
+
+REPLY_SILENCE_S = 1.2
+"""Silence after the other side's audio that ends its reply (a simulated party's, a load
+caller's)."""
+
+UNDERRUN_S = 0.04
+"""The shortest silence inside a reply that counts as an underrun (a playout gap): two
+20 ms frames that never came."""
 
 
 def window_samples(sample_rate: int, window_s: float = WINDOW_S) -> int:

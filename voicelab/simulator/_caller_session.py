@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from voicelab.recording.audible import audible_windows, window_samples
+from voicelab.recording.audible import REPLY_SILENCE_S, audible_windows, window_samples
 from voicelab.recording.store import CallRecord
 from voicelab.recording.wav import WavStreamWriter, pcm16
 from voicelab.simulator._caller_ear import RATE, ReplyEar
@@ -52,7 +52,7 @@ class CallerConfig:
         models: The party's models (its voice's Piper, its ears' Whisper).
     """
 
-    reply_silence_s: float = 1.2
+    reply_silence_s: float = REPLY_SILENCE_S
     reply_timeout_s: float = 20.0
     transcribe_heard: bool = False
     models: CallerModels = field(default_factory=CallerModels)

@@ -24,6 +24,7 @@ from pathlib import Path
 
 from loguru import logger
 
+from voicelab.recording.audible import REPLY_SILENCE_S
 from voicelab.recording.store import CallRecord
 from voicelab.simulator._caller_links import MAX_MESSAGE_BYTES, StreamLink
 from voicelab.simulator._caller_script import perform, transcribe_heard
@@ -71,7 +72,7 @@ class MediaStreamsCaller:
         actions: Sequence[Action],
         *,
         recordings_dir: Path | None = None,
-        reply_silence_s: float = 1.2,
+        reply_silence_s: float = REPLY_SILENCE_S,
         reply_timeout_s: float = 20.0,
         transcribe_heard: bool = False,
         models: CallerModels | None = None,
