@@ -1,4 +1,4 @@
-"""Finding call directories and reading their manifest and events, tolerantly.
+"""Reading a call directory's manifest and events, tolerantly (finding them: ``_scan``).
 
 Plain Python over the files the recorder writes (DESIGN.md section 3). A directory
 that cannot be read is described by :class:`MalformedCall`; the loaders turn that
@@ -9,7 +9,6 @@ directory never stops an analysis of thousands.
 from __future__ import annotations
 
 import json
-import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,15 +18,16 @@ from voicelab.errors import CallRecordError
 
 __all__ = [
     "CALLER_WAV",
+    "CALL_FILES",
     "EVENTS",
     "MANIFEST",
     "CallDir",
     "CallRecordWarning",
     "MalformedCall",
     "ParsedCall",
+    "Stat",
     "parse_call",
     "read_manifest",
-    "scan",
 ]
 
 # The file names voicelab.recording.store writes. Spelled out rather than imported: the
@@ -40,7 +40,7 @@ CALLER_WAV = "caller.wav"
 SERVER_WAV_RE = re.compile(r"^server_\d+_(?:inbound|outbound)_recording_.+\.wav$")
 
 _NUMBER = (int, float)
-_CALL_FILES = frozenset((MANIFEST, EVENTS))
+CALL_FILES = frozenset((MANIFEST, EVENTS))
 Stat = tuple[int, int]  # (size, mtime_ns): what cache invalidation compares
 
 
@@ -78,84 +78,6 @@ class CallDir:
     def signature(self, *names: str) -> list[Any]:
         """The stats of ``names`` (``None`` when absent): equal signatures, same content."""
         return [list(self.stats[n]) if n in self.stats else None for n in names]
-
-
-def _read_dir(location: str) -> tuple[dict[str, Stat], list[os.DirEntry[str]]]:
-    """One ``scandir`` of ``location``: the stats of the call files, and the subdirectories.
-
-    Only the call files are stat'ed; telling a subdirectory from a file uses the entry's
-    type from the directory listing, which costs no system call.
-    """
-    stats: dict[str, Stat] = {}
-    subdirs: list[os.DirEntry[str]] = []
-    with os.scandir(location) as entries:
-        for entry in entries:
-            name = entry.name
-            if name in _CALL_FILES or name.endswith(".wav"):
-                try:
-                    st = entry.stat()
-                    stats[name] = (st.st_size, st.st_mtime_ns)
-                except OSError:  # a dangling link: kept, so the loaders name it, not skip it
-                    stats[name] = (-1, -1)
-            elif name[0] != "." and entry.is_dir():
-                subdirs.append(entry)
-    return stats, subdirs
-
-
-def _is_call(stats: dict[str, Stat]) -> bool:
-    return MANIFEST in stats or EVENTS in stats
-
-
-def _walk(
-    location: str,
-    subdirs: list[os.DirEntry[str]],
-    prefix: str,
-    found: list[CallDir],
-    seen: set[tuple[int, int]],
-) -> None:
-    """Add the calls among ``subdirs`` of ``location`` (not itself a call) to ``found``."""
-    # Only a symlink can lead back to a directory already walked; the directories walked
-    # are the few that group calls (a call directory is never descended into), so one
-    # stat each keeps a link loop from walking forever.
-    st = os.stat(location)
-    if (st.st_dev, st.st_ino) in seen:
-        return
-    seen.add((st.st_dev, st.st_ino))
-    for entry in subdirs:
-        name = prefix + entry.name
-        try:
-            stats, below = _read_dir(entry.path)
-        except OSError:  # unreadable, or gone since it was listed: not a call we can read
-            continue
-        if _is_call(stats):
-            found.append(CallDir(entry.path, name, stats))
-        elif below:
-            _walk(entry.path, below, name + "/", found, seen)
-
-
-def scan(root: Path) -> list[CallDir]:
-    """The call directories under ``root``, at any depth, sorted by name.
-
-    ``root`` may be one call directory, a directory of them, or a tree grouping them
-    (``recordings/01_quickstart/<call dirs>``). A directory with a manifest or an events
-    file is a call (never searched further); hidden directories (``.failed/``, the index
-    ``.by-sid/``, the loaders' ``.voicelab_cache/``) are skipped. A call's ``name`` is its
-    path relative to ``root`` with ``/`` separators: the key of the cache, unique in the
-    tree. Calls are ordered by their directory's own name (it starts with a timestamp),
-    so a tree of groups still loads in time order.
-
-    Raises:
-        CallRecordError: ``root`` is not a directory.
-    """
-    if not root.is_dir():
-        raise CallRecordError(f"not a directory of call records: {root}")
-    stats, subdirs = _read_dir(str(root))
-    if _is_call(stats):
-        return [CallDir(str(root), root.name, stats)]
-    found: list[CallDir] = []
-    _walk(str(root), subdirs, "", found, set())
-    found.sort(key=lambda d: (d.name.rpartition("/")[2], d.name))
-    return found
 
 
 def read_manifest(directory: Path) -> dict[str, Any]:

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -39,9 +40,9 @@ from voicelab.analysis._files import (
     MalformedCall,
     ParsedCall,
     parse_call,
-    scan,
 )
 from voicelab.analysis._judgments import build_judgments
+from voicelab.analysis._scan import scan
 from voicelab.analysis._tools import build_tool_calls
 from voicelab.analysis._turns import build_turns
 
@@ -123,7 +124,26 @@ def _records(root: Path, dirs: Sequence[CallDir], table: str, cache: bool) -> pa
 
 
 def _pandas(table: pa.Table) -> pd.DataFrame:
-    return table.to_pandas(types_mapper=_TYPES.get)
+    return _frame(table, lambda: table.to_pandas(types_mapper=_TYPES.get))
+
+
+# Frames made from a table, by the table (the cache serves the same object while its files
+# stand) and whatever else went into them (compared by identity). Converting a million
+# events to pandas takes longer than checking the tree; pandas' copy-on-write makes a
+# shallow copy of the frame made last time an independent one, in no time.
+_FRAMES: dict[int, tuple[weakref.ref[pa.Table], tuple[object, ...], pd.DataFrame]] = {}
+
+
+def _frame(table: pa.Table, make: Callable[[], pd.DataFrame], *inputs: object) -> pd.DataFrame:
+    memo = _FRAMES.get(id(table))
+    if memo is None or memo[0]() is not table:
+        memo = None
+        weakref.finalize(table, _FRAMES.pop, id(table), None)  # dropped with its table
+    elif len(memo[1]) == len(inputs) and all(a is b for a, b in zip(memo[1], inputs, strict=True)):
+        return memo[2].copy(deep=False)
+    frame = make()
+    _FRAMES[id(table)] = (weakref.ref(table), inputs, frame)
+    return frame.copy(deep=False)
 
 
 def events_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
@@ -234,7 +254,12 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
     """
     root = Path(root)
     dirs = scan(root)
-    df = _pandas(_records(root, dirs, "calls", cache))
+    table = _records(root, dirs, "calls", cache)
+    return _frame(table, lambda: _calls_frame(table, dirs), dirs)
+
+
+def _calls_frame(table: pa.Table, dirs: Sequence[CallDir]) -> pd.DataFrame:
+    df = table.to_pandas(types_mapper=_TYPES.get)
     paths = {d.name: d.location for d in dirs}
     df["call_dir"] = df["call_dir"].map(paths)
     for col in ("server_wav", "caller_wav"):  # cached as names: the tree may have moved
@@ -362,10 +387,10 @@ def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> p
     """
     root = Path(root)
     dirs = scan(root)
-    df = _pandas(_records(root, dirs, "turns", cache))
-    measured = pd.Series(float("nan"), index=df.index)
-    if recording and len(df):
-        rec = _cache.load(
+    table = _records(root, dirs, "turns", cache)
+    recorded = None
+    if recording and table.num_rows:
+        recorded = _cache.load(
             root,
             dirs,
             name="recording",
@@ -374,7 +399,16 @@ def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> p
             build=build_recording,
             tables=["recording"],
             use_cache=cache,
-        )["recording"].to_pandas()
+        )["recording"]
+    return _frame(table, lambda: _turns_frame(table, recorded), recorded)
+
+
+def _turns_frame(table: pa.Table, recorded: pa.Table | None) -> pd.DataFrame:
+    """The turns with ``v2v_recording_s`` measured on the recordings (``recorded``) or NaN."""
+    df = table.to_pandas(types_mapper=_TYPES.get)
+    measured = pd.Series(float("nan"), index=df.index)
+    if recorded is not None:
+        rec = recorded.to_pandas()
         lookup = rec.set_index(["call_sid", "caller_turn"])["v2v_recording_s"]
         keys = pd.MultiIndex.from_arrays([df["call_sid"].astype("str"), df["caller_turn"]])
         measured = pd.Series(lookup.reindex(keys).to_numpy(), index=df.index)
