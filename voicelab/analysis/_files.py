@@ -9,6 +9,7 @@ directory never stops an analysis of thousands.
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -80,15 +81,20 @@ class CallDir:
         return [list(self.stats[n]) if n in self.stats else None for n in names]
 
 
-def read_manifest(directory: Path) -> dict[str, Any]:
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as file:  # no Path objects: this runs twice per call of a load
+        return file.read()
+
+
+def read_manifest(directory: Path | str) -> dict[str, Any]:
     """The parsed ``call.json`` of ``directory``.
 
     Raises:
         MalformedCall: Missing, not JSON, not an object, or without a string ``call_sid``.
     """
-    path = directory / MANIFEST
+    path = os.path.join(directory, MANIFEST)
     try:
-        manifest = json.loads(path.read_bytes())
+        manifest = json.loads(_read_bytes(path))
     except FileNotFoundError:
         raise MalformedCall(f"{path}: missing manifest; call skipped") from None
     except (OSError, ValueError) as exc:
@@ -149,9 +155,9 @@ def _all_valid(events: list[Any]) -> bool:
     return True
 
 
-def _read_events(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
+def _read_events(path: str, warnings: list[str]) -> list[dict[str, Any]]:
     try:
-        raw = path.read_bytes()
+        raw = _read_bytes(path)
     except FileNotFoundError:
         return []
     except OSError as exc:
@@ -190,7 +196,7 @@ def parse_call(directory: CallDir) -> ParsedCall:
         MalformedCall: The manifest is missing or invalid, or a line other than the last
             one of ``events.jsonl`` is not a call event.
     """
-    manifest = read_manifest(directory.path)
+    manifest = read_manifest(directory.location)
     warnings: list[str] = []
-    events = _read_events(directory.path / EVENTS, warnings)
+    events = _read_events(os.path.join(directory.location, EVENTS), warnings)
     return ParsedCall(directory, manifest, events, warnings)
