@@ -9,8 +9,10 @@ skipped; a truncated last line of ``events.jsonl`` (a writer died mid-line) is d
 Results are cached as parquet in ``<root>/.voicelab_cache/``, keyed by each call directory's
 path under the root, and reused for every call directory whose ``call.json``,
 ``events.jsonl`` and WAV files kept their size and mtime, so a second load of 10,000 calls
-costs a directory scan and a parquet read. ``cache=False`` neither reads nor writes the
-cache.
+costs a directory scan and a parquet read. In one process, the last scan of a root is checked
+by stat'ing its directories and files again (``_scan``), and the frames made from unchanged
+tables are handed out again as copy-on-write copies: a warm load is mostly those stats.
+``cache=False`` neither reads nor writes the cache.
 
 Dtypes: text is pandas' ``str``; identifiers and labels are ``category``; counts and turn
 numbers are nullable ``Int64``; flags are nullable ``boolean``; times in seconds are

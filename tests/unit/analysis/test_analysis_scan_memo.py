@@ -1,9 +1,9 @@
 """The warm path: a tree whose files all stat the same is not listed again, and the frames
 made last time are handed out again; any change to the tree still shows on the next load.
 
-The scan's memo is only kept for a tree untouched for a few seconds (a directory changed in
-the same clock tick could change again without its mtime moving), so these tests age the
-tree's timestamps first, as a recording a minute old would be.
+A directory changed in the last few seconds is listed again at every check (it could change
+again in the same clock tick without its mtime moving), so most of these tests age the tree's
+timestamps first, as a recording a minute old would be, to test the checks by stat alone.
 """
 
 from __future__ import annotations
@@ -123,13 +123,23 @@ def test_the_changes_are_the_ones_made(aged: Path) -> None:
     assert set(after.index) == {INBOUND, OUTBOUND, "CAnew"}
 
 
-def test_a_tree_changed_seconds_ago_is_listed_every_time(good_root: Path) -> None:
-    assert scan(good_root) is not scan(good_root)  # just written: never trusted
+def test_a_fresh_tree_is_listed_again_and_a_same_tick_change_is_seen(good_root: Path) -> None:
+    # Just written: every directory is listed again at each check (its mtime might not move
+    # if it changed again within the same clock tick), so a file added at once is found.
+    first = scan(good_root)
+    assert scan(good_root) is first  # same listings, same stats: the result stands
+    shutil.copy(good_root / INBOUND_DIR / "caller.wav", good_root / OUTBOUND_DIR / "caller.wav")
+    assert "caller.wav" in next(d for d in scan(good_root) if d.name == OUTBOUND_DIR).stats
+
+
+def test_the_cache_directory_created_in_the_root_keeps_the_scan(good_root: Path) -> None:
     _age(good_root)
-    assert scan(good_root) is scan(good_root)
-    (good_root / OUTBOUND_DIR / "events.jsonl").touch()  # now
+    first = scan(good_root)
+    calls_df(good_root)  # creates .voicelab_cache: the root's mtime moves, its calls do not
+    assert scan(good_root) is first
+    (good_root / OUTBOUND_DIR / "events.jsonl").touch()  # a file changed: scanned again
     changed = scan(good_root)
-    assert scan(good_root) is not changed
+    assert changed is not first and scan(good_root) is changed
 
 
 def test_a_frame_handed_out_is_the_callers_to_change(aged: Path) -> None:
