@@ -391,7 +391,8 @@ def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> p
     dirs = scan(root)
     table = _records(root, dirs, "turns", cache)
     recorded = None
-    if recording and table.num_rows:
+    # No caller.wav anywhere (real calls, or records copied without audio): nothing to measure.
+    if recording and table.num_rows and any(CALLER_WAV in d.stats for d in dirs):
         recorded = _cache.load(
             root,
             dirs,
