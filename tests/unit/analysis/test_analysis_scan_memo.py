@@ -15,9 +15,9 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from analysis_fixtures import FIXTURES, INBOUND, INBOUND_DIR, OUTBOUND, OUTBOUND_DIR
+from analysis_fixtures import FIXTURES, INBOUND, INBOUND_DIR, MALFORMED_DIR, OUTBOUND, OUTBOUND_DIR
 
-from voicelab.analysis import calls_df, events_df, turns_df
+from voicelab.analysis import CallRecordWarning, calls_df, events_df, load_records, turns_df
 from voicelab.analysis._scan import scan
 
 AN_HOUR_AGO = (1_700_000_000 * 10**9, 1_700_000_000 * 10**9)
@@ -152,3 +152,18 @@ def test_a_frame_handed_out_is_the_callers_to_change(aged: Path) -> None:
         frame["extra_column"] = 1
     for load, frame in expected.items():
         pd.testing.assert_frame_equal(load(aged), frame, obj=load.__name__)
+
+
+def test_load_records_is_the_three_loaders_from_one_scan(aged: Path) -> None:
+    records = load_records(aged)
+    for got, load in zip(records, (events_df, turns_df, calls_df), strict=True):
+        pd.testing.assert_frame_equal(got, load(aged, cache=False), obj=load.__name__)
+    _append_event(aged)
+    assert len(load_records(aged).events) == len(records.events) + 1
+
+
+def test_load_records_warns_like_the_loaders(calls_root: Path) -> None:
+    with pytest.warns(CallRecordWarning, match=MALFORMED_DIR):
+        events, turns, calls = load_records(calls_root)
+    assert set(calls["call_sid"]) == {INBOUND, OUTBOUND}
+    assert set(events["call_sid"]) == set(turns["call_sid"]) == {INBOUND, OUTBOUND}
