@@ -14,7 +14,7 @@ measurement in a fresh Python process (imports timed apart), ``--runs`` times:
 2. cold ``events_df``: no parquet cache (it is removed first);
 3. cold all three: ``events_df``, ``turns_df``, ``calls_df`` with no cache (the first builds
    every table in one pass and writes the cache), then the same three again in that process
-   (warm, same process);
+   (warm, same process), then ``load_records`` (the three from one scan);
 4. warm, fresh process: the three from the cache on disk.
 
 The files were just written, so the OS page cache holds them in every case (dropping it
@@ -106,6 +106,10 @@ def child(mode: str, root: Path) -> None:
                 out[f"{round_}_{name}_s"], out[f"{name}_rows"] = seconds, len(frame)
                 total += seconds
             out[f"{round_}_s"] = total
+        if mode == "cold_all":  # the three again, from one scan (load_records)
+            start = time.perf_counter()
+            analysis.load_records(root)
+            out["warm_one_s"] = time.perf_counter() - start
     print(json.dumps(out))
 
 
@@ -160,6 +164,11 @@ def section(
     ):
         cells = " | ".join(_cell(values(f"{round_}_{n}_s")) for n in TABLES)
         lines.append(f"| {label} | {cells} | **{_cell(values(f'{round_}_s'))}** |")
+    if values("warm_one_s"):
+        lines.append(
+            "| warm: `load_records` (the three from one scan), same process | | | | "
+            f"**{_cell(values('warm_one_s'))}** |"
+        )
     lines += ["", f"Cold all three / floor: **{cold_s / floor_s:.2f}×**."]
     headline: list[Headline] = [
         (f"P4 floor, {events:,} events (`pyarrow.json` → pandas)", f"{floor_s:.2f} s", ""),

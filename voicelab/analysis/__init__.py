@@ -14,7 +14,15 @@ from voicelab.analysis._files import CallRecordWarning
 from voicelab.analysis._replay import replay_table
 from voicelab.analysis.costs import Prices, call_costs
 from voicelab.analysis.latency import BREAKDOWN, LATENCY_COLUMNS
-from voicelab.analysis.load import calls_df, events_df, judgments_df, tool_calls_df, turns_df
+from voicelab.analysis.load import (
+    Records,
+    calls_df,
+    events_df,
+    judgments_df,
+    load_records,
+    tool_calls_df,
+    turns_df,
+)
 from voicelab.analysis.percentiles import compare, latency_summary
 from voicelab.analysis.plots import (
     plot_breakdown,
@@ -41,6 +49,7 @@ __all__ = [
     "CallRecordWarning",
     "Expectation",
     "Prices",
+    "Records",
     "Report",
     "RuleConfig",
     "build_report",
@@ -54,6 +63,7 @@ __all__ = [
     "judgments_df",
     "latency_summary",
     "load_audio",
+    "load_records",
     "plot_breakdown",
     "plot_latency_cdf",
     "plot_latency_hist",

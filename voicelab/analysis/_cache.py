@@ -50,6 +50,11 @@ _logger = logging.getLogger(__name__)
 # tables are held until a newer set of the same name replaces them.
 _INDEXES: dict[Path, tuple[tuple[int, int, int], dict[str, Any], dict[str, Entry]]] = {}
 _TABLES: dict[Path, pa.Table] = {}
+# The last check that found every directory's signature equal to the index's, by table set:
+# the scan and the index it compared (the very objects: the scan's memo returns the same
+# list while no file changed) and the warnings to re-emit. The same pair again needs no
+# 22,000 signatures compared.
+_CHECKED: dict[tuple[Path, str], tuple[Sequence[CallDir], dict[str, Any], list[str]]] = {}
 
 
 @dataclass(slots=True)
@@ -106,34 +111,51 @@ def load(
         tables: Which tables to return.
         use_cache: ``False`` builds everything and neither reads nor writes the cache.
     """
+    index, old = _read_index(root, name, version) if use_cache else (None, {})
+    checked = _CHECKED.pop((root, name), None)
+    if index is not None and checked is not None and checked[0] is dirs and checked[1] is index:
+        result = _read_tables(root, index, tables)
+        if result is not None:
+            _CHECKED[root, name] = checked
+            _warn(checked[2])
+            return result
     order = [d.name for d in dirs]
     sigs = {d.name: signature(d) for d in dirs}
-    index, old = _read_index(root, name, version) if use_cache else (None, {})
     keep = {k for k, sig in sigs.items() if k in old and old[k].sig == sig}
-    result = None
     if index is not None and len(keep) == len(sigs) == len(old) and list(old) == order:
         result = _read_tables(root, index, tables)
-        entries = old
-    if result is None:
-        cached = _read_tables(root, index, index["tables"]) if index and keep else {}
-        if cached is None:  # the files vanished (a concurrent rewrite): rebuild everything
-            keep, cached = set(), {}
-        taken = {key for k in keep if (key := old[k].key) is not None}
-        built = build([d for d in dirs if d.name not in keep], taken)
+        if result is not None:
+            _CHECKED[root, name] = (dirs, index, _warnings(old))
+            _warn(_CHECKED[root, name][2])
+            return result
+    cached = _read_tables(root, index, index["tables"]) if index and keep else {}
+    if cached is None:  # the files vanished (a concurrent rewrite): rebuild everything
+        keep, cached = set(), {}
+    taken = {key for k in keep if (key := old[k].key) is not None}
+    built = build([d for d in dirs if d.name not in keep], taken)
+    _count_rows(built)
+    entries = {n: old[n] if n in keep else built.entries[n] for n in order}
+    merged = _splice(cached, old, built, entries, keep)
+    if merged is None:  # the cache disagreed with its index: start over
+        built = build(dirs, set())
         _count_rows(built)
-        entries = {n: old[n] if n in keep else built.entries[n] for n in order}
-        merged = _splice(cached, old, built, entries, keep)
-        if merged is None:  # the cache disagreed with its index: start over
-            built = build(dirs, set())
-            _count_rows(built)
-            entries, merged = built.entries, built.tables
-        if use_cache:
-            _write(root, name, version, merged, entries, sigs, index)
-        result = {t: merged[t] for t in tables}
-    for directory in sorted(entries):
-        for message in entries[directory].warnings:
-            warnings.warn(message, CallRecordWarning, stacklevel=4)
-    return result
+        entries, merged = built.entries, built.tables
+    messages = _warnings(entries)
+    if use_cache:
+        written = _write(root, name, version, merged, entries, sigs, index)
+        if written is not None:  # the next load of this scan needs no signature compared
+            _CHECKED[root, name] = (dirs, written, messages)
+    _warn(messages)
+    return {t: merged[t] for t in tables}
+
+
+def _warnings(entries: Mapping[str, Entry]) -> list[str]:
+    return [m for directory in sorted(entries) for m in entries[directory].warnings]
+
+
+def _warn(messages: list[str]) -> None:
+    for message in messages:
+        warnings.warn(message, CallRecordWarning, stacklevel=4)
 
 
 def _read_index(
@@ -264,7 +286,8 @@ def _write(
     entries: Mapping[str, Entry],
     sigs: Mapping[str, list[Any]],
     previous: dict[str, Any] | None,
-) -> None:
+) -> dict[str, Any] | None:
+    """Write the set under a fresh token; the index written (and memoised), or ``None``."""
     cache = root / CACHE_DIR
     token = secrets.token_hex(6)
     index = {
@@ -279,7 +302,7 @@ def _write(
         # Records come from CI artifacts and colleagues: a planted link would have the index
         # replaced and old parquet files deleted wherever it points. Read, never written.
         _logger.warning("not writing the analysis cache through the symlink %s", cache)
-        return
+        return None
     try:
         cache.mkdir(exist_ok=True)
         for table_name, table in tables.items():
@@ -288,10 +311,13 @@ def _write(
             _remember(path, table)
         tmp = cache / f".{name}.{token}.json"
         tmp.write_text(json.dumps(index))
+        st = tmp.stat()  # a rename keeps inode, size and mtime: the identity _read_index sees
         os.replace(tmp, cache / f"{name}.json")
     except OSError as exc:  # a read-only recordings dir still loads, only slower
         _logger.debug("cannot write the analysis cache in %s: %s", cache, exc)
-        return
+        return None
+    memo = {k: Entry(sigs[k], e.key, e.warnings, e.rows) for k, e in entries.items()}
+    _INDEXES[cache / f"{name}.json"] = ((st.st_ino, st.st_size, st.st_mtime_ns), index, memo)
     # The previous set goes now; files of writers that lost a race (or died) once they are
     # old enough that no reader can still be opening them.
     retired = f"{name}-{previous['token']}." if previous else None
@@ -303,3 +329,4 @@ def _write(
                 path.stat().st_mtime < time.time() - _STALE_S
             ):
                 path.unlink()
+    return index

@@ -104,6 +104,12 @@ _PATHS = {
     for name, (typ, paths) in MANIFEST_COLUMNS.items()
 }
 
+# The same, flat for call_row: (column, type, a string column?, [(first key, the rest)]).
+_COLUMNS = [
+    (name, typ, typ == _STR, [(parts[0], tuple(parts[1:])) for parts in paths])
+    for name, (typ, paths) in _PATHS.items()
+]
+
 
 def _lookup(manifest: dict[str, Any], parts: list[str]) -> Any:
     value: Any = manifest
@@ -145,11 +151,17 @@ def call_row(call: ParsedCall) -> dict[str, Any]:
     """The calls-table row of one call (``call_dir`` and WAVs as names, made paths on load)."""
     manifest, events = call.manifest, call.events
     row: dict[str, Any] = {"call_sid": call.call_sid}
-    for name, (typ, paths) in _PATHS.items():  # manifest_value, inlined: ~40 columns a call
+    for name, typ, is_str, paths in _COLUMNS:  # manifest_value, inlined: ~40 columns a call
         value = None
-        for parts in paths:
-            found = manifest.get(parts[0]) if len(parts) == 1 else _lookup(manifest, parts)
-            if found is not None and (value := _coerce(found, typ)) is not None:
+        for first, rest in paths:
+            found = manifest.get(first)
+            for part in rest:
+                found = found.get(part) if isinstance(found, dict) else None
+            if found is None:
+                continue
+            # A string column's string needs no coercion (most values of most manifests).
+            value = found if is_str and type(found) is str else _coerce(found, typ)
+            if value is not None:
                 break
         row[name] = value
     started: dict[str, Any] = {}
@@ -167,23 +179,23 @@ def call_row(call: ParsedCall) -> dict[str, Any]:
     usage: dict[str, int] = {}
     fatal = has_caller = has_server = False
     for event in events:  # one pass: this runs for every call of a cold load
-        kind = event["type"]
+        kind, source = event["type"], event["source"]
         if kind in counts:
             counts[kind] += 1
             fatal = fatal or (kind == "error" and event["data"].get("fatal") is True)
-        if event["source"] == "caller":
-            has_caller = True
-        elif event["source"] == "server":
-            has_server = True
-        if kind in _USAGE:
+        elif kind in _USAGE:
             for field in _USAGE[kind]:
                 value = event["data"].get(field)
                 if type(value) is int:
                     usage[field] = usage.get(field, 0) + value
-        if event["source"] == "server" and kind == "call.started" and not started:
-            started = event["data"]
-        elif event["source"] == "server" and kind == "call.ended":
-            ended = event
+        if source == "caller":
+            has_caller = True
+        elif source == "server":
+            has_server = True
+            if kind == "call.started" and not started:
+                started = event["data"]
+            elif kind == "call.ended":
+                ended = event
     for name in ("direction", "from", "to", "stream_sid"):  # older manifests lack them
         row[name] = row[name] or _coerce(started.get(name), _STR)
     if row["started_at"] is None and events:

@@ -1,4 +1,4 @@
-"""Finding call directories and reading their manifest and events, tolerantly.
+"""Reading a call directory's manifest and events, tolerantly (finding them: ``_scan``).
 
 Plain Python over the files the recorder writes (DESIGN.md section 3). A directory
 that cannot be read is described by :class:`MalformedCall`; the loaders turn that
@@ -15,19 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from voicelab.errors import CallRecordError, MalformedCall
+from voicelab.errors import MalformedCall
 
 __all__ = [
     "CALLER_WAV",
+    "CALL_FILES",
     "EVENTS",
     "MANIFEST",
     "CallDir",
     "CallRecordWarning",
     "MalformedCall",
     "ParsedCall",
+    "Stat",
     "parse_call",
     "read_manifest",
-    "scan",
 ]
 
 # The file names voicelab.recording.store writes. Spelled out rather than imported: the
@@ -40,7 +41,7 @@ CALLER_WAV = "caller.wav"
 SERVER_WAV_RE = re.compile(r"^server_\d+_(?:inbound|outbound)_recording_.+\.wav$")
 
 _NUMBER = (int, float)
-_CALL_FILES = frozenset((MANIFEST, EVENTS))
+CALL_FILES = frozenset((MANIFEST, EVENTS))
 Stat = tuple[int, int]  # (size, mtime_ns): what cache invalidation compares
 
 
@@ -76,93 +77,20 @@ class CallDir:
         return [list(self.stats[n]) if n in self.stats else None for n in names]
 
 
-def _read_dir(location: str) -> tuple[dict[str, Stat], list[os.DirEntry[str]]]:
-    """One ``scandir`` of ``location``: the stats of the call files, and the subdirectories.
-
-    Only the call files are stat'ed; telling a subdirectory from a file uses the entry's
-    type from the directory listing, which costs no system call.
-    """
-    stats: dict[str, Stat] = {}
-    subdirs: list[os.DirEntry[str]] = []
-    with os.scandir(location) as entries:
-        for entry in entries:
-            name = entry.name
-            if name in _CALL_FILES or name.endswith(".wav"):
-                try:
-                    st = entry.stat()
-                    stats[name] = (st.st_size, st.st_mtime_ns)
-                except OSError:  # a dangling link: kept, so the loaders name it, not skip it
-                    stats[name] = (-1, -1)
-            elif name[0] != "." and entry.is_dir():
-                subdirs.append(entry)
-    return stats, subdirs
+def _read_bytes(path: str) -> bytes:
+    with open(path, "rb") as file:  # no Path objects: this runs twice per call of a load
+        return file.read()
 
 
-def _is_call(stats: dict[str, Stat]) -> bool:
-    return MANIFEST in stats or EVENTS in stats
-
-
-def _walk(
-    location: str,
-    subdirs: list[os.DirEntry[str]],
-    prefix: str,
-    found: list[CallDir],
-    seen: set[tuple[int, int]],
-) -> None:
-    """Add the calls among ``subdirs`` of ``location`` (not itself a call) to ``found``."""
-    # Only a symlink can lead back to a directory already walked; the directories walked
-    # are the few that group calls (a call directory is never descended into), so one
-    # stat each keeps a link loop from walking forever.
-    st = os.stat(location)
-    if (st.st_dev, st.st_ino) in seen:
-        return
-    seen.add((st.st_dev, st.st_ino))
-    for entry in subdirs:
-        name = prefix + entry.name
-        try:
-            stats, below = _read_dir(entry.path)
-        except OSError:  # unreadable, or gone since it was listed: not a call we can read
-            continue
-        if _is_call(stats):
-            found.append(CallDir(entry.path, name, stats))
-        elif below:
-            _walk(entry.path, below, name + "/", found, seen)
-
-
-def scan(root: Path) -> list[CallDir]:
-    """The call directories under ``root``, at any depth, sorted by name.
-
-    ``root`` may be one call directory, a directory of them, or a tree grouping them
-    (``recordings/01_quickstart/<call dirs>``). A directory with a manifest or an events
-    file is a call (never searched further); hidden directories (``.failed/``, the index
-    ``.by-sid/``, the loaders' ``.voicelab_cache/``) are skipped. A call's ``name`` is its
-    path relative to ``root`` with ``/`` separators: the key of the cache, unique in the
-    tree. Calls are ordered by their directory's own name (it starts with a timestamp),
-    so a tree of groups still loads in time order.
-
-    Raises:
-        CallRecordError: ``root`` is not a directory.
-    """
-    if not root.is_dir():
-        raise CallRecordError(f"not a directory of call records: {root}")
-    stats, subdirs = _read_dir(str(root))
-    if _is_call(stats):
-        return [CallDir(str(root), root.name, stats)]
-    found: list[CallDir] = []
-    _walk(str(root), subdirs, "", found, set())
-    found.sort(key=lambda d: (d.name.rpartition("/")[2], d.name))
-    return found
-
-
-def read_manifest(directory: Path) -> dict[str, Any]:
+def read_manifest(directory: Path | str) -> dict[str, Any]:
     """The parsed ``call.json`` of ``directory``.
 
     Raises:
         MalformedCall: Missing, not JSON, not an object, or without a string ``call_sid``.
     """
-    path = directory / MANIFEST
+    path = os.path.join(directory, MANIFEST)
     try:
-        manifest = json.loads(path.read_bytes())
+        manifest = json.loads(_read_bytes(path))
     except FileNotFoundError:
         raise MalformedCall(f"{path}: missing manifest; call skipped") from None
     except (OSError, ValueError) as exc:
@@ -223,9 +151,9 @@ def _all_valid(events: list[Any]) -> bool:
     return True
 
 
-def _read_events(path: Path, warnings: list[str]) -> list[dict[str, Any]]:
+def _read_events(path: str, warnings: list[str]) -> list[dict[str, Any]]:
     try:
-        raw = path.read_bytes()
+        raw = _read_bytes(path)
     except FileNotFoundError:
         return []
     except OSError as exc:
@@ -264,7 +192,7 @@ def parse_call(directory: CallDir) -> ParsedCall:
         MalformedCall: The manifest is missing or invalid, or a line other than the last
             one of ``events.jsonl`` is not a call event.
     """
-    manifest = read_manifest(directory.path)
+    manifest = read_manifest(directory.location)
     warnings: list[str] = []
-    events = _read_events(directory.path / EVENTS, warnings)
+    events = _read_events(os.path.join(directory.location, EVENTS), warnings)
     return ParsedCall(directory, manifest, events, warnings)

@@ -135,7 +135,9 @@ def _server_turns(events: list[dict[str, Any]]) -> dict[int, _Turn]:
             number = started
         if type(number) is not int:
             continue
-        turn = turns.setdefault(number, _Turn(turn=number, first_wall=event["wall"]))
+        turn = turns.get(number)
+        if turn is None:  # (not setdefault: that would build a _Turn for every event)
+            turn = turns[number] = _Turn(turn=number, first_wall=event["wall"])
         times = turn.times
         if kind == "user.speech_started":
             times.setdefault("user_started_t", t)
@@ -198,7 +200,9 @@ def _caller_side(events: list[dict[str, Any]]) -> _CallerSide:
         if type(number) is not int:
             continue
         if kind in ("caller.utterance_started", "caller.utterance_ended"):
-            utt = utterances.setdefault(number, _Utterance())
+            utt = utterances.get(number)
+            if utt is None:
+                utt = utterances[number] = _Utterance()
             utt.text = utt.text or data.get("text")
             if kind.endswith("started") and utt.started_t is None:
                 utt.started_t, utt.started_wall = t, event["wall"]

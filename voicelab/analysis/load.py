@@ -9,8 +9,10 @@ skipped; a truncated last line of ``events.jsonl`` (a writer died mid-line) is d
 Results are cached as parquet in ``<root>/.voicelab_cache/``, keyed by each call directory's
 path under the root, and reused for every call directory whose ``call.json``,
 ``events.jsonl`` and WAV files kept their size and mtime, so a second load of 10,000 calls
-costs a directory scan and a parquet read. ``cache=False`` neither reads nor writes the
-cache.
+costs a directory scan and a parquet read. In one process, the last scan of a root is checked
+by stat'ing its directories and files again (``_scan``), and the frames made from unchanged
+tables are handed out again as copy-on-write copies: a warm load is mostly those stats.
+``cache=False`` neither reads nor writes the cache.
 
 Dtypes: text is pandas' ``str``; identifiers and labels are ``category``; counts and turn
 numbers are nullable ``Int64``; flags are nullable ``boolean``; times in seconds are
@@ -21,8 +23,10 @@ from __future__ import annotations
 
 import gc
 import os
-from collections.abc import Sequence
+import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import pandas as pd
 import pyarrow as pa
@@ -39,13 +43,21 @@ from voicelab.analysis._files import (
     MalformedCall,
     ParsedCall,
     parse_call,
-    scan,
 )
 from voicelab.analysis._judgments import build_judgments
+from voicelab.analysis._scan import scan
 from voicelab.analysis._tools import build_tool_calls
 from voicelab.analysis._turns import build_turns
 
-__all__ = ["calls_df", "events_df", "judgments_df", "tool_calls_df", "turns_df"]
+__all__ = [
+    "Records",
+    "calls_df",
+    "events_df",
+    "judgments_df",
+    "load_records",
+    "tool_calls_df",
+    "turns_df",
+]
 
 # Bump when a builder's output changes, so caches written by older code are not reused.
 _RECORDS_VERSION = 8  # 8: turn_end_s, overlaps_next_line, line, split_line
@@ -123,7 +135,26 @@ def _records(root: Path, dirs: Sequence[CallDir], table: str, cache: bool) -> pa
 
 
 def _pandas(table: pa.Table) -> pd.DataFrame:
-    return table.to_pandas(types_mapper=_TYPES.get)
+    return _frame(table, lambda: table.to_pandas(types_mapper=_TYPES.get))
+
+
+# Frames made from a table, by the table (the cache serves the same object while its files
+# stand) and whatever else went into them (compared by identity). Converting a million
+# events to pandas takes longer than checking the tree; pandas' copy-on-write makes a
+# shallow copy of the frame made last time an independent one, in no time.
+_FRAMES: dict[int, tuple[weakref.ref[pa.Table], tuple[object, ...], pd.DataFrame]] = {}
+
+
+def _frame(table: pa.Table, make: Callable[[], pd.DataFrame], *inputs: object) -> pd.DataFrame:
+    memo = _FRAMES.get(id(table))
+    if memo is None or memo[0]() is not table:
+        memo = None
+        weakref.finalize(table, _FRAMES.pop, id(table), None)  # dropped with its table
+    elif len(memo[1]) == len(inputs) and all(a is b for a, b in zip(memo[1], inputs, strict=True)):
+        return memo[2].copy(deep=False)
+    frame = make()
+    _FRAMES[id(table)] = (weakref.ref(table), inputs, frame)
+    return frame.copy(deep=False)
 
 
 def events_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
@@ -233,8 +264,16 @@ def calls_df(root: PathLike, *, cache: bool = True) -> pd.DataFrame:
         cache: Use and update the parquet cache.
     """
     root = Path(root)
-    dirs = scan(root)
-    df = _pandas(_records(root, dirs, "calls", cache))
+    return _calls(root, scan(root), cache)
+
+
+def _calls(root: Path, dirs: Sequence[CallDir], cache: bool) -> pd.DataFrame:
+    table = _records(root, dirs, "calls", cache)
+    return _frame(table, lambda: _calls_frame(table, dirs), dirs)
+
+
+def _calls_frame(table: pa.Table, dirs: Sequence[CallDir]) -> pd.DataFrame:
+    df = table.to_pandas(types_mapper=_TYPES.get)
     paths = {d.name: d.location for d in dirs}
     df["call_dir"] = df["call_dir"].map(paths)
     for col in ("server_wav", "caller_wav"):  # cached as names: the tree may have moved
@@ -361,11 +400,15 @@ def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> p
         cache: Use and update the parquet cache.
     """
     root = Path(root)
-    dirs = scan(root)
-    df = _pandas(_records(root, dirs, "turns", cache))
-    measured = pd.Series(float("nan"), index=df.index)
-    if recording and len(df):
-        rec = _cache.load(
+    return _turns(root, scan(root), recording, cache)
+
+
+def _turns(root: Path, dirs: Sequence[CallDir], recording: bool, cache: bool) -> pd.DataFrame:
+    table = _records(root, dirs, "turns", cache)
+    recorded = None
+    # No caller.wav anywhere (real calls, or records copied without audio): nothing to measure.
+    if recording and table.num_rows and any(CALLER_WAV in d.stats for d in dirs):
+        recorded = _cache.load(
             root,
             dirs,
             name="recording",
@@ -374,10 +417,47 @@ def turns_df(root: PathLike, *, recording: bool = True, cache: bool = True) -> p
             build=build_recording,
             tables=["recording"],
             use_cache=cache,
-        )["recording"].to_pandas()
+        )["recording"]
+    return _frame(table, lambda: _turns_frame(table, recorded), recorded)
+
+
+def _turns_frame(table: pa.Table, recorded: pa.Table | None) -> pd.DataFrame:
+    """The turns with ``v2v_recording_s`` measured on the recordings (``recorded``) or NaN."""
+    df = table.to_pandas(types_mapper=_TYPES.get)
+    measured = pd.Series(float("nan"), index=df.index)
+    if recorded is not None:
+        rec = recorded.to_pandas()
         lookup = rec.set_index(["call_sid", "caller_turn"])["v2v_recording_s"]
         keys = pd.MultiIndex.from_arrays([df["call_sid"].astype("str"), df["caller_turn"]])
         measured = pd.Series(lookup.reindex(keys).to_numpy(), index=df.index)
         measured[df["overlaps_next_line"].fillna(False).astype(bool)] = float("nan")
     df.insert(df.columns.get_loc("v2v_server_s") + 1, "v2v_recording_s", measured)
     return df
+
+
+class Records(NamedTuple):
+    """The three tables of a recordings tree, read together by :func:`load_records`."""
+
+    events: pd.DataFrame
+    turns: pd.DataFrame
+    calls: pd.DataFrame
+
+
+def load_records(root: PathLike, *, recording: bool = True, cache: bool = True) -> Records:
+    """``events_df``, ``turns_df`` and ``calls_df`` of ``root`` from one look at the tree.
+
+    The same three tables as the three loaders (same rows, dtypes and warnings), but the
+    tree is scanned (or, loaded before in this process, checked) once instead of three
+    times: on a large tree that check is most of a warm load.
+
+        >>> events, turns, calls = load_records("recordings")
+
+    Args:
+        root: The recordings root, or one call directory.
+        recording: As for :func:`turns_df`.
+        cache: Use and update the parquet cache.
+    """
+    root = Path(root)
+    dirs = scan(root)
+    events = _pandas(_records(root, dirs, "events", cache))
+    return Records(events, _turns(root, dirs, recording, cache), _calls(root, dirs, cache))
