@@ -226,6 +226,10 @@ class Settings(BaseSettings):
     # With turn_end "smart_turn": the longest silence before a turn the model calls
     # unfinished ends anyway.
     smart_turn_stop_secs: float = Field(default=1.5, gt=0, le=10)
+    # With turn_end "smart_turn": start the reply at the final transcript, before smart-turn
+    # decides, and release it at the turn's end (bot/turn_end.py). Off until measured on
+    # more than this box (bench/RESULTS.md).
+    speculative_replies: bool = False
     # The offline Whisper's shortest window (bot/services/windowed_whisper.py): 10 s answers
     # ~0.3 s sooner than Whisper's own 30 s, at a measured cost in word errors (RESULTS.md).
     stt_window_secs: float = Field(default=10.0, ge=5, le=30)

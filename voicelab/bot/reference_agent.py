@@ -129,7 +129,10 @@ def _turn_stop(ctx: AgentContext, vad: VADAnalyzer) -> BaseUserTurnStopStrategy:
         # Held while the VAD hears the caller resuming (bot/turn_end.py): at most its
         # start_secs, plus a margin for the frame in flight.
         return HeldTurnAnalyzerStopStrategy(
-            turn_analyzer=analyzer, vad=vad, max_hold_secs=vad.params.start_secs + 0.1
+            turn_analyzer=analyzer,
+            vad=vad,
+            max_hold_secs=vad.params.start_secs + 0.1,
+            speculate=ctx.settings.speculative_replies,
         )
     if rule == "transcript":
         return TranscriptTurnEndStrategy(user_speech_timeout=ctx.settings.user_speech_timeout)

@@ -28,7 +28,8 @@ import re
 from typing import Any
 
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
-from pipecat.frames.frames import TranscriptionFrame
+from pipecat.frames.frames import EagerEndOfTurnCancelFrame, Frame, TranscriptionFrame
+from pipecat.turns.types import ProcessFrameResult, UserTurnSpeculation
 from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
     SpeechTimeoutUserTurnStopStrategy,
 )
@@ -111,26 +112,75 @@ def caller_voice_pending(vad: VADAnalyzer) -> bool:
 class HeldTurnAnalyzerStopStrategy(TurnAnalyzerUserTurnStopStrategy):
     """pipecat's turn-analyzer (smart-turn) stop, held while the caller's voice resumes.
 
+    With ``speculate``, the reply starts before the turn-end decision: when the final
+    transcript arrives after the VAD's stop and smart-turn has not called the turn finished
+    (it waits up to its ``stop_secs``, 1.5 s, when unsure), the LLM answers that transcript
+    at once, speculatively (pipecat's ``UserTurnSpeculation``: a provisional context, the
+    reply held by the LLM service's ``SpeculationGate``). The end of the turn releases it if
+    the words are still the same; the caller speaking again, other words, or a tool call
+    (pipecat withdraws a speculation that wants one: a tool's effects cannot be undone)
+    drop it, and the turn is answered the ordinary way.
+
     Args:
         vad: The analyzer the user aggregator runs on the caller's audio.
         max_hold_secs: The longest hold: the VAD has decided by ``start_secs`` (noise that
             never becomes speech lets the turn end then).
+        speculate: Start the reply at the transcript, before the turn-end decision.
         **kwargs: As :class:`TurnAnalyzerUserTurnStopStrategy` (``turn_analyzer``).
     """
 
-    def __init__(self, *, vad: VADAnalyzer, max_hold_secs: float, **kwargs: Any) -> None:
+    def __init__(
+        self, *, vad: VADAnalyzer, max_hold_secs: float, speculate: bool = False, **kwargs: Any
+    ) -> None:
         super().__init__(**kwargs)
         self._vad = vad
         self._max_hold_secs = max_hold_secs
         self._hold_task: asyncio.Task[None] | None = None
+        self._speculate = speculate
+        self._speculation: UserTurnSpeculation | None = None
+
+    async def process_frame(self, frame: Frame) -> ProcessFrameResult:
+        if isinstance(frame, EagerEndOfTurnCancelFrame):
+            # The LLM withdrew the speculation (it wanted a tool): the turn's end must run
+            # inference again, so forget it without another withdrawal.
+            self._speculation = None
+        return await super().process_frame(frame)
+
+    async def _handle_transcription(self, frame: TranscriptionFrame) -> None:
+        await super()._handle_transcription(frame)
+        if (
+            self._speculate
+            and self._speculation is None
+            and self._vad_stopped
+            and not self._vad_user_speaking
+            and not self._turn_complete  # decided already: the turn ends the ordinary way
+            and self._text.strip()
+        ):
+            self._speculation = UserTurnSpeculation(text=self._text)
+            await self.trigger_user_turn_inference_triggered(speculation=self._speculation)
 
     async def trigger_user_turn_stopped(self, **kwargs: Any) -> None:
         if self._hold_task is not None:
             return  # already holding this end of turn
         if not caller_voice_pending(self._vad):
-            await super().trigger_user_turn_stopped(**kwargs)
+            await self._end_turn(kwargs)
             return
         self._hold_task = self.task_manager.create_task(self._hold(kwargs), f"{self}::_hold")
+
+    async def _end_turn(self, kwargs: dict[str, Any]) -> None:
+        """End the turn: keep a speculative reply to the same words, else answer anew."""
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None and speculation.text == self._text:
+            await self.trigger_user_turn_finalized(confirms_speculation=True, **kwargs)
+            return
+        if speculation is not None:
+            await self.trigger_user_turn_speculation_cancelled()
+        await super().trigger_user_turn_stopped(**kwargs)
+
+    async def _withdraw(self) -> None:
+        speculation, self._speculation = self._speculation, None
+        if speculation is not None:
+            await self.trigger_user_turn_speculation_cancelled()
 
     async def _hold(self, kwargs: dict[str, Any]) -> None:
         # Confirmed speech cancels this task (_discard_pending_end_of_turn); voice that never
@@ -143,7 +193,7 @@ class HeldTurnAnalyzerStopStrategy(TurnAnalyzerUserTurnStopStrategy):
         finally:
             self._hold_task = None
         if self._turn_complete:
-            await super().trigger_user_turn_stopped(**kwargs)
+            await self._end_turn(kwargs)
 
     async def _cancel_hold(self) -> None:
         if self._hold_task is not None:
@@ -151,8 +201,10 @@ class HeldTurnAnalyzerStopStrategy(TurnAnalyzerUserTurnStopStrategy):
             self._hold_task = None
 
     async def _discard_pending_end_of_turn(self) -> None:
+        # The caller speaks again (or a turn boundary): a reply started early is not wanted.
         await super()._discard_pending_end_of_turn()
         await self._cancel_hold()
+        await self._withdraw()
 
     async def cleanup(self) -> None:
         await self._cancel_hold()

@@ -12,6 +12,8 @@ from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.clocks.system_clock import SystemClock
 from pipecat.frames.frames import (
+    EagerEndOfTurnCancelFrame,
+    InputAudioRawFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
@@ -252,4 +254,114 @@ async def test_voice_that_never_becomes_speech_lets_the_turn_end(thanks: np.ndar
     await _quiet(vad)
     await asyncio.sleep(0.1)
     assert len(stopped) == 1  # as soon as the VAD falls quiet, well inside the hold
+    await strategy.cleanup()
+
+
+class _UnsureThenFinished(BaseTurnAnalyzer):
+    """smart-turn when unsure: "incomplete" at the VAD's stop, then "complete" once its
+    ``stop_secs`` of silence have passed (here: when the test says so)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.finished = False
+
+    @property
+    def speech_triggered(self) -> bool:
+        return False
+
+    @property
+    def params(self) -> SmartTurnParams:
+        return SmartTurnParams()
+
+    def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
+        return EndOfTurnState.COMPLETE if self.finished else EndOfTurnState.INCOMPLETE
+
+    async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, None]:
+        return EndOfTurnState.INCOMPLETE, None
+
+    def update_vad_start_secs(self, vad_start_secs: float) -> None:
+        pass
+
+    def clear(self) -> None:
+        self.finished = False
+
+
+async def _speculative(thanks: np.ndarray) -> tuple[Any, _UnsureThenFinished, dict[str, list]]:
+    analyzer = _UnsureThenFinished()
+    strategy = HeldTurnAnalyzerStopStrategy(
+        turn_analyzer=analyzer,
+        vad=await _vad_after_a_sentence(thanks),
+        max_hold_secs=0.3,
+        speculate=True,
+    )
+    stopped = await _ends_of_turn(strategy)
+    seen: dict[str, list] = {"stopped": stopped, "inference": [], "withdrawn": []}
+
+    @strategy.event_handler("on_user_turn_inference_triggered")
+    async def _inference(_: Any, speculation: Any) -> None:
+        seen["inference"].append(speculation)
+
+    @strategy.event_handler("on_user_turn_speculation_cancelled")
+    async def _withdrawn(_: Any) -> None:
+        seen["withdrawn"].append(True)
+
+    return strategy, analyzer, seen
+
+
+async def _smart_turn_decides(strategy: Any, analyzer: _UnsureThenFinished) -> None:
+    analyzer.finished = True  # smart-turn's silence ran out
+    await strategy.process_frame(InputAudioRawFrame(bytes(320), 8000, 1))
+
+
+@pytest.mark.asyncio
+async def test_the_reply_starts_at_the_transcript_and_the_turn_end_releases_it(thanks):
+    strategy, analyzer, seen = await _speculative(thanks)
+    await _say(strategy, "My coffee was cold")  # smart-turn unsure: the turn stays open
+    assert seen["stopped"] == []
+    (speculation,) = seen["inference"]  # the LLM is already answering, held back
+    assert speculation is not None and speculation.text == "My coffee was cold"
+    await _smart_turn_decides(strategy, analyzer)
+    (params,) = seen["stopped"]
+    assert params.confirms_speculation  # released as it is: no second inference
+    assert len(seen["inference"]) == 1 and seen["withdrawn"] == []
+    await strategy.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_a_caller_who_goes_on_speaking_drops_the_early_reply(thanks):
+    strategy, analyzer, seen = await _speculative(thanks)
+    await _say(strategy, "My coffee was cold")
+    await strategy.process_frame(VADUserStartedSpeakingFrame())  # "... and the tea too."
+    assert seen["withdrawn"] == [True] and seen["stopped"] == []
+    await strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
+    text = "My coffee was cold and the tea too."
+    await strategy.process_frame(TranscriptionFrame(text, "caller", "t", finalized=True))
+    await _smart_turn_decides(strategy, analyzer)
+    (params,) = seen["stopped"]
+    assert params.confirms_speculation  # the second speculation, on the whole line
+    assert [s.text for s in seen["inference"]] == ["My coffee was cold", text]
+    await strategy.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_a_withdrawn_speculation_gets_an_ordinary_answer(thanks):
+    strategy, analyzer, seen = await _speculative(thanks)
+    await _say(strategy, "Put me through to a manager")
+    # The speculative reply wanted a tool: pipecat's LLM service withdraws it.
+    await strategy.process_frame(EagerEndOfTurnCancelFrame())
+    await _smart_turn_decides(strategy, analyzer)
+    (params,) = seen["stopped"]
+    assert not params.confirms_speculation
+    assert seen["inference"][-1] is None  # inference runs again, on the committed turn
+    await strategy.cleanup()
+
+
+@pytest.mark.asyncio
+async def test_without_speculation_nothing_starts_before_the_decision(thanks):
+    strategy, analyzer, seen = await _speculative(thanks)
+    strategy._speculate = False
+    await _say(strategy, "My coffee was cold")
+    assert seen["inference"] == []
+    await _smart_turn_decides(strategy, analyzer)
+    assert seen["inference"] == [None] and not seen["stopped"][0].confirms_speculation
     await strategy.cleanup()
