@@ -119,17 +119,22 @@ def simulate(
             fail(f"{out} is a directory: name the file to write")
     settings = agent_settings(providers, agent, server)
     loaded = _load_scenarios(scenarios)
-    results = asyncio.run(
-        run_batch(
-            settings,
-            loaded,
-            calls=repeat,
-            concurrency=concurrency,
-            server_url=server,
-            carrier_port=carrier_port,
-            status_callback_path="/status-callback" if status_callbacks else None,
+    try:
+        results = asyncio.run(
+            run_batch(
+                settings,
+                loaded,
+                calls=repeat,
+                concurrency=concurrency,
+                server_url=server,
+                # In-process, the carrier takes any free port (it matters only to --server):
+                # a fixed one made two simulate runs at once fail on "address in use".
+                carrier_port=carrier_port if server is not None else 0,
+                status_callback_path="/status-callback" if status_callbacks else None,
+            )
         )
-    )
+    except VoicelabError as exc:  # e.g. --carrier-port taken
+        fail(f"{exc} (--carrier-port)" if "cannot listen" in str(exc) else str(exc))
     print_summary(results)
     played = [scenario for scenario in loaded for _ in range(repeat)]
     checks = print_checks(results, played)

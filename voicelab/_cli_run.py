@@ -71,14 +71,17 @@ def carrier(
         fail("the carrier needs TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN (any test values)")
     account, token = settings.twilio_account_sid, secret_value(settings.twilio_auth_token)
     assert account and token
-    run(
-        host,
-        port,
-        account_sid=account,
-        auth_token=token,
-        answerer=ScenarioAnswerer(settings.recordings_dir),
-        recordings_root=settings.recordings_dir,
-    )
+    try:
+        run(
+            host,
+            port,
+            account_sid=account,
+            auth_token=token,
+            answerer=ScenarioAnswerer(settings.recordings_dir),
+            recordings_root=settings.recordings_dir,
+        )
+    except VoicelabError as exc:  # the port is taken
+        fail(f"{exc} (--port)")
 
 
 @app.command()

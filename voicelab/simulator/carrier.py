@@ -131,9 +131,11 @@ class Carrier:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((host, port))
-        except OSError:
+        except OSError as exc:
             sock.close()
-            raise
+            raise CarrierError(
+                f"the carrier cannot listen on {host}:{port}: {exc.strerror or exc}"
+            ) from None
         config = uvicorn.Config(
             self.app,
             log_config=None,  # leave the host application's logging alone

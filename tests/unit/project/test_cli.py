@@ -217,3 +217,43 @@ def test_report_without_calls_or_with_an_unknown_group_is_exit_2(
     assert result.stdout == ""
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and needle in lines[0], result.stderr
+
+
+def test_simulate_in_process_takes_a_free_carrier_port(monkeypatch) -> None:
+    """The carrier's port matters only to --server; a fixed 8766 made two simulate runs at
+    once fail with a traceback ("address already in use")."""
+    import voicelab._cli_simulate as batch
+
+    seen: dict[str, object] = {}
+
+    async def fake_run_batch(settings, scenarios, **kwargs):
+        seen.update(kwargs)
+        return []
+
+    monkeypatch.setattr(batch, "run_batch", fake_run_batch)
+    scenario = str(Path(__file__).resolve().parents[3] / "evals/scenarios/cold_food.yaml")
+    voicelab("simulate", scenario, "--providers", "instant")
+    assert seen["carrier_port"] == 0
+    voicelab("simulate", scenario, "--server", "http://127.0.0.1:9", "--carrier-port", "8799")
+    assert seen["carrier_port"] == 8799
+
+
+@pytest.mark.parametrize("command", ["simulate", "carrier"])
+def test_a_taken_carrier_port_is_one_line_and_exit_2(command: str) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        env = {"TWILIO_ACCOUNT_SID": "AC" + "0" * 32, "TWILIO_AUTH_TOKEN": "x" * 32}
+        if command == "simulate":
+            scenario = str(Path(__file__).resolve().parents[3] / "evals/scenarios/cold_food.yaml")
+            args = [scenario, "--server", "http://127.0.0.1:9", "--carrier-port", port]
+            result = voicelab("simulate", *args, env=env)
+            option = "--carrier-port"
+        else:
+            result = voicelab("carrier", "--port", port, env=env)
+            option = "--port"
+    assert_exit_2(result)
+    assert f"cannot listen on 127.0.0.1:{port}" in result.stderr and option in result.stderr
