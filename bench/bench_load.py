@@ -12,9 +12,10 @@ is ``bench/stock_instant_bot.py`` (stock pipecat's Twilio bot on the same instan
 holds when the agent costs little); ``--before-tree DIR`` adds ``voicelab-before``, the
 server of another source tree (e.g. ``git archive`` of an older commit) for a before/after
 in the same run. The agents all run from the start; each step plays them in turn. Per
-step, :func:`voicelab.load.run_load` with the default line (Piper, 2.7 s): calls held, lines answered, v2v p50/p95, underruns, errors, frame
-pacing jitter p50/p99/max, the generator's CPU per caller-second and its workers' busiest
-second. Goal (issue 19): 200 callers with jitter p99 ≤ 5 ms.
+step, :func:`voicelab.load.run_load` with the default line (Piper, 2.7 s): calls held,
+lines answered, v2v p50/p95, underruns, errors, frame pacing jitter p50/p99/max, the
+generator's CPU per caller-second and its workers' busiest second. Goal (issue 19): 200
+callers with jitter p99 ≤ 5 ms.
 """
 
 from __future__ import annotations
