@@ -34,6 +34,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import httpx
+import psutil
 from _bench import ROOT, add_output_args, emit, loadavg
 
 from voicelab.load import LoadPlan, LoadReport, caller_line, run_load
@@ -82,7 +83,7 @@ def start_agent(
     raise SystemExit(f"the {kind} agent did not start")
 
 
-def row(kind: str, report: LoadReport, before: str, after: str) -> str:
+def row(kind: str, report: LoadReport, before: str, after: str, agent_cpu_s: float) -> str:
     def ms(value: float | None, digits: int = 0) -> str:
         return "-" if value is None else f"{value * 1000:,.{digits}f}"
 
@@ -95,7 +96,9 @@ def row(kind: str, report: LoadReport, before: str, after: str) -> str:
         f" | {ms(report.jitter_p50_s, 2)} / {ms(report.jitter_p99_s, 2)}"
         f" / {ms(report.jitter_max_s, 1)}"
         f" | {ms(report.loop_lag_p50_s, 2)} / {ms(report.loop_lag_p99_s, 2)}"
-        f" | {report.cpu_ms_per_caller_s or 0:.1f} | {peak} | {before} → {after} |"
+        f" | {report.cpu_ms_per_caller_s or 0:.1f} | {peak}"
+        f" | {agent_cpu_s * 1000 / (report.calls * report.duration_s):.1f}"
+        f" | {before} → {after} |"
     )
 
 
@@ -125,14 +128,15 @@ def main() -> None:
     token = secrets.token_hex(16)
     rows: list[str] = []
     with contextlib.ExitStack() as stack:
-        agents: dict[str, str] = {}
+        agents: dict[str, tuple[str, psutil.Process]] = {}
         for kind, tree in trees.items():
             temporary = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="vl-load-")))
-            process, agents[kind] = start_agent(kind, temporary, token, tree)
+            process, url = start_agent(kind, temporary, token, tree)
+            agents[kind] = url, psutil.Process(process.pid)
             stack.callback(process.wait, timeout=60)
             stack.callback(process.terminate)
         for calls in steps:
-            for kind, url in agents.items():  # in turn, step by step: the same minutes
+            for kind, (url, agent) in agents.items():  # in turn, step by step: the same minutes
                 plan = LoadPlan(
                     url=url,
                     calls=calls,
@@ -143,10 +147,12 @@ def main() -> None:
                     auth_token=token,
                     nice=args.nice,
                 )
-                before = loadavg()
+                before, cpu = loadavg(), sum(agent.cpu_times()[:2])
                 report = run_load(plan, line)
+                cpu = sum(agent.cpu_times()[:2]) - cpu  # the agent's, whole step
                 print(f"\n{kind}, {calls} callers\n{report.to_text()}", flush=True)
-                rows.append(row(kind, report, before, loadavg()))
+                print(f"agent CPU {cpu:.1f} s", flush=True)
+                rows.append(row(kind, report, before, loadavg(), cpu))
                 time.sleep(5)  # let the agent end its calls before the next one plays
     section = "\n".join(
         [
@@ -167,13 +173,15 @@ def main() -> None:
             " for a probe on each worker's clock that sends nothing (the generator's own"
             " lateness, apart from an agent's backpressure);"
             " CPU: the generator's ms of CPU per caller-second; peak: each worker's"
-            " busiest second, share of a core. Goal: 200 callers, jitter p99 ≤ 5 ms.",
+            " busiest second, share of a core; agent CPU: the agent process's CPU over the"
+            " step (start, calls, hang-ups) per caller-second held: the figure a busy box"
+            " disturbs least. Goal: 200 callers, jitter p99 ≤ 5 ms.",
             "",
             "| agent | callers | held | errors | answered/lines | v2v p50 / p95"
             " | underruns (calls) | jitter p50 / p99 / max | loop lag p50 / p99"
             " | CPU ms per caller-s"
-            " | worker peak | load average before → after |",
-            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+            " | worker peak | agent CPU ms per caller-s | load average before → after |",
+            "| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |",
             *rows,
         ]
     )
