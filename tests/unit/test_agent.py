@@ -224,35 +224,3 @@ def test_a_whole_pipeline_is_placed_as_it_is(tmp_path: Path) -> None:
     whole = AgentParts(Pipeline(list(parts.processors)))
     names = pipeline_names(tmp_path, whole, settings)
     assert names[2:5] == ["FallbackSpeaker", "Pipeline", "FastAPIWebsocketOutputTransport"]
-
-
-def test_an_agent_input_rate_silero_cannot_read_is_a_clear_error(tmp_path: Path) -> None:
-    def hifi_agent(ctx: AgentContext) -> AgentParts:
-        return AgentParts([FrameProcessor()], audio_in_sample_rate=44100)
-
-    with pytest.raises(ConfigError, match="hifi_agent: audio_in_sample_rate must be 8000 or 16000"):
-        asyncio.run(build_agent_parts(hifi_agent, context(tmp_path)))
-
-
-@pytest.mark.parametrize(("agent", "rate"), [(reference_agent, 8000), (fixed_reply_agent, 16000)])
-def test_the_pipeline_takes_the_callers_audio_at_the_agents_rate(
-    tmp_path: Path, agent: Any, rate: int
-) -> None:
-    """The reference agent on the instant providers reads the phone's 8 kHz as it comes
-    (nothing resampled up for the VAD and back down for the recording); an agent that says
-    nothing gets Whisper's 16 kHz."""
-    settings = Settings(providers="instant", recordings_dir=tmp_path)
-    parts = agent(context(tmp_path, settings))
-    assert parts.audio_in_sample_rate == rate
-    record = CallRecord.open(tmp_path, CALL.call_sid, "server")
-    session = CallPipeline(
-        websocket=_UnconnectedWebSocket(),  # type: ignore[arg-type]
-        call=CALL,
-        settings=settings,
-        record=record,
-    )
-    worker, _ = session._build(
-        parts, tmp_path / "x.wav", CallEventObserver(record), CallGuards(settings)
-    )
-    assert worker._params.audio_in_sample_rate == rate
-    assert worker._params.audio_out_sample_rate == 8000

@@ -141,9 +141,6 @@ class AgentParts:
             STT, LLM and TTS services it finds in ``processors``.
         guards: Place voicelab's fault injection and LLM first-token guard after the
             agent's services (the fallback speaker is always at the head).
-        audio_in_sample_rate: The rate the caller's audio reaches the agent at: 16 kHz
-            (Whisper's) by default; 8000 takes the phone's audio as it comes, with no
-            resampling (for an agent whose STT reads 8 kHz or no audio at all).
     """
 
     processors: Sequence[FrameProcessor] | Pipeline
@@ -153,10 +150,7 @@ class AgentParts:
     persona: Persona | None = None
     providers: Mapping[str, Any] | None = None
     guards: bool = True
-    audio_in_sample_rate: int = 16000
 
-
-_INPUT_RATES = (8000, 16000)
 
 AgentResult: TypeAlias = AgentParts | Sequence[FrameProcessor] | Pipeline
 """What a factory may return: :class:`AgentParts`, or just the processors (a list or a
@@ -269,8 +263,3 @@ def _check_parts(parts: AgentParts, agent: Agent) -> None:
     ]
     if misfits:
         raise wrong(", ".join(misfits))
-    if parts.audio_in_sample_rate not in _INPUT_RATES:  # the phone's, or Whisper's (Silero's)
-        raise ConfigError(
-            f"agent {agent_name(agent)}: audio_in_sample_rate must be 8000 or 16000,"
-            f" got {parts.audio_in_sample_rate!r}"
-        )

@@ -1,10 +1,8 @@
 """The single pipeline factory: one Twilio call = one pipecat pipeline.
 
 ``transport in → fallback speaker → <the agent's processors> → transport out → stereo
-recorder → <the agent's after-output processors>``, at the agent's input rate into it
-(:attr:`AgentParts.audio_in_sample_rate`: 16 kHz by default, as Whisper is useless at 8 kHz
-and the serializer resamples the phone audio; 8 kHz with no resampling for the instant
-providers) and 8 kHz out. The agent
+recorder → <the agent's after-output processors>``, at 16 kHz into the agent (Whisper is
+useless at 8 kHz; the serializer resamples the phone audio) and 8 kHz out. The agent
 (:mod:`voicelab.bot.agent`; by default the reference agent, ``STT → user aggregator →
 LLM → TTS`` + assistant aggregator) is built per call; everything around it is the same
 for every agent.
@@ -62,6 +60,7 @@ if TYPE_CHECKING:
 __all__ = ["SHUTDOWN_REASON", "CallPipeline", "recording_filename"]
 
 PHONE_SAMPLE_RATE = 8000
+STT_SAMPLE_RATE = 16000
 # Cancel a call's task with this message to end it for a server shutdown: it ends with
 # this reason and a complete record (see CallPipeline.run).
 SHUTDOWN_REASON = "shutdown"
@@ -301,7 +300,7 @@ class CallPipeline:
         worker = PipelineWorker(
             pipeline,
             params=PipelineParams(
-                audio_in_sample_rate=parts.audio_in_sample_rate,
+                audio_in_sample_rate=STT_SAMPLE_RATE,
                 audio_out_sample_rate=PHONE_SAMPLE_RATE,
                 enable_metrics=True,
                 enable_usage_metrics=True,

@@ -94,7 +94,6 @@ def reference_agent(ctx: AgentContext) -> AgentParts:
         greeting=ctx.persona.greeting,
         persona=ctx.persona,
         providers={"name": providers.name, **providers.description},
-        audio_in_sample_rate=providers.stt_sample_rate,
     )
 
 

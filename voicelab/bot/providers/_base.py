@@ -65,9 +65,6 @@ class Providers:
         llm: Language model service.
         tts: Text-to-speech service.
         description: ``{"stt": ..., "llm": ..., "tts": ...}`` names and models.
-        stt_sample_rate: The rate the STT wants the caller's audio at (the pipeline's
-            input rate): Whisper's 16 kHz, or the phone's 8 kHz for an STT that needs no
-            more (no resampling at all).
     """
 
     name: str
@@ -75,7 +72,6 @@ class Providers:
     llm: LLMService[Any]
     tts: TTSService
     description: dict[str, Any] = field(default_factory=dict)
-    stt_sample_rate: int = 16000
 
 
 def build_providers(settings: Settings, pool: ModelPool | None = None) -> Providers:

@@ -22,17 +22,11 @@ INSTANT_DESCRIPTION = {
 
 
 def instant_providers() -> Providers:
-    """Instant STT (a fixed transcript) + the scripted LLM + instant TTS (a tone).
-
-    The pipeline takes the phone's 8 kHz as it comes: the STT reads no audio, Silero VAD
-    reads 8 kHz, smart-turn resamples each turn itself, and the recorder keeps 8 kHz, so no
-    frame is resampled up and back down.
-    """
+    """Instant STT (a fixed transcript) + the scripted LLM + instant TTS (a tone)."""
     return Providers(
         "instant",
         InstantSTTService(),
         ScriptedLLMService(),
         InstantTTSService(),
         dict(INSTANT_DESCRIPTION),
-        stt_sample_rate=8000,
     )
