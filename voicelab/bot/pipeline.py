@@ -42,6 +42,7 @@ from voicelab.bot.ending import CallEnder, HangUpWatch
 from voicelab.bot.faults import CallGuards, service_kind
 from voicelab.bot.mocking import MockedTools
 from voicelab.bot.models import ModelPool
+from voicelab.bot.observer_group import ObserverGroup
 from voicelab.bot.persona import load_persona
 from voicelab.bot.serializer import SessionCloser, TolerantTwilioFrameSerializer
 from voicelab.bot.tracing import TraceExport
@@ -305,15 +306,20 @@ class CallPipeline:
                 enable_metrics=True,
                 enable_usage_metrics=True,
             ),
+            # One group: one of pipecat's observer queues for the four (bot/observer_group.py).
             observers=[
-                events,
-                events.latency_observer(),
-                function_call_observer(
-                    self.record,
-                    lambda: events.turn,
-                    mocked.was_mocked if mocked is not None else lambda _: False,
-                ),
-                *([hang_up] if hang_up else []),
+                ObserverGroup(
+                    [
+                        events,
+                        events.latency_observer(),
+                        function_call_observer(
+                            self.record,
+                            lambda: events.turn,
+                            mocked.was_mocked if mocked is not None else lambda _: False,
+                        ),
+                        *([hang_up] if hang_up else []),
+                    ]
+                )
             ],
             idle_timeout_secs=None,
             enable_rtvi=False,  # no RTVI client on a phone line

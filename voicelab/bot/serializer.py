@@ -19,7 +19,8 @@ from typing import Any
 
 from fastapi import WebSocket, status
 from loguru import logger
-from pipecat.frames.frames import Frame
+from pipecat.audio.utils import ulaw_to_pcm
+from pipecat.frames.frames import Frame, InputAudioRawFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from voicelab.recording.store import CallRecord
@@ -55,7 +56,9 @@ class MisbehaviourPolicy:
             media message costs one frame per 160 payload bytes, any other message
             one frame). Twilio's real time is 50.
         burst_frames: Frames that may arrive at once above that rate (a network stall
-            catching up delivers a backlog in one go).
+            catching up delivers a backlog in one go). Beyond it, input is still taken
+            while the session's total is within real time since its start plus this
+            burst (the server's own stall reads a backlog of any size).
     """
 
     max_malformed: int = 20
@@ -63,8 +66,18 @@ class MisbehaviourPolicy:
     burst_frames: float = 500.0
 
 
+_REAL_TIME_FRAMES_PER_SECOND = 50.0  # Twilio's: one 20 ms frame (FRAME_BYTES) at a time
+
+
 class _FrameBudget:
-    """A token bucket of media frames: refills at the allowed rate, up to the burst."""
+    """A token bucket of media frames: refills at the allowed rate, up to the burst.
+
+    Input over the bucket is still allowed while the session's total stays within real
+    time since the stream began (plus the burst): a server whose loop stalled reads what
+    an honest caller sent meanwhile as a backlog of any size, and the stall is the
+    server's own fault, not the caller's abuse. Only a caller ahead of real time loses
+    its stream.
+    """
 
     def __init__(self, policy: MisbehaviourPolicy, clock: Callable[[], float]) -> None:
         self._rate, self._capacity, self._clock = (
@@ -73,13 +86,21 @@ class _FrameBudget:
             clock,
         )
         self._level, self._at = policy.burst_frames, clock()
+        self._started, self._total = self._at, 0.0
 
     def take(self, frames: float) -> bool:
         now = self._clock()
         self._level = min(self._capacity, self._level + (now - self._at) * self._rate)
         self._at = now
         self._level -= frames
-        return self._level >= 0
+        self._total += frames
+        if self._level >= 0:
+            return True
+        real_time = self._capacity + (now - self._started) * _REAL_TIME_FRAMES_PER_SECOND
+        if self._total <= real_time:
+            self._level = 0.0  # a backlog caught up: the bucket starts again from empty
+            return True
+        return False
 
 
 class TolerantTwilioFrameSerializer(TwilioFrameSerializer):
@@ -150,6 +171,18 @@ class TolerantTwilioFrameSerializer(TwilioFrameSerializer):
             # A second `start` mid-call, or an event Twilio does not document: ignored.
             logger.debug(f"ignored Media Streams event {message.event[:32]!r}")
             return None
+        if isinstance(message, MediaMessage):
+            # pipecat's media branch, on the payload parsed and decoded above (its own
+            # would parse the JSON and decode the base64 a second time).
+            audio = await ulaw_to_pcm(
+                message.media.payload,
+                self._twilio_sample_rate,
+                self._sample_rate,
+                self._input_resampler,
+            )
+            if not audio:
+                return None
+            return InputAudioRawFrame(audio=audio, num_channels=1, sample_rate=self._sample_rate)
         return await super().deserialize(data)
 
     async def _misbehaved(self, reason: str) -> None:

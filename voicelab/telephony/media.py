@@ -180,6 +180,10 @@ def _parse(data: str | bytes, binary: str, known: Container[str], adapter: TypeA
     an event in ``known``, its whole shape (``adapter``); others come back as they are."""
     if not isinstance(data, str):
         raise MediaMessageError(f"binary frame ({binary})")
+    try:  # the usual case, a well-formed known event (50 a second a call): one parse
+        return adapter.validate_json(data)
+    except ValidationError:
+        pass  # unknown, or malformed: find out which, and where
     try:
         head = UnknownMessage.model_validate_json(data)
     except ValidationError:

@@ -7,6 +7,7 @@ import json
 from types import SimpleNamespace
 from typing import Any
 
+import numpy as np
 import pytest
 from pipecat.frames.frames import InputAudioRawFrame, InputDTMFFrame
 
@@ -166,6 +167,63 @@ async def test_a_backlog_burst_is_tolerated():
     serializer, reasons = await make_serializer(clock)
     frames = await audio_out(serializer, 250)  # 5 s of audio at once after a network stall
     assert reasons == [] and len(frames) >= 20
+
+
+@pytest.mark.asyncio
+async def test_a_backlog_of_the_servers_own_stall_is_read_whatever_its_size():
+    """A caller at real time whose frames the server (its loop stalled) reads 30 s late, in
+    one go: far over the burst, yet no more than the caller could have sent. Its stream
+    goes on (the 1008 at 100 load callers was this)."""
+    clock = Clock()
+    serializer, reasons = await make_serializer(clock)
+    for _ in range(50 * 10):  # 10 s at real time
+        clock.now += 0.02
+        await serializer.deserialize(media(SPEECH))
+    clock.now += 30.0  # the stall: 1,500 frames wait in the socket
+    for _ in range(50 * 30):
+        await serializer.deserialize(media(SPEECH))
+    assert serializer.closed_reason is None
+    for _ in range(50 * 10):  # and real time after it
+        clock.now += 0.02
+        await serializer.deserialize(media(SPEECH))
+    assert reasons == [] and serializer.closed_reason is None
+
+
+@pytest.mark.asyncio
+async def test_a_stall_banks_no_credit_for_audio_ahead_of_real_time():
+    clock = Clock()
+    serializer, reasons = await make_serializer(clock)
+    clock.now += 30.0
+    for _ in range(50 * 60):  # a minute of audio 30 s into the stream: 2x real time
+        await serializer.deserialize(media(SPEECH))
+    assert len(reasons) == 1 and "real time" in reasons[0]
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+@pytest.mark.asyncio
+async def test_media_frames_are_pipecats_own(rate: int):
+    """The serializer builds the audio frame from the message it validated: the same
+    audio, rate and channels as pipecat's serializer would give, frame after frame."""
+    from pipecat.serializers.twilio import TwilioFrameSerializer
+
+    ours, _ = await make_serializer(Clock())
+    stock = TwilioFrameSerializer(
+        STREAM, CALL, params=TwilioFrameSerializer.InputParams(auto_hang_up=False)
+    )
+    for serializer in (ours, stock):
+        await serializer.setup(SimpleNamespace(audio_in_sample_rate=rate))  # type: ignore[arg-type]
+    heard: dict[str, list[bytes]] = {"ours": [], "stock": []}
+    for i in range(50):
+        message = media(bytes((i * 7 + j) % 256 for j in range(160)))
+        for name, serializer in (("ours", ours), ("stock", stock)):
+            frame = await serializer.deserialize(message)
+            if frame is not None:  # the resampler hands its output over in blocks
+                assert isinstance(frame, InputAudioRawFrame)
+                assert (frame.sample_rate, frame.num_channels) == (rate, 1)
+                heard[name].append(frame.audio)
+    got, expected = (np.frombuffer(b"".join(heard[k]), np.int16).astype(int) for k in heard)
+    # soxr's output may differ by its rounding's last bit between two streams
+    assert got.size == expected.size > rate // 2 and np.abs(got - expected).max() <= 2
 
 
 @pytest.mark.asyncio

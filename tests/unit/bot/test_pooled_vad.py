@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import numpy as np
 from pipecat.audio.vad.silero import SileroVADAnalyzer
-from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
 from voicelab.bot.models import ModelPool
 from voicelab.bot.vad import PooledSileroVADAnalyzer
@@ -24,8 +26,9 @@ def test_pooled_analyzer_has_pipecats_state_and_shares_one_session() -> None:
     stock = SileroVADAnalyzer(params=params)
     first = PooledSileroVADAnalyzer(session=pool.vad(), params=params)
     second = PooledSileroVADAnalyzer(session=pool.vad(), params=params)
-    # pipecat's analyzer attributes, all there (fails if pipecat adds one we skip)
-    assert set(vars(first)) == set(vars(stock))
+    # pipecat's analyzer attributes, all there (fails if pipecat adds one we skip), plus
+    # the batch and the score in hand
+    assert set(vars(first)) == set(vars(stock)) | {"_batch", "_scored"}
     assert set(vars(first._model)) == set(vars(stock._model))
     assert first._model.session is second._model.session is pool.vad()
     assert pool.loads["vad"] == 1
@@ -65,3 +68,54 @@ def test_pooled_smart_turn_matches_pipecats_analyzer_on_one_shared_session() -> 
         got = analyzer._predict_endpoint(audio)
         assert got["prediction"] == expected["prediction"]
         assert abs(got["probability"] - expected["probability"]) < 1e-5
+
+
+def _frames(audio: bytes, rate: int) -> list[bytes]:
+    step = rate // 50 * 2  # Twilio's 20 ms
+    return [audio[i : i + step] for i in range(0, len(audio), step)]
+
+
+async def _states(analyzer: SileroVADAnalyzer, frames: list[bytes]) -> list[tuple[object, float]]:
+    states = []
+    for frame in frames:
+        states.append((await analyzer.analyze_audio(frame), analyzer._prev_volume))
+        await asyncio.sleep(0)  # let the other calls' frames in, as a server's loop does
+    return states
+
+
+def test_batched_analyzers_decide_as_pipecats_own_with_calls_at_once() -> None:
+    """Speech and silence through pipecat's analyzer one call at a time, and through pooled
+    analyzers many calls at once (their windows scored in shared batches): the same VAD
+    state and volume after every 20 ms frame, at both rates Silero reads."""
+    import soxr
+
+    from voicelab.recording.wav import pcm16
+    from voicelab.simulator.voices import CallerVoice
+
+    pool = ModelPool()
+    params = VADParams(stop_secs=0.2)
+    line = CallerVoice().speak("Hello, I would like to give some feedback on my stay.")
+    for rate in (16000, 8000):
+        spoken = pcm16(soxr.resample(line, 8000, rate).astype(np.float32))
+        talk = bytes(rate // 2) + spoken + bytes(rate) + spoken + bytes(rate // 2)
+        calls = [_frames(talk[i * 640 :] + talk[: i * 640], rate) for i in range(6)]
+
+        async def run(calls: list[list[bytes]] = calls, rate: int = rate) -> list:
+            analyzers = [
+                PooledSileroVADAnalyzer(session=pool.vad(), sample_rate=rate, params=params)
+                for _ in calls
+            ]
+            for analyzer in analyzers:
+                analyzer.set_sample_rate(rate)
+            return await asyncio.gather(
+                *(_states(a, f) for a, f in zip(analyzers, calls, strict=True))
+            )
+
+        pooled = asyncio.run(run())
+        for frames, got in zip(calls, pooled, strict=True):
+            stock = SileroVADAnalyzer(sample_rate=rate, params=params)
+            stock.set_sample_rate(rate)
+            expected = asyncio.run(_states(stock, frames))
+            assert [s for s, _ in got] == [s for s, _ in expected]
+            assert np.allclose([v for _, v in got], [v for _, v in expected], atol=1e-6)
+            assert {VADState.SPEAKING, VADState.QUIET} <= {s for s, _ in got}  # heard the line
