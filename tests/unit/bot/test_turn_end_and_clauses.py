@@ -257,7 +257,7 @@ async def test_voice_that_never_becomes_speech_lets_the_turn_end(thanks: np.ndar
     await strategy.cleanup()
 
 
-class _UnsureThenFinished(BaseTurnAnalyzer):
+class _UnsureThenFinished(_FinishedEveryTime):
     """smart-turn when unsure: "incomplete" at the VAD's stop, then "complete" once its
     ``stop_secs`` of silence have passed (here: when the test says so)."""
 
@@ -265,22 +265,11 @@ class _UnsureThenFinished(BaseTurnAnalyzer):
         super().__init__()
         self.finished = False
 
-    @property
-    def speech_triggered(self) -> bool:
-        return False
-
-    @property
-    def params(self) -> SmartTurnParams:
-        return SmartTurnParams()
-
     def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
         return EndOfTurnState.COMPLETE if self.finished else EndOfTurnState.INCOMPLETE
 
     async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, None]:
         return EndOfTurnState.INCOMPLETE, None
-
-    def update_vad_start_secs(self, vad_start_secs: float) -> None:
-        pass
 
     def clear(self) -> None:
         self.finished = False
