@@ -24,7 +24,7 @@ from voicelab._cli_app import (
     verbosity,
 )
 from voicelab.config import Settings, secret_value
-from voicelab.errors import VoicelabError
+from voicelab.errors import CarrierError, VoicelabError
 
 __all__ = ["demo", "load", "replay", "simulate", "sweep"]
 
@@ -133,8 +133,10 @@ def simulate(
                 status_callback_path="/status-callback" if status_callbacks else None,
             )
         )
-    except VoicelabError as exc:  # e.g. --carrier-port taken
-        fail(f"{exc} (--carrier-port)" if "cannot listen" in str(exc) else str(exc))
+    except CarrierError as exc:  # the carrier could not start: --carrier-port is taken
+        fail(f"{exc} (--carrier-port)")
+    except VoicelabError as exc:
+        fail(str(exc))
     print_summary(results)
     played = [scenario for scenario in loaded for _ in range(repeat)]
     checks = print_checks(results, played)

@@ -16,7 +16,7 @@ from voicelab._cli_app import (
     verbosity,
 )
 from voicelab.config import secret_value
-from voicelab.errors import VoicelabError
+from voicelab.errors import CarrierError, VoicelabError
 
 __all__ = ["call", "carrier", "serve"]
 
@@ -80,7 +80,7 @@ def carrier(
             answerer=ScenarioAnswerer(settings.recordings_dir),
             recordings_root=settings.recordings_dir,
         )
-    except VoicelabError as exc:  # the port is taken
+    except CarrierError as exc:  # the port is taken
         fail(f"{exc} (--port)")
 
 
