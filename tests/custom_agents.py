@@ -174,3 +174,40 @@ angry_agent = reference_agent_hearing("This is unacceptable, I want to speak to 
 answering_machine_agent = reference_agent_hearing(
     "Hi, you have reached Taylor. Please leave a message after the beep."
 )
+
+
+# --- an agent whose server loop stalls while it speaks: the playout lead's test ----------------
+
+import time  # noqa: E402
+
+from pipecat.frames.frames import BotSpeakingFrame  # noqa: E402
+
+STALL_S = 0.1  # each stall of the server's loop
+STALL_EVERY_S = 0.3  # at most one stall this often, while the bot speaks
+
+
+class LoopStall(FrameProcessor):
+    """Blocks the server's event loop for :data:`STALL_S` now and then while the bot speaks.
+
+    What a busy server does to every call on it (a burst of other calls' frames, a model run
+    on the loop, a garbage collection), on purpose and on time.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = 0.0
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, BotSpeakingFrame) and time.monotonic() - self._last >= STALL_EVERY_S:
+            time.sleep(STALL_S)  # blocking on purpose: the whole loop waits
+            self._last = time.monotonic()
+        await self.push_frame(frame, direction)
+
+
+def stalling_agent(ctx: AgentContext) -> AgentParts:
+    """:func:`fixed_reply_agent` on a server whose loop stalls while the bot speaks."""
+    parts = fixed_reply_agent(ctx)
+    return AgentParts(
+        [*parts.processors, LoopStall()], after_output=parts.after_output, greeting=GREETING
+    )

@@ -233,6 +233,10 @@ class Settings(BaseSettings):
     # The offline Whisper's shortest window (bot/services/windowed_whisper.py): 10 s answers
     # ~0.3 s sooner than Whisper's own 30 s, at a measured cost in word errors (RESULTS.md).
     stt_window_secs: float = Field(default=10.0, ge=5, le=30)
+    # Audio kept queued in Twilio's playout buffer ahead of the caller's ear
+    # (bot/playout.py): a server loop late by less than this is not a gap the caller hears.
+    # 0: pipecat's own pace (one 20 ms chunk ahead).
+    playout_lead_ms: int = Field(default=200, ge=0, le=2000)
     max_call_seconds: float = Field(default=600, gt=0)
 
     # Safety: who may act, what may be dialled, how much at once (README "Security").

@@ -11,8 +11,10 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
+from custom_agents import stalling_agent
 from helpers import short_greeting_prompts
 
 from voicelab.config import Settings
@@ -69,3 +71,42 @@ def test_four_callers_on_two_workers_are_held_answered_and_recorded(tmp_path):
     manifests = [json.loads(p.read_text()) for p in settings.recordings_dir.rglob("call.json")]
     assert len(manifests) == 4
     assert all(m.get("end_reason") for m in manifests)
+
+
+def load_report(server_url: str, out: Path) -> dict:
+    """One load caller for 8 s against ``server_url``: its report."""
+    result = subprocess.run(
+        [
+            *(sys.executable, "-m", "voicelab", "load", f"{server_url}/", "--calls", "1"),
+            *("--workers", "1", "--duration", "8", "--json", str(out)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TWILIO_ACCOUNT_SID": ACCOUNT, "TWILIO_AUTH_TOKEN": TOKEN},
+    )
+    assert out.exists(), result.stdout + result.stderr
+    return json.loads(out.read_text())
+
+
+def test_a_stalled_server_loop_is_heard_only_without_a_playout_lead(tmp_path):
+    # The server's loop blocks 100 ms every 0.3 s while the bot speaks (custom_agents.
+    # LoopStall). Sent at pipecat's pace (one chunk ahead), each stall is a gap the
+    # caller hears; with 400 ms queued at the far end, none is.
+    reports = {}
+    for lead_ms in (0, 400):
+        settings = Settings(
+            providers="instant",
+            twilio_account_sid=ACCOUNT,
+            twilio_auth_token=TOKEN,
+            recordings_dir=tmp_path / f"rec{lead_ms}",
+            log_dir=tmp_path / f"logs{lead_ms}",
+            playout_lead_ms=lead_ms,
+        )
+        with CallServer(settings, agent=stalling_agent) as server:
+            reports[lead_ms] = load_report(server.url, tmp_path / f"load{lead_ms}.json")
+    for report in reports.values():
+        assert report["held"] == 1 and report["errors"] == {}
+        assert report["answered"] >= 1  # the greeting and replies were heard
+    assert reports[0]["underruns"] >= 3
+    assert reports[400]["underruns"] == 0

@@ -44,6 +44,7 @@ from voicelab.bot.mocking import MockedTools
 from voicelab.bot.models import ModelPool
 from voicelab.bot.observer_group import ObserverGroup
 from voicelab.bot.persona import load_persona
+from voicelab.bot.playout import LeadingWebsocketTransport
 from voicelab.bot.serializer import SessionCloser, TolerantTwilioFrameSerializer
 from voicelab.bot.tracing import TraceExport
 from voicelab.config import Settings, secret_value
@@ -272,17 +273,20 @@ class CallPipeline:
             on_misbehaviour=SessionCloser(self.websocket, self.record),
             on_stop=ender.stop_received if ender is not None else None,
         )
-        transport = FastAPIWebsocketTransport(
-            websocket=self.websocket,
-            params=FastAPIWebsocketParams(
-                serializer=serializer,
-                audio_in_enabled=True,
-                audio_out_enabled=True,
-                add_wav_header=False,
-                # Twilio's own frame (20 ms), not pipecat's default 40: the first audio of a
-                # reply leaves as soon as one frame of it exists.
-                audio_out_10ms_chunks=2,
-            ),
+        params = FastAPIWebsocketParams(
+            serializer=serializer,
+            audio_in_enabled=True,
+            audio_out_enabled=True,
+            add_wav_header=False,
+            # Twilio's own frame (20 ms), not pipecat's default 40: the first audio of a
+            # reply leaves as soon as one frame of it exists.
+            audio_out_10ms_chunks=2,
+        )
+        lead_s = self.settings.playout_lead_ms / 1000
+        transport = (
+            LeadingWebsocketTransport(self.websocket, params, lead_s=lead_s)
+            if lead_s > 0
+            else FastAPIWebsocketTransport(websocket=self.websocket, params=params)
         )
         # Streams the stereo recording to wav_path as the call goes (0.5 s chunks).
         recorder = StreamingRecorder(
