@@ -48,6 +48,8 @@ from pipecat.transports.websocket.fastapi import (
     FastAPIWebsocketTransport,
 )
 
+from voicelab.recording.recorder import PLAYOUT_AT
+
 __all__ = ["LeadingOutputTransport", "LeadingWebsocketTransport", "PlayoutClock", "PlayoutLine"]
 
 # Upstream frames that say what the caller hears: held with the audio they describe.
@@ -173,7 +175,10 @@ class LeadingOutputTransport(FastAPIWebsocketOutputTransport):
         # the far end holds more than the lead.
         frame, seconds = self._writing
         now = time.monotonic()
-        self._written = (frame, self._clock.sent(now, seconds))
+        start = self._clock.sent(now, seconds)
+        if frame is not None:
+            frame.metadata[PLAYOUT_AT] = start  # where the recorder puts it
+        self._written = (frame, start)
         wait = self._clock.wait(now)
         if wait > 0:
             await asyncio.sleep(wait)

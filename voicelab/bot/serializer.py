@@ -10,6 +10,7 @@ call shares, chew through audio no phone could have sent.
 
 from __future__ import annotations
 
+import audioop  # pipecat's own mu-law decoder (audioop-lts on 3.13)
 import contextlib
 import math
 import time
@@ -19,10 +20,10 @@ from typing import Any
 
 from fastapi import WebSocket, status
 from loguru import logger
-from pipecat.audio.utils import ulaw_to_pcm
 from pipecat.frames.frames import Frame, InputAudioRawFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
+from voicelab.recording.recorder import CALLER_AT, CALLER_PCM
 from voicelab.recording.store import CallRecord
 from voicelab.telephony.media import (
     FRAME_BYTES,
@@ -65,6 +66,9 @@ class MisbehaviourPolicy:
     frames_per_second: float = 150.0
     burst_frames: float = 500.0
 
+
+# A stamped chunk may belong this long before it arrived (a stalled loop's backlog).
+_MAX_LATE_S = 5.0
 
 _REAL_TIME_FRAMES_PER_SECOND = 50.0  # Twilio's: one 20 ms frame (FRAME_BYTES) at a time
 
@@ -138,6 +142,8 @@ class TolerantTwilioFrameSerializer(TwilioFrameSerializer):
         self._on_misbehaviour = on_misbehaviour
         self._on_stop = on_stop
         self._budget = _FrameBudget(self.policy, clock)
+        self._clock = clock
+        self._twilio_epoch: float | None = None  # our clock's time at Twilio's timestamp 0
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         if self.closed_reason is not None:
@@ -174,16 +180,31 @@ class TolerantTwilioFrameSerializer(TwilioFrameSerializer):
         if isinstance(message, MediaMessage):
             # pipecat's media branch, on the payload parsed and decoded above (its own
             # would parse the JSON and decode the base64 a second time).
-            audio = await ulaw_to_pcm(
-                message.media.payload,
-                self._twilio_sample_rate,
-                self._sample_rate,
-                self._input_resampler,
+            pcm = audioop.ulaw2lin(message.media.payload, 2)
+            audio = await self._input_resampler.resample(
+                pcm, self._twilio_sample_rate, self._sample_rate
             )
             if not audio:
                 return None
-            return InputAudioRawFrame(audio=audio, num_channels=1, sample_rate=self._sample_rate)
+            frame = InputAudioRawFrame(audio=audio, num_channels=1, sample_rate=self._sample_rate)
+            # The recorder takes the audio as it came, where it belongs in time.
+            frame.metadata[CALLER_PCM] = pcm
+            frame.metadata[CALLER_AT] = self._said_at(message.media.timestamp)
+            return frame
         return await super().deserialize(data)
+
+    def _said_at(self, timestamp_ms: int | None) -> float:
+        """When the caller said a chunk: Twilio's timestamp on our clock, never ahead of now.
+
+        The clocks are tied at the first stamped chunk. A chunk is never placed later than
+        it arrived nor more than :data:`_MAX_LATE_S` earlier, whatever its stamp says.
+        """
+        now = self._clock()
+        if timestamp_ms is None:
+            return now
+        if self._twilio_epoch is None:
+            self._twilio_epoch = now - timestamp_ms / 1000
+        return min(now, max(now - _MAX_LATE_S, self._twilio_epoch + timestamp_ms / 1000))
 
     async def _misbehaved(self, reason: str) -> None:
         self.closed_reason = reason

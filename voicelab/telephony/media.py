@@ -100,6 +100,9 @@ class MediaPayload(_Message):
 
     payload: bytes = Field(min_length=1, max_length=MAX_MEDIA_PAYLOAD_BYTES)
     track: str | None = None
+    # Milliseconds since the stream began, on Twilio's clock (a string on the wire): where
+    # the chunk belongs in the server's recording (recording/recorder.py).
+    timestamp: int | None = Field(default=None, ge=0, le=2**53)
 
     _decode = field_validator("payload", mode="before")(_strict_base64)
 

@@ -1,26 +1,58 @@
-"""StreamingRecorder in a real pipeline: chunks on disk as they fill, none lost at the end."""
+"""StreamingRecorder in a real pipeline: each sample where it belongs in time, streamed to disk.
+
+The audio's stamps (when the caller said it, when the caller hears the bot) decide where it
+goes, whatever order and bursts it arrives in; pipecat's AudioBufferProcessor, which this
+replaced, padded whichever track was behind the other at each frame and each chunk, so
+every reply shifted the rest of the recording (a 30 s call came out 2.8 s long).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import numpy as np
 import pytest
+import pytest_asyncio
 import soundfile as sf
-from pipecat.frames.frames import AudioBufferStartRecordingFrame, InputAudioRawFrame
+from pipecat.frames.frames import (
+    AudioBufferStartRecordingFrame,
+    InputAudioRawFrame,
+    OutputAudioRawFrame,
+)
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.workers.runner import WorkerRunner
 
-from voicelab.recording.recorder import StreamingRecorder
+from voicelab.recording.recorder import CALLER_AT, PLAYOUT_AT, StreamingRecorder
 
 RATE = 8000
+FRAME_S = 0.02
+FRAME = int(RATE * FRAME_S)
+LOUD = 8000
 
 
-def caller_audio(seconds: float) -> InputAudioRawFrame:
-    samples = np.full(int(RATE * seconds), 8000, dtype=np.int16)  # a loud, flat "caller"
-    return InputAudioRawFrame(audio=samples.tobytes(), sample_rate=RATE, num_channels=1)
+def caller_frame(
+    level: int, at: float | None = None, seconds: float = FRAME_S
+) -> InputAudioRawFrame:
+    frame = InputAudioRawFrame(
+        audio=np.full(int(RATE * seconds), level, dtype=np.int16).tobytes(),
+        sample_rate=RATE,
+        num_channels=1,
+    )
+    if at is not None:
+        frame.metadata[CALLER_AT] = at
+    return frame
+
+
+def bot_frame(level: int, at: float) -> OutputAudioRawFrame:
+    frame = OutputAudioRawFrame(
+        audio=np.full(FRAME, level, dtype=np.int16).tobytes(), sample_rate=RATE, num_channels=1
+    )
+    frame.metadata[PLAYOUT_AT] = at
+    return frame
 
 
 async def until(predicate: object, timeout: float = 10.0) -> None:
@@ -34,12 +66,27 @@ def frames_on_disk(path: Path) -> int:
     return sf.info(path).frames if path.exists() else 0
 
 
-@pytest.mark.asyncio
-async def test_chunks_reach_the_disk_mid_call_and_finish_keeps_the_last_one(
-    tmp_path: Path,
-) -> None:
-    path = tmp_path / "server.wav"
-    recorder = StreamingRecorder(path, sample_rate=RATE, chunk_s=0.5)
+class Running:
+    """A pipeline of one recorder, started; ``t0`` is the recording's sample 0."""
+
+    def __init__(self, recorder: StreamingRecorder, worker: PipelineWorker) -> None:
+        self.recorder, self.worker = recorder, worker
+        self.t0 = 0.0
+
+    async def start(self) -> None:
+        await self.worker.queue_frame(AudioBufferStartRecordingFrame())
+        # Audio frames are system frames: they would overtake the queued start frame.
+        await until(lambda: self.recorder.path.exists())
+        self.t0 = self.recorder._t0 or 0.0
+
+    async def send(self, *frames: object) -> None:
+        for frame in frames:
+            await self.worker.queue_frame(frame)  # type: ignore[arg-type]
+
+
+@pytest_asyncio.fixture
+async def running(tmp_path: Path) -> AsyncIterator[Running]:
+    recorder = StreamingRecorder(tmp_path / "server.wav", sample_rate=RATE, chunk_s=0.5)
     worker = PipelineWorker(
         Pipeline([recorder]),
         params=PipelineParams(audio_in_sample_rate=RATE, audio_out_sample_rate=RATE),
@@ -48,26 +95,89 @@ async def test_chunks_reach_the_disk_mid_call_and_finish_keeps_the_last_one(
     )
     runner = WorkerRunner(handle_sigint=False)
     await runner.add_workers(worker)
-    running = asyncio.create_task(runner.run())
+    task = asyncio.create_task(runner.run())
+    await asyncio.sleep(0.3)  # the pipeline starts
     try:
-        await asyncio.sleep(0.5)  # the pipeline starts
-        await worker.queue_frame(AudioBufferStartRecordingFrame())
-        # Recording starts with a valid, empty WAV. (Audio frames are system frames: they
-        # would overtake the queued start frame, so wait for it.)
-        await until(lambda: path.exists() and frames_on_disk(path) == 0)
-        for _ in range(12):  # 1.2 s of caller audio, in 0.1 s frames
-            await worker.queue_frame(caller_audio(0.1))
-        # Two 0.5 s chunks are on disk while the pipeline still runs; 0.2 s is buffered.
-        await until(lambda: frames_on_disk(path) >= RATE)
-        assert frames_on_disk(path) == RATE
-
-        # The call ends with audio still buffered and the pipeline not yet torn down:
-        # finish() must hand that last chunk over (its handler is a task) before closing.
-        assert await recorder.finish() == path
-        audio, rate = sf.read(path, dtype="int16", always_2d=True)
-        assert rate == RATE and audio.shape == (int(1.2 * RATE), 2)
-        assert (audio[:, 0] == 8000).all()  # caller on the left, every sample of it
+        yield Running(recorder, worker)
     finally:
         await worker.cancel()
-        await asyncio.wait_for(running, 10)
-    assert frames_on_disk(path) == int(1.2 * RATE)  # nothing appended after the close
+        await asyncio.wait_for(task, 10)
+
+
+def loud_spans(channel: np.ndarray) -> list[tuple[int, int]]:
+    """(first, end) sample of each run of loud samples."""
+    loud = np.concatenate(([0], (np.abs(channel) >= LOUD // 2).astype(np.int8), [0]))
+    edges = np.flatnonzero(np.diff(loud))
+    return [(int(a), int(b)) for a, b in zip(edges[::2], edges[1::2], strict=True)]
+
+
+@pytest.mark.asyncio
+async def test_chunks_reach_the_disk_mid_call_and_finish_keeps_the_rest(running: Running) -> None:
+    path = running.recorder.path
+    await running.start()
+    assert frames_on_disk(path) == 0  # a valid, empty WAV from the start
+    start = time.monotonic()
+    for k in range(100):  # 2 s of caller audio, in real time
+        await running.send(caller_frame(LOUD, at=running.t0 + k * FRAME_S))
+        await asyncio.sleep(max(0.0, start + (k + 1) * FRAME_S - time.monotonic()))
+    # Written as the call goes (up to the settle time and one open chunk behind).
+    await until(lambda: frames_on_disk(path) >= RATE // 2)
+    assert frames_on_disk(path) % (RATE // 2) == 0
+    assert await running.recorder.finish() == path
+    audio, rate = sf.read(path, dtype="int16", always_2d=True)
+    assert rate == RATE and audio.shape == (100 * FRAME, 2)
+    assert (audio[:, 0] == LOUD).all()  # every sample of the caller, on the left
+    assert (audio[:, 1] == 0).all()
+
+
+@pytest.mark.asyncio
+async def test_each_track_s_audio_goes_where_its_stamp_says_whatever_order_it_arrives_in(
+    running: Running,
+) -> None:
+    await running.start()
+    t0 = running.t0
+    # The bot's reply (1.2-2.2 s) reaches the recorder before the caller's audio of that
+    # time, in a burst (sent ahead), and the caller's 3 s come after it, in one go.
+    await running.send(*(bot_frame(LOUD, t0 + 1.2 + k * FRAME_S) for k in range(50)))
+    await running.send(*(caller_frame(LOUD if k < 50 else 0, t0 + k * FRAME_S) for k in range(150)))
+    await asyncio.sleep(0.2)
+    await running.recorder.finish()
+    audio, _ = sf.read(running.recorder.path, dtype="int16", always_2d=True)
+    assert len(audio) == 150 * FRAME  # 3 s: nothing padded in
+    assert loud_spans(audio[:, 0]) == [(0, RATE)]  # the caller's first second, in place
+    assert loud_spans(audio[:, 1]) == [(int(1.2 * RATE), int(2.2 * RATE))]
+
+
+@pytest.mark.asyncio
+async def test_late_audio_replaces_the_silence_put_in_while_waiting_for_it(
+    running: Running,
+) -> None:
+    await running.start()
+    t0 = running.t0
+    # The bot speaks on time (0.0-0.8 s) while the caller's audio is held up: the recorder
+    # keeps the caller's track level with the clock (less its settle time) in silence.
+    for k in range(40):
+        await running.send(bot_frame(LOUD, t0 + k * FRAME_S))
+        await asyncio.sleep(FRAME_S)
+    assert running.recorder._caller.end > 0  # silence put in while waiting
+    # Then the caller's first half second arrives at once (a stalled loop's backlog).
+    await running.send(*(caller_frame(LOUD, t0 + k * FRAME_S) for k in range(25)))
+    await asyncio.sleep(0.2)
+    await running.recorder.finish()
+    audio, _ = sf.read(running.recorder.path, dtype="int16", always_2d=True)
+    assert loud_spans(audio[:, 0]) == [(0, RATE // 2)]  # in its place, not after the silence
+    assert loud_spans(audio[:, 1]) == [(0, 40 * FRAME)]
+
+
+@pytest.mark.asyncio
+async def test_audio_without_a_stamp_goes_where_it_arrives(running: Running) -> None:
+    await running.start()
+    await running.send(caller_frame(LOUD, seconds=0.5))
+    await asyncio.sleep(1.0)
+    await running.send(caller_frame(LOUD, seconds=0.5))  # a second later: a gap between
+    await asyncio.sleep(0.2)
+    await running.recorder.finish()
+    audio, _ = sf.read(running.recorder.path, dtype="int16", always_2d=True)
+    (a0, a1), (b0, b1) = loud_spans(audio[:, 0])
+    assert a1 - a0 == b1 - b0 == RATE // 2  # nothing lost
+    assert 0.9 * RATE <= b0 - a0 <= 1.3 * RATE  # the second half second, about a second on
