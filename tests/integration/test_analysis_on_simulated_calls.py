@@ -169,3 +169,35 @@ def test_every_surface_shows_the_same_figure_for_each_reply(played, turns):
     # Each reply's parts add up to what the caller felt, in the table every view reads.
     measured = replies.dropna(subset=["v2v_caller_s"])
     assert (measured[list(BREAKDOWN)].sum(axis=1) - measured["v2v_caller_s"]).abs().max() < 1e-9
+
+
+def _onsets(channel, sample_rate: int, gap_s: float = 0.5) -> list[float]:
+    """Seconds at which sound starts after at least ``gap_s`` of quiet (audible rule)."""
+    from voicelab.recording.audible import WINDOW_S, audible, window_samples
+
+    flags = audible(channel, window_samples(sample_rate))
+    out, quiet = [], gap_s / WINDOW_S
+    for i, loud in enumerate(flags):
+        if loud and quiet >= gap_s / WINDOW_S:
+            out.append(i * WINDOW_S)
+        quiet = 0 if loud else quiet + 1
+    return out
+
+
+def test_the_server_recording_holds_the_call_as_the_caller_heard_it(played):
+    # The server's WAV and the caller's ear start at different moments (the caller hears
+    # ringing first), but between them nothing may drift: every reply and every line
+    # begins the same time after its file's start, give or take the two clocks' 10 ms
+    # windows and the network between them. (pipecat's AudioBufferProcessor padded one
+    # track whenever the other got ahead: up to 2.8 s by the end of a 30 s call.)
+    from voicelab.analysis import load_audio
+
+    _, calls = played
+    for call in calls:
+        server, caller = load_audio(call.directory, "server"), load_audio(call.directory, "caller")
+        for side in ("bot", "caller"):
+            on_server = _onsets(server.channels[side], server.sample_rate)
+            heard = _onsets(caller.channels[side], caller.sample_rate)
+            assert len(on_server) == len(heard) >= 2, (side, on_server, heard)
+            offsets = [s - h for s, h in zip(on_server, heard, strict=True)]
+            assert max(offsets) - min(offsets) <= 0.06, (call.call_sid, side, offsets)
