@@ -135,8 +135,12 @@ def stock_hibari() -> type:
     return StockHibariTTSService
 
 
-def build_app(llm_url: str, max_tokens: int) -> FastAPI:
-    """The stock bot's FastAPI app (module docstring), its LLM at ``llm_url``."""
+def build_app(llm_url: str | None, max_tokens: int) -> FastAPI:
+    """The stock bot's FastAPI app (module docstring), its LLM at ``llm_url``.
+
+    ``llm_url`` None: voicelab's scripted LLM stands in (``--llm scripted``), the same
+    service voicelab's ``scripted`` providers use, so a comparison leaves the LLM out.
+    """
     from hibari import Hibari
 
     StockHibariTTSService = stock_hibari()
@@ -186,6 +190,8 @@ def build_app(llm_url: str, max_tokens: int) -> FastAPI:
             FastAPIWebsocketTransport,
         )
 
+        from voicelab.bot.services.scripted_llm import ScriptedLLMService
+
         _, call = await parse_telephony_websocket(websocket)
         serializer = TwilioFrameSerializer(
             stream_sid=call["stream_id"],
@@ -202,12 +208,18 @@ def build_app(llm_url: str, max_tokens: int) -> FastAPI:
             ),
         )
         stt = WhisperSTTService(settings=WhisperSTTService.Settings(model=whisper_path))
-        llm = OpenAILLMService(
-            api_key="not-needed",
-            base_url=llm_url,
-            settings=OpenAILLMService.Settings(
-                model=LLM_ALIAS, system_instruction=persona.system_prompt, max_tokens=max_tokens
-            ),
+        llm = (
+            OpenAILLMService(
+                api_key="not-needed",
+                base_url=llm_url,
+                settings=OpenAILLMService.Settings(
+                    model=LLM_ALIAS,
+                    system_instruction=persona.system_prompt,
+                    max_tokens=max_tokens,
+                ),
+            )
+            if llm_url is not None
+            else ScriptedLLMService()
         )
         tts = StockHibariTTSService(engine=hibari, lock=hibari_lock)
         context = LLMContext()
@@ -257,9 +269,18 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8765)
     parser.add_argument("--llm-port", type=int, help="llama_cpp.server's port (default: port+1)")
     parser.add_argument("--max-tokens", type=int, default=DEFAULT_MAX_TOKENS)
+    parser.add_argument(
+        "--llm",
+        choices=("llama", "scripted"),
+        default="llama",
+        help="llama: SmolLM2 behind llama_cpp.server; scripted: voicelab's scripted LLM",
+    )
     args = parser.parse_args()
     if not 0 < args.port < 65536 or args.max_tokens < 1:
         parser.error("--port must be 1-65535 and --max-tokens positive")
+    if args.llm == "scripted":
+        uvicorn.run(build_app(None, args.max_tokens), host=args.host, port=args.port)
+        return
     llm_port = args.llm_port or args.port + 1
     try:
         llm = start_llm_server(llm_port)

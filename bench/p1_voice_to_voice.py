@@ -1,7 +1,12 @@
 """P1: caller-side voice-to-voice on the offline stack, beside a stock Pipecat baseline.
 
     .venv/bin/python bench/p1_voice_to_voice.py [--turns 24] [--no-baseline]
-        [--baseline-url http://127.0.0.1:8765] [--markdown FILE] [--append]
+        [--baseline-url http://127.0.0.1:8765] [--llm offline|scripted]
+        [--markdown FILE] [--append]
+
+``--llm scripted`` puts voicelab's scripted LLM on both sides (voicelab's ``scripted``
+providers, the baseline's ``--llm scripted``): the ratio then measures the pipelines,
+not SmolLM2 in-process against SmolLM2 behind llama.cpp's HTTP server.
 
 Plays the benchmark scenarios (``bench/scenarios/*.yaml``: varied speakers and lines,
 pauses inside sentences; see ``bench/_speech.py``) through voicelab's carrier emulator
@@ -65,18 +70,35 @@ WARM_UP = Scenario(
 )
 
 
+# --llm: what both stacks answer with (the rest is the offline stack's: Whisper, Hibari).
+STACKS = {
+    "offline": "offline stack",
+    "scripted": "offline STT/TTS, scripted LLM on both sides",
+}
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
 
 
-def start_baseline(log_path: Path, timeout_s: float = 180.0) -> tuple[subprocess.Popen[bytes], str]:
+def start_baseline(
+    log_path: Path, llm: str, timeout_s: float = 180.0
+) -> tuple[subprocess.Popen[bytes], str]:
     """``bench/baseline_bot.py`` in its own process group, answering ``/health``."""
     port = free_port()
     log = log_path.open("wb")
+    baseline_llm = "scripted" if llm == "scripted" else "llama"
     process = subprocess.Popen(
-        [sys.executable, str(BENCH / "baseline_bot.py"), "--port", str(port)],
+        [
+            sys.executable,
+            str(BENCH / "baseline_bot.py"),
+            "--port",
+            str(port),
+            "--llm",
+            baseline_llm,
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
@@ -123,7 +145,7 @@ def report(call: SimulatedCall, stack: str) -> None:
 async def run(args: argparse.Namespace, workdir: Path, baseline_url: str | None) -> dict:
     scenarios = plan(bench_scenarios(workdir / "audio"), args.turns)
     voicelab = load_settings(
-        providers="offline", recordings_dir=workdir / "voicelab", log_dir=workdir / "logs"
+        providers=args.llm, recordings_dir=workdir / "voicelab", log_dir=workdir / "logs"
     )
     stacks: dict[str, LocalNetwork] = {"voicelab": LocalNetwork(voicelab)}
     if baseline_url:
@@ -175,7 +197,7 @@ def wer_note(turns: pd.DataFrame) -> str:
 
 
 def summarize(
-    workdir: Path, names: list[str], run_info: dict, load_before: str
+    workdir: Path, names: list[str], run_info: dict, load_before: str, llm: str = "offline"
 ) -> tuple[str, list[Headline]]:
     rows: list[tuple[str, Summary]] = []
     notes: list[str] = []
@@ -200,7 +222,7 @@ def summarize(
             breakdown_rows = [(f"voicelab `{c}`", Summary.of(turns[c])) for c in BREAKDOWN]
             notes.append(wer_note(turns))
     lines = [
-        "#### P1: voice-to-voice, offline stack"
+        f"#### P1: voice-to-voice, {STACKS[llm]}"
         + (" vs a stock Pipecat bot " if "baseline" in names else " (no baseline) ")
         + f"({run_info['calls']} calls per stack, {run_info['seconds']:.0f} s)",
         "",
@@ -215,7 +237,7 @@ def summarize(
     v = by_stack["voicelab"]
     headline: list[Headline] = [
         (
-            "P1 voicelab offline v2v p50 / p95",
+            f"P1 voicelab {llm} v2v p50 / p95",
             f"{ms(v.p50)} / {ms(v.p95)} ms (n {v.n})",
             "≤ 700 / ≤ 1,000 ms",
         ),
@@ -244,6 +266,13 @@ def main() -> None:
     parser.add_argument("--baseline-url", help="a running bench/baseline_bot.py")
     parser.add_argument("--no-warm-up", action="store_true", help="count the first call too")
     parser.add_argument("--workdir", type=Path, help="keep the recordings here")
+    parser.add_argument(
+        "--llm",
+        choices=tuple(STACKS),
+        default="offline",
+        help="offline: SmolLM2 (the baseline's behind llama_cpp.server); scripted: voicelab's"
+        " scripted LLM on both sides, so the ratio leaves the LLM out",
+    )
     add_output_args(parser)
     args = parser.parse_args()
     if args.turns < 1:
@@ -254,14 +283,14 @@ def main() -> None:
     url = args.baseline_url
     if not args.no_baseline and url is None:
         workdir.mkdir(parents=True, exist_ok=True)
-        baseline, url = start_baseline(workdir / "baseline.log")
+        baseline, url = start_baseline(workdir / "baseline.log", args.llm)
     try:
         info = asyncio.run(run(args, workdir, None if args.no_baseline else url))
     finally:
         if baseline is not None:
             stop_baseline(baseline)
     names = ["voicelab"] if args.no_baseline else ["voicelab", "baseline"]
-    emit(args, *summarize(workdir, names, info, load_before))
+    emit(args, *summarize(workdir, names, info, load_before, args.llm))
     print(f"recordings: {workdir}")
 
 
