@@ -117,10 +117,16 @@ class PlayoutLine:
         self._wake.set()
 
     async def clear(self) -> None:
-        """A ``clear``: audio not yet heard never will be; what else waits leaves now."""
+        """A ``clear``: what was not yet heard never will be.
+
+        As pipecat's queues do on an interruption, interruptible frames waiting here are
+        dropped (the audio, and the words of it the assistant's context would otherwise
+        record as said); system frames (the bot's speaking state) and uninterruptible ones
+        leave now, in order.
+        """
         items, self._items = self._items, deque()
         for _, frame, direction in items:
-            if not isinstance(frame, OutputAudioRawFrame):
+            if isinstance(frame, SystemFrame) or not frame.interruptible:
                 await self._push(frame, direction)
 
     def discard(self) -> None:

@@ -12,6 +12,7 @@ import time
 import pytest
 from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
+    EndFrame,
     Frame,
     OutputAudioRawFrame,
     TextFrame,
@@ -96,16 +97,19 @@ async def test_frames_leave_in_order_none_before_it_is_heard() -> None:
 
 
 @pytest.mark.asyncio
-async def test_a_clear_drops_unheard_audio_and_releases_the_rest_at_once() -> None:
+async def test_a_clear_drops_what_was_not_heard_and_releases_the_rest_at_once() -> None:
     released = Released()
     line = line_for(released)
     now = time.monotonic()
-    text, stopped = TextFrame("the reply's words"), BotStoppedSpeakingFrame()
+    end, stopped = EndFrame(), BotStoppedSpeakingFrame()
     line.put(now + 5, audio(), DOWN)
-    line.put(0.0, text, DOWN)
+    line.put(0.0, TextFrame("words never heard"), DOWN)
     line.put(now + 6, audio(), DOWN)
     line.put(0.0, stopped, DOWN)
+    line.put(0.0, end, DOWN)
     await line.clear()
-    assert [f for _, f in released.frames] == [text, stopped]  # no audio: never heard
+    # As pipecat's queues on an interruption: the interruptible audio and words are gone,
+    # the bot's speaking state and the uninterruptible end go on, in order.
+    assert [f for _, f in released.frames] == [stopped, end]
     assert line.pending == 0
     await line.stop()
