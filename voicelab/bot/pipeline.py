@@ -11,6 +11,7 @@ for every agent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +69,18 @@ STT_SAMPLE_RATE = 16000
 SHUTDOWN_REASON = "shutdown"
 
 
+async def _cancel_leftover_tasks(runner: WorkerRunner) -> None:
+    """Cancel the tasks a call's processors left running once its pipeline has ended.
+
+    pipecat misses one when the call ends while its services start: a media flood closed in
+    the stream's first second left the STT's segment task pending (and the call's objects
+    with it) until the process exited; the runner only warns about such tasks.
+    """
+    for task in list(runner.task_manager.current_tasks()):
+        with contextlib.suppress(Exception):
+            await runner.task_manager.cancel_task(task, timeout=1.0)
+
+
 def recording_filename(port: int, direction: str, started: datetime) -> str:
     """The guide's recording name: ``server_<port>_<direction>_recording_<timestamp>.wav``."""
     return f"server_{port}_{direction}_recording_{started.strftime('%Y%m%d_%H%M%S')}.wav"
@@ -116,6 +129,7 @@ class CallPipeline:
         ender = CallEnder(self.websocket, self.record)
         recorder: StreamingRecorder | None = None
         worker: PipelineWorker | None = None
+        runner: WorkerRunner | None = None
         reason = "websocket_closed"
         ended_by: EndedBy | None = None
         trace = self.tracing.start_call(self.call) if self.tracing is not None else None
@@ -185,6 +199,8 @@ class CallPipeline:
                 await worker.cancel()
         finally:
             ender.done()
+            if runner is not None:
+                await _cancel_leftover_tasks(runner)
             try:
                 # Shielded: a second cancellation (shutdown) must not leave the record half-done.
                 await asyncio.shield(self._finish_record(recorder, events, reason, ended_by))

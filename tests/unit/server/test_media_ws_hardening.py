@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import json
 import time
 import uuid
@@ -362,6 +363,19 @@ def test_a_media_flood_is_closed(server):
     assert code == 1008 and "real time" in reason
     events = wait_for_end(server.settings.recordings_dir, call_sid)
     assert any(e["type"] == "error" and "real time" in e["data"]["message"] for e in events)
+    # Nothing of the call is left running: pipecat left the STT's segment task of a call
+    # closed this early pending (with the call's objects) until the process exited.
+    assert pipecat_tasks_left() == []
+
+
+def pipecat_tasks_left() -> list[str]:
+    """Tasks of pipecat processors (named ``Processor#N::...``) not yet done, in any loop."""
+    gc.collect()
+    return [
+        task.get_name()
+        for task in gc.get_objects()
+        if isinstance(task, asyncio.Task) and not task.done() and "#" in task.get_name()
+    ]
 
 
 # --- the live-call cap ----------------------------------------------------------------------
