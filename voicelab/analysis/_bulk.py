@@ -24,6 +24,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass
+from operator import itemgetter
 
 import numpy as np
 import pyarrow as pa
@@ -119,8 +120,11 @@ def _parse(data: bytes, rows: int) -> pa.Table | None:
     return table.combine_chunks()
 
 
-def _again(data: bytes, table: pa.Table) -> tuple[np.ndarray, dict[str, pa.Array]]:
-    """The rows to parse again in Python, and the data fields Arrow typed as the columns."""
+def _again(
+    data: bytes, ends: np.ndarray, table: pa.Table
+) -> tuple[np.ndarray, dict[str, pa.Array]]:
+    """The rows to parse again in Python, and the data fields Arrow typed as the columns
+    (``ends``: where each row's line ends in ``data``)."""
     n = table.num_rows
     again = np.zeros(n, np.bool_)
     fits: dict[str, pa.Array] = {}
@@ -132,7 +136,6 @@ def _again(data: bytes, table: pa.Table) -> tuple[np.ndarray, dict[str, pa.Array
                 fits[field.name] = child
             elif child.null_count < n:
                 again |= child.is_valid().to_numpy(zero_copy_only=False)
-    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n"))
     position = data.find(b"null")
     while position >= 0:  # (a "null" inside a string too: parsed again all the same)
         row = int(np.searchsorted(ends, position))
@@ -161,8 +164,9 @@ def read_bulk(dirs: list[CallDir]) -> BulkRead | None:
     table = _parse(data, sum(counts))
     if table is None:
         return None
-    again, fits = _again(data, table)
-    events, columns = _events(data, table, again, fits)
+    ends = np.flatnonzero(np.frombuffer(data, np.uint8) == ord("\n"))
+    again, fits = _again(data, ends, table)
+    events, columns = _events(data, ends, table, again, fits)
     start = 0
     read = (call for call in calls if isinstance(call, ParsedCall))
     for call, count in zip(read, counts, strict=True):
@@ -172,7 +176,7 @@ def read_bulk(dirs: list[CallDir]) -> BulkRead | None:
 
 
 def _events(
-    data: bytes, table: pa.Table, again: np.ndarray, fits: dict[str, pa.Array]
+    data: bytes, ends: np.ndarray, table: pa.Table, again: np.ndarray, fits: dict[str, pa.Array]
 ) -> tuple[list[dict], dict[str, pa.Array]]:
     """The builders' event dicts and the events table's columns."""
     n = table.num_rows
@@ -183,8 +187,9 @@ def _events(
             continue
         valid = child.is_valid()
         rows = np.flatnonzero(valid.to_numpy(zero_copy_only=False)).tolist()
-        for row, value in zip(rows, child.filter(valid).to_pylist(), strict=True):
-            datas[row][name] = value
+        holders = itemgetter(*rows)(datas) if len(rows) > 1 else [datas[rows[0]]]
+        for holder, value in zip(holders, child.filter(valid).to_pylist(), strict=True):
+            holder[name] = value
     events = [
         {"t": a, "wall": b, "source": c, "type": d, "data": e}
         for a, b, c, d, e in zip(
@@ -198,13 +203,12 @@ def _events(
     ]
     del datas
     # The lines Arrow's columns do not speak for: their own dicts, and their own fields.
-    starts = np.concatenate(([0], np.flatnonzero(np.frombuffer(data, np.uint8) == 10)[:-1] + 1))
+    starts = np.concatenate(([0], ends[:-1] + 1))
     sparse: dict[str, tuple[list[int], list]] = {k: ([], []) for k in DATA_FIELDS if k not in fits}
     extra_rows: list[int] = []
     extra_values: list[str] = []
     for row in np.flatnonzero(again).tolist():
-        end = data.index(b"\n", int(starts[row]))
-        event = json.loads(data[int(starts[row]) : end])
+        event = json.loads(data[int(starts[row]) : int(ends[row])])
         if event.get("data") is None:
             event["data"] = {}
         events[row] = event
