@@ -99,9 +99,10 @@ def _build_records_now(dirs: Sequence[CallDir], taken: set[str]) -> _cache.Built
         owners[call.call_sid] = directory.name
         parsed.append(call)
         entries[directory.name] = _cache.Entry(key=call.call_sid, warnings=call.warnings)
+    events = bulk.table(parsed) if bulk is not None else build_events(parsed)
     tables = {
-        "calls": build_calls(parsed),
-        "events": bulk.table(parsed) if bulk is not None else build_events(parsed),
+        "calls": build_calls(parsed, events),
+        "events": events,
         "turns": build_turns(parsed),
         "tool_calls": build_tool_calls(parsed),
         "judgments": build_judgments(parsed),

@@ -68,6 +68,10 @@ def _odd_fields(events: list[dict]) -> str:
          "type": "function_call.started", "data": started},
         {"t": 9.5, "wall": "2025-03-01T10:16:09.5+00:00", "source": "server",
          "type": "function_call.completed", "data": done | {"mocked": False}},
+        {"t": 9.6, "wall": "2025-03-01T10:16:09.6+00:00", "source": "server",
+         "type": "tts.usage", "data": {"characters": 12}},
+        {"t": 9.7, "wall": "2025-03-01T10:16:09.7+00:00", "source": "server",
+         "type": "error", "data": {"message": "boom", "fatal": True}},
         {"t": 20.0, "wall": "2025-03-01T10:20:00+00:00", "source": "judge",
          "type": "judge.verdict", "data": verdict},
     ]  # fmt: skip
@@ -120,6 +124,9 @@ def test_one_parse_builds_what_call_by_call_builds(
     assert events["extra"].str.contains('"note"').sum() == 2
     assert events["call_sid"].nunique() == 11  # 12 calls, one with no events
     assert len(bulk["judgments_df"]) == 1 and len(bulk["tool_calls_df"]) == 1
+    odd = bulk["calls_df"].set_index("call_sid").loc[f"CAf{4:031x}"]
+    assert odd["fatal_error"] and odd["n_errors"] == 1 and odd["tts_characters"] == 12
+    assert odd["llm_completion_tokens"] == 7 and pd.isna(odd["llm_prompt_tokens"])
 
 
 def test_a_tree_arrow_cannot_read_loads_call_by_call(calls_root: Path) -> None:
