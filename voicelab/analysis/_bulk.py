@@ -89,7 +89,8 @@ def _events_bytes(path: str, warnings: list[str]) -> bytes:
     """A file's lines as Arrow should read them: no blank line, the torn last one gone."""
     raw = read_events_bytes(path)
     if b"\n\n" in raw or raw[:1] == b"\n":  # blank lines: skipped by the per-call reader too
-        raw = b"".join(line + b"\n" for line in raw.split(b"\n") if line.strip())
+        *lines, tail = raw.split(b"\n")  # (an unterminated last line stays one)
+        raw = b"".join(line + b"\n" for line in lines if line.strip()) + tail
     if raw and raw[-1:] != b"\n":
         head, _, tail = raw.rpartition(b"\n")
         try:

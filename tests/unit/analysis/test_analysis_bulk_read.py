@@ -92,6 +92,7 @@ def varied_root(tmp_path: Path) -> Path:
     (_copy(root, 5, _jsonl) / "caller.wav").unlink()
     (_copy(root, 6, _jsonl) / "events.jsonl").unlink()  # no events yet
     _copy(root, 7, lambda e: _jsonl(e)[:-1] + ', "x": ')  # the last line torn after "}"
+    _copy(root, 8, lambda e: _jsonl(e[:5]) + "\n" + _jsonl(e[5:])[:-9])  # blank line, torn
     duplicate = root / "20250301-102000_copy"  # the inbound call again: skipped
     shutil.copytree(FIXTURES / INBOUND_DIR, duplicate)
     return root
@@ -122,7 +123,7 @@ def test_one_parse_builds_what_call_by_call_builds(
     events = bulk["events_df"]
     # the odd call's tts.started but the one whose data was removed
     assert events["extra"].str.contains('"note"').sum() == 2
-    assert events["call_sid"].nunique() == 11  # 12 calls, one with no events
+    assert events["call_sid"].nunique() == 12  # 13 calls, one with no events
     assert len(bulk["judgments_df"]) == 1 and len(bulk["tool_calls_df"]) == 1
     odd = bulk["calls_df"].set_index("call_sid").loc[f"CAf{4:031x}"]
     assert odd["fatal_error"] and odd["n_errors"] == 1 and odd["tts_characters"] == 12
