@@ -20,7 +20,15 @@ import pyarrow as pa
 
 from voicelab.analysis._files import ParsedCall
 
-__all__ = ["DATA_FIELDS", "EVENTS_SCHEMA", "KEPT_IN_EXTRA", "build_events"]
+__all__ = [
+    "DATA_FIELDS",
+    "EVENTS_SCHEMA",
+    "KEPT_IN_EXTRA",
+    "build_events",
+    "events_table",
+    "scatter",
+    "split_data",
+]
 
 _STR, _F64, _I64, _BOOL = pa.string(), pa.float64(), pa.int64(), pa.bool_()
 
@@ -84,7 +92,7 @@ EVENTS_SCHEMA = pa.schema(
 )
 
 
-def _scatter(n: int, rows: list[int], values: list[Any], typ: pa.DataType) -> pa.Array:
+def scatter(n: int, rows: list[int], values: list[Any], typ: pa.DataType) -> pa.Array:
     """A length-``n`` array holding ``values`` at ``rows`` and nulls elsewhere."""
     if typ == _STR:
         full: list[Any] = [None] * n
@@ -101,18 +109,52 @@ def _scatter(n: int, rows: list[int], values: list[Any], typ: pa.DataType) -> pa
     return pa.array(data, typ, mask=mask)
 
 
-def _timestamps(walls: list[str]) -> pa.Array:
-    strings = pa.array(walls, _STR)
+def _timestamps(strings: pa.Array) -> pa.Array:
     try:
         return strings.cast(pa.timestamp("us", tz="UTC"))
     except pa.ArrowInvalid:  # a malformed wall stamp: that value alone becomes null
-        parsed = pd.to_datetime(pd.Series(walls), utc=True, format="ISO8601", errors="coerce")
+        walls = pd.Series(strings.to_pylist(), dtype=object)
+        parsed = pd.to_datetime(walls, utc=True, format="ISO8601", errors="coerce")
         return pa.array(parsed.dt.as_unit("us"), pa.timestamp("us", tz="UTC"))
+
+
+def split_data(data: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
+    """An event's ``data`` as its column values and its ``extra`` JSON (``None``: nothing)."""
+    known: dict[str, Any] = {}
+    extra: dict[str, Any] = {}
+    for key, value in data.items():
+        spec = DATA_FIELDS.get(key)
+        if spec is not None and type(value) in spec[1]:
+            known[key] = value
+        elif value is not None:
+            extra[key] = value
+    return known, json.dumps(extra, ensure_ascii=False, default=str) if extra else None
+
+
+def events_table(
+    counts: Sequence[int],
+    sids: Sequence[str],
+    columns: dict[str, pa.Array],
+) -> pa.Table:
+    """The table of events whose other columns are ``columns``: the first ``counts[0]``
+    rows are call ``sids[0]``'s, and so on (``t``, ``wall``, ``source``, ``type`` given as
+    numbers and strings)."""
+    call_index = np.repeat(np.arange(len(counts), dtype=np.int32), counts)
+    arrays = {
+        "call_sid": pa.DictionaryArray.from_arrays(call_index, pa.array(sids, _STR)),
+        "t": columns["t"],
+        "wall": _timestamps(columns["wall"]),
+        "source": columns["source"].dictionary_encode(),
+        "type": columns["type"].dictionary_encode(),
+    }
+    return pa.Table.from_arrays(
+        [arrays.get(name, columns.get(name)) for name in EVENTS_SCHEMA.names],
+        schema=EVENTS_SCHEMA,
+    )
 
 
 def build_events(calls: Sequence[ParsedCall]) -> pa.Table:
     """The events of ``calls`` as one table with :data:`EVENTS_SCHEMA`."""
-    call_index: list[int] = []
     t: list[float] = []
     walls: list[str] = []
     sources: list[str] = []
@@ -121,35 +163,28 @@ def build_events(calls: Sequence[ParsedCall]) -> pa.Table:
     extra_rows: list[int] = []
     extra_values: list[str] = []
     row = 0
-    for position, call in enumerate(calls):
-        call_index.extend([position] * len(call.events))
+    for call in calls:
         for event in call.events:
             t.append(event["t"])
             walls.append(event["wall"])
             sources.append(event["source"])
             types.append(event["type"])
-            extra = None
-            for key, value in event["data"].items():
-                spec = DATA_FIELDS.get(key)
-                if spec is not None and type(value) in spec[1]:
-                    rows, values = sparse[key]
-                    rows.append(row)
-                    values.append(value)
-                elif value is not None:
-                    extra = extra or {}
-                    extra[key] = value
-            if extra:
+            known, extra = split_data(event["data"])
+            for key, value in known.items():
+                rows, values = sparse[key]
+                rows.append(row)
+                values.append(value)
+            if extra is not None:
                 extra_rows.append(row)
-                extra_values.append(json.dumps(extra, ensure_ascii=False, default=str))
+                extra_values.append(extra)
             row += 1
-    sids = pa.array([c.call_sid for c in calls], _STR)
-    columns = [
-        pa.DictionaryArray.from_arrays(pa.array(call_index, pa.int32()), sids),
-        pa.array(t, _F64),
-        _timestamps(walls),
-        pa.array(sources, _STR).dictionary_encode(),
-        pa.array(types, _STR).dictionary_encode(),
-        *(_scatter(row, *sparse[k], typ) for k, (typ, _) in DATA_FIELDS.items()),
-        _scatter(row, extra_rows, extra_values, _STR),
-    ]
-    return pa.Table.from_arrays(columns, schema=EVENTS_SCHEMA)
+    columns = {
+        "t": pa.array(t, _F64),
+        "wall": pa.array(walls, _STR),
+        "source": pa.array(sources, _STR),
+        "type": pa.array(types, _STR),
+        **{k: scatter(row, *sparse[k], typ) for k, (typ, _) in DATA_FIELDS.items()},
+        "extra": scatter(row, extra_rows, extra_values, _STR),
+    }
+    counts = [len(call.events) for call in calls]
+    return events_table(counts, [c.call_sid for c in calls], columns)

@@ -28,7 +28,9 @@ __all__ = [
     "ParsedCall",
     "Stat",
     "parse_call",
+    "read_events_bytes",
     "read_manifest",
+    "valid_event",
 ]
 
 # The file names voicelab.recording.store writes. Spelled out rather than imported: the
@@ -122,7 +124,8 @@ class ParsedCall:
         return str(self.manifest["call_sid"])
 
 
-def _valid(event: Any) -> bool:
+def valid_event(event: Any) -> bool:
+    """Is ``event`` a call event (:func:`_all_valid` of one)?"""
     return _all_valid([event])
 
 
@@ -151,13 +154,22 @@ def _all_valid(events: list[Any]) -> bool:
     return True
 
 
-def _read_events(path: str, warnings: list[str]) -> list[dict[str, Any]]:
+def read_events_bytes(path: str) -> bytes:
+    """The bytes of an ``events.jsonl`` (none when it is missing: a call with no events yet).
+
+    Raises:
+        MalformedCall: It cannot be read.
+    """
     try:
-        raw = _read_bytes(path)
+        return _read_bytes(path)
     except FileNotFoundError:
-        return []
+        return b""
     except OSError as exc:
         raise MalformedCall(f"{path}: unreadable events ({exc}); call skipped") from None
+
+
+def _read_events(path: str, warnings: list[str]) -> list[dict[str, Any]]:
+    raw = read_events_bytes(path)
     try:
         # One parse for the whole file is several times faster than one per line; the
         # lines joined by commas in one replace (a blank line makes ",,", which fails and
@@ -174,7 +186,7 @@ def _read_events(path: str, warnings: list[str]) -> list[dict[str, Any]]:
             event = json.loads(line)
         except ValueError:
             event = None
-        if _valid(event):
+        if valid_event(event):
             events.append(event)
         elif number == len(lines):
             # The writer appends one whole line per write, so only the line being written

@@ -33,6 +33,7 @@ import pyarrow as pa
 
 from voicelab.analysis import _cache
 from voicelab.analysis._audio import build_recording
+from voicelab.analysis._bulk import read_bulk
 from voicelab.analysis._calls import build_calls
 from voicelab.analysis._events import build_events
 from voicelab.analysis._files import (
@@ -81,14 +82,14 @@ def _build_records(dirs: Sequence[CallDir], taken: set[str]) -> _cache.Built:
 
 
 def _build_records_now(dirs: Sequence[CallDir], taken: set[str]) -> _cache.Built:
+    bulk = read_bulk(list(dirs))
+    read = bulk.calls if bulk is not None else [_parse(d) for d in dirs]
     parsed: list[ParsedCall] = []
     entries: dict[str, _cache.Entry] = {}
     owners: dict[str, str] = {}
-    for directory in dirs:
-        try:
-            call = parse_call(directory)
-        except MalformedCall as exc:
-            entries[directory.name] = _cache.Entry(warnings=[str(exc)])
+    for directory, call in zip(dirs, read, strict=True):
+        if isinstance(call, MalformedCall):
+            entries[directory.name] = _cache.Entry(warnings=[str(call)])
             continue
         if call.call_sid in taken or call.call_sid in owners:
             where = owners.get(call.call_sid, "another directory")
@@ -98,14 +99,23 @@ def _build_records_now(dirs: Sequence[CallDir], taken: set[str]) -> _cache.Built
         owners[call.call_sid] = directory.name
         parsed.append(call)
         entries[directory.name] = _cache.Entry(key=call.call_sid, warnings=call.warnings)
+    events = bulk.table(parsed) if bulk is not None else build_events(parsed)
     tables = {
-        "calls": build_calls(parsed),
-        "events": build_events(parsed),
+        "calls": build_calls(parsed, events),
+        "events": events,
         "turns": build_turns(parsed),
         "tool_calls": build_tool_calls(parsed),
         "judgments": build_judgments(parsed),
     }
     return _cache.Built(tables, entries)
+
+
+def _parse(directory: CallDir) -> ParsedCall | MalformedCall:
+    """One call read on its own (the slow path, when Arrow cannot read the tree's events)."""
+    try:
+        return parse_call(directory)
+    except MalformedCall as exc:
+        return exc
 
 
 def _records_signature(d: CallDir) -> list[object]:

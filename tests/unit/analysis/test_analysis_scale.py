@@ -12,7 +12,7 @@ import pytest
 from synthetic_tree import write_synthetic_tree
 
 import voicelab.analysis as analysis
-from voicelab.analysis import BREAKDOWN, _files, calls_df, events_df, turns_df
+from voicelab.analysis import BREAKDOWN, _bulk, _files, calls_df, events_df, turns_df
 
 CALLS, TURNS = 200, 6
 
@@ -29,14 +29,20 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _count_parses(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The names of the call directories read, in one parse of them all or one by one."""
     parsed: list[str] = []
-    real = _files.parse_call
+    real, real_bulk = _files.parse_call, _bulk.read_bulk
 
     def counting(directory: _files.CallDir) -> _files.ParsedCall:
         parsed.append(directory.name)
         return real(directory)
 
+    def counting_bulk(dirs: list[_files.CallDir]) -> _bulk.BulkRead | None:
+        parsed.extend(directory.name for directory in dirs)
+        return real_bulk(dirs)
+
     monkeypatch.setattr("voicelab.analysis.load.parse_call", counting)
+    monkeypatch.setattr("voicelab.analysis.load.read_bulk", counting_bulk)
     return parsed
 
 
