@@ -44,10 +44,11 @@ __all__ = [
 # a model grading its own replies is the least independent judge there is.
 JudgeName = Literal["offline", "openai", "ollama"]
 # How the reference agent decides a caller's turn is over: "smart_turn" is pipecat's
-# smart-turn v3.2 model (one shared session) with the transcript, "transcript" ends it as
-# soon as the words read as finished (bot/turn_end.py), "timeout" always waits
+# smart-turn v3.2 model (one shared session) with the transcript, "smart_turn_words" is that
+# but ends a turn smart-turn is unsure of when the words read as finished, "transcript" ends
+# it as soon as the words read as finished (bot/turn_end.py), "timeout" always waits
 # user_speech_timeout.
-TurnEndRule = Literal["smart_turn", "transcript", "timeout"]
+TurnEndRule = Literal["smart_turn", "smart_turn_words", "transcript", "timeout"]
 FaultService = Literal["stt", "llm", "tts"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 FaultKind = Literal["error", "timeout", "slow_first_byte"]
@@ -223,12 +224,12 @@ class Settings(BaseSettings):
     # With turn_end "transcript"/"timeout": how long a caller may pause inside a sentence.
     user_speech_timeout: float = Field(default=0.8, ge=0, le=5)
     turn_end: TurnEndRule = "smart_turn"
-    # With turn_end "smart_turn": the longest silence before a turn the model calls
-    # unfinished ends anyway.
+    # With turn_end "smart_turn"/"smart_turn_words": the longest silence before a turn the
+    # model calls unfinished ends anyway.
     smart_turn_stop_secs: float = Field(default=1.5, gt=0, le=10)
-    # With turn_end "smart_turn": start the reply at the final transcript, before smart-turn
-    # decides, and release it at the turn's end (bot/turn_end.py). Off until measured on
-    # more than this box (bench/RESULTS.md).
+    # With turn_end "smart_turn"/"smart_turn_words": start the reply at the final transcript,
+    # before smart-turn decides, and release it at the turn's end (bot/turn_end.py). Off
+    # until measured on more than this box (bench/RESULTS.md).
     speculative_replies: bool = False
     # The offline Whisper's shortest window (bot/services/windowed_whisper.py): 10 s answers
     # ~0.3 s sooner than Whisper's own 30 s, at a measured cost in word errors (RESULTS.md).

@@ -36,7 +36,11 @@ from voicelab.bot.agent import AgentContext, AgentParts
 from voicelab.bot.providers import Providers, build_providers
 from voicelab.bot.services import LlamaCppLLMService
 from voicelab.bot.tools import TOOLS_PROMPT, GuestRelationsTools, SpeechWatch
-from voicelab.bot.turn_end import HeldTurnAnalyzerStopStrategy, TranscriptTurnEndStrategy
+from voicelab.bot.turn_end import (
+    HeldTurnAnalyzerStopStrategy,
+    TranscriptTurnEndStrategy,
+    WordsOrSmartTurnStopStrategy,
+)
 from voicelab.bot.vad import PooledSileroVADAnalyzer, PooledSmartTurnAnalyzer
 from voicelab.bot.voicemail import OutboundVoicemail, VoicemailKeywords
 
@@ -115,11 +119,12 @@ def _turn_stop(ctx: AgentContext, vad: VADAnalyzer) -> BaseUserTurnStopStrategy:
 
     ``smart_turn`` (default): pipecat's smart-turn v3.2 model reads the turn's audio at each
     VAD stop, with the transcript; its session is the pool's, and the end of the turn waits
-    while the VAD hears the caller's voice resume. ``transcript``: the words
-    alone (:mod:`voicelab.bot.turn_end`). ``timeout``: a fixed wait.
+    while the VAD hears the caller's voice resume. ``smart_turn_words``: the same, but a turn
+    smart-turn is unsure of ends at a transcript that reads as finished. ``transcript``: the
+    words alone (:mod:`voicelab.bot.turn_end`). ``timeout``: a fixed wait.
     """
     rule = ctx.settings.turn_end
-    if rule == "smart_turn":
+    if rule in ("smart_turn", "smart_turn_words"):
         params = SmartTurnParams(stop_secs=ctx.settings.smart_turn_stop_secs)
         analyzer = (
             PooledSmartTurnAnalyzer(session=ctx.pool.smart_turn(), params=params)
@@ -128,7 +133,12 @@ def _turn_stop(ctx: AgentContext, vad: VADAnalyzer) -> BaseUserTurnStopStrategy:
         )
         # Held while the VAD hears the caller resuming (bot/turn_end.py): at most its
         # start_secs, plus a margin for the frame in flight.
-        return HeldTurnAnalyzerStopStrategy(
+        strategy = (
+            WordsOrSmartTurnStopStrategy
+            if rule == "smart_turn_words"
+            else HeldTurnAnalyzerStopStrategy
+        )
+        return strategy(
             turn_analyzer=analyzer,
             vad=vad,
             max_hold_secs=vad.params.start_secs + 0.1,

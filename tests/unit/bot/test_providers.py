@@ -115,6 +115,24 @@ def test_a_pool_less_agent_gets_smart_turn_with_its_own_model(tmp_path: Path):
     assert type(stop._turn_analyzer) is LocalSmartTurnAnalyzerV3
 
 
+def test_voicelab_turn_end_smart_turn_words_builds_the_words_rule(tmp_path: Path):
+    from voicelab.bot.turn_end import WordsOrSmartTurnStopStrategy
+
+    settings = Settings(
+        providers="cloud",
+        recordings_dir=tmp_path,
+        turn_end="smart_turn_words",
+        speculative_replies=True,
+        **KEYS,
+    )
+    call = CallInfo("CA" + "3" * 32, "MZ" + "3" * 32, "", "inbound", "+15550001111", "+15550002222")
+    record = CallRecord.open(tmp_path, call.call_sid, "server")
+    parts = reference_agent(AgentContext(call, settings, None, load_persona("inbound"), record))
+    user = next(p for p in parts.processors if type(p).__name__ == "LLMUserAggregator")
+    (stop,) = user._params.user_turn_strategies.stop
+    assert type(stop) is WordsOrSmartTurnStopStrategy and stop._speculate
+
+
 # --- the reference agent on cloud providers without keys (issue 16) ----------------------------
 
 

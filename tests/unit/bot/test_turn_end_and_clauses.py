@@ -7,19 +7,24 @@ from typing import Any
 
 import numpy as np
 import pytest
-from pipecat.audio.turn.base_turn_analyzer import BaseTurnAnalyzer, EndOfTurnState
-from pipecat.audio.turn.smart_turn.base_smart_turn import SmartTurnParams
 from pipecat.audio.vad.silero import SileroVADAnalyzer
-from pipecat.clocks.system_clock import SystemClock
 from pipecat.frames.frames import (
     EagerEndOfTurnCancelFrame,
-    InputAudioRawFrame,
     TranscriptionFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.processors.frame_processor import FrameProcessorSetup
-from pipecat.utils.asyncio.task_manager import TaskManager
+from turn_end_rig import (
+    FinishedEveryTime,
+    UnsureThenFinished,
+    ends_of_turn,
+    quiet,
+    say,
+    smart_turn_decides,
+    vad_after_a_sentence,
+    voice_starting,
+    watch,
+)
 
 from voicelab.bot.services.clauses import (
     ClauseTextAggregator,
@@ -73,36 +78,13 @@ async def test_clause_aggregator_speaks_each_clause_as_it_completes() -> None:
 
 async def _strategy(timeout: float) -> tuple[TranscriptTurnEndStrategy, list[Any]]:
     strategy = TranscriptTurnEndStrategy(user_speech_timeout=timeout)
-    return strategy, await _ends_of_turn(strategy)
-
-
-async def _ends_of_turn(strategy: Any) -> list[Any]:
-    """Set ``strategy`` up as a pipeline would; the list collects each end of turn."""
-    setup: Any = FrameProcessorSetup(
-        clock=SystemClock(),
-        task_manager=TaskManager(loop=asyncio.get_running_loop()),
-        pipeline_worker=None,  # type: ignore[arg-type]
-    )
-    await strategy.setup(setup)
-    stopped: list[Any] = []
-
-    @strategy.event_handler("on_user_turn_stopped")
-    async def _stopped(_: Any, params: Any) -> None:
-        stopped.append(params)
-
-    return stopped
-
-
-async def _say(strategy: Any, text: str) -> None:
-    await strategy.process_frame(VADUserStartedSpeakingFrame())
-    await strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
-    await strategy.process_frame(TranscriptionFrame(text, "caller", "t", finalized=True))
+    return strategy, await ends_of_turn(strategy)
 
 
 @pytest.mark.asyncio
 async def test_a_finished_sentence_ends_the_turn_without_waiting() -> None:
     strategy, stopped = await _strategy(timeout=30.0)
-    await _say(strategy, "The chicken curry was cold.")
+    await say(strategy, "The chicken curry was cold.")
     assert len(stopped) == 1  # not 30 s later
     await strategy.cleanup()
 
@@ -110,7 +92,7 @@ async def test_a_finished_sentence_ends_the_turn_without_waiting() -> None:
 @pytest.mark.asyncio
 async def test_an_unfinished_sentence_waits_for_the_caller() -> None:
     strategy, stopped = await _strategy(timeout=0.3)
-    await _say(strategy, "The chicken curry was cold when")
+    await say(strategy, "The chicken curry was cold when")
     assert stopped == []
     await asyncio.sleep(0.6)  # the caller said nothing more: the turn ends after the pause
     assert len(stopped) == 1
@@ -120,7 +102,7 @@ async def test_an_unfinished_sentence_waits_for_the_caller() -> None:
 @pytest.mark.asyncio
 async def test_speech_resumed_after_an_unfinished_sentence_keeps_the_turn_open() -> None:
     strategy, stopped = await _strategy(timeout=0.3)
-    await _say(strategy, "The chicken curry was cold when")
+    await say(strategy, "The chicken curry was cold when")
     await strategy.process_frame(VADUserStartedSpeakingFrame())
     await asyncio.sleep(0.6)
     assert stopped == []  # still talking
@@ -128,65 +110,6 @@ async def test_speech_resumed_after_an_unfinished_sentence_keeps_the_turn_open()
     await strategy.process_frame(TranscriptionFrame(" it arrived.", "caller", "t", finalized=True))
     assert len(stopped) == 1
     await strategy.cleanup()
-
-
-class _FinishedEveryTime(BaseTurnAnalyzer):
-    """A turn analyzer that calls every turn finished: the smart-turn verdict on
-    "...around noon." that cut callers off in cold_food (the model itself is exercised by
-    the integration tests)."""
-
-    @property
-    def speech_triggered(self) -> bool:
-        return False
-
-    @property
-    def params(self) -> SmartTurnParams:
-        return SmartTurnParams()
-
-    def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
-        return EndOfTurnState.INCOMPLETE
-
-    async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, None]:
-        return EndOfTurnState.COMPLETE, None
-
-    def update_vad_start_secs(self, vad_start_secs: float) -> None:
-        pass
-
-    def clear(self) -> None:
-        pass
-
-
-def _pcm(audio: np.ndarray) -> bytes:
-    return (np.clip(audio, -1, 1) * 32767).astype(np.int16).tobytes()
-
-
-async def _feed(vad: SileroVADAnalyzer, pcm: bytes) -> None:
-    step = vad.num_frames_required() * 2
-    for start in range(0, len(pcm) - step + 1, step):
-        await vad.analyze_audio(pcm[start : start + step])
-
-
-async def _vad_after_a_sentence(speech: np.ndarray) -> SileroVADAnalyzer:
-    """The real Silero at 8 kHz, having heard a sentence and 0.3 s of the line after it (its
-    volume gate, like a call's, is primed by the caller's voice)."""
-    vad = SileroVADAnalyzer()
-    vad.set_sample_rate(8000)  # what the pipeline's StartFrame does
-    await _feed(vad, _pcm(np.concatenate([speech, np.zeros(int(0.3 * 8000), np.float32)])))
-    return vad
-
-
-async def _voice_starting(vad: SileroVADAnalyzer, speech: np.ndarray) -> None:
-    """Feed the start of ``speech`` until the VAD hears voice, well before its
-    ``start_secs`` (0.2 s) confirm speech: at most 4 windows of 32 ms."""
-    pcm, step = _pcm(speech), vad.num_frames_required() * 2
-    for start in range(0, 4 * step, step):
-        await vad.analyze_audio(pcm[start : start + step])
-        if caller_voice_pending(vad):
-            return
-
-
-async def _quiet(vad: SileroVADAnalyzer) -> None:
-    await _feed(vad, bytes(vad.num_frames_required() * 2 * 10))
 
 
 @pytest.fixture(scope="module")
@@ -198,36 +121,36 @@ def thanks(caller_models: Any) -> np.ndarray:
 
 async def _held(vad: SileroVADAnalyzer) -> tuple[HeldTurnAnalyzerStopStrategy, list[Any]]:
     strategy = HeldTurnAnalyzerStopStrategy(
-        turn_analyzer=_FinishedEveryTime(), vad=vad, max_hold_secs=0.3
+        turn_analyzer=FinishedEveryTime(), vad=vad, max_hold_secs=0.3
     )
-    return strategy, await _ends_of_turn(strategy)
+    return strategy, await ends_of_turn(strategy)
 
 
 @pytest.mark.asyncio
 async def test_the_real_silero_reports_voice_before_it_confirms_speech(thanks: np.ndarray):
-    vad = await _vad_after_a_sentence(thanks)
+    vad = await vad_after_a_sentence(thanks)
     assert not caller_voice_pending(vad)
-    await _voice_starting(vad, thanks)
+    await voice_starting(vad, thanks)
     assert caller_voice_pending(vad)  # pipecat's STARTING: what the hold waits on
-    await _quiet(vad)
+    await quiet(vad)
     assert not caller_voice_pending(vad)
 
 
 @pytest.mark.asyncio
 async def test_a_finished_turn_ends_at_once_when_the_line_is_quiet(thanks: np.ndarray):
-    strategy, stopped = await _held(await _vad_after_a_sentence(thanks))
-    await _say(strategy, "It was at the London office cafeteria, around noon.")
+    strategy, stopped = await _held(await vad_after_a_sentence(thanks))
+    await say(strategy, "It was at the London office cafeteria, around noon.")
     assert len(stopped) == 1
     await strategy.cleanup()
 
 
 @pytest.mark.asyncio
 async def test_a_caller_resuming_as_the_transcript_lands_keeps_the_turn(thanks: np.ndarray):
-    vad = await _vad_after_a_sentence(thanks)
+    vad = await vad_after_a_sentence(thanks)
     strategy, stopped = await _held(vad)
     await strategy.process_frame(VADUserStartedSpeakingFrame())
     await strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
-    await _voice_starting(vad, thanks)  # "Thanks" begins in the gap
+    await voice_starting(vad, thanks)  # "Thanks" begins in the gap
     text = "It was at the London office cafeteria, around noon."
     await strategy.process_frame(TranscriptionFrame(text, "caller", "t", finalized=True))
     await asyncio.sleep(0.05)
@@ -235,7 +158,7 @@ async def test_a_caller_resuming_as_the_transcript_lands_keeps_the_turn(thanks: 
     await strategy.process_frame(VADUserStartedSpeakingFrame())  # it has: speech
     await asyncio.sleep(0.4)
     assert stopped == []  # the caller's turn goes on
-    await _quiet(vad)  # "Thanks." is over
+    await quiet(vad)  # "Thanks." is over
     await strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
     await strategy.process_frame(TranscriptionFrame(" Thanks.", "caller", "t", finalized=True))
     assert len(stopped) == 1
@@ -244,72 +167,39 @@ async def test_a_caller_resuming_as_the_transcript_lands_keeps_the_turn(thanks: 
 
 @pytest.mark.asyncio
 async def test_voice_that_never_becomes_speech_lets_the_turn_end(thanks: np.ndarray) -> None:
-    vad = await _vad_after_a_sentence(thanks)
+    vad = await vad_after_a_sentence(thanks)
     strategy, stopped = await _held(vad)
     await strategy.process_frame(VADUserStartedSpeakingFrame())
     await strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
-    await _voice_starting(vad, thanks)  # a cough, not the caller going on
+    await voice_starting(vad, thanks)  # a cough, not the caller going on
     await strategy.process_frame(TranscriptionFrame("Around noon.", "caller", "t", finalized=True))
     assert stopped == []
-    await _quiet(vad)
+    await quiet(vad)
     await asyncio.sleep(0.1)
     assert len(stopped) == 1  # as soon as the VAD falls quiet, well inside the hold
     await strategy.cleanup()
 
 
-class _UnsureThenFinished(_FinishedEveryTime):
-    """smart-turn when unsure: "incomplete" at the VAD's stop, then "complete" once its
-    ``stop_secs`` of silence have passed (here: when the test says so)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.finished = False
-
-    def append_audio(self, buffer: bytes, is_speech: bool) -> EndOfTurnState:
-        return EndOfTurnState.COMPLETE if self.finished else EndOfTurnState.INCOMPLETE
-
-    async def analyze_end_of_turn(self) -> tuple[EndOfTurnState, None]:
-        return EndOfTurnState.INCOMPLETE, None
-
-    def clear(self) -> None:
-        self.finished = False
-
-
-async def _speculative(thanks: np.ndarray) -> tuple[Any, _UnsureThenFinished, dict[str, list]]:
-    analyzer = _UnsureThenFinished()
+async def _speculative(thanks: np.ndarray) -> tuple[Any, UnsureThenFinished, dict[str, list]]:
+    analyzer = UnsureThenFinished()
     strategy = HeldTurnAnalyzerStopStrategy(
         turn_analyzer=analyzer,
-        vad=await _vad_after_a_sentence(thanks),
+        vad=await vad_after_a_sentence(thanks),
         max_hold_secs=0.3,
         speculate=True,
     )
-    stopped = await _ends_of_turn(strategy)
-    seen: dict[str, list] = {"stopped": stopped, "inference": [], "withdrawn": []}
-
-    @strategy.event_handler("on_user_turn_inference_triggered")
-    async def _inference(_: Any, speculation: Any) -> None:
-        seen["inference"].append(speculation)
-
-    @strategy.event_handler("on_user_turn_speculation_cancelled")
-    async def _withdrawn(_: Any) -> None:
-        seen["withdrawn"].append(True)
-
+    seen = await watch(strategy)
     return strategy, analyzer, seen
-
-
-async def _smart_turn_decides(strategy: Any, analyzer: _UnsureThenFinished) -> None:
-    analyzer.finished = True  # smart-turn's silence ran out
-    await strategy.process_frame(InputAudioRawFrame(bytes(320), 8000, 1))
 
 
 @pytest.mark.asyncio
 async def test_the_reply_starts_at_the_transcript_and_the_turn_end_releases_it(thanks):
     strategy, analyzer, seen = await _speculative(thanks)
-    await _say(strategy, "My coffee was cold")  # smart-turn unsure: the turn stays open
+    await say(strategy, "My coffee was cold")  # smart-turn unsure: the turn stays open
     assert seen["stopped"] == []
     (speculation,) = seen["inference"]  # the LLM is already answering, held back
     assert speculation is not None and speculation.text == "My coffee was cold"
-    await _smart_turn_decides(strategy, analyzer)
+    await smart_turn_decides(strategy, analyzer)
     (params,) = seen["stopped"]
     assert params.confirms_speculation  # released as it is: no second inference
     assert len(seen["inference"]) == 1 and seen["withdrawn"] == []
@@ -319,13 +209,13 @@ async def test_the_reply_starts_at_the_transcript_and_the_turn_end_releases_it(t
 @pytest.mark.asyncio
 async def test_a_caller_who_goes_on_speaking_drops_the_early_reply(thanks):
     strategy, analyzer, seen = await _speculative(thanks)
-    await _say(strategy, "My coffee was cold")
+    await say(strategy, "My coffee was cold")
     await strategy.process_frame(VADUserStartedSpeakingFrame())  # "... and the tea too."
     assert seen["withdrawn"] == [True] and seen["stopped"] == []
     await strategy.process_frame(VADUserStoppedSpeakingFrame(stop_secs=0.2))
     text = "My coffee was cold and the tea too."
     await strategy.process_frame(TranscriptionFrame(text, "caller", "t", finalized=True))
-    await _smart_turn_decides(strategy, analyzer)
+    await smart_turn_decides(strategy, analyzer)
     (params,) = seen["stopped"]
     assert params.confirms_speculation  # the second speculation, on the whole line
     assert [s.text for s in seen["inference"]] == ["My coffee was cold", text]
@@ -335,10 +225,10 @@ async def test_a_caller_who_goes_on_speaking_drops_the_early_reply(thanks):
 @pytest.mark.asyncio
 async def test_a_withdrawn_speculation_gets_an_ordinary_answer(thanks):
     strategy, analyzer, seen = await _speculative(thanks)
-    await _say(strategy, "Put me through to a manager")
+    await say(strategy, "Put me through to a manager")
     # The speculative reply wanted a tool: pipecat's LLM service withdraws it.
     await strategy.process_frame(EagerEndOfTurnCancelFrame())
-    await _smart_turn_decides(strategy, analyzer)
+    await smart_turn_decides(strategy, analyzer)
     (params,) = seen["stopped"]
     assert not params.confirms_speculation
     assert seen["inference"][-1] is None  # inference runs again, on the committed turn
@@ -349,8 +239,8 @@ async def test_a_withdrawn_speculation_gets_an_ordinary_answer(thanks):
 async def test_without_speculation_nothing_starts_before_the_decision(thanks):
     strategy, analyzer, seen = await _speculative(thanks)
     strategy._speculate = False
-    await _say(strategy, "My coffee was cold")
+    await say(strategy, "My coffee was cold")
     assert seen["inference"] == []
-    await _smart_turn_decides(strategy, analyzer)
+    await smart_turn_decides(strategy, analyzer)
     assert seen["inference"] == [None] and not seen["stopped"][0].confirms_speculation
     await strategy.cleanup()
