@@ -236,8 +236,9 @@ class Settings(BaseSettings):
     stt_window_secs: float = Field(default=10.0, ge=5, le=30)
     # Audio kept queued in Twilio's playout buffer ahead of the caller's ear
     # (bot/playout.py): a server loop late by less than this is not a gap the caller hears.
-    # 0: pipecat's own pace (one 20 ms chunk ahead).
-    playout_lead_ms: int = Field(default=200, ge=0, le=2000)
+    # 0 (default): pipecat's own pace, one 20 ms chunk ahead. Off by default: with it, 6
+    # offline calls at once answered 2x slower (P3b p90 2.6 -> 5.8-6.9 s, bench/RESULTS.md).
+    playout_lead_ms: int = Field(default=0, ge=0, le=2000)
     max_call_seconds: float = Field(default=600, gt=0)
 
     # Safety: who may act, what may be dialled, how much at once (README "Security").

@@ -205,7 +205,7 @@ def test_a_custom_agent_gets_the_transport_recorder_and_guards_around_it(tmp_pat
         "FixedReply",  # not an LLM service: no first-token guard
         "InstantTTSService",
         "ProviderFault",
-        "LeadingOutputTransport",
+        "FastAPIWebsocketOutputTransport",
         "StreamingRecorder",
         "LLMAssistantAggregator",
         "PipelineSink",
@@ -223,4 +223,4 @@ def test_a_whole_pipeline_is_placed_as_it_is(tmp_path: Path) -> None:
     assert not isinstance(parts.processors, Pipeline)
     whole = AgentParts(Pipeline(list(parts.processors)))
     names = pipeline_names(tmp_path, whole, settings)
-    assert names[2:5] == ["FallbackSpeaker", "Pipeline", "LeadingOutputTransport"]
+    assert names[2:5] == ["FallbackSpeaker", "Pipeline", "FastAPIWebsocketOutputTransport"]

@@ -90,7 +90,7 @@ def test_the_call_pipeline_builds_with_the_cloud_stack(tmp_path: Path):
         "OpenAILLMService",
         "FirstTokenGuard",  # a hung LLM gets the fallback line, not silence
         "CartesiaTTSService",
-        "LeadingOutputTransport",
+        "FastAPIWebsocketOutputTransport",
         "StreamingRecorder",  # pipecat's AudioBufferProcessor, streamed to the WAV
         "SpeechWatch",  # what a transfer waits on (bot/tools.py)
         "LLMAssistantAggregator",
