@@ -23,7 +23,7 @@ from loguru import logger
 from pipecat.frames.frames import Frame, InputAudioRawFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
-from voicelab.recording.recorder import CALLER_AT, CALLER_PCM
+from voicelab.recording.recorder import CALLER_AT
 from voicelab.recording.store import CallRecord
 from voicelab.telephony.media import (
     FRAME_BYTES,
@@ -187,8 +187,7 @@ class TolerantTwilioFrameSerializer(TwilioFrameSerializer):
             if not audio:
                 return None
             frame = InputAudioRawFrame(audio=audio, num_channels=1, sample_rate=self._sample_rate)
-            # The recorder takes the audio as it came, where it belongs in time.
-            frame.metadata[CALLER_PCM] = pcm
+            # Where the audio belongs in the recording (recording/recorder.py).
             frame.metadata[CALLER_AT] = self._said_at(message.media.timestamp)
             return frame
         return await super().deserialize(data)

@@ -10,18 +10,17 @@ they were said (issue 19). ``voicelab replay`` takes a real call's pauses from t
 Here each sample goes where it belongs in time, on this process's monotonic clock:
 
 * the caller's audio at its Media Streams ``timestamp`` (Twilio's clock, anchored at the
-  stream's first media message), at 8 kHz as it came: the serializer stamps both on the
-  frame (:data:`CALLER_AT`, :data:`CALLER_PCM`), so nothing is resampled a second time;
+  stream's first media message), as the serializer stamps it (:data:`CALLER_AT`);
 * the bot's audio at the moment the caller hears it (:data:`PLAYOUT_AT`, stamped by the
   output, ``bot/playout.py``);
 * a frame without a stamp (another transport, a test) at its arrival.
 
-A track is padded with silence up to where its next audio belongs. Silence put in only
-because nothing had come yet (a track is kept level with the clock, less
-:data:`SETTLE_S`) is provisional until written: audio that belongs there replaces it. Audio
-that belongs where audio already is follows it (nothing is overwritten or dropped). Both
-tracks are written together, ``chunk_s`` at a time, up to :data:`SETTLE_S` + ``chunk_s``
-behind the clock.
+A track is padded with silence up to where its next audio belongs. A track with no audio
+for :data:`IDLE_S` is kept level with the clock (less :data:`SETTLE_S`) in silence that stays
+provisional until written: audio that belongs there replaces it. Audio that belongs where
+audio already is follows it (nothing is overwritten or dropped). Both tracks are written
+together, ``chunk_s`` at a time, as far as both are known and up to :data:`SETTLE_S` +
+``chunk_s`` behind the clock.
 """
 
 from __future__ import annotations
@@ -45,17 +44,22 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 from voicelab.recording.wav import WavStreamWriter
 
-__all__ = ["CALLER_AT", "CALLER_PCM", "PLAYOUT_AT", "SETTLE_S", "StreamingRecorder"]
+__all__ = ["CALLER_AT", "PLAYOUT_AT", "SETTLE_S", "StreamingRecorder"]
 
 CALLER_AT = "voicelab.caller_at"
 """Frame metadata: when the caller said this audio (monotonic seconds)."""
-CALLER_PCM = "voicelab.caller_pcm"
-"""Frame metadata: the caller's audio as it came, 16-bit PCM at the phone's 8 kHz."""
 PLAYOUT_AT = "voicelab.playout_at"
 """Frame metadata: when the caller hears this bot audio (monotonic seconds)."""
 
 SETTLE_S = 0.5
-"""How late audio may reach the recorder and still land in its place."""
+"""How far behind the clock an idle track is kept (its silence still replaceable)."""
+
+IDLE_S = 2.0
+"""A track with no audio for this long is idle: kept level with the clock in silence.
+
+A live track is never filled by the clock: a caller whose audio runs more than a second
+late (its frames still coming, in order) would otherwise get silence written between
+them, chopping its line (seen with eight simulated callers in the server's process)."""
 
 # A frame this close after the end of its track follows it: for stamped audio, rounding
 # (samples); for audio placed at its arrival, the pipeline's jitter (seconds).
@@ -70,6 +74,7 @@ class _Track:
         self.start = 0
         self.samples = bytearray()
         self.audio_end = 0  # the end of the last audio placed (later: provisional silence)
+        self.heard_at = 0.0  # monotonic time the last audio came
 
     @property
     def end(self) -> int:
@@ -139,6 +144,7 @@ class StreamingRecorder(FrameProcessor):
         """Start the recording at this moment (its sample 0); the file exists from now."""
         if self._t0 is None and (self._wav is None or not self._wav.closed):
             self._t0 = time.monotonic()
+            self._caller.heard_at = self._bot.heard_at = self._t0
             self._writer()
 
     async def finish(self) -> Path | None:
@@ -171,12 +177,10 @@ class StreamingRecorder(FrameProcessor):
         await self.push_frame(frame, direction)
 
     async def _place_caller(self, frame: InputAudioRawFrame) -> None:
-        pcm = frame.metadata.get(CALLER_PCM)
-        if pcm is None:
-            pcm = await self._pcm(frame)
-        self._place(self._caller, frame.metadata.get(CALLER_AT), pcm)
+        self._place(self._caller, frame.metadata.get(CALLER_AT), await self._pcm(frame))
 
     def _place(self, track: _Track, at: float | None, pcm: bytes) -> None:
+        track.heard_at = time.monotonic()
         if at is None:  # no stamp: where it is now, give or take the pipeline's jitter
             track.place(self._sample(time.monotonic()), pcm, self._arrival_slack)
         else:
@@ -196,9 +200,11 @@ class StreamingRecorder(FrameProcessor):
         return max(0, round((at - self._t0) * self.sample_rate))
 
     def _write_settled(self) -> None:
-        settled = self._sample(time.monotonic() - SETTLE_S)
-        self._caller.fill_to(settled)
-        self._bot.fill_to(settled)
+        now = time.monotonic()
+        settled = self._sample(now - SETTLE_S)
+        for track in (self._caller, self._bot):
+            if now - track.heard_at >= IDLE_S:
+                track.fill_to(settled)
         while min(self._caller.end, self._bot.end) - self._caller.start >= self._chunk:
             if self._caller.start + self._chunk > settled - self._chunk:
                 break  # keep the last chunk open for audio still on its way
