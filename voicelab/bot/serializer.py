@@ -10,7 +10,6 @@ call shares, chew through audio no phone could have sent.
 
 from __future__ import annotations
 
-import audioop  # pipecat's own mu-law decoder (audioop-lts on 3.13)
 import contextlib
 import math
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 from fastapi import WebSocket, status
 from loguru import logger
+from pipecat.audio.utils import ulaw_to_pcm
 from pipecat.frames.frames import Frame, InputAudioRawFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
@@ -180,9 +180,11 @@ class TolerantTwilioFrameSerializer(TwilioFrameSerializer):
         if isinstance(message, MediaMessage):
             # pipecat's media branch, on the payload parsed and decoded above (its own
             # would parse the JSON and decode the base64 a second time).
-            pcm = audioop.ulaw2lin(message.media.payload, 2)
-            audio = await self._input_resampler.resample(
-                pcm, self._twilio_sample_rate, self._sample_rate
+            audio = await ulaw_to_pcm(
+                message.media.payload,
+                self._twilio_sample_rate,
+                self._sample_rate,
+                self._input_resampler,
             )
             if not audio:
                 return None

@@ -101,8 +101,18 @@ class MediaPayload(_Message):
     payload: bytes = Field(min_length=1, max_length=MAX_MEDIA_PAYLOAD_BYTES)
     track: str | None = None
     # Milliseconds since the stream began, on Twilio's clock (a string on the wire): where
-    # the chunk belongs in the server's recording (recording/recorder.py).
-    timestamp: int | None = Field(default=None, ge=0, le=2**53)
+    # the chunk belongs in the server's recording (recording/recorder.py). Only a hint: one
+    # that is not a whole number of milliseconds is ignored, never the audio with it.
+    timestamp: int | None = None
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _lenient_timestamp(cls, value: object) -> int | None:
+        try:
+            ms = int(str(value))
+        except ValueError:
+            return None
+        return ms if 0 <= ms <= 2**53 else None
 
     _decode = field_validator("payload", mode="before")(_strict_base64)
 

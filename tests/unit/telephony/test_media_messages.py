@@ -88,3 +88,14 @@ def test_what_a_bot_sends_is_validated_for_the_side_that_plays_twilio() -> None:
 def test_bad_server_messages_raise_a_short_error(raw: str | bytes) -> None:
     with pytest.raises(MediaMessageError):
         parse_server_message(raw)
+
+
+@pytest.mark.parametrize(
+    ("timestamp", "expected"), [("120", 120), ("abc", None), ("-5", None), ("1e3", None)]
+)
+def test_a_media_timestamp_is_a_hint_a_bad_one_is_dropped_not_the_audio(timestamp, expected):
+    message = parse_message(
+        json.dumps({"event": "media", "media": {"payload": "AAAA", "timestamp": timestamp}})
+    )
+    assert message.media.payload == b"\x00\x00\x00"  # the audio is kept either way
+    assert message.media.timestamp == expected
